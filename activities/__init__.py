@@ -1,0 +1,1 @@
+"""careflow's activities: one class per area holding its dependencies."""

@@ -1,0 +1,212 @@
+"""The send step: ledger first, then consent, render and SMTP, exactly once.
+
+Inputs carry ids only; the customer's name, address and the message body are
+loaded and rendered here so they never enter workflow history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from careflow.outreach.context import build_message_context
+from careflow.outreach.mailer import Delivery, PermanentDeliveryError
+from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.store import Consent, Customer, Database, OutreachLedger
+
+# Ledger statuses. `sending` means an SMTP exchange may have started: a retry
+# resends with the same Message-ID (the only repeat careflow allows, after a crash).
+PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
+FINAL_STATUSES = frozenset({SENT, FAILED, SKIPPED})
+
+
+@dataclass
+class SendEmailInput:
+    """One intended email, identified by its journey and a deterministic step id."""
+
+    workflow_id: str
+    step_id: str
+    customer_id: str  # the business's external id
+    template_id: str
+    topic: str = "transactional"  # transactional | care | marketing
+    params: dict[str, str | int | float | bool] = field(default_factory=dict)
+    rule_id: str | None = None
+    ruleset_hash: str | None = None
+
+
+@dataclass
+class SendEmailResult:
+    """What happened: sent, or an expected outcome (skipped, failed) with its reason."""
+
+    status: str
+    message_id: str | None = None
+    reason: str | None = None
+
+
+def idempotency_key(workflow_id: str, step_id: str) -> str:
+    return f"{workflow_id}/{step_id}"
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID derived from the idempotency key: a resend is recognisably the same mail."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+class OutreachActivities:
+    """Activities that contact customers; holds the store, renderer and delivery."""
+
+    def __init__(
+        self,
+        db: Database,
+        renderer: TemplateRenderer,
+        delivery: Delivery,
+        *,
+        mail_from: str,
+        base_url: str,
+        secret_key: str,
+    ) -> None:
+        self.db = db
+        self.renderer = renderer
+        self.delivery = delivery
+        self.mail_from = mail_from
+        self.base_url = base_url
+        self.secret_key = secret_key
+        self.message_domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "careflow.localhost"
+
+    @activity.defn
+    async def send_email(self, request: SendEmailInput) -> SendEmailResult:
+        """Send one email exactly once; expected outcomes are results, faults raise."""
+        key = idempotency_key(request.workflow_id, request.step_id)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            entry = await self._claim(session, key, request, now)
+            if entry.status in FINAL_STATUSES:
+                return SendEmailResult(entry.status, entry.message_id, entry.reason)
+            customer = await self._customer(session, request.customer_id)
+            skip_reason = await self._skip_reason(session, customer, request.topic)
+            if skip_reason is not None:
+                entry.status, entry.reason, entry.updated_at = SKIPPED, skip_reason, now
+                activity.logger.info(
+                    "skipped %s for customer %s: %s", key, request.customer_id, skip_reason
+                )
+                return SendEmailResult(SKIPPED, None, skip_reason)
+            assert customer is not None and customer.email
+            message = await self._compose(session, customer, request, entry.message_id or "")
+            entry.status, entry.customer_id, entry.updated_at = SENDING, customer.id, now
+        # The `sending` mark is committed before the SMTP exchange starts.
+        try:
+            await self.delivery.deliver(message)
+        except PermanentDeliveryError as error:
+            await self._finish(key, FAILED, str(error))
+            return SendEmailResult(FAILED, None, str(error))
+        await self._finish(key, SENT, None)
+        activity.logger.info("sent %s to customer %s", key, request.customer_id)
+        return SendEmailResult(SENT, message["Message-ID"], None)
+
+    async def _claim(
+        self, session: AsyncSession, key: str, request: SendEmailInput, now: datetime
+    ) -> OutreachLedger:
+        existing = await session.scalar(
+            select(OutreachLedger).where(OutreachLedger.idempotency_key == key).with_for_update()
+        )
+        if existing is not None:
+            return existing
+        entry = OutreachLedger(
+            idempotency_key=key,
+            workflow_id=request.workflow_id,
+            step_id=request.step_id,
+            template_id=request.template_id,
+            channel="email",
+            topic=request.topic,
+            status=PENDING,
+            message_id=message_id_for(key, self.message_domain),
+            rule_id=request.rule_id,
+            ruleset_hash=request.ruleset_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(entry)
+        await session.flush()
+        return entry
+
+    async def _customer(self, session: AsyncSession, external_id: str) -> Customer | None:
+        return await session.scalar(select(Customer).where(Customer.external_id == external_id))
+
+    async def _skip_reason(
+        self, session: AsyncSession, customer: Customer | None, topic: str
+    ) -> str | None:
+        if customer is None or customer.erased_at is not None:
+            return "customer unknown or erased"
+        if not customer.email:
+            return "no email address on file"
+        if topic == "transactional":
+            return None
+        consent = await session.scalar(
+            select(Consent).where(
+                Consent.customer_id == customer.id,
+                Consent.channel == "email",
+                Consent.topic == topic,
+            )
+        )
+        if topic == "marketing" and (consent is None or not consent.granted):
+            return "no marketing consent"
+        if consent is not None and not consent.granted:
+            return f"opted out of {topic} email"
+        return None
+
+    async def _compose(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        request: SendEmailInput,
+        message_id: str,
+    ) -> EmailMessage:
+        context = await build_message_context(
+            session,
+            customer,
+            request.params,
+            topic=request.topic,
+            base_url=self.base_url,
+            secret_key=self.secret_key,
+        )
+        try:
+            rendered = self.renderer.render(request.template_id, customer.locale, context)
+        except TemplateProblem as problem:
+            raise ApplicationError(
+                str(problem), type="TemplateProblem", non_retryable=True
+            ) from problem
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = customer.email or ""
+        message["Subject"] = rendered.subject
+        message["Message-ID"] = message_id
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Content-Language"] = rendered.locale
+        unsubscribe_url = context.get("unsubscribe_url")
+        if isinstance(unsubscribe_url, str) and unsubscribe_url:
+            # RFC 8058 one-click unsubscribe for every non-transactional message.
+            message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    async def _finish(self, key: str, status: str, reason: str | None) -> None:
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            entry = await session.scalar(
+                select(OutreachLedger).where(OutreachLedger.idempotency_key == key)
+            )
+            assert entry is not None
+            entry.status, entry.reason, entry.updated_at = status, reason, now
+            if status == SENT:
+                entry.sent_at = now

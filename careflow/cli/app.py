@@ -1,0 +1,22 @@
+"""The root `careflow` command; command groups live in sibling modules."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="careflow",
+    help="careflow: rules and durable workflows for automated customer care.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Command modules register themselves on `app` when imported.
+from careflow.cli import imports, runtime  # noqa: E402,F401

@@ -1,0 +1,148 @@
+"""Configuration from the environment (`CAREFLOW_*`, `TEMPORAL_ADDRESS`).
+
+Every setting has an embedded default, so `careflow up` with no configuration runs
+everything locally under `var/`. A setting that names an external service switches
+that part off in the embedded runtime.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from careflow.paths import RULES_DIR, TEMPLATES_DIR
+
+
+class SmtpTarget(BaseModel):
+    """Where and how to deliver email, parsed from `CAREFLOW_SMTP_URL`."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    start_tls: bool | None = None
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpTarget:
+        """Parse `smtp://user:pass@host:587?starttls=true` (or `smtps://` for implicit TLS)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"CAREFLOW_SMTP_URL: expected smtp:// or smtps://, got {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"CAREFLOW_SMTP_URL: no host in {url!r}")
+        query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+        implicit_tls = parts.scheme == "smtps"
+        start_tls: bool | None = None
+        if "starttls" in query:
+            start_tls = query["starttls"] in ("1", "true", "yes")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit_tls else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=implicit_tls,
+            start_tls=start_tls,
+            timeout_seconds=float(query.get("timeout", "30")),
+        )
+
+
+class Settings(BaseSettings):
+    """All of careflow's configuration; read from `CAREFLOW_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREFLOW_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Folder for embedded state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite under home."
+    )
+    smtp_url: str | None = Field(
+        default=None, description="External SMTP server; default: local capture server."
+    )
+    http: str = Field(default="127.0.0.1:8080", description="host:port of the HTTP API.")
+    temporal_port: int = Field(default=7233, description="Port of the embedded Temporal.")
+    temporal_address: str | None = Field(
+        default=None, validation_alias="TEMPORAL_ADDRESS", description="External Temporal."
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "careflow"
+    smtp_capture_port: int = Field(default=8025, description="Port of the capture SMTP.")
+    mail_from: str = "careflow <care@careflow.localhost>"
+    delivery: Literal["smtp", "dry-run"] = "smtp"
+    rules_dir: Path = RULES_DIR
+    templates_dir: Path = TEMPLATES_DIR
+    public_url: str = Field(
+        default="", description="Base URL for links in emails; default http://CAREFLOW_HTTP."
+    )
+    secret_key: str = Field(
+        default="careflow-embedded-development-key",
+        description="Signs unsubscribe links; set a real secret in production.",
+    )
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.resolved_home / 'careflow.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.resolved_home / "outbox"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return not self.temporal_address
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def temporal_ui_port(self) -> int:
+        return self.temporal_port + 1000
+
+    @property
+    def embedded_smtp(self) -> bool:
+        return not self.smtp_url and self.delivery == "smtp"
+
+    @property
+    def smtp_target(self) -> SmtpTarget:
+        if self.smtp_url:
+            return SmtpTarget.from_url(self.smtp_url)
+        return SmtpTarget(host="127.0.0.1", port=self.smtp_capture_port)
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rsplit(":", 1)[0]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rsplit(":", 1)[1])
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.http}").rstrip("/")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite://` URLs and pick the async drivers."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and "+aiosqlite" not in url:
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment now (tests change it between calls)."""
+    return Settings()

@@ -1,0 +1,205 @@
+"""SQLAlchemy models of everything careflow stores.
+
+Customers, orders and complaints are keyed by the business's own ids
+(`external_id`) as well as a surrogate integer key; every external interface
+(events, CSV import, API, CLI) speaks external ids.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from careflow.store.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every careflow table."""
+
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # "solar" (Gregorian) or "lunar": a lunar birthday is stored as the lunar
+    # month/day in `birthday` and converted to this year's solar date when needed.
+    birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
+    tier: Mapped[str | None] = mapped_column(String(16))
+    account_manager: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_time", "customer_id", "ordered_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    ordered_at: Mapped[datetime]
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    items: Mapped[str | None] = mapped_column(Text)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_customer_status", "customer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    severity: Mapped[str] = mapped_column(String(16), default="medium")
+    channel: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_at: Mapped[datetime | None]
+
+
+class Consent(Base):
+    """The current consent state for one customer, channel and topic."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class OutreachLedger(Base):
+    """One row per intended message, written before any send is attempted.
+
+    `idempotency_key` is the workflow id plus a deterministic step id; the email's
+    Message-ID derives from it, so a retry can never produce a second message.
+    """
+
+    __tablename__ = "outreach_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    # Nullable so that erasure can keep an anonymised ledger.
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    workflow_id: Mapped[str] = mapped_column(String(300))
+    step_id: Mapped[str] = mapped_column(String(100))
+    template_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    topic: Mapped[str] = mapped_column(String(32), default="transactional")
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(400))
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    ruleset_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class Event(Base):
+    """Every accepted intake event, for idempotency (`event_id`) and the timeline."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_time", "customer_external_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    customer_external_id: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class RuleDecision(Base):
+    """Audit of a rule evaluation: which ruleset (by content hash) decided what, and why."""
+
+    __tablename__ = "rule_decisions"
+    __table_args__ = (Index("ix_rule_decisions_customer_time", "customer_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    ruleset: Mapped[str] = mapped_column(String(200))
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(100))
+    intents: Mapped[dict[str, Any]]
+    matched_facts: Mapped[dict[str, Any]]
+    decided_at: Mapped[datetime]
+
+
+class SurveyResponse(Base):
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    workflow_id: Mapped[str | None] = mapped_column(String(300))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+
+
+class Task(Base):
+    """A task for staff (call the customer, handle an escalated case) or a notification."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    workflow_id: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tags"
+    __table_args__ = (UniqueConstraint("customer_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""careflow's durable journeys: one workflow per module, ids built in ids.py."""
