@@ -1,0 +1,205 @@
+"""Assemble the fact snapshot of each customer from the per-table summaries.
+
+The SQL modules each return a few numbers per customer for a whole page; this
+module turns them into the facts of `rules/facts.py`, leaving out any fact that is
+unknown for the customer (rules test for that with `missing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from careflow.facts.config import FactsConfig, load_facts_config
+from careflow.facts.customers import CustomerProfile, customer_profiles
+from careflow.facts.occasions import (
+    HolidayCalendar,
+    country_of,
+    days_until_birthday,
+    local_date,
+    zone_or_none,
+)
+from careflow.facts.purchases import PurchaseSummary, purchase_summaries
+from careflow.facts.segments import lifecycle_stage_of, tier_of
+from careflow.facts.service import OpenComplaints, last_csat_scores, open_complaints
+from careflow.store.models import Customer
+
+Facts = dict[str, object]
+
+# Well under SQLite's and asyncpg's limits on bound parameters per statement.
+MAX_IDS_PER_QUERY = 5000
+_DAY = timedelta(days=1)
+_SECONDS_PER_DAY = 86400.0
+
+
+async def compute_facts(
+    session: AsyncSession,
+    customer_ids: Sequence[int],
+    at: datetime,
+    *,
+    config: FactsConfig | None = None,
+) -> dict[int, Facts]:
+    """Facts as of `at` for each existing customer among `customer_ids`, by id.
+
+    Set-based: a handful of grouped queries per page of up to MAX_IDS_PER_QUERY
+    customers. `config` defaults to `rules/tiers.yaml` (`CAREFLOW_RULES_DIR`).
+    """
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: facts are computed as of an aware time")
+    config = config or load_facts_config()
+    facts: dict[int, Facts] = {}
+    for start in range(0, len(customer_ids), MAX_IDS_PER_QUERY):
+        page = customer_ids[start : start + MAX_IDS_PER_QUERY]
+        facts.update(await _compute_page(session, page, at, config))
+    return facts
+
+
+async def facts_for_customer(
+    session: AsyncSession,
+    external_id: str,
+    at: datetime,
+    *,
+    config: FactsConfig | None = None,
+) -> Facts | None:
+    """Facts as of `at` for the customer with this external id; None if unknown."""
+    customer_id = await session.scalar(
+        select(Customer.id).where(Customer.external_id == external_id)
+    )
+    if customer_id is None:
+        return None
+    return (await compute_facts(session, [customer_id], at, config=config)).get(customer_id)
+
+
+async def _compute_page(
+    session: AsyncSession, customer_ids: Sequence[int], at: datetime, config: FactsConfig
+) -> dict[int, Facts]:
+    profiles = await customer_profiles(session, customer_ids, at)
+    purchases = await purchase_summaries(session, customer_ids, at)
+    complaints = await open_complaints(session, customer_ids, at)
+    csat = await last_csat_scores(session, customer_ids, at)
+    assembler = _Assembler(at, config)
+    return {
+        profile.id: assembler.facts(
+            profile, purchases.get(profile.id), complaints.get(profile.id), csat.get(profile.id)
+        )
+        for profile in profiles
+    }
+
+
+class _Assembler:
+    """Builds snapshots for one page; memoises per-zone dates and per-day holidays."""
+
+    def __init__(self, at: datetime, config: FactsConfig) -> None:
+        self.at = at
+        self.config = config
+        self.default_zone = zone_or_none(config.occasions.default_timezone) or ZoneInfo("UTC")
+        self.holidays = HolidayCalendar(config.occasions)
+        self._dates: dict[str | None, date] = {}
+
+    def facts(
+        self,
+        profile: CustomerProfile,
+        purchases: PurchaseSummary | None,
+        complaints: OpenComplaints | None,
+        csat: int | None,
+    ) -> Facts:
+        at = self.at
+        facts: Facts = {
+            "has_email": profile.has_email,
+            "email_marketing_consent": profile.email_marketing_consent,
+        }
+        if profile.locale:
+            facts["locale"] = profile.locale
+
+        # A customer imported today with orders from years ago joined no later
+        # than their first order.
+        joined_at = profile.created_at
+        days_since_last_order: int | None = None
+        if purchases is None:
+            order_count, total_spent, spend_last_365d = 0, 0.0, 0.0
+            facts.update(
+                order_count=0,
+                total_spent=0.0,
+                spend_last_365d=0.0,
+                orders_last_90d=0,
+                orders_prev_90d=0,
+                spend_last_90d=0.0,
+                spend_prev_90d=0.0,
+            )
+        else:
+            order_count = purchases.order_count
+            total_spent = round(purchases.total_spent, 2)
+            spend_last_365d = round(purchases.spend_last_365d, 2)
+            joined_at = min(joined_at, purchases.first_order_at)
+            days_since_last_order = (at - purchases.last_order_at) // _DAY
+            facts.update(
+                order_count=order_count,
+                total_spent=total_spent,
+                spend_last_365d=spend_last_365d,
+                orders_last_90d=purchases.orders_last_90d,
+                orders_prev_90d=purchases.orders_prev_90d,
+                spend_last_90d=round(purchases.spend_last_90d, 2),
+                spend_prev_90d=round(purchases.spend_prev_90d, 2),
+                days_since_last_order=days_since_last_order,
+            )
+            if purchases.orders_prev_90d:
+                change = purchases.orders_last_90d / purchases.orders_prev_90d - 1
+                facts["purchase_frequency_change"] = round(change, 4)
+            if order_count >= 2:
+                # The mean of consecutive gaps telescopes to (last - first) / (n - 1).
+                span_days = (
+                    purchases.last_order_at - purchases.first_order_at
+                ).total_seconds() / _SECONDS_PER_DAY
+                interval = span_days / (order_count - 1)
+                facts["avg_order_interval_days"] = round(interval, 2)
+                if interval > 0:  # all orders at one instant: there is no usual gap
+                    facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)
+
+        days_since_signup = max(0, (at - joined_at) // _DAY)
+        facts["days_since_signup"] = days_since_signup
+        facts["tier"] = tier_of(
+            self.config.tiers,
+            stored_tier=profile.tier,
+            spend_last_365d=spend_last_365d,
+            total_spent=total_spent,
+            order_count=order_count,
+        )
+        facts["lifecycle_stage"] = lifecycle_stage_of(
+            self.config.lifecycle,
+            days_since_signup=days_since_signup,
+            days_since_last_order=days_since_last_order,
+        )
+
+        today = self._today(profile.timezone)
+        if profile.birthday is not None:
+            facts["days_until_birthday"] = days_until_birthday(
+                profile.birthday, profile.birthday_calendar, today
+            )
+        country = country_of(profile.locale, profile.timezone) or (
+            self.config.occasions.default_country
+        )
+        if country:
+            holiday = self.holidays.holiday_on(country, today)
+            if holiday is not None:
+                facts["holiday_today"] = holiday
+
+        facts["open_complaints"] = complaints.count if complaints else 0
+        if complaints is not None:
+            age = (at - complaints.oldest_opened_at).total_seconds() / 3600
+            facts["oldest_open_complaint_age_hours"] = round(age, 1)
+            if complaints.max_severity is not None:
+                facts["max_open_complaint_severity"] = complaints.max_severity
+        if csat is not None:
+            facts["last_csat_score"] = csat
+        return facts
+
+    def _today(self, zone_name: str | None) -> date:
+        """The customer's local date; an unknown zone falls back to the default one."""
+        if zone_name not in self._dates:
+            zone = (zone_or_none(zone_name) if zone_name else None) or self.default_zone
+            self._dates[zone_name] = local_date(self.at, zone)
+        return self._dates[zone_name]

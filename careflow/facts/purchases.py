@@ -1,0 +1,88 @@
+"""Purchase history per customer, aggregated in SQL where the orders live.
+
+One grouped query per page of customers returns a handful of numbers per customer;
+no order row ever reaches Python. Window bounds are computed once per page, and
+every window is half-open on the left: "the last 90 days" is (at - 90d, at].
+Orders after `at` are ignored, so facts as of a past time are what they were then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from careflow.store.models import Order
+
+RECENT_WINDOW = timedelta(days=90)
+YEAR_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseSummary:
+    """What one customer's orders up to `at` add up to."""
+
+    order_count: int
+    total_spent: float
+    first_order_at: datetime
+    last_order_at: datetime
+    orders_last_90d: int
+    orders_prev_90d: int
+    spend_last_90d: float
+    spend_prev_90d: float
+    spend_last_365d: float
+
+
+async def purchase_summaries(
+    session: AsyncSession, customer_ids: Sequence[int], at: datetime
+) -> dict[int, PurchaseSummary]:
+    """Summaries for the customers among `customer_ids` who ordered up to `at`."""
+    orders = Order.__table__.c
+    recent_start = at - RECENT_WINDOW
+    previous_start = at - 2 * RECENT_WINDOW
+    year_start = at - YEAR_WINDOW
+    in_recent = orders.ordered_at > recent_start
+    in_previous = and_(orders.ordered_at > previous_start, orders.ordered_at <= recent_start)
+
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0), type_=Integer)
+
+    def spend_if(condition: ColumnElement[bool]) -> ColumnElement[float]:
+        # Float: SQLite keeps Numeric as REAL anyway, and a float needs no Decimal
+        # conversion per row; money is rounded to cents when facts are assembled.
+        return func.sum(case((condition, orders.amount), else_=0), type_=Float)
+
+    statement = (
+        select(
+            orders.customer_id,
+            func.count(),
+            func.sum(orders.amount, type_=Float),
+            func.min(orders.ordered_at),
+            func.max(orders.ordered_at),
+            count_if(in_recent),
+            count_if(in_previous),
+            spend_if(in_recent),
+            spend_if(in_previous),
+            spend_if(orders.ordered_at > year_start),
+        )
+        .where(orders.customer_id.in_(customer_ids), orders.ordered_at <= at)
+        .group_by(orders.customer_id)
+    )
+    result = await session.execute(statement)
+    return {
+        row[0]: PurchaseSummary(
+            order_count=row[1],
+            total_spent=float(row[2]),
+            first_order_at=row[3],
+            last_order_at=row[4],
+            orders_last_90d=int(row[5]),
+            orders_prev_90d=int(row[6]),
+            spend_last_90d=float(row[7]),
+            spend_prev_90d=float(row[8]),
+            spend_last_365d=float(row[9]),
+        )
+        for row in result.all()
+    }

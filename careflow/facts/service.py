@@ -1,0 +1,88 @@
+"""Service history per customer: open complaints and the last satisfaction score.
+
+Both are set-based queries over a page of customers, evaluated as of `at`: a
+complaint opened later does not count yet, one resolved later was still open then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from careflow.store.models import Complaint, SurveyResponse
+from rules.facts import SEVERITIES
+
+# Statuses that end a complaint even when no resolution time was recorded.
+CLOSED_STATUSES = ("resolved", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenComplaints:
+    """The complaints a customer had open at `at`."""
+
+    count: int
+    oldest_opened_at: datetime
+    max_severity: str | None
+
+
+async def open_complaints(
+    session: AsyncSession, customer_ids: Sequence[int], at: datetime
+) -> dict[int, OpenComplaints]:
+    """Open complaints of the customers among `customer_ids` that have any."""
+    complaints = Complaint.__table__.c
+    # Severities compare by rank (critical > high > ...), so MAX works on the rank.
+    severity_rank = case(
+        {severity: rank for rank, severity in enumerate(SEVERITIES, start=1)},
+        value=complaints.severity,
+        else_=0,
+    )
+    still_open = or_(
+        complaints.resolved_at > at,
+        and_(complaints.resolved_at.is_(None), complaints.status.not_in(CLOSED_STATUSES)),
+    )
+    statement = (
+        select(
+            complaints.customer_id,
+            func.count(),
+            func.min(complaints.opened_at),
+            func.max(severity_rank),
+        )
+        .where(complaints.customer_id.in_(customer_ids), complaints.opened_at <= at, still_open)
+        .group_by(complaints.customer_id)
+    )
+    result = await session.execute(statement)
+    return {
+        customer_id: OpenComplaints(
+            count=count,
+            oldest_opened_at=oldest,
+            max_severity=SEVERITIES[rank - 1] if rank else None,
+        )
+        for customer_id, count, oldest, rank in result.all()
+    }
+
+
+async def last_csat_scores(
+    session: AsyncSession, customer_ids: Sequence[int], at: datetime
+) -> dict[int, int]:
+    """The most recent survey score up to `at` of each customer who answered one."""
+    surveys = SurveyResponse.__table__.c
+    newest_first = (
+        func.row_number()
+        .over(
+            partition_by=surveys.customer_id,
+            order_by=(surveys.answered_at.desc(), surveys.id.desc()),
+        )
+        .label("newest_first")
+    )
+    ranked = (
+        select(surveys.customer_id, surveys.score, newest_first)
+        .where(surveys.customer_id.in_(customer_ids), surveys.answered_at <= at)
+        .subquery()
+    )
+    statement = select(ranked.c.customer_id, ranked.c.score).where(ranked.c.newest_first == 1)
+    result = await session.execute(statement)
+    return {customer_id: score for customer_id, score in result.all()}
