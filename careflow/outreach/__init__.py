@@ -3,6 +3,16 @@
 Public names are re-exported here; each lives in a module with one job.
 """
 
+from careflow.outreach.links import (
+    ExpiredLinkToken,
+    InvalidLinkToken,
+    SurveyClaim,
+    UnsubscribeClaim,
+    survey_url,
+    unsubscribe_url,
+    verify_survey_token,
+    verify_unsubscribe_token,
+)
 from careflow.outreach.sandbox import RenderLimits
 from careflow.outreach.templates import (
     RenderedMessage,
@@ -13,10 +23,18 @@ from careflow.outreach.templates import (
 )
 
 __all__ = [
+    "ExpiredLinkToken",
+    "InvalidLinkToken",
     "RenderLimits",
     "RenderedMessage",
+    "SurveyClaim",
     "TemplateProblem",
     "TemplateRenderer",
+    "UnsubscribeClaim",
     "available_templates",
+    "survey_url",
     "template_locales",
+    "unsubscribe_url",
+    "verify_survey_token",
+    "verify_unsubscribe_token",
 ]
