@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="", description="Base URL for links in emails; default http://CAREFLOW_HTTP."
     )
+    event_max_age_hours: float = Field(
+        default=72, description="Older events are recorded but trigger no outreach."
+    )
     secret_key: str = Field(
         default="careflow-embedded-development-key",
         description="Signs unsubscribe links; set a real secret in production.",

@@ -24,7 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 class Database:
     """One engine and session factory; every part of careflow shares one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         engine_options: dict[str, Any] = {}
@@ -35,6 +35,9 @@ class Database:
         else:
             engine_options["pool_pre_ping"] = True
             engine_options["pool_size"] = 10
+            if schema:
+                # A PostgreSQL schema of its own (tests, several careflows on one server).
+                engine_options["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
@@ -76,10 +79,10 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-def create_database(url: str) -> Database:
+def create_database(url: str, *, schema: str | None = None) -> Database:
     """Make the database object; for SQLite also make its folder."""
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return Database(url)
+    return Database(url, schema=schema)

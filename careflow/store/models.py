@@ -194,6 +194,27 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
 
 
+class JourneyRecord(Base):
+    """A journey careflow started, so signals, the timeline and operators can find it."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (Index("ix_journeys_customer_journey", "customer_id", "journey", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(300), unique=True)
+    journey: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    rule_id: Mapped[str] = mapped_column(String(100))
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class CustomerTag(Base):
     __tablename__ = "customer_tags"
     __table_args__ = (UniqueConstraint("customer_id", "tag"),)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:57:03.263590
+Create Date: 2026-11-23 16:00:24.006467
 """
 
 from alembic import op
@@ -89,6 +89,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('customer_id', 'tag')
     )
+    op.create_table('journeys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('workflow_id', sa.String(length=300), nullable=False),
+    sa.Column('journey', sa.String(length=64), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('rule_id', sa.String(length=100), nullable=False),
+    sa.Column('ruleset_hash', sa.String(length=64), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('outcome', sa.String(length=64), nullable=True),
+    sa.Column('started_at', UtcDateTime(), nullable=False),
+    sa.Column('ended_at', UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('workflow_id')
+    )
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.create_index('ix_journeys_customer_journey', ['customer_id', 'journey', 'status'], unique=False)
+
     op.create_table('orders',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('external_id', sa.String(length=128), nullable=False),
@@ -196,6 +215,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_orders_customer_time')
 
     op.drop_table('orders')
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.drop_index('ix_journeys_customer_journey')
+
+    op.drop_table('journeys')
     op.drop_table('customer_tags')
     op.drop_table('consents')
     with op.batch_alter_table('complaints', schema=None) as batch_op:

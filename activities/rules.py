@@ -1,0 +1,98 @@
+"""Rule evaluation for one customer, in an activity (durable_rules must never run in workflows)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from careflow.facts import facts_for_customer
+from careflow.intake.event_facts import event_facts
+from careflow.store import Customer, Database, Event, RuleDecision
+from rules import LiveRuleBook
+from rules.intents import Intent
+
+
+@dataclass
+class EvaluateEventInput:
+    event_id: str
+
+
+@dataclass
+class EvaluateEventResult:
+    """The intents to dispatch, or why the event was not acted on."""
+
+    customer_id: str
+    intents: list[Intent] = field(default_factory=list)
+    subject: str = ""  # the business key the event is about (a complaint id), if any
+    not_acted_reason: str | None = None
+
+
+class RuleActivities:
+    """Evaluates the live rule files against a customer's facts and audits the decisions."""
+
+    def __init__(self, db: Database, rulebook: LiveRuleBook, max_event_age: timedelta) -> None:
+        self.db = db
+        self.rulebook = rulebook
+        self.max_event_age = max_event_age
+
+    @activity.defn
+    async def evaluate_event(self, request: EvaluateEventInput) -> EvaluateEventResult:
+        """Facts as of now plus the event's own facts, through every rule set."""
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            event = await session.scalar(select(Event).where(Event.event_id == request.event_id))
+            if event is None:
+                raise ApplicationError(
+                    f"event {request.event_id} is not in the store", non_retryable=True
+                )
+            customer_id = event.customer_external_id
+            subject = str(event.data.get("complaint_id") or "")
+            if now - event.occurred_at > self.max_event_age:
+                # Replayed history is recorded, never acted on: nobody wants an apology
+                # for a complaint from last year.
+                return EvaluateEventResult(
+                    customer_id, subject=subject, not_acted_reason="event is too old to act on"
+                )
+            facts = await facts_for_customer(session, customer_id, now)
+            if facts is None:
+                return EvaluateEventResult(
+                    customer_id, subject=subject, not_acted_reason="customer unknown"
+                )
+            facts.update(event_facts(event.type, event.data))
+            rulebook = self.rulebook.current()
+            evaluation = await asyncio.to_thread(rulebook.evaluate, facts)
+            customer_pk = await session.scalar(
+                select(Customer.id).where(Customer.external_id == customer_id)
+            )
+            for outcome in evaluation.outcomes:
+                if not outcome.fired:
+                    continue
+                session.add(
+                    RuleDecision(
+                        customer_id=customer_pk,
+                        event_id=request.event_id,
+                        ruleset=outcome.ruleset,
+                        ruleset_hash=outcome.ruleset_hash,
+                        rule_id=outcome.rule_id,
+                        intents={"intents": [asdict(intent) for intent in outcome.intents]},
+                        matched_facts=_jsonable(outcome.matched_facts),
+                        decided_at=now,
+                    )
+                )
+        activity.logger.info(
+            "event %s for customer %s: %d intents", request.event_id, customer_id,
+            len(evaluation.intents),
+        )
+        return EvaluateEventResult(customer_id, list(evaluation.intents), subject)
+
+
+def _jsonable(facts: dict[str, object]) -> dict[str, object]:
+    return {
+        name: value if isinstance(value, str | int | float | bool) or value is None else str(value)
+        for name, value in facts.items()
+    }

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): intake events and read the store."""

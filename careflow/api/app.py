@@ -1,0 +1,106 @@
+"""FastAPI application: `POST /events`, `GET /customers/{id}`, health; OpenAPI at /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from careflow import __version__
+from careflow.intake.apply import find_customer
+from careflow.intake.events import EventDataError, EventIn, accept_event
+from careflow.store import Database
+
+
+class ApiState:
+    """What request handlers need; set up by whoever runs the app (up, tests)."""
+
+    def __init__(self, db: Database, client: Client, task_queue: str) -> None:
+        self.db = db
+        self.client = client
+        self.task_queue = task_queue
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    duplicate: bool
+    workflow_id: str
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str | None
+    birthday: date | None
+    birthday_calendar: str
+    tier: str | None
+    account_manager: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.careflow
+    return state
+
+
+State = Annotated[ApiState, Depends(_state)]
+router = APIRouter()
+
+
+@router.post("/events", status_code=202, response_model=EventAccepted)
+async def post_event(event: EventIn, state: State) -> EventAccepted:
+    """Record an event once (by `event_id`) and evaluate the rules for its customer."""
+    try:
+        accepted = await accept_event(state.db, state.client, state.task_queue, event)
+    except EventDataError as error:
+        raise RequestValidationError(error.errors) from error
+    return EventAccepted(
+        event_id=accepted.event_id, duplicate=accepted.duplicate, workflow_id=accepted.workflow_id
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+async def get_customer(customer_id: str, state: State) -> CustomerOut:
+    async with state.db.session() as session:
+        customer = await find_customer(session, customer_id)
+        if customer is None or customer.erased_at is not None:
+            raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}")
+        return CustomerOut(
+            customer_id=customer.external_id,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            locale=customer.locale,
+            timezone=customer.timezone,
+            birthday=customer.birthday,
+            birthday_calendar=customer.birthday_calendar,
+            tier=customer.tier,
+            account_manager=customer.account_manager,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+        )
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+def create_app(state: ApiState) -> FastAPI:
+    """The API bound to a store and a Temporal client."""
+    app = FastAPI(
+        title="careflow",
+        version=__version__,
+        description="Customer-care automation: events in, durable journeys out.",
+    )
+    app.state.careflow = state
+    app.include_router(router)
+    return app

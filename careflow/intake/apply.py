@@ -1,0 +1,206 @@
+"""Writing validated records to the store, idempotently by the business's own ids.
+
+Events and bulk imports both come through here, so an order imported from CSV
+and the same order posted as an event end up as one row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from careflow.intake.records import (
+    ComplaintFields,
+    ComplaintRef,
+    ConsentFields,
+    CustomerFields,
+    OrderFields,
+    SurveyFields,
+    resolve_time,
+)
+from careflow.store import Complaint, Consent, Customer, Order, SurveyResponse
+
+# Fields whose change other departments must hear about (sales, service, marketing).
+CONTACT_FIELDS = ("name", "email", "phone", "account_manager")
+
+
+async def find_customer(session: AsyncSession, external_id: str) -> Customer | None:
+    return await session.scalar(select(Customer).where(Customer.external_id == external_id))
+
+
+async def upsert_customer(
+    session: AsyncSession, external_id: str, fields: CustomerFields, now: datetime
+) -> tuple[Customer, list[str]]:
+    """Create or update a customer; returns it and the contact fields that changed.
+
+    Only the fields present in the input are written: an update that leaves out the
+    phone number does not erase it.
+    """
+    customer = await find_customer(session, external_id)
+    given = fields.model_dump(exclude_unset=True)
+    created_at = given.pop("created_at", None)
+    if customer is None:
+        customer = Customer(
+            external_id=external_id,
+            birthday_calendar="solar",
+            created_at=resolve_time(created_at, fields.timezone) if created_at else now,
+            updated_at=now,
+        )
+        session.add(customer)
+        changed: list[str] = []
+    else:
+        changed = [
+            name
+            for name in CONTACT_FIELDS
+            if name in given and given[name] != getattr(customer, name)
+        ]
+        customer.updated_at = now
+    for name, value in given.items():
+        if name == "birthday_calendar" and value is None:
+            continue
+        setattr(customer, name, value)
+    await session.flush()
+    return customer, changed
+
+
+async def ensure_customer(session: AsyncSession, external_id: str, now: datetime) -> Customer:
+    """The customer, created bare if an event arrives before their record does."""
+    customer = await find_customer(session, external_id)
+    if customer is not None:
+        return customer
+    customer, _ = await upsert_customer(session, external_id, CustomerFields(), now)
+    return customer
+
+
+async def add_order(
+    session: AsyncSession, customer: Customer, fields: OrderFields, default_time: datetime
+) -> bool:
+    """Record an order once; returns False when its order_id was already stored."""
+    if await session.scalar(select(Order.id).where(Order.external_id == fields.order_id)):
+        return False
+    ordered_at = (
+        resolve_time(fields.ordered_at, customer.timezone) if fields.ordered_at else default_time
+    )
+    session.add(
+        Order(
+            external_id=fields.order_id,
+            customer_id=customer.id,
+            ordered_at=ordered_at,
+            amount=fields.amount,
+            items=fields.items,
+        )
+    )
+    return True
+
+
+async def open_complaint(
+    session: AsyncSession, customer: Customer, fields: ComplaintFields, default_time: datetime
+) -> Complaint:
+    """Record a complaint once (by complaint_id); a repeat updates nothing."""
+    existing = await session.scalar(
+        select(Complaint).where(Complaint.external_id == fields.complaint_id)
+    )
+    if existing is not None:
+        return existing
+    zone = customer.timezone
+    status = fields.status or ("resolved" if fields.resolved_at else "open")
+    complaint = Complaint(
+        external_id=fields.complaint_id,
+        customer_id=customer.id,
+        opened_at=resolve_time(fields.opened_at, zone) if fields.opened_at else default_time,
+        severity=fields.severity or "medium",
+        channel=fields.channel,
+        subject=fields.subject,
+        status=status,
+        resolved_at=resolve_time(fields.resolved_at, zone) if fields.resolved_at else None,
+    )
+    session.add(complaint)
+    await session.flush()
+    return complaint
+
+
+async def import_complaint(
+    session: AsyncSession, customer: Customer, fields: ComplaintFields, default_time: datetime
+) -> bool:
+    """Insert a complaint, or bring a stored one's status up to date; True when created."""
+    existing = await session.scalar(
+        select(Complaint).where(Complaint.external_id == fields.complaint_id)
+    )
+    if existing is None:
+        await open_complaint(session, customer, fields, default_time)
+        return True
+    if fields.status == "resolved" or fields.resolved_at:
+        existing.status = "resolved"
+        if fields.resolved_at:
+            existing.resolved_at = resolve_time(fields.resolved_at, customer.timezone)
+    return False
+
+
+async def resolve_complaint(
+    session: AsyncSession, customer: Customer, ref: ComplaintRef, default_time: datetime
+) -> Complaint | None:
+    """Mark a complaint resolved; None when it is unknown for this customer."""
+    complaint = await session.scalar(
+        select(Complaint).where(
+            Complaint.external_id == ref.complaint_id, Complaint.customer_id == customer.id
+        )
+    )
+    if complaint is None:
+        return None
+    if complaint.status != "resolved":
+        complaint.status = "resolved"
+        complaint.resolved_at = (
+            resolve_time(ref.resolved_at, customer.timezone) if ref.resolved_at else default_time
+        )
+    return complaint
+
+
+async def record_survey(
+    session: AsyncSession, customer: Customer, fields: SurveyFields, answered_at: datetime
+) -> None:
+    complaint_pk = None
+    if fields.complaint_id:
+        complaint_pk = await session.scalar(
+            select(Complaint.id).where(Complaint.external_id == fields.complaint_id)
+        )
+    session.add(
+        SurveyResponse(
+            customer_id=customer.id,
+            workflow_id=fields.workflow_id,
+            complaint_id=complaint_pk,
+            score=fields.score,
+            comment=fields.comment,
+            answered_at=answered_at,
+        )
+    )
+
+
+async def set_consent(
+    session: AsyncSession, customer: Customer, fields: ConsentFields, recorded_at: datetime
+) -> None:
+    consent = await session.scalar(
+        select(Consent).where(
+            Consent.customer_id == customer.id,
+            Consent.channel == fields.channel,
+            Consent.topic == fields.topic,
+        )
+    )
+    if consent is None:
+        session.add(
+            Consent(
+                customer_id=customer.id,
+                channel=fields.channel,
+                topic=fields.topic,
+                granted=fields.granted,
+                source=fields.source,
+                recorded_at=recorded_at,
+            )
+        )
+    else:
+        consent.granted, consent.source, consent.recorded_at = (
+            fields.granted,
+            fields.source,
+            recorded_at,
+        )

@@ -1,0 +1,174 @@
+"""Accepting an event: validate, write it and its effects to the store once, start its workflow.
+
+The store write and the Event row share one transaction, keyed by `event_id`, so a
+repeated event changes nothing. The workflow id derives from the event id, so
+re-posting an event whose workflow start was lost (a crash between the two) starts
+it, and re-posting one that started finds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.rules import EvaluateEventInput
+from careflow.intake import apply
+from careflow.intake.records import (
+    ComplaintFields,
+    ComplaintRef,
+    ConsentFields,
+    CustomerFields,
+    OrderFields,
+    SurveyFields,
+)
+from careflow.store import Database, Event
+from workflows.customer_event import CustomerEventWorkflow
+from workflows.ids import event_workflow_id
+
+EventType = Literal[
+    "customer_upserted",
+    "order_placed",
+    "complaint_opened",
+    "complaint_resolved",
+    "survey_answered",
+    "consent_changed",
+]
+
+_DATA_MODELS: dict[str, type[BaseModel]] = {
+    "customer_upserted": CustomerFields,
+    "order_placed": OrderFields,
+    "complaint_opened": ComplaintFields,
+    "complaint_resolved": ComplaintRef,
+    "survey_answered": SurveyFields,
+    "consent_changed": ConsentFields,
+}
+
+
+class EventIn(BaseModel):
+    """The body of `POST /events`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType
+    customer_id: str = Field(min_length=1, max_length=128)
+    occurred_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at needs a UTC offset, e.g. 2026-11-23T10:00:00+08:00")
+        return value.astimezone(UTC)
+
+    def validated_data(self) -> BaseModel:
+        """The `data` object checked against its event type; errors name `data.<field>`."""
+        return _DATA_MODELS[self.type].model_validate(self.data)
+
+
+class EventDataError(ValueError):
+    """`data` does not fit the event type; `.errors` are pydantic's, located under `data`."""
+
+    def __init__(self, error: ValidationError) -> None:
+        self.errors = [
+            {**detail, "loc": ("body", "data", *detail["loc"])} for detail in error.errors()
+        ]
+        super().__init__(str(error))
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    event_id: str
+    duplicate: bool
+    workflow_id: str
+
+
+async def record_event(db: Database, event: EventIn, now: datetime | None = None) -> tuple[str, bool]:
+    """Apply the event to the store once. Returns (event_id, was it a duplicate)."""
+    try:
+        data = event.validated_data()
+    except ValidationError as error:
+        raise EventDataError(error) from error
+    now = now or datetime.now(UTC)
+    event_id = event.event_id or f"auto-{uuid.uuid4()}"
+    stored_data = data.model_dump(mode="json", exclude_unset=True)
+    try:
+        async with db.session() as session:
+            if await session.scalar(select(Event.id).where(Event.event_id == event_id)):
+                return event_id, True
+            changed_fields = await _apply(session, event, data, now)
+            if changed_fields:
+                stored_data["changed_fields"] = changed_fields
+            session.add(
+                Event(
+                    event_id=event_id,
+                    type=event.type,
+                    customer_external_id=event.customer_id,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    data=stored_data,
+                )
+            )
+    except IntegrityError:
+        # The same event_id committed concurrently: it is a duplicate.
+        return event_id, True
+    return event_id, False
+
+
+async def _apply(
+    session: AsyncSession, event: EventIn, data: BaseModel, now: datetime
+) -> list[str]:
+    """Write the event's effect; returns the contact fields it changed, if any."""
+    at = event.occurred_at
+    if isinstance(data, CustomerFields):
+        _, changed = await apply.upsert_customer(session, event.customer_id, data, now)
+        return changed
+    customer = await apply.ensure_customer(session, event.customer_id, now)
+    if isinstance(data, OrderFields):
+        await apply.add_order(session, customer, data, at)
+    elif isinstance(data, ComplaintFields):
+        await apply.open_complaint(session, customer, data, at)
+    elif isinstance(data, ComplaintRef):
+        await apply.resolve_complaint(session, customer, data, at)
+    elif isinstance(data, SurveyFields):
+        await apply.record_survey(session, customer, data, at)
+    elif isinstance(data, ConsentFields):
+        await apply.set_consent(session, customer, data, at)
+    return []
+
+
+async def start_event_workflow(client: Client, event_id: str, task_queue: str) -> str:
+    """Start (or find) the workflow that evaluates rules for this event."""
+    workflow_id = event_workflow_id(event_id)
+    try:
+        await client.start_workflow(
+            CustomerEventWorkflow.run,
+            EvaluateEventInput(event_id=event_id),
+            id=workflow_id,
+            task_queue=task_queue,
+            # An event is evaluated once, ever: a running or finished workflow stands.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+    return workflow_id
+
+
+async def accept_event(
+    db: Database, client: Client, task_queue: str, event: EventIn
+) -> AcceptedEvent:
+    """Record the event and make sure its workflow runs; safe to call again for the same id."""
+    event_id, duplicate = await record_event(db, event)
+    workflow_id = await start_event_workflow(client, event_id, task_queue)
+    return AcceptedEvent(event_id, duplicate, workflow_id)

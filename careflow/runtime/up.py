@@ -1,0 +1,127 @@
+"""`careflow up`: the store, Temporal, SMTP, the worker and the HTTP API in one process.
+
+Each part is embedded unless configuration points at an external one. SIGINT and
+SIGTERM shut everything down in reverse order; the Temporal dev server is a
+child process that dies with this one even on SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from rich.console import Console
+from temporalio.client import Client
+
+from careflow.api.app import ApiState, create_app
+from careflow.config import Settings
+from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
+from careflow.runtime.smtp_capture import CaptureSmtpServer
+from careflow.runtime.temporal_server import EmbeddedTemporal, wait_for_temporal
+from careflow.store import Database, create_database
+from worker import create_worker
+
+log = logging.getLogger("careflow.up")
+
+
+def make_delivery(settings: Settings) -> Delivery:
+    """Dry-run writes to the outbox; otherwise real SMTP (the capture server by default)."""
+    if settings.delivery == "dry-run":
+        return OutboxDelivery(settings.outbox_dir)
+    return SmtpDelivery(settings.smtp_target)
+
+
+async def run_up(
+    settings: Settings,
+    *,
+    after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
+    console: Console | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work."""
+    console = console or Console()
+    home = settings.resolved_home
+    home.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    async with contextlib.AsyncExitStack() as stack:
+        db = create_database(settings.sqlalchemy_url)
+        stack.push_async_callback(db.dispose)
+        await db.migrate()
+
+        if settings.embedded_smtp:
+            smtp = CaptureSmtpServer(settings.outbox_dir, settings.smtp_capture_port)
+            smtp.start()
+            stack.callback(smtp.stop)
+
+        if settings.embedded_temporal:
+            temporal = EmbeddedTemporal(
+                home, settings.temporal_port, settings.temporal_ui_port
+            )
+            stack.callback(temporal.stop)
+            console.print("starting the embedded Temporal server ...")
+            await temporal.start()
+        client = await wait_for_temporal(settings.temporal_target, timeout=60)
+
+        delivery = make_delivery(settings)
+        stack.push_async_callback(delivery.close)
+        worker = create_worker(client, settings, db=db, delivery=delivery)
+        worker_task = asyncio.create_task(worker.run(), name="careflow-worker")
+
+        api = uvicorn.Server(
+            uvicorn.Config(
+                create_app(ApiState(db, client, settings.task_queue)),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        # careflow handles the signals; uvicorn must not install its own.
+        api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        api_task = asyncio.create_task(api.serve(), name="careflow-api")
+        while not api.started and not api_task.done():
+            await asyncio.sleep(0.05)
+        if api_task.done():
+            await api_task  # raises the reason it could not start (port in use, ...)
+
+        _print_locations(console, settings)
+        if after_start is not None:
+            await after_start(db, client)
+
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {stopper, worker_task, api_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        console.print("shutting down ...")
+        api.should_exit = True
+        await asyncio.gather(api_task, return_exceptions=True)
+        await worker.shutdown()
+        stopper.cancel()
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    console.print("careflow stopped.")
+
+
+def _print_locations(console: Console, settings: Settings) -> None:
+    lines = [
+        "[bold green]careflow is up[/]",
+        f"  API docs      {settings.base_url}/docs",
+        f"  Temporal      {settings.temporal_target}",
+    ]
+    if settings.embedded_temporal:
+        lines.append(f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}")
+    if settings.embedded_smtp or settings.delivery == "dry-run":
+        lines.append(f"  Outbox        {settings.outbox_dir}")
+    else:
+        lines.append(f"  SMTP          {settings.smtp_target.host}:{settings.smtp_target.port}")
+    lines.append(f"  Store         {settings.sqlalchemy_url.split('@')[-1]}")
+    lines.append("Press Ctrl-C to stop.")
+    console.print("\n".join(lines))

@@ -1,0 +1,47 @@
+"""careflow's only worker entry point.
+
+`create_worker` builds the Temporal worker with every registered workflow and
+activity; `python worker.py` runs the whole embedded runtime, exactly like
+`careflow up` (pass the same options, e.g. `python worker.py --demo`).
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import build_activities
+from careflow.config import Settings
+from careflow.outreach.mailer import Delivery
+from careflow.store import Database
+from rules import LiveRuleBook
+from workflows.registry import WORKFLOWS
+
+
+def create_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    db: Database,
+    delivery: Delivery,
+    rulebook: LiveRuleBook | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    """The worker for careflow's task queue, with everything registered."""
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(
+            settings, db=db, client=client, delivery=delivery, rulebook=rulebook
+        ),
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Imported here: the CLI imports this module to build its worker.
+    from careflow.cli.app import app
+
+    app(["up", *sys.argv[1:]])

@@ -1,0 +1,37 @@
+"""CustomerEventWorkflow: evaluate the rules for one intake event and act on the intents."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+    from activities.rules import EvaluateEventInput, RuleActivities
+    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+
+
+@workflow.defn(name="CustomerEventWorkflow")
+class CustomerEventWorkflow:
+    """Its id is `ids.event_workflow_id(event_id)`, so an event is acted on once."""
+
+    @workflow.run
+    async def run(self, request: EvaluateEventInput) -> DispatchResult:
+        evaluation = await workflow.execute_activity_method(
+            RuleActivities.evaluate_event,
+            request,
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+        if not evaluation.intents:
+            return DispatchResult(not_acted_reason=evaluation.not_acted_reason or "no rule fired")
+        return await workflow.execute_activity_method(
+            DispatchActivities.dispatch_intents,
+            DispatchInput(
+                customer_id=evaluation.customer_id,
+                intents=evaluation.intents,
+                subject=evaluation.subject,
+                on=workflow.now().date(),
+            ),
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
