@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
+from careflow.journeys import running_journeys, signal_journeys
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
 from workflows.journey import JourneyInput
@@ -86,16 +86,15 @@ class DispatchActivities:
 
     async def _start(
         self,
-        workflow_type: type,
+        workflow_type: type[Any],
         workflow_id: str,
         request: DispatchInput,
         intent: Intent,
         subject: str,
     ) -> bool:
-        run = workflow_type.run  # the @workflow.run method
         try:
             await self.client.start_workflow(
-                run,
+                workflow_type.run,
                 JourneyInput(
                     customer_id=request.customer_id,
                     rule_id=intent.rule_id,
@@ -138,41 +137,11 @@ class DispatchActivities:
         except IntegrityError:
             return  # recorded by a concurrent attempt
 
-    async def _signal(
-        self, customer_id: str, journey: str, signal: str, subject: str
-    ) -> list[str]:
-        async with self.db.session() as session:
-            customer_pk = await _customer_pk(session, customer_id)
-            query = select(JourneyRecord).where(
-                JourneyRecord.customer_id == customer_pk,
-                JourneyRecord.journey == journey,
-                JourneyRecord.status == "running",
-            )
-            if subject:
-                query = query.where(JourneyRecord.subject == subject)
-            records = list(await session.scalars(query))
-        signalled: list[str] = []
-        for record in records:
-            handle: WorkflowHandle[object, object] = self.client.get_workflow_handle(
-                record.workflow_id
-            )
-            try:
-                await handle.signal(signal)
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                await self._mark_ended(record.workflow_id)
-                continue
-            signalled.append(record.workflow_id)
-        return signalled
-
-    async def _mark_ended(self, workflow_id: str) -> None:
-        async with self.db.session() as session:
-            record = await session.scalar(
-                select(JourneyRecord).where(JourneyRecord.workflow_id == workflow_id)
-            )
-            if record is not None and record.status == "running":
-                record.status, record.ended_at = "ended", datetime.now(UTC)
+    async def _signal(self, customer_id: str, journey: str, signal: str, subject: str) -> list[str]:
+        records = await running_journeys(
+            self.db, customer_id, journeys=[journey], subject=subject or None
+        )
+        return await signal_journeys(self.db, self.client, records, signal)
 
     async def _tag(self, customer_id: str, intent: Intent) -> None:
         assert intent.tag is not None

@@ -25,6 +25,7 @@ from careflow.store import Consent, Customer, Database, OutreachLedger
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
 # resends with the same Message-ID (the only repeat careflow allows, after a crash).
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
+DEFERRED = "deferred"
 FINAL_STATUSES = frozenset({SENT, FAILED, SKIPPED})
 
 
@@ -44,11 +45,16 @@ class SendEmailInput:
 
 @dataclass
 class SendEmailResult:
-    """What happened: sent, or an expected outcome (skipped, failed) with its reason."""
+    """What happened: sent, or an expected outcome (skipped, failed, deferred) and why.
+
+    `deferred` comes with `retry_at`: quiet hours or the contact budget say not now;
+    the journey waits until then and calls again with the same step id.
+    """
 
     status: str
     message_id: str | None = None
     reason: str | None = None
+    retry_at: datetime | None = None
 
 
 def idempotency_key(workflow_id: str, step_id: str) -> str:
@@ -99,7 +105,7 @@ class OutreachActivities:
                     "skipped %s for customer %s: %s", key, request.customer_id, skip_reason
                 )
                 return SendEmailResult(SKIPPED, None, skip_reason)
-            assert customer is not None and customer.email
+            assert customer is not None
             message = await self._compose(session, customer, request, entry.message_id or "")
             entry.status, entry.customer_id, entry.updated_at = SENDING, customer.id, now
         # The `sending` mark is committed before the SMTP exchange starts.

@@ -85,7 +85,9 @@ class RuleActivities:
                     )
                 )
         activity.logger.info(
-            "event %s for customer %s: %d intents", request.event_id, customer_id,
+            "event %s for customer %s: %d intents",
+            request.event_id,
+            customer_id,
             len(evaluation.intents),
         )
         return EvaluateEventResult(customer_id, list(evaluation.intents), subject)

@@ -23,7 +23,7 @@ class _Collector:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address in self.sink.refused_recipients:
@@ -31,7 +31,7 @@ class _Collector:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         if self.sink.temporary_failures > 0:
             with self.sink.lock:
                 self.sink.temporary_failures -= 1
@@ -62,10 +62,10 @@ class SmtpSink:
     def stop(self) -> None:
         self.controller.stop()
 
-    async def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
+    async def wait_for(self, count: int, within_seconds: float = 30.0) -> list[EmailMessage]:
         """Wait until `count` messages arrived (polling the list the server thread fills)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within_seconds
         while len(self.messages) < count:
             if loop.time() > deadline:
                 raise TimeoutError(f"expected {count} messages, got {len(self.messages)}")

@@ -7,9 +7,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.outreach import OutreachActivities, SendEmailInput, SendEmailResult
     from workflows.journey import JourneyInput
-    from workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
+    from workflows.sending import send_step
 
 # How long a complaint journey waits for its resolution before it gives up quietly.
 RESOLUTION_WAIT = timedelta(days=30)
@@ -25,7 +24,8 @@ class ComplaintEscalationWorkflow:
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> str:
-        await self._send(journey, "ack", "complaint_ack")
+        case = {"complaint_id": journey.subject}
+        await send_step(journey, "ack", "complaint_ack", topic="transactional", params=case)
         try:
             await workflow.wait_condition(
                 lambda: self.resolved or self.erased, timeout=RESOLUTION_WAIT
@@ -34,26 +34,10 @@ class ComplaintEscalationWorkflow:
             return "unresolved"
         if self.erased:
             return "erased"
-        await self._send(journey, "resolved", "complaint_resolved")
-        return "resolved"
-
-    async def _send(self, journey: JourneyInput, step: str, template: str) -> SendEmailResult:
-        return await workflow.execute_activity_method(
-            OutreachActivities.send_email,
-            SendEmailInput(
-                workflow_id=workflow.info().workflow_id,
-                step_id=step,
-                customer_id=journey.customer_id,
-                template_id=template,
-                topic="transactional",
-                params={"complaint_id": journey.subject},
-                rule_id=journey.rule_id,
-                ruleset_hash=journey.ruleset_hash,
-            ),
-            start_to_close_timeout=SEND_TIMEOUT,
-            schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-            retry_policy=SEND_RETRY,
+        await send_step(
+            journey, "resolved", "complaint_resolved", topic="transactional", params=case
         )
+        return "resolved"
 
     @workflow.signal(name="complaint_resolved")
     def complaint_resolved(self) -> None:

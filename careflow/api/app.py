@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from temporalio.client import Client
 
 from careflow import __version__
+from careflow.api import unsubscribe
+from careflow.api.state import ApiState, State
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
-from careflow.store import Database
-
-
-class ApiState:
-    """What request handlers need; set up by whoever runs the app (up, tests)."""
-
-    def __init__(self, db: Database, client: Client, task_queue: str) -> None:
-        self.db = db
-        self.client = client
-        self.task_queue = task_queue
 
 
 class EventAccepted(BaseModel):
@@ -46,12 +36,6 @@ class CustomerOut(BaseModel):
     updated_at: datetime
 
 
-def _state(request: Request) -> ApiState:
-    state: ApiState = request.app.state.careflow
-    return state
-
-
-State = Annotated[ApiState, Depends(_state)]
 router = APIRouter()
 
 
@@ -103,4 +87,5 @@ def create_app(state: ApiState) -> FastAPI:
     )
     app.state.careflow = state
     app.include_router(router)
+    app.include_router(unsubscribe.router)
     return app

@@ -8,6 +8,7 @@ it, and re-posting one that started finds it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,9 +32,11 @@ from careflow.intake.records import (
     OrderFields,
     SurveyFields,
 )
+from careflow.journeys import running_journeys, signal_journeys
 from careflow.store import Database, Event
 from workflows.customer_event import CustomerEventWorkflow
 from workflows.ids import event_workflow_id
+from workflows.registry import JOURNEYS
 
 EventType = Literal[
     "customer_upserted",
@@ -94,7 +97,9 @@ class AcceptedEvent:
     workflow_id: str
 
 
-async def record_event(db: Database, event: EventIn, now: datetime | None = None) -> tuple[str, bool]:
+async def record_event(
+    db: Database, event: EventIn, now: datetime | None = None
+) -> tuple[str, bool]:
     """Apply the event to the store once. Returns (event_id, was it a duplicate)."""
     try:
         data = event.validated_data()
@@ -151,17 +156,15 @@ async def _apply(
 async def start_event_workflow(client: Client, event_id: str, task_queue: str) -> str:
     """Start (or find) the workflow that evaluates rules for this event."""
     workflow_id = event_workflow_id(event_id)
-    try:
+    # An event is evaluated once, ever: a running or finished workflow stands.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             CustomerEventWorkflow.run,
             EvaluateEventInput(event_id=event_id),
             id=workflow_id,
             task_queue=task_queue,
-            # An event is evaluated once, ever: a running or finished workflow stands.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-    except WorkflowAlreadyStartedError:
-        pass
     return workflow_id
 
 
@@ -170,5 +173,22 @@ async def accept_event(
 ) -> AcceptedEvent:
     """Record the event and make sure its workflow runs; safe to call again for the same id."""
     event_id, duplicate = await record_event(db, event)
+    if not duplicate and _is_opt_out(event):
+        await tell_journeys_about_opt_out(db, client, event.customer_id)
     workflow_id = await start_event_workflow(client, event_id, task_queue)
     return AcceptedEvent(event_id, duplicate, workflow_id)
+
+
+def _is_opt_out(event: EventIn) -> bool:
+    return event.type == "consent_changed" and event.data.get("granted") is False
+
+
+async def tell_journeys_about_opt_out(db: Database, client: Client, customer_id: str) -> list[str]:
+    """Signal `opted_out` to the customer's running journeys that listen for it.
+
+    Consent is also checked again inside every send, so this is about ending
+    journeys at once, not about correctness of what is sent.
+    """
+    listening = [name for name, journey in JOURNEYS.items() if "opted_out" in journey.signals]
+    records = await running_journeys(db, customer_id, journeys=listening)
+    return await signal_journeys(db, client, records, "opted_out")

@@ -89,9 +89,10 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 except json.JSONDecodeError as error:
                     yield number, {"__error__": f"not valid JSON: {error.msg}"}
                     continue
-                yield number, value if isinstance(value, dict) else {
-                    "__error__": "expected a JSON object"
-                }
+                yield (
+                    number,
+                    value if isinstance(value, dict) else {"__error__": "expected a JSON object"},
+                )
         return
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -126,13 +127,18 @@ def validate_file(
         if kind != "customers" and customer_id not in known_customers:
             problems.append(
                 RowProblem(
-                    path, number, "customer_id", f"unknown customer {customer_id!r}; import it first"
+                    path,
+                    number,
+                    "customer_id",
+                    f"unknown customer {customer_id!r}; import it first",
                 )
             )
             continue
         key = str(getattr(record, id_field))
         if key in seen_ids:
-            problems.append(RowProblem(path, number, id_field, f"{key!r} appears twice in the file"))
+            problems.append(
+                RowProblem(path, number, id_field, f"{key!r} appears twice in the file")
+            )
             continue
         seen_ids.add(key)
         valid.append((number, record))

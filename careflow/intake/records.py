@@ -8,7 +8,6 @@ An empty value means "unknown" and becomes None.
 from __future__ import annotations
 
 import re
-
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -53,7 +52,9 @@ def _check_timezone(value: str | None) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"unknown IANA time zone {value!r} (expected e.g. Asia/Shanghai)") from error
+        raise ValueError(
+            f"unknown IANA time zone {value!r} (expected e.g. Asia/Shanghai)"
+        ) from error
     return value
 
 

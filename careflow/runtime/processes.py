@@ -30,7 +30,7 @@ def start_child(args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads have started yet
+            preexec_fn=_die_with_parent,
         )
 
 

@@ -25,7 +25,7 @@ class OutboxHandler:
         self.outbox = outbox
         self.outbox.mkdir(parents=True, exist_ok=True)
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         write_eml(self.outbox, content)
         return "250 Message accepted for delivery"

@@ -33,7 +33,7 @@ class EmbeddedTemporal:
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
-    async def start(self, timeout: float = 60.0) -> None:
+    async def start(self, within_seconds: float = 60.0) -> None:
         """Start the server and wait until it accepts clients."""
         self.home.mkdir(parents=True, exist_ok=True)
         args = [
@@ -58,7 +58,7 @@ class EmbeddedTemporal:
         for name, kind in SEARCH_ATTRIBUTES.items():
             args += ["--search-attribute", f"{name}={kind}"]
         self.process = start_child(args, self.home / "logs" / "temporal.log")
-        await wait_for_temporal(self.address, timeout, self.process)
+        await wait_for_temporal(self.address, within_seconds, self.process)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -67,11 +67,11 @@ class EmbeddedTemporal:
 
 
 async def wait_for_temporal(
-    address: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+    address: str, within_seconds: float, process: subprocess.Popen[bytes] | None = None
 ) -> Client:
-    """Connect to Temporal, retrying until `timeout`; fail early if the server died."""
+    """Connect to Temporal, retrying for `within_seconds`; fail early if the server died."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within_seconds
     while True:
         if process is not None and process.poll() is not None:
             raise RuntimeError(

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from rich.console import Console
 from temporalio.client import Client
 
-from careflow.api.app import ApiState, create_app
+from careflow.api.app import create_app
+from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.runtime.smtp_capture import CaptureSmtpServer
@@ -61,32 +62,28 @@ async def run_up(
             stack.callback(smtp.stop)
 
         if settings.embedded_temporal:
-            temporal = EmbeddedTemporal(
-                home, settings.temporal_port, settings.temporal_ui_port
-            )
+            temporal = EmbeddedTemporal(home, settings.temporal_port, settings.temporal_ui_port)
             stack.callback(temporal.stop)
             console.print("starting the embedded Temporal server ...")
             await temporal.start()
-        client = await wait_for_temporal(settings.temporal_target, timeout=60)
+        client = await wait_for_temporal(settings.temporal_target, within_seconds=60)
 
         delivery = make_delivery(settings)
         stack.push_async_callback(delivery.close)
         worker = create_worker(client, settings, db=db, delivery=delivery)
         worker_task = asyncio.create_task(worker.run(), name="careflow-worker")
 
-        api = uvicorn.Server(
+        api = _ApiServer(
             uvicorn.Config(
-                create_app(ApiState(db, client, settings.task_queue)),
+                create_app(ApiState(db, client, settings.task_queue, settings.secret_key)),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_level="warning",
                 lifespan="off",
             )
         )
-        # careflow handles the signals; uvicorn must not install its own.
-        api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         api_task = asyncio.create_task(api.serve(), name="careflow-api")
-        while not api.started and not api_task.done():
+        while not api.started and not api_task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         if api_task.done():
             await api_task  # raises the reason it could not start (port in use, ...)
@@ -105,9 +102,18 @@ async def run_up(
         await worker.shutdown()
         stopper.cancel()
         for task in done:
-            if task is not stopper and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            failure = None if task is stopper else task.exception()
+            if failure is not None:
+                raise failure
     console.print("careflow stopped.")
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: careflow decides when everything stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _print_locations(console: Console, settings: Settings) -> None:

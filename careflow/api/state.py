@@ -1,0 +1,28 @@
+"""What request handlers need, handed to the app by whoever runs it (`careflow up`, tests)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from temporalio.client import Client
+
+from careflow.store import Database
+
+
+class ApiState:
+    """The store, the Temporal client and the settings the handlers use."""
+
+    def __init__(self, db: Database, client: Client, task_queue: str, secret_key: str) -> None:
+        self.db = db
+        self.client = client
+        self.task_queue = task_queue
+        self.secret_key = secret_key
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.careflow
+    return state
+
+
+State = Annotated[ApiState, Depends(_state)]

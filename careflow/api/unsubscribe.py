@@ -1,0 +1,99 @@
+"""One-click unsubscribe (RFC 8058): `GET` shows a confirmation page, `POST` unsubscribes.
+
+`GET` never changes anything, because mail scanners follow links; `POST` (the
+mail client's one-click request, or the page's button) records the opt-out as a
+`consent_changed` event, which journeys in flight hear about at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from html import escape
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from careflow.api.state import State
+from careflow.intake.apply import find_customer
+from careflow.intake.events import EventIn, accept_event
+from careflow.outreach.links import InvalidLinkToken, verify_unsubscribe_token
+
+router = APIRouter(include_in_schema=True, tags=["unsubscribe"])
+
+_TEXT = {
+    "en": {
+        "title": "Unsubscribe",
+        "ask": "Stop receiving {topic} emails from us?",
+        "button": "Unsubscribe",
+        "done": "You are unsubscribed from {topic} emails; we will not send you any more.",
+        "bad": "This unsubscribe link is not valid. Please use the link from a recent email.",
+    },
+    "zh": {
+        "title": "退订",
+        "ask": "确定不再接收我们的{topic}邮件吗？",
+        "button": "退订",
+        "done": "您已退订{topic}邮件，今后不会再收到此类邮件。",
+        "bad": "此退订链接无效，请使用最近一封邮件中的链接。",
+    },
+}
+_TOPICS = {
+    "en": {"marketing": "offers and news", "care": "greetings and care"},
+    "zh": {"marketing": "优惠与资讯", "care": "问候与关怀"},
+}
+
+
+def _page(language: str, body: str, status: int = 200) -> HTMLResponse:
+    title = _TEXT[language]["title"]
+    html = (
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width"><title>{title}</title></head>'
+        f'<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto">{body}</body>'
+        "</html>"
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+async def _language(state: State, customer_id: str) -> str:
+    async with state.db.session() as session:
+        customer = await find_customer(session, customer_id)
+    locale = (customer.locale if customer else None) or "en"
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
+    """The confirmation page behind the link in the email's footer."""
+    try:
+        claim = verify_unsubscribe_token(state.secret_key, token)
+    except InvalidLinkToken:
+        return _page("en", f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    language = await _language(state, claim.customer_external_id)
+    text = _TEXT[language]
+    topic = _TOPICS[language].get(claim.topic, claim.topic)
+    return _page(
+        language,
+        f"<p>{escape(text['ask'].format(topic=topic))}</p>"
+        f'<form method="post"><button type="submit">{text["button"]}</button></form>',
+    )
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe(token: str, state: State) -> HTMLResponse:
+    """Unsubscribe with one request; repeating it is harmless."""
+    try:
+        claim = verify_unsubscribe_token(state.secret_key, token)
+    except InvalidLinkToken:
+        return _page("en", f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    event = EventIn(
+        type="consent_changed",
+        customer_id=claim.customer_external_id,
+        occurred_at=datetime.now(UTC),
+        data={"channel": "email", "topic": claim.topic, "granted": False, "source": "unsubscribe"},
+        # One opt-out per link: a double click or a client's retry is a duplicate.
+        event_id=f"unsubscribe-{hashlib.sha256(token.encode()).hexdigest()[:32]}",
+    )
+    await accept_event(state.db, state.client, state.task_queue, event)
+    language = await _language(state, claim.customer_external_id)
+    topic = _TOPICS[language].get(claim.topic, claim.topic)
+    return _page(language, f"<p>{escape(_TEXT[language]['done'].format(topic=topic))}</p>")
