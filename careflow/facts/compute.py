@@ -8,7 +8,7 @@ unknown for the customer (rules test for that with `missing`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -32,7 +32,6 @@ Facts = dict[str, object]
 
 # Well under SQLite's and asyncpg's limits on bound parameters per statement.
 MAX_IDS_PER_QUERY = 5000
-_DAY = timedelta(days=1)
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -94,6 +93,7 @@ class _Assembler:
     """Builds snapshots for one page; memoises per-zone dates and per-day holidays."""
 
     def __init__(self, at: datetime, config: FactsConfig) -> None:
+        self.at_epoch = at.timestamp()
         self.at = at
         self.config = config
         self.default_zone = zone_or_none(config.occasions.default_timezone) or ZoneInfo("UTC")
@@ -107,77 +107,81 @@ class _Assembler:
         complaints: OpenComplaints | None,
         csat: int | None,
     ) -> Facts:
-        at = self.at
         facts: Facts = {
             "has_email": profile.has_email,
             "email_marketing_consent": profile.email_marketing_consent,
         }
         if profile.locale:
             facts["locale"] = profile.locale
+        days_since_last_order = self._add_purchases(facts, purchases)
 
         # A customer imported today with orders from years ago joined no later
         # than their first order.
-        joined_at = profile.created_at
-        days_since_last_order: int | None = None
-        if purchases is None:
-            order_count, total_spent, spend_last_365d = 0, 0.0, 0.0
-            facts.update(
-                order_count=0,
-                total_spent=0.0,
-                spend_last_365d=0.0,
-                orders_last_90d=0,
-                orders_prev_90d=0,
-                spend_last_90d=0.0,
-                spend_prev_90d=0.0,
-            )
-        else:
-            order_count = purchases.order_count
-            total_spent = round(purchases.total_spent, 2)
-            spend_last_365d = round(purchases.spend_last_365d, 2)
-            joined_at = min(joined_at, purchases.first_order_at)
-            days_since_last_order = (at - purchases.last_order_at) // _DAY
-            facts.update(
-                order_count=order_count,
-                total_spent=total_spent,
-                spend_last_365d=spend_last_365d,
-                orders_last_90d=purchases.orders_last_90d,
-                orders_prev_90d=purchases.orders_prev_90d,
-                spend_last_90d=round(purchases.spend_last_90d, 2),
-                spend_prev_90d=round(purchases.spend_prev_90d, 2),
-                days_since_last_order=days_since_last_order,
-            )
-            if purchases.orders_prev_90d:
-                change = purchases.orders_last_90d / purchases.orders_prev_90d - 1
-                facts["purchase_frequency_change"] = round(change, 4)
-            if order_count >= 2:
-                # The mean of consecutive gaps telescopes to (last - first) / (n - 1).
-                span_days = (
-                    purchases.last_order_at - purchases.first_order_at
-                ).total_seconds() / _SECONDS_PER_DAY
-                interval = span_days / (order_count - 1)
-                facts["avg_order_interval_days"] = round(interval, 2)
-                if interval > 0:  # all orders at one instant: there is no usual gap
-                    facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)
-
-        days_since_signup = max(0, (at - joined_at) // _DAY)
+        joined_epoch = profile.created_epoch
+        if purchases is not None:
+            joined_epoch = min(joined_epoch, purchases.first_order_epoch)
+        days_since_signup = max(0, int((self.at_epoch - joined_epoch) // _SECONDS_PER_DAY))
         facts["days_since_signup"] = days_since_signup
         facts["tier"] = tier_of(
             self.config.tiers,
             stored_tier=profile.tier,
-            spend_last_365d=spend_last_365d,
-            total_spent=total_spent,
-            order_count=order_count,
+            spend_last_365d=facts["spend_last_365d"],  # type: ignore[arg-type]
+            total_spent=facts["total_spent"],  # type: ignore[arg-type]
+            order_count=facts["order_count"],  # type: ignore[arg-type]
         )
         facts["lifecycle_stage"] = lifecycle_stage_of(
             self.config.lifecycle,
             days_since_signup=days_since_signup,
             days_since_last_order=days_since_last_order,
         )
+        self._add_occasions(facts, profile)
 
+        facts["open_complaints"] = complaints.count if complaints else 0
+        if complaints is not None:
+            age_hours = (self.at_epoch - complaints.oldest_opened_epoch) / 3600
+            facts["oldest_open_complaint_age_hours"] = round(age_hours, 1)
+            if complaints.max_severity is not None:
+                facts["max_open_complaint_severity"] = complaints.max_severity
+        if csat is not None:
+            facts["last_csat_score"] = csat
+        return facts
+
+    def _add_purchases(self, facts: Facts, purchases: PurchaseSummary | None) -> int | None:
+        """Add the purchase facts; return days since the last order (None: never ordered)."""
+        if purchases is None:
+            facts.update(_NO_PURCHASES)
+            return None
+        order_count = purchases.order_count
+        days_since_last_order = int(
+            (self.at_epoch - purchases.last_order_epoch) // _SECONDS_PER_DAY
+        )
+        facts["order_count"] = order_count
+        facts["total_spent"] = round(purchases.total_spent, 2)
+        facts["spend_last_365d"] = round(purchases.spend_last_365d, 2)
+        facts["orders_last_90d"] = purchases.orders_last_90d
+        facts["orders_prev_90d"] = purchases.orders_prev_90d
+        facts["spend_last_90d"] = round(purchases.spend_last_90d, 2)
+        facts["spend_prev_90d"] = round(purchases.spend_prev_90d, 2)
+        facts["days_since_last_order"] = days_since_last_order
+        if purchases.orders_prev_90d:
+            change = purchases.orders_last_90d / purchases.orders_prev_90d - 1
+            facts["purchase_frequency_change"] = round(change, 4)
+        if order_count >= 2:
+            # The mean of consecutive gaps telescopes to (last - first) / (n - 1).
+            span_days = (
+                purchases.last_order_epoch - purchases.first_order_epoch
+            ) / _SECONDS_PER_DAY
+            interval = span_days / (order_count - 1)
+            facts["avg_order_interval_days"] = round(interval, 2)
+            if interval > 0:  # all orders at one instant: there is no usual gap
+                facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)
+        return days_since_last_order
+
+    def _add_occasions(self, facts: Facts, profile: CustomerProfile) -> None:
         today = self._today(profile.timezone)
-        if profile.birthday is not None:
+        if profile.birthday_month is not None and profile.birthday_day is not None:
             facts["days_until_birthday"] = days_until_birthday(
-                profile.birthday, profile.birthday_calendar, today
+                profile.birthday_month, profile.birthday_day, profile.birthday_calendar, today
             )
         country = country_of(profile.locale, profile.timezone) or (
             self.config.occasions.default_country
@@ -187,19 +191,22 @@ class _Assembler:
             if holiday is not None:
                 facts["holiday_today"] = holiday
 
-        facts["open_complaints"] = complaints.count if complaints else 0
-        if complaints is not None:
-            age = (at - complaints.oldest_opened_at).total_seconds() / 3600
-            facts["oldest_open_complaint_age_hours"] = round(age, 1)
-            if complaints.max_severity is not None:
-                facts["max_open_complaint_severity"] = complaints.max_severity
-        if csat is not None:
-            facts["last_csat_score"] = csat
-        return facts
-
     def _today(self, zone_name: str | None) -> date:
         """The customer's local date; an unknown zone falls back to the default one."""
         if zone_name not in self._dates:
             zone = (zone_or_none(zone_name) if zone_name else None) or self.default_zone
             self._dates[zone_name] = local_date(self.at, zone)
         return self._dates[zone_name]
+
+
+# A customer with no orders (yet, as of `at`) has counted nothing and spent nothing;
+# the facts that need an order (days since the last one, intervals) stay missing.
+_NO_PURCHASES: Facts = {
+    "order_count": 0,
+    "total_spent": 0.0,
+    "spend_last_365d": 0.0,
+    "orders_last_90d": 0,
+    "orders_prev_90d": 0,
+    "spend_last_90d": 0.0,
+    "spend_prev_90d": 0.0,
+}

@@ -7,7 +7,6 @@ for every problem at once, so operations staff can fix the file in one go.
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
@@ -39,8 +38,9 @@ class _Strict(BaseModel):
 class TierThresholds(_Strict):
     """A tier is reached by meeting any one of the thresholds that are set."""
 
-    min_spend_last_365d: Decimal | None = Field(default=None, ge=0)
-    min_total_spent: Decimal | None = Field(default=None, ge=0)
+    # Floats, like the spend facts they are compared with (money is kept to cents).
+    min_spend_last_365d: float | None = Field(default=None, ge=0)
+    min_total_spent: float | None = Field(default=None, ge=0)
     min_order_count: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

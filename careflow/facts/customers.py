@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, extract, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.facts.pages import epoch_seconds, ids_filter
 from careflow.store.models import Consent, Customer
 
 EMAIL_CHANNEL = "email"
@@ -17,24 +18,25 @@ MARKETING_TOPIC = "marketing"
 
 @dataclass(frozen=True, slots=True)
 class CustomerProfile:
-    """The columns of a customer that facts are derived from."""
+    """The parts of a customer record that facts are derived from."""
 
     id: int
-    external_id: str
     has_email: bool
     locale: str | None
     timezone: str | None
-    birthday: date | None
+    # Month and day of the birthday (lunar ones in the lunar calendar); None if unknown.
+    birthday_month: int | None
+    birthday_day: int | None
     birthday_calendar: str
     tier: str | None
-    created_at: datetime
+    created_epoch: float
     email_marketing_consent: bool
 
 
 async def customer_profiles(
     session: AsyncSession, customer_ids: Sequence[int], at: datetime
 ) -> list[CustomerProfile]:
-    """Profiles of the customers among `customer_ids` that exist, in id order."""
+    """Profiles of the customers among `customer_ids` that exist."""
     customers = Customer.__table__.c
     consents = Consent.__table__.c
     # Consent is taken as of `at`: one recorded later was not given yet, and
@@ -48,35 +50,49 @@ async def customer_profiles(
     statement = (
         select(
             customers.id,
-            customers.external_id,
             customers.email,
             customers.erased_at,
             customers.locale,
             customers.timezone,
-            customers.birthday,
+            extract("month", customers.birthday),
+            extract("day", customers.birthday),
             customers.birthday_calendar,
             customers.tier,
-            customers.created_at,
+            epoch_seconds(customers.created_at),
             consents.granted,
         )
         .outerjoin_from(Customer.__table__, Consent.__table__, marketing_email)
-        .where(customers.id.in_(customer_ids))
-        .order_by(customers.id)
+        .where(ids_filter(customers.id, customer_ids))
     )
     result = await session.execute(statement)
+    wanted = set(customer_ids)
     return [
         CustomerProfile(
-            id=row.id,
-            external_id=row.external_id,
+            id=customer_id,
             # An erased customer keeps a row for the ledger but is never contacted.
-            has_email=bool(row.email) and row.erased_at is None,
-            locale=row.locale,
-            timezone=row.timezone,
-            birthday=row.birthday,
-            birthday_calendar=row.birthday_calendar,
-            tier=row.tier,
-            created_at=row.created_at,
-            email_marketing_consent=bool(row.granted) and row.erased_at is None,
+            has_email=bool(email) and erased_at is None,
+            locale=locale,
+            timezone=timezone,
+            # PostgreSQL's EXTRACT returns numeric: make both backends give ints.
+            birthday_month=None if month is None else int(month),
+            birthday_day=None if day is None else int(day),
+            birthday_calendar=birthday_calendar,
+            tier=tier,
+            created_epoch=float(created),
+            email_marketing_consent=bool(granted) and erased_at is None,
         )
-        for row in result.all()
+        for (
+            customer_id,
+            email,
+            erased_at,
+            locale,
+            timezone,
+            month,
+            day,
+            birthday_calendar,
+            tier,
+            created,
+            granted,
+        ) in result.all()
+        if customer_id in wanted
     ]

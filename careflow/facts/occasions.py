@@ -58,25 +58,25 @@ def country_of(locale: str | None, zone_name: str | None) -> str | None:
 
 
 @lru_cache(maxsize=16384)
-def days_until_birthday(birthday: date, birthday_calendar: str, today: date) -> int:
-    """Days from `today` to the next birthday (0 when it is today).
+def days_until_birthday(month: int, day: int, birthday_calendar: str, today: date) -> int:
+    """Days from `today` to the next birthday on `month`/`day` (0 when it is today).
 
-    A solar Feb 29 birthday falls on Feb 28 in common years. A lunar birthday keeps
-    its lunar month and day in `birthday` (the year is a placeholder); its solar
-    date moves every year, and a 30th day in a 29-day lunar month becomes the 29th.
+    A solar Feb 29 birthday falls on Feb 28 in common years. A lunar birthday is a
+    lunar month and day whose solar date moves every year; a 30th day in a 29-day
+    lunar month is kept on the 29th.
     """
     if birthday_calendar == LUNAR_CALENDAR:
-        return (_next_lunar_birthday(birthday.month, birthday.day, today) - today).days
-    this_year = _solar_birthday(birthday, today.year)
+        return (_next_lunar_birthday(month, day, today) - today).days
+    this_year = _solar_birthday(month, day, today.year)
     if this_year < today:
-        this_year = _solar_birthday(birthday, today.year + 1)
+        this_year = _solar_birthday(month, day, today.year + 1)
     return (this_year - today).days
 
 
-def _solar_birthday(birthday: date, year: int) -> date:
-    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(year):
+def _solar_birthday(month: int, day: int, year: int) -> date:
+    if month == 2 and day == 29 and not calendar.isleap(year):
         return date(year, 2, 28)
-    return date(year, birthday.month, birthday.day)
+    return date(year, month, day)
 
 
 def _next_lunar_birthday(month: int, day: int, today: date) -> date:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.facts.pages import epoch_seconds, ids_filter
 from careflow.store.models import Order
 
 RECENT_WINDOW = timedelta(days=90)
@@ -23,12 +24,12 @@ YEAR_WINDOW = timedelta(days=365)
 
 @dataclass(frozen=True, slots=True)
 class PurchaseSummary:
-    """What one customer's orders up to `at` add up to."""
+    """What one customer's orders up to `at` add up to (times in epoch seconds)."""
 
     order_count: int
     total_spent: float
-    first_order_at: datetime
-    last_order_at: datetime
+    first_order_epoch: float
+    last_order_epoch: float
     orders_last_90d: int
     orders_prev_90d: int
     spend_last_90d: float
@@ -39,11 +40,10 @@ class PurchaseSummary:
 async def purchase_summaries(
     session: AsyncSession, customer_ids: Sequence[int], at: datetime
 ) -> dict[int, PurchaseSummary]:
-    """Summaries for the customers among `customer_ids` who ordered up to `at`."""
+    """Summaries, by customer id, of the customers in the page who ordered up to `at`."""
     orders = Order.__table__.c
     recent_start = at - RECENT_WINDOW
     previous_start = at - 2 * RECENT_WINDOW
-    year_start = at - YEAR_WINDOW
     in_recent = orders.ordered_at > recent_start
     in_previous = and_(orders.ordered_at > previous_start, orders.ordered_at <= recent_start)
 
@@ -60,15 +60,15 @@ async def purchase_summaries(
             orders.customer_id,
             func.count(),
             func.sum(orders.amount, type_=Float),
-            func.min(orders.ordered_at),
-            func.max(orders.ordered_at),
+            epoch_seconds(func.min(orders.ordered_at)),
+            epoch_seconds(func.max(orders.ordered_at)),
             count_if(in_recent),
             count_if(in_previous),
             spend_if(in_recent),
             spend_if(in_previous),
-            spend_if(orders.ordered_at > year_start),
+            spend_if(orders.ordered_at > at - YEAR_WINDOW),
         )
-        .where(orders.customer_id.in_(customer_ids), orders.ordered_at <= at)
+        .where(ids_filter(orders.customer_id, customer_ids), orders.ordered_at <= at)
         .group_by(orders.customer_id)
     )
     result = await session.execute(statement)
@@ -76,8 +76,8 @@ async def purchase_summaries(
         row[0]: PurchaseSummary(
             order_count=row[1],
             total_spent=float(row[2]),
-            first_order_at=row[3],
-            last_order_at=row[4],
+            first_order_epoch=float(row[3]),
+            last_order_epoch=float(row[4]),
             orders_last_90d=int(row[5]),
             orders_prev_90d=int(row[6]),
             spend_last_90d=float(row[7]),

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.facts.pages import epoch_seconds, ids_filter
 from careflow.store.models import Complaint, SurveyResponse
 from rules.facts import SEVERITIES
 
@@ -25,14 +26,14 @@ class OpenComplaints:
     """The complaints a customer had open at `at`."""
 
     count: int
-    oldest_opened_at: datetime
+    oldest_opened_epoch: float
     max_severity: str | None
 
 
 async def open_complaints(
     session: AsyncSession, customer_ids: Sequence[int], at: datetime
 ) -> dict[int, OpenComplaints]:
-    """Open complaints of the customers among `customer_ids` that have any."""
+    """Open complaints, by customer id, of the customers in the page that have any."""
     complaints = Complaint.__table__.c
     # Severities compare by rank (critical > high > ...), so MAX works on the rank.
     severity_rank = case(
@@ -48,17 +49,21 @@ async def open_complaints(
         select(
             complaints.customer_id,
             func.count(),
-            func.min(complaints.opened_at),
+            epoch_seconds(func.min(complaints.opened_at)),
             func.max(severity_rank),
         )
-        .where(complaints.customer_id.in_(customer_ids), complaints.opened_at <= at, still_open)
+        .where(
+            ids_filter(complaints.customer_id, customer_ids),
+            complaints.opened_at <= at,
+            still_open,
+        )
         .group_by(complaints.customer_id)
     )
     result = await session.execute(statement)
     return {
         customer_id: OpenComplaints(
             count=count,
-            oldest_opened_at=oldest,
+            oldest_opened_epoch=float(oldest),
             max_severity=SEVERITIES[rank - 1] if rank else None,
         )
         for customer_id, count, oldest, rank in result.all()
@@ -68,7 +73,7 @@ async def open_complaints(
 async def last_csat_scores(
     session: AsyncSession, customer_ids: Sequence[int], at: datetime
 ) -> dict[int, int]:
-    """The most recent survey score up to `at` of each customer who answered one."""
+    """The most recent survey score up to `at`, by customer id, of those who answered one."""
     surveys = SurveyResponse.__table__.c
     newest_first = (
         func.row_number()
@@ -80,7 +85,7 @@ async def last_csat_scores(
     )
     ranked = (
         select(surveys.customer_id, surveys.score, newest_first)
-        .where(surveys.customer_id.in_(customer_ids), surveys.answered_at <= at)
+        .where(ids_filter(surveys.customer_id, customer_ids), surveys.answered_at <= at)
         .subquery()
     )
     statement = select(ranked.c.customer_id, ranked.c.score).where(ranked.c.newest_first == 1)
