@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from careflow.api import unsubscribe
 from careflow.api.state import ApiState, State
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
+from careflow.timeline import customer_timeline
 
 
 class EventAccepted(BaseModel):
@@ -71,6 +73,25 @@ async def get_customer(customer_id: str, state: State) -> CustomerOut:
             created_at=customer.created_at,
             updated_at=customer.updated_at,
         )
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    kind: str
+    summary: str
+    details: dict[str, Any]
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=list[TimelineEntryOut])
+async def get_timeline(customer_id: str, state: State) -> list[TimelineEntryOut]:
+    """Events, rule decisions, journeys, messages (with skip/defer reasons) and tasks."""
+    entries = await customer_timeline(state.db, customer_id)
+    if entries is None:
+        raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}")
+    return [
+        TimelineEntryOut(at=e.at, kind=e.kind, summary=e.summary, details=e.details)
+        for e in entries
+    ]
 
 
 @router.get("/health")

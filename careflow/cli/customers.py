@@ -1,0 +1,90 @@
+"""`careflow timeline` and `careflow erase`: one customer's story, and the right to be forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+
+from careflow.cli.app import app
+from careflow.config import load_settings
+from careflow.erasure import ErasureReport, erase_customer
+from careflow.store import create_database
+from careflow.timeline import TimelineEntry, customer_timeline
+
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def timeline(
+    customer_id: str = typer.Argument(..., help="The business's customer id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Events, rule decisions, journeys, messages and tasks for one customer, in order."""
+    entries = asyncio.run(_timeline(customer_id))
+    if entries is None:
+        err.print(f"[red]no customer {customer_id!r}[/]")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps([asdict(entry) for entry in entries], default=str, ensure_ascii=False))
+        return
+    table = Table(title=f"timeline of {customer_id}")
+    for column in ("when (UTC)", "what", "summary"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.summary)
+    console.print(table)
+
+
+async def _timeline(customer_id: str) -> list[TimelineEntry] | None:
+    db = create_database(load_settings().sqlalchemy_url)
+    try:
+        await db.migrate()
+        return await customer_timeline(db, customer_id)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def erase(
+    customer_id: str = typer.Argument(..., help="The business's customer id."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Cancel a customer's journeys, delete their personal data, keep an anonymous ledger."""
+    if not yes:
+        typer.confirm(f"Erase customer {customer_id!r}? This cannot be undone", abort=True)
+    report = asyncio.run(_erase(customer_id))
+    if report is None:
+        err.print(f"[red]no customer {customer_id!r}[/]")
+        raise typer.Exit(1)
+    console.print(
+        f"erased {customer_id}: now {report.anonymous_id}; "
+        f"{report.journeys_cancelled} journey(s) cancelled, "
+        f"{report.events_deleted} event(s) deleted"
+    )
+
+
+async def _erase(customer_id: str) -> ErasureReport | None:
+    settings = load_settings()
+    try:
+        client = await Client.connect(
+            settings.temporal_target, namespace=settings.temporal_namespace
+        )
+    except RuntimeError as error:
+        err.print(
+            f"[red]cannot reach Temporal at {settings.temporal_target}[/] ({error}); "
+            "start `careflow up` or set TEMPORAL_ADDRESS"
+        )
+        raise typer.Exit(2) from None
+    db = create_database(settings.sqlalchemy_url)
+    try:
+        await db.migrate()
+        return await erase_customer(db, client, customer_id)
+    finally:
+        await db.dispose()
