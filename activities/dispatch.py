@@ -60,12 +60,16 @@ class DispatchActivities:
     @activity.defn
     async def dispatch_intents(self, request: DispatchInput) -> DispatchResult:
         """Carry out the intents in order; each is idempotent, so a retry repeats nothing."""
+        return await self.dispatch(request)
+
+    async def dispatch(self, request: DispatchInput) -> DispatchResult:
+        """The work of `dispatch_intents`, also used by the daily scan for each customer."""
         result = DispatchResult()
         on = request.on or datetime.now(UTC).date()
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
                 journey = self.journeys[intent.workflow]
-                subject = request.subject if journey.needs_subject else ""
+                subject = _journey_subject(journey.needs_subject, request.subject, intent, on)
                 workflow_id = journey.workflow_id(
                     request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
                 )
@@ -188,6 +192,20 @@ class DispatchActivities:
                 )
         except IntegrityError:
             return
+
+
+def _journey_subject(needs_subject: bool, event_subject: str, intent: Intent, on: date) -> str:
+    """What the journey is about: the event's subject (a complaint), or an occasion.
+
+    An `occasion` parameter (birthday, spring_festival, ...) makes the subject
+    `<occasion>-<year>`, so a greeting runs once per occasion and year.
+    """
+    if needs_subject:
+        return event_subject
+    occasion = intent.params.get("occasion")
+    if isinstance(occasion, str) and occasion:
+        return f"{occasion}-{on.year}"
+    return ""
 
 
 async def _customer_pk(session: AsyncSession, external_id: str) -> int | None:

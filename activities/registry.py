@@ -11,6 +11,7 @@ from temporalio.client import Client
 from activities.dispatch import DispatchActivities
 from activities.outreach import OutreachActivities
 from activities.rules import RuleActivities
+from activities.scan import ScanActivities
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.templates import TemplateRenderer
@@ -36,14 +37,18 @@ def build_activities(
         base_url=settings.base_url,
         secret_key=settings.secret_key,
     )
+    rulebook = rulebook or LiveRuleBook(settings.rules_dir)
     rules = RuleActivities(
         db,
-        rulebook or LiveRuleBook(settings.rules_dir),
+        rulebook,
         max_event_age=timedelta(hours=settings.event_max_age_hours),
     )
     dispatch = DispatchActivities(client, db, settings.task_queue, JOURNEYS)
+    scan = ScanActivities(db, rulebook, dispatch)
     return [
         outreach.send_email,
         rules.evaluate_event,
         dispatch.dispatch_intents,
+        scan.count_customers,
+        scan.scan_page,
     ]

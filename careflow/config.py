@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="", description="Base URL for links in emails; default http://CAREFLOW_HTTP."
     )
+    scan_time: str = Field(
+        default="06:00", pattern=r"^\d{1,2}:\d{2}$", description="Local time of the daily scan."
+    )
+    scan_timezone: str = Field(default="UTC", description="IANA zone of scan_time.")
     event_max_age_hours: float = Field(
         default=72, description="Older events are recorded but trigger no outreach."
     )

@@ -14,6 +14,7 @@ from typing import Any
 from workflows import ids
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
 from workflows.customer_event import CustomerEventWorkflow
+from workflows.daily_scan import DailyScanWorkflow
 
 
 @dataclass(frozen=True)
@@ -61,4 +62,5 @@ JOURNEYS: dict[str, Journey] = {
 WORKFLOWS: list[type[Any]] = [
     *(journey.workflow for journey in JOURNEYS.values()),
     CustomerEventWorkflow,
+    DailyScanWorkflow,
 ]

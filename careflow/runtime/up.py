@@ -21,6 +21,7 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
+from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal, wait_for_temporal
 from careflow.store import Database, create_database
@@ -88,6 +89,7 @@ async def run_up(
         if api_task.done():
             await api_task  # raises the reason it could not start (port in use, ...)
 
+        await ensure_daily_scan_schedule(client, settings)
         _print_locations(console, settings)
         if after_start is not None:
             await after_start(db, client)
@@ -121,6 +123,7 @@ def _print_locations(console: Console, settings: Settings) -> None:
         "[bold green]careflow is up[/]",
         f"  API docs      {settings.base_url}/docs",
         f"  Temporal      {settings.temporal_target}",
+        f"  Daily scan    {settings.scan_time} {settings.scan_timezone}",
     ]
     if settings.embedded_temporal:
         lines.append(f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}")
