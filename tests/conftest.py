@@ -29,7 +29,7 @@ async def _postgres_reachable() -> str | None:
     try:
         async with probe.engine.connect() as connection:
             await connection.execute(text("select 1"))
-    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as error:  # any failure means "not reachable"
         return f"{type(error).__name__}: {error}"
     finally:
         await probe.dispose()

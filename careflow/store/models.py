@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -31,7 +31,10 @@ from careflow.store.types import UtcDateTime
 class Base(DeclarativeBase):
     """Declarative base of every careflow table."""
 
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+    }
 
 
 class Customer(Base):
@@ -149,9 +152,7 @@ class RuleDecision(Base):
     __table_args__ = (Index("ix_rule_decisions_customer_time", "customer_id", "decided_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL")
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     event_id: Mapped[str | None] = mapped_column(String(200))
     ruleset: Mapped[str] = mapped_column(String(200))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
@@ -203,9 +204,7 @@ class JourneyRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(300), unique=True)
     journey: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL")
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     rule_id: Mapped[str] = mapped_column(String(100))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(200))
