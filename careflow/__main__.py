@@ -1,0 +1,5 @@
+"""`python -m careflow` is the `careflow` command."""
+
+from careflow.cli import main
+
+main()

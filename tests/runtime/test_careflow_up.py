@@ -1,0 +1,164 @@
+"""`careflow up --demo` as a newcomer runs it: real processes, real ports, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.smtp_sink import free_port
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line mentions `text` (our private home folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+class Up:
+    """One `careflow up` process with its own home and ports."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.temporal_port = free_port()
+        self.http_port = free_port()
+        self.env = {
+            **os.environ,
+            "CAREFLOW_HOME": str(home),
+            "CAREFLOW_TEMPORAL_PORT": str(self.temporal_port),
+            "CAREFLOW_HTTP": f"127.0.0.1:{self.http_port}",
+            "CAREFLOW_SMTP_CAPTURE_PORT": str(free_port()),
+        }
+        for name in ("CAREFLOW_DATABASE_URL", "CAREFLOW_SMTP_URL", "TEMPORAL_ADDRESS"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *args: str) -> None:
+        log = (self.home.parent / "up.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "careflow", "up", *args], env=self.env, stdout=log, stderr=log
+        )
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+    def outbox(self) -> list[Path]:
+        folder = self.home / "outbox"
+        return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+    async def post_event(self, event: dict[str, object]) -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.http_port}") as http:
+            response = await http.post("/events", json=event, timeout=10)
+        assert response.status_code == 202, response.text
+        result: dict[str, object] = response.json()
+        return result
+
+    async def wait_for_outbox(self, count: int, within_seconds: float) -> list[Path]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while len(self.outbox()) < count:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                log = (self.home.parent / "up.log").read_text(errors="replace")
+                pytest.fail(f"careflow up exited with {self.process.returncode}:\n{log}")
+            if loop.time() > deadline:
+                pytest.fail(f"expected {count} emails in the outbox, found {len(self.outbox())}")
+            await asyncio.sleep(0.2)
+        return self.outbox()
+
+    async def wait_for_api(self, within_seconds: float = 90) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while True:
+            try:
+                async with httpx.AsyncClient() as http:
+                    await http.get(f"http://127.0.0.1:{self.http_port}/health", timeout=2)
+                return
+            except httpx.TransportError:
+                assert self.process is not None
+                if self.process.poll() is not None or loop.time() > deadline:
+                    log = (self.home.parent / "up.log").read_text(errors="replace")
+                    pytest.fail(f"careflow up did not come up:\n{log}")
+                await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    runtime = Up(tmp_path / "var")
+    yield runtime
+    if runtime.process is not None and runtime.process.poll() is None:
+        runtime.process.kill()
+        runtime.process.wait()
+
+
+@pytest.mark.timeout(300)
+async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> None:
+    up.start("--demo")
+    await up.wait_for_api()
+    # Two demo complaints come from customers with an email address (a third has none).
+    emails = await up.wait_for_outbox(2, within_seconds=60)
+    subjects = sorted(
+        str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"])
+        for path in emails
+    )
+    assert any("demo-k101" in subject for subject in subjects), subjects
+    assert any("demo-k102" in subject for subject in subjects), subjects
+
+    accepted = await up.post_event(
+        {
+            "type": "complaint_opened",
+            "customer_id": "demo-c002",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "data": {"complaint_id": "k-live-1", "severity": "high", "subject": "Parcel lost"},
+            "event_id": "live-1",
+        }
+    )
+    assert accepted["duplicate"] is False
+    emails = await up.wait_for_outbox(3, within_seconds=30)
+    newest = message_from_bytes(emails[-1].read_bytes(), policy=policy.default)
+    assert newest["To"] == "emma.clarke@example.com"
+    assert "k-live-1" in str(newest["Subject"])
+    assert "Emma Clarke" in newest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    assert up.stop() == 0
+    assert processes_mentioning(str(up.home)) == [], "a careflow child process outlived it"
+
+    # A second `careflow up` on the same var/ carries on: the complaint journeys still run.
+    up.start()
+    await up.wait_for_api()
+    client = await Client.connect(f"127.0.0.1:{up.temporal_port}")
+    description = await client.get_workflow_handle("complaint-demo-c002-k-live-1").describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    await up.post_event(
+        {
+            "type": "complaint_resolved",
+            "customer_id": "demo-c002",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "data": {"complaint_id": "k-live-1"},
+            "event_id": "live-2",
+        }
+    )
+    emails = await up.wait_for_outbox(4, within_seconds=30)
+    assert up.stop() == 0
+    assert processes_mentioning(str(up.home)) == []
