@@ -12,7 +12,8 @@ lists/dicts, `range` capped) with `StrictUndefined`, tightened as follows:
   strings can reach attributes (`'{0.__class__}'.format(x)`) and pad to any width.
   Templates format values with filters (`money`, `date_local`, ...).
 - Size: string/list repetition (`*`), concatenation (`+`), `**`, the `center`,
-  `indent`, `replace` and `join` filters and `namespace` attributes are checked
+  `indent`, `replace`, `join`, `batch` and `slice` filters and `namespace`
+  attributes are checked
   *before* the result is built, so no single step can produce more than
   `RenderLimits.max_output_chars` characters; the whole rendered output is streamed
   and cut off at the same cap.
@@ -34,7 +35,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_center, do_indent, do_join, do_replace
+from jinja2.filters import do_batch, do_center, do_indent, do_join, do_replace, do_slice
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, pass_eval_context
@@ -51,6 +52,9 @@ class RenderLimits:
     max_output_chars: int = 200_000
     max_loop_iterations: int = 10_000
     max_seconds: float = 2.0
+
+
+_DEFAULT_LIMITS = RenderLimits()
 
 
 class RenderLimitExceeded(Exception):
@@ -109,9 +113,9 @@ def _budget() -> _Budget | None:
 
 
 def _check_size(size: int, what: str) -> None:
-    budget = _budget()
-    if budget is not None:
-        budget.check_size(size, what)
+    # Also outside a render: Jinja evaluates constant expressions while compiling
+    # (even with the optimizer off), so `{{ 'x'|center(10**9) }}` must fail there too.
+    (_budget() or _Budget(_DEFAULT_LIMITS)).check_size(size, what)
 
 
 def _sized(value: object) -> int | None:
@@ -149,9 +153,20 @@ def _center(value: str, width: int = 80) -> str:
 
 
 def _indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
-    pad = width if isinstance(width, str) else " " * min(max(width, 0), len(s) + 1)
-    _check_size(len(s) + len(pad) * (s.count("\n") + 1), "indent() result")
+    pad = len(width) if isinstance(width, str) else max(width, 0)
+    _check_size(len(s) + pad * (s.count("\n") + 1), "indent() result")
     return do_indent(s, width, first, blank)
+
+
+def _batch(value: Iterable[Any], linecount: int, fill_with: Any = None) -> Iterator[list[Any]]:
+    _check_size(linecount, "batch() size")
+    return do_batch(value, linecount, fill_with)
+
+
+def _slice(value: Iterable[Any], slices: int, fill_with: Any = None) -> Iterator[list[Any]]:
+    _check_size(slices, "slice() count")
+    result: Iterator[list[Any]] = do_slice(value, slices, fill_with)
+    return result
 
 
 @pass_eval_context
@@ -203,12 +218,17 @@ class CareflowSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("undefined", StrictUndefined)
+        # Jinja's optimizer folds constant expressions while compiling, outside any
+        # render's deadline; templates are compiled once, so it saves nothing here.
+        kwargs["optimized"] = False
         super().__init__(**kwargs)
         self.globals["namespace"] = _BoundedNamespace
         self.filters["center"] = _center
         self.filters["indent"] = _indent
         self.filters["replace"] = _replace
         self.filters["join"] = _join
+        self.filters["batch"] = _batch
+        self.filters["slice"] = _slice
         # `format` is printf-style formatting: the same width trick as `%`.
         del self.filters["format"]
 

@@ -148,10 +148,9 @@ class TemplateRenderer:
         base = {key: value for key, value in context.items() if key not in RESERVED_NAMES}
         base["message_locale"] = used
         base[FORMATTER_KEY] = formatter
-        with bounded_render(self.limits):
-            subject = self._render_part(template_id, SUBJECT, used, base)
-            text = self._render_part(template_id, TEXT, used, base)
-            html = self._render_part(template_id, HTML, used, base)
+        subject = self._render_part(template_id, SUBJECT, used, base)
+        text = self._render_part(template_id, TEXT, used, base)
+        html = self._render_part(template_id, HTML, used, base)
         return RenderedMessage(
             template_id=template_id,
             locale=used,
@@ -186,7 +185,8 @@ class TemplateRenderer:
             variables["layout"] = self._layout_name(part, locale)
         template = self._load(name)
         try:
-            return self._stream(template, variables)
+            with bounded_render(self.limits):
+                return self._stream(template, variables)
         except TemplateProblem:
             raise
         except Exception as error:

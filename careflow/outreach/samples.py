@@ -1,0 +1,150 @@
+"""A realistic sample context for every shipped template, and a check that uses it.
+
+`careflow rules check` renders every template in every locale it has with these
+samples, so an operator's typo (`{{ case.refrence }}`) or a missing translation is
+reported with file and line before any customer is affected. The samples are also
+the reference for what the send step must put into a template's context; the full
+list of names and their meaning is in `templates/README.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from careflow.outreach.templates import (
+    TemplateProblem,
+    TemplateRenderer,
+    available_templates,
+    template_locales,
+)
+
+# Fixed, so a check's output does not change from run to run.
+SAMPLE_NOW = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
+SAMPLE_UNSUBSCRIBE_URL = "https://care.example.com/unsubscribe/sample-token"
+SAMPLE_SURVEY_URL = "https://care.example.com/survey/sample-token"
+
+_CUSTOMERS: Mapping[str, Mapping[str, object]] = {
+    "zh": {
+        "id": "C-20931",
+        "name": "王小明",
+        "locale": "zh-CN",
+        "timezone": "Asia/Shanghai",
+        "tier": "vip",
+        "account_manager": "li.na@example.com",
+        "email": "xiaoming.wang@example.com",
+        "phone": "+86 138 0013 8000",
+    },
+    "en": {
+        "id": "C-20931",
+        "name": "Emma Clarke",
+        "locale": "en-GB",
+        "timezone": "Europe/London",
+        "tier": "vip",
+        "account_manager": "li.na@example.com",
+        "email": "emma.clarke@example.com",
+        "phone": "+44 20 7946 0018",
+    },
+}
+_CASE: Mapping[str, object] = {
+    "reference": "CS-2026-1042",
+    "subject": "Parcel arrived damaged",
+    "severity": "high",
+    "channel": "email",
+    "opened_at": SAMPLE_NOW - timedelta(days=2),
+    "status": "escalated",
+    "resolved_at": SAMPLE_NOW,
+    "resolution": "A replacement was sent by express delivery.",
+}
+_OFFER: Mapping[str, object] = {
+    "value": 50,
+    "currency": "CNY",
+    "code": "WELCOME-BACK-50",
+    "expires_at": SAMPLE_NOW + timedelta(days=14),
+}
+
+# Topic of each shipped template, which decides whether a sample has an
+# unsubscribe link (transactional and internal messages have none).
+_MARKETING_OR_CARE = frozenset(
+    {
+        "satisfaction_survey",
+        "survey_reminder",
+        "retention_offer",
+        "retention_reminder",
+        "birthday_greeting",
+        "holiday_greeting",
+        "onboarding_welcome",
+        "onboarding_tips",
+    }
+)
+
+_EXTRAS: Mapping[str, Mapping[str, object]] = {
+    "complaint_ack": {"case": _CASE},
+    "complaint_update": {"case": _CASE},
+    "complaint_resolved": {"case": _CASE},
+    "satisfaction_survey": {"case": _CASE, "survey_url": SAMPLE_SURVEY_URL},
+    "survey_reminder": {"case": _CASE, "survey_url": SAMPLE_SURVEY_URL},
+    "retention_offer": {"offer": _OFFER},
+    "retention_reminder": {"offer": _OFFER},
+    "birthday_greeting": {"offer": _OFFER},
+    "holiday_greeting": {"holiday": "spring_festival"},
+    "staff_escalation": {
+        "staff": {"name": "李娜", "email": "li.na@example.com"},
+        "case": _CASE,
+        "escalation": {
+            "reason": "Second complaint within 30 days from a VIP customer.",
+            "due_at": SAMPLE_NOW + timedelta(hours=4),
+        },
+    },
+    "staff_call_task": {
+        "staff": {"name": "李娜", "email": "li.na@example.com"},
+        "task": {
+            "reason": "Purchases have slowed down for three months.",
+            "due_at": SAMPLE_NOW + timedelta(days=2),
+        },
+    },
+    "staff_contact_change": {
+        "staff": {"name": "李娜", "email": "li.na@example.com"},
+        "changes": [
+            {"field": "email", "old": "x.wang@example.com", "new": "xiaoming.wang@example.com"},
+            {"field": "phone", "old": "", "new": "+86 138 0013 8000"},
+        ],
+    },
+}
+
+
+def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, object]:
+    """A complete, realistic context for `template_id`, as the send step would build it.
+
+    Unknown template ids (an operator's new template) get the common part only:
+    the customer, the topic and the unsubscribe link.
+    """
+    language = (locale or "en").split("-")[0].split("_")[0].lower()
+    customer = dict(_CUSTOMERS.get(language, _CUSTOMERS["en"]))
+    is_customer_facing = template_id in _MARKETING_OR_CARE
+    context: dict[str, object] = {
+        "customer": customer,
+        "topic": "marketing" if is_customer_facing else "transactional",
+        "params": {},
+        "unsubscribe_url": SAMPLE_UNSUBSCRIBE_URL if is_customer_facing else None,
+    }
+    if template_id not in _EXTRAS and not template_id.startswith("staff_"):
+        context["unsubscribe_url"] = SAMPLE_UNSUBSCRIBE_URL
+    context.update(_EXTRAS.get(template_id, {}))
+    return context
+
+
+def check_templates(
+    templates_dir: Path, fallback_locales: tuple[str, ...] = ("en",)
+) -> list[TemplateProblem]:
+    """Render every template in every locale it has with sample data; all problems found."""
+    renderer = TemplateRenderer(templates_dir, fallback_locales)
+    problems: list[TemplateProblem] = []
+    for template_id in sorted(available_templates(templates_dir)):
+        for locale in sorted(template_locales(templates_dir, template_id)):
+            try:
+                renderer.render(template_id, locale, sample_context(template_id, locale))
+            except TemplateProblem as problem:
+                problems.append(problem)
+    return problems
