@@ -145,7 +145,8 @@ def _describe(path: Path, document: Any, error: ValidationError) -> list[str]:
     for item in error.errors():
         location = tuple(item["loc"])
         field = ".".join(str(part) for part in location) or "(top level)"
-        problems.append(f"{path.name}:{_line_of(document, location)}: {field}: {item['msg']}")
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{path.name}:{_line_of(document, location)}: {field}: {message}")
     return problems
 
 

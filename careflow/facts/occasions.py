@@ -139,4 +139,4 @@ class HolidayCalendar:
 
 def _is_lunar_day(day: date, month: int, lunar_day: int) -> bool:
     lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
-    return bool(lunar.month == month and lunar.day == lunar_day and not lunar.isLeapMonth)
+    return bool(lunar.month == month and lunar.day == lunar_day and not lunar.is_leap_month)

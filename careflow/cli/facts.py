@@ -1,0 +1,79 @@
+"""`careflow facts`: the facts rules would see for one customer, now or at a given time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from careflow.cli.app import app
+from careflow.config import load_settings
+from careflow.facts import Facts, FactsConfigError, facts_for_customer
+from careflow.store import create_database
+from rules.facts import FACTS_BY_NAME
+
+console = Console()
+err = Console(stderr=True)
+
+
+def parse_at(value: str | None) -> datetime:
+    """An ISO 8601 time (a bare date or a time without offset is UTC); now when None."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r}: expected an ISO 8601 time such as 2026-11-23T09:00:00+08:00"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def facts(
+    customer_id: str = typer.Argument(..., help="The business's customer id."),
+    at: str | None = typer.Option(
+        None, "--at", help="Compute as of this ISO 8601 time (default: now; no offset = UTC)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """The facts the rules see for one customer; facts unknown for them are left out."""
+    moment = parse_at(at)
+    try:
+        snapshot = asyncio.run(_facts(customer_id, moment))
+    except FactsConfigError as error:
+        err.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    if snapshot is None:
+        err.print(f"[red]no customer {customer_id!r}[/]")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(snapshot, ensure_ascii=False, sort_keys=True))
+        return
+    table = Table(title=f"facts of {customer_id} at {moment.isoformat(timespec='seconds')}")
+    for column in ("fact", "value", "meaning"):
+        table.add_column(column)
+    # Schema order groups the facts as the schema documents them (purchases, occasions...).
+    for name, definition in FACTS_BY_NAME.items():
+        if name in snapshot:
+            table.add_row(name, _shown(snapshot[name], definition.unit), definition.description)
+    console.print(table)
+
+
+def _shown(value: object, unit: str) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{text} {unit}" if unit and unit != "money" else text
+
+
+async def _facts(customer_id: str, at: datetime) -> Facts | None:
+    db = create_database(load_settings().sqlalchemy_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            return await facts_for_customer(session, customer_id, at)
+    finally:
+        await db.dispose()
