@@ -49,7 +49,7 @@ LAYOUTS_DIR = "_layouts"
 SUBJECT, TEXT, HTML = "subject", "body.txt", "body.html"
 PARTS = (SUBJECT, TEXT, HTML)
 RESERVED_NAMES = frozenset({"layout", "message_locale"})
-_TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+TEMPLATE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class TemplateRenderer:
                 yield layout
 
     def _template_folder(self, template_id: str) -> Path:
-        if not _TEMPLATE_ID.match(template_id):
+        if not TEMPLATE_ID_PATTERN.match(template_id):
             raise TemplateProblem(
                 f"template id {template_id!r} must be lower-case letters, digits and _",
                 path=self.email_dir,
@@ -260,7 +260,7 @@ def available_templates(templates_dir: Path) -> set[str]:
         folder.name
         for folder in email_dir.iterdir()
         if folder.is_dir()
-        and _TEMPLATE_ID.match(folder.name)
+        and TEMPLATE_ID_PATTERN.match(folder.name)
         and any(folder.glob(f"{SUBJECT}.*.j2"))
     }
 

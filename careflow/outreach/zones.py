@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from careflow.facts.occasions import zone_or_none
 
 DEFAULT_ZONE = "UTC"
 
@@ -14,12 +16,8 @@ def customer_zone(name: object, default: str = DEFAULT_ZONE) -> ZoneInfo:
     A customer with a missing or mistyped zone must still receive their complaint
     acknowledgement, so this never raises for bad data; `default` must be valid.
     """
-    if isinstance(name, str) and name.strip():
-        try:
-            return ZoneInfo(name.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(default)
+    zone = zone_or_none(name.strip()) if isinstance(name, str) and name.strip() else None
+    return zone or ZoneInfo(default)
 
 
 def as_zone(value: object, default: str = DEFAULT_ZONE) -> tzinfo:
