@@ -9,11 +9,15 @@ from typing import Any
 from temporalio.client import Client
 
 from activities.dispatch import DispatchActivities
+from activities.journeys import JourneyActivities
 from activities.outreach import OutreachActivities
 from activities.rules import RuleActivities
 from activities.scan import ScanActivities
+from activities.tasks import TaskActivities
 from careflow.config import Settings
+from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
+from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.store import Database
 from rules import LiveRuleBook
@@ -29,9 +33,10 @@ def build_activities(
     rulebook: LiveRuleBook | None = None,
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out."""
+    renderer = TemplateRenderer(settings.templates_dir)
     outreach = OutreachActivities(
         db,
-        TemplateRenderer(settings.templates_dir),
+        renderer,
         delivery,
         mail_from=settings.mail_from,
         base_url=settings.base_url,
@@ -45,10 +50,35 @@ def build_activities(
     )
     dispatch = DispatchActivities(client, db, settings.task_queue, JOURNEYS)
     scan = ScanActivities(db, rulebook, dispatch)
+    journey_config = settings.rules_dir / JOURNEYS_FILE_NAME
+    journeys = JourneyActivities(
+        db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
+    )
+    tasks = TaskActivities(
+        db,
+        renderer,
+        delivery,
+        config_path=journey_config,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
     return [
         outreach.send_email,
         rules.evaluate_event,
         dispatch.dispatch_intents,
         scan.count_customers,
         scan.scan_page,
+        journeys.plan_retention_offer,
+        journeys.plan_care_message,
+        journeys.plan_complaint,
+        journeys.plan_satisfaction_survey,
+        journeys.plan_onboarding,
+        journeys.plan_contact_change_notice,
+        journeys.business_due,
+        journeys.record_outcome,
+        journeys.set_complaint_status,
+        tasks.open_task,
+        tasks.close_tasks,
+        tasks.notify_staff,
     ]

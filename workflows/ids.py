@@ -56,3 +56,13 @@ def complaint_workflow_id(customer_id: str, complaint_id: str) -> str:
 def scan_workflow_id(day: date) -> str:
     """One daily scan per calendar day."""
     return f"daily-scan-{day.isoformat()}"
+
+
+def care_message_workflow_id(customer_id: str, rule_id: str, occasion: str) -> str:
+    """One greeting per customer, rule and occasion-with-year (`birthday-2026`), ever."""
+    return f"care_message-{_key(customer_id)}-{_key(rule_id)}-{_key(occasion)}"
+
+
+def contact_change_workflow_id(customer_id: str, rule_id: str, on: date) -> str:
+    """At most one contact-change notice per customer and day: staff get one email a day."""
+    return f"contact_change_notice-{_key(customer_id)}-{_key(rule_id)}-{on.isoformat()}"

@@ -12,9 +12,14 @@ from datetime import date
 from typing import Any
 
 from workflows import ids
+from workflows.care_message import CareMessageWorkflow
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
+from workflows.contact_change_notice import ContactChangeNoticeWorkflow
 from workflows.customer_event import CustomerEventWorkflow
 from workflows.daily_scan import DailyScanWorkflow
+from workflows.onboarding import OnboardingWorkflow
+from workflows.retention_offer import RetentionOfferWorkflow
+from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,16 @@ def _per_rule(name: str) -> Callable[[str, str, str, date, int | None], str]:
     return build
 
 
+def _per_occasion(customer: str, rule: str, subject: str, on: date, _re: int | None) -> str:
+    # The occasion and its year are the key: one greeting per occasion and year. A
+    # rule that names no occasion greets once per rule and year.
+    return ids.care_message_workflow_id(customer, rule, subject or f"{rule}-{on.year}")
+
+
+def _per_day(customer: str, rule: str, _subject: str, on: date, _re: int | None) -> str:
+    return ids.contact_change_workflow_id(customer, rule, on)
+
+
 JOURNEYS: dict[str, Journey] = {
     journey.name: journey
     for journey in (
@@ -51,9 +66,51 @@ JOURNEYS: dict[str, Journey] = {
             name="complaint_escalation",
             workflow=ComplaintEscalationWorkflow,
             description="Acknowledge a new complaint at once and follow it to resolution.",
-            signals=("complaint_resolved", "customer_erased"),
+            signals=(
+                "complaint_resolved",
+                "complaint_responded",
+                "survey_answered",
+                "opted_out",
+                "customer_erased",
+            ),
             workflow_id=_per_complaint,
             needs_subject=True,
+        ),
+        Journey(
+            name="retention_offer",
+            workflow=RetentionOfferWorkflow,
+            description="Win a customer back: offer, one reminder, then a call for VIPs.",
+            signals=("order_placed", "opted_out", "customer_erased"),
+            workflow_id=_per_rule("retention_offer"),
+        ),
+        Journey(
+            name="care_message",
+            workflow=CareMessageWorkflow,
+            description="A birthday or holiday greeting at a friendly local hour.",
+            signals=("opted_out", "customer_erased"),
+            workflow_id=_per_occasion,
+            needs_subject=True,
+        ),
+        Journey(
+            name="satisfaction_survey",
+            workflow=SatisfactionSurveyWorkflow,
+            description="Ask how we did after a purchase; remind once; follow up low scores.",
+            signals=("survey_answered", "opted_out", "customer_erased"),
+            workflow_id=_per_rule("satisfaction_survey"),
+        ),
+        Journey(
+            name="onboarding",
+            workflow=OnboardingWorkflow,
+            description="Welcome a new customer with a short series of messages.",
+            signals=("order_placed", "opted_out", "customer_erased"),
+            workflow_id=_per_rule("onboarding"),
+        ),
+        Journey(
+            name="contact_change_notice",
+            workflow=ContactChangeNoticeWorkflow,
+            description="Tell sales, service and marketing that a customer's contact data changed.",
+            signals=(),
+            workflow_id=_per_day,
         ),
     )
 }

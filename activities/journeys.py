@@ -1,0 +1,361 @@
+"""Journey planning and bookkeeping: what `rules/journeys.yaml` says for this customer now.
+
+Each journey asks its plan activity once, at the start, for the values it needs
+(offer, send times, service-level deadlines). The plan is recorded in the
+journey's history, so a replay or a worker restart sees the same plan even when
+operators have edited the file since. Plans carry ids, amounts and instants,
+never personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
+from careflow.intake.apply import find_customer
+from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config
+from careflow.journeys import mark_journey_ended
+from careflow.outreach.links import survey_url
+from careflow.outreach.zones import customer_zone
+from careflow.store import Complaint, Customer, Database, Order
+
+ParamValue = str | int | float | bool
+BIRTHDAY = "birthday"
+HOUR, DAY = 3600.0, 86400.0
+
+
+@dataclass
+class PlanInput:
+    """Who the journey is for, what about, and the journey's own clock (`workflow.now()`)."""
+
+    workflow_id: str
+    customer_id: str
+    now: datetime
+    subject: str = ""
+
+
+@dataclass
+class RetentionPlan:
+    params: dict[str, ParamValue]
+    remind_at: datetime
+    give_up_at: datetime
+    call_task: bool
+    call_due_at: datetime
+    template_id: str = "retention_offer"
+    reminder_template_id: str = "retention_reminder"
+    call_template_id: str = "staff_call_task"
+
+
+@dataclass
+class CarePlan:
+    """When and what to send; `skip_reason` when the occasion cannot be honoured."""
+
+    template_id: str
+    params: dict[str, ParamValue]
+    send_at: datetime
+    skip_reason: str | None = None
+
+
+@dataclass
+class ComplaintPlan:
+    """Deadlines of the service-level ladder, in UTC, counted in business hours."""
+
+    response_due: datetime
+    resolution_due: datetime
+    give_up_at: datetime
+    levels: list[str]
+    # Durations are seconds: Temporal's JSON converter carries no timedelta.
+    survey_after_seconds: float
+    survey_remind_after_seconds: float
+    survey_close_after_seconds: float
+    low_score_threshold: int
+    reopen_due_at_hours: float
+    survey_params: dict[str, ParamValue]
+    ack_template: str = "complaint_ack"
+    update_template: str = "complaint_update"
+    resolved_template: str = "complaint_resolved"
+    escalation_template: str = "staff_escalation"
+    survey_template: str = "satisfaction_survey"
+    survey_reminder_template: str = "survey_reminder"
+
+
+@dataclass
+class SurveyPlan:
+    delay_seconds: float
+    remind_after_seconds: float
+    close_after_seconds: float
+    low_score_threshold: int
+    params: dict[str, ParamValue]
+    low_score_task_due_hours: float = 24
+    template_id: str = "satisfaction_survey"
+    reminder_template_id: str = "survey_reminder"
+
+
+@dataclass
+class OnboardingMessage:
+    step: str
+    template_id: str
+    after_seconds: float
+
+
+@dataclass
+class OnboardingPlan:
+    messages: list[OnboardingMessage] = field(default_factory=list)
+
+
+@dataclass
+class ContactChangePlan:
+    roles: list[str]
+    template_id: str = "staff_contact_change"
+
+
+@dataclass
+class DueInput:
+    """`hours` working hours after `start`, on the configured business calendar."""
+
+    start: datetime
+    hours: float
+
+
+@dataclass
+class RecordOutcomeInput:
+    workflow_id: str
+    outcome: str
+
+
+@dataclass
+class ComplaintStatusInput:
+    customer_id: str
+    complaint_id: str
+    status: str  # escalated | reopened
+
+
+class JourneyActivities:
+    """Reads the journey configuration and the customer's record; keeps journey bookkeeping."""
+
+    def __init__(self, db: Database, *, config_path: Path, base_url: str, secret_key: str) -> None:
+        self.db = db
+        self.config_path = config_path
+        self.base_url = base_url
+        self.secret_key = secret_key
+
+    def _config(self) -> JourneyConfig:
+        return load_journey_config(self.config_path)
+
+    @activity.defn
+    async def plan_retention_offer(self, request: PlanInput) -> RetentionPlan:
+        """The offer for this customer's tier and spend, and the journey's deadlines."""
+        config = self._config()
+        settings = config.retention_offer
+        async with self.db.session() as session:
+            customer = await _known_customer(session, request.customer_id)
+            spend = await _spend_last_365d(session, customer, request.now)
+        tier = customer.tier or ""
+        offer = next((o for o in settings.offers if o.applies_to(tier, spend)), None)
+        if offer is None:
+            raise ApplicationError("retention_offer.offers has no row for this customer")
+        give_up_at = request.now + timedelta(days=settings.goal_wait_days)
+        return RetentionPlan(
+            params=_coupon_params(offer, config.currency, settings.code_prefix, request),
+            remind_at=request.now + timedelta(days=settings.remind_after_days),
+            give_up_at=give_up_at,
+            call_task=tier in settings.call_task_tiers,
+            call_due_at=give_up_at + timedelta(days=settings.call_task_due_days),
+            template_id=settings.template,
+            reminder_template_id=settings.reminder_template,
+            call_template_id=settings.call_task_template,
+        )
+
+    @activity.defn
+    async def plan_care_message(self, request: PlanInput) -> CarePlan:
+        """The greeting for `subject` (`birthday-2026`, `mid_autumn-2026`) at the local hour."""
+        config = self._config()
+        settings = config.care_message
+        occasion, _, year_text = request.subject.rpartition("-")
+        if not occasion or not year_text.isdigit():
+            raise ApplicationError(
+                f"care message subject {request.subject!r}: expected <occasion>-<year>",
+                non_retryable=True,
+            )
+        async with self.db.session() as session:
+            customer = await _known_customer(session, request.customer_id)
+        zone = customer_zone(customer.timezone)
+        today = request.now.astimezone(zone).date()
+        if occasion == BIRTHDAY:
+            template_id = settings.birthday_template
+            birthday = _next_birthday(customer, today)
+            params: dict[str, ParamValue] = {"occasion": BIRTHDAY}
+            if birthday is None:
+                return CarePlan(template_id, params, request.now, "no birthday on file")
+            day = birthday
+        else:
+            # A holiday journey is started on (or shortly before) the holiday itself.
+            template_id, day = settings.holiday_template, today
+            params = {"occasion": occasion, "holiday": occasion}
+        send_at = datetime.combine(day, time(settings.send_at_local_hour), zone).astimezone(UTC)
+        latest = datetime.combine(day, time(), zone) + timedelta(hours=settings.latest_after_hours)
+        skip_reason = None
+        if day.year != int(year_text):
+            skip_reason = f"the {occasion} does not fall in {year_text}"
+        elif request.now > latest:
+            skip_reason = f"too late for the {occasion} of {day.isoformat()}"
+        if settings.coupon is not None and (customer.tier or "") in settings.coupon_tiers:
+            params |= _coupon_params(
+                settings.coupon, config.currency, settings.code_prefix, request
+            )
+        return CarePlan(template_id, params, max(send_at, request.now), skip_reason)
+
+    @activity.defn
+    async def plan_complaint(self, request: PlanInput) -> ComplaintPlan:
+        """Service-level deadlines for the complaint in `subject`, from when it was opened."""
+        config = self._config()
+        settings = config.complaint
+        async with self.db.session() as session:
+            customer = await _known_customer(session, request.customer_id)
+            complaint = await session.scalar(
+                select(Complaint).where(
+                    Complaint.external_id == request.subject,
+                    Complaint.customer_id == customer.id,
+                )
+            )
+        opened_at = complaint.opened_at if complaint is not None else request.now
+        severity = complaint.severity if complaint is not None else "medium"
+        target = settings.target(customer.tier or "", severity)
+        calendar = config.business_hours.calendar()
+        return ComplaintPlan(
+            response_due=calendar.add_business_hours(opened_at, target.response_hours),
+            resolution_due=calendar.add_business_hours(opened_at, target.resolution_hours),
+            give_up_at=request.now + timedelta(days=settings.give_up_after_days),
+            levels=list(ESCALATION_LEVELS),
+            survey_after_seconds=settings.survey_after_hours * HOUR,
+            survey_remind_after_seconds=settings.survey_remind_after_days * DAY,
+            survey_close_after_seconds=settings.survey_close_after_days * DAY,
+            low_score_threshold=config.low_score_threshold,
+            reopen_due_at_hours=settings.reopen_due_hours,
+            survey_params={"survey_url": self._survey_url(request)},
+            ack_template=settings.ack_template,
+            update_template=settings.update_template,
+            resolved_template=settings.resolved_template,
+            escalation_template=settings.escalation_template,
+            survey_template=settings.survey_template,
+            survey_reminder_template=settings.survey_reminder_template,
+        )
+
+    @activity.defn
+    async def plan_satisfaction_survey(self, request: PlanInput) -> SurveyPlan:
+        """Timings of a post-purchase survey and its single reminder."""
+        config = self._config()
+        settings = config.satisfaction_survey
+        return SurveyPlan(
+            delay_seconds=settings.delay_after_start_days * DAY,
+            remind_after_seconds=settings.remind_after_days * DAY,
+            close_after_seconds=settings.close_after_days * DAY,
+            low_score_threshold=config.low_score_threshold,
+            params={"survey_url": self._survey_url(request)},
+            low_score_task_due_hours=settings.low_score_task_due_hours,
+            template_id=settings.template,
+            reminder_template_id=settings.reminder_template,
+        )
+
+    @activity.defn
+    async def plan_onboarding(self, request: PlanInput) -> OnboardingPlan:
+        """The onboarding series: each message and how long after the start it goes out."""
+        steps = self._config().onboarding.steps
+        return OnboardingPlan(
+            [OnboardingMessage(s.step, s.template, s.after_days * DAY) for s in steps]
+        )
+
+    @activity.defn
+    async def plan_contact_change_notice(self, request: PlanInput) -> ContactChangePlan:
+        """Which teams hear about a customer's changed contact data."""
+        settings = self._config().contact_change
+        return ContactChangePlan([f"team:{team}" for team in settings.teams], settings.template)
+
+    @activity.defn
+    async def business_due(self, request: DueInput) -> datetime:
+        """A deadline `hours` working hours after `start` on the configured calendar."""
+        calendar = self._config().business_hours.calendar()
+        return calendar.add_business_hours(request.start, request.hours)
+
+    @activity.defn
+    async def record_outcome(self, request: RecordOutcomeInput) -> None:
+        """Mark the journey ended with its outcome, for the KPIs and the timeline."""
+        await mark_journey_ended(self.db, request.workflow_id, request.outcome)
+
+    @activity.defn
+    async def set_complaint_status(self, request: ComplaintStatusInput) -> None:
+        """Mark the case escalated or reopened; a resolved case is only ever reopened."""
+        async with self.db.session() as session:
+            customer = await find_customer(session, request.customer_id)
+            if customer is None:
+                return
+            complaint = await session.scalar(
+                select(Complaint).where(
+                    Complaint.external_id == request.complaint_id,
+                    Complaint.customer_id == customer.id,
+                )
+            )
+            if complaint is None:
+                return
+            if complaint.status == "resolved" and request.status != "reopened":
+                return
+            complaint.status = request.status
+            if request.status == "reopened":
+                complaint.resolved_at = None
+
+    def _survey_url(self, request: PlanInput) -> str:
+        # A signed link carries the journey and customer ids only.
+        return survey_url(self.base_url, self.secret_key, request.workflow_id, request.customer_id)
+
+
+async def _known_customer(session: AsyncSession, external_id: str) -> Customer:
+    customer = await find_customer(session, external_id)
+    if customer is None:
+        raise ApplicationError(f"customer {external_id} is not in the store", non_retryable=True)
+    return customer
+
+
+async def _spend_last_365d(session: AsyncSession, customer: Customer, now: datetime) -> float:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Order.amount), 0)).where(
+            Order.customer_id == customer.id, Order.ordered_at > now - timedelta(days=365)
+        )
+    )
+    return float(total or Decimal(0))
+
+
+def _next_birthday(customer: Customer, today: date) -> date | None:
+    """The customer's birthday on or after `today` (a lunar birthday converted to solar)."""
+    if customer.birthday is None:
+        return None
+    calendar = customer.birthday_calendar or "solar"
+    days = days_until_birthday(
+        customer.birthday.month,
+        customer.birthday.day,
+        LUNAR_CALENDAR if calendar == LUNAR_CALENDAR else "solar",
+        today,
+    )
+    return today + timedelta(days=days)
+
+
+def _coupon_params(
+    coupon: Coupon, currency: str, prefix: str, request: PlanInput
+) -> dict[str, ParamValue]:
+    # The code derives from the journey id: the same journey always shows the same code.
+    digest = hashlib.sha256(request.workflow_id.encode()).hexdigest()[:8].upper()
+    expires_at = request.now + timedelta(days=coupon.valid_days)
+    return {
+        "offer_value": coupon.value,
+        "offer_currency": currency,
+        "offer_code": f"{prefix}-{digest}",
+        "offer_expires_at": expires_at.isoformat(),
+    }

@@ -1,0 +1,317 @@
+"""Staff tasks and staff notifications: stored in the `tasks` table, exactly once each.
+
+A task (call this VIP, handle this escalated case) and a notification email to a
+staff member are both rows keyed by workflow id + step id, written before anything
+is sent, so a retried activity or a restarted worker never creates a second task or
+a second email. Inputs carry ids and roles; addresses, names and case details are
+loaded here, so they never enter workflow history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.outreach import idempotency_key, message_id_for
+from careflow.intake.apply import find_customer
+from careflow.journey_config import JourneyConfig, load_journey_config
+from careflow.outreach.context import build_message_context
+from careflow.outreach.mailer import Delivery, PermanentDeliveryError
+from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.store import Complaint, Customer, Database, Event, Task
+
+# Task kinds, as the API and the KPIs see them.
+NOTIFICATION = "notification"
+# Task statuses. A notification row is `pending` until its email went out.
+OPEN, DONE, PENDING, SENT, FAILED = "open", "done", "pending", "sent", "failed"
+ACCOUNT_MANAGER = "account_manager"
+TEAM_PREFIX = "team:"
+
+
+@dataclass
+class OpenTaskInput:
+    """A task for a staff role: `agent`, `supervisor`, `manager`, `account_manager`, `team:x`."""
+
+    workflow_id: str
+    step_id: str
+    kind: str
+    role: str
+    customer_id: str
+    title: str
+    due_at: datetime | None = None
+    complaint_id: str = ""
+
+
+@dataclass
+class OpenTaskResult:
+    task_id: int
+    created: bool
+
+
+@dataclass
+class NotifyStaffInput:
+    """One email to the staff member behind `role`, about a customer (and maybe a case)."""
+
+    workflow_id: str
+    step_id: str
+    role: str
+    customer_id: str
+    template_id: str
+    reason: str = ""
+    due_at: datetime | None = None
+    complaint_id: str = ""
+
+
+@dataclass
+class NotifyStaffResult:
+    status: str  # sent | failed | skipped
+    reason: str | None = None
+
+
+@dataclass
+class CloseTasksInput:
+    workflow_id: str
+    status: str = DONE
+
+
+@dataclass
+class CloseTasksResult:
+    closed: int
+
+
+class TaskActivities:
+    """Creates staff tasks and emails staff; holds the store, renderer, delivery, config."""
+
+    def __init__(
+        self,
+        db: Database,
+        renderer: TemplateRenderer,
+        delivery: Delivery,
+        *,
+        config_path: Path,
+        mail_from: str,
+        base_url: str,
+        secret_key: str,
+    ) -> None:
+        self.db = db
+        self.renderer = renderer
+        self.delivery = delivery
+        self.config_path = config_path
+        self.mail_from = mail_from
+        self.base_url = base_url
+        self.secret_key = secret_key
+        self.message_domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "careflow.localhost"
+
+    def _config(self) -> JourneyConfig:
+        return load_journey_config(self.config_path)
+
+    @activity.defn
+    async def open_task(self, request: OpenTaskInput) -> OpenTaskResult:
+        """Create the task once; a repeat returns the existing one."""
+        key = idempotency_key(request.workflow_id, request.step_id)
+        try:
+            async with self.db.session() as session:
+                existing = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
+                if existing is not None:
+                    return OpenTaskResult(existing, created=False)
+                customer = await find_customer(session, request.customer_id)
+                task = Task(
+                    idempotency_key=key,
+                    kind=request.kind,
+                    assignee=self._address(request.role, customer),
+                    customer_id=customer.id if customer else None,
+                    complaint_id=await _complaint_pk(session, request.complaint_id),
+                    workflow_id=request.workflow_id,
+                    title=request.title,
+                    due_at=request.due_at,
+                    status=OPEN,
+                    created_at=datetime.now(UTC),
+                )
+                session.add(task)
+                await session.flush()
+                task_id = task.id
+        except IntegrityError:
+            # A concurrent attempt created it first.
+            async with self.db.session() as session:
+                found = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
+            assert found is not None
+            return OpenTaskResult(found, created=False)
+        activity.logger.info("opened task %s for customer %s", key, request.customer_id)
+        return OpenTaskResult(task_id, created=True)
+
+    @activity.defn
+    async def close_tasks(self, request: CloseTasksInput) -> CloseTasksResult:
+        """Close the journey's open tasks (the case was resolved, the customer came back)."""
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            tasks = await session.scalars(
+                select(Task).where(
+                    Task.workflow_id == request.workflow_id,
+                    Task.status == OPEN,
+                    Task.kind != NOTIFICATION,
+                )
+            )
+            closed = 0
+            for task in tasks:
+                task.status, task.completed_at = request.status, now
+                closed += 1
+        return CloseTasksResult(closed)
+
+    @activity.defn
+    async def notify_staff(self, request: NotifyStaffInput) -> NotifyStaffResult:
+        """Email a staff member once: the row is written before the send, like the ledger."""
+        key = idempotency_key(request.workflow_id, request.step_id)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            customer = await find_customer(session, request.customer_id)
+            row = await self._claim(session, key, request, customer, now)
+            if row.status in (SENT, FAILED):
+                return NotifyStaffResult(row.status)
+            if customer is None or customer.erased_at is not None:
+                row.status, row.completed_at = FAILED, now
+                return NotifyStaffResult("skipped", "customer unknown or erased")
+            if not row.assignee:
+                row.status, row.completed_at = FAILED, now
+                return NotifyStaffResult("skipped", f"no address for {request.role}")
+            message = await self._compose(session, customer, row.assignee, key, request)
+        try:
+            await self.delivery.deliver(message)
+        except PermanentDeliveryError as error:
+            await self._finish(key, FAILED)
+            return NotifyStaffResult(FAILED, str(error))
+        await self._finish(key, SENT)
+        activity.logger.info("notified %s for customer %s", key, request.customer_id)
+        return NotifyStaffResult(SENT)
+
+    async def _claim(
+        self,
+        session: AsyncSession,
+        key: str,
+        request: NotifyStaffInput,
+        customer: Customer | None,
+        now: datetime,
+    ) -> Task:
+        existing = await session.scalar(select(Task).where(Task.idempotency_key == key))
+        if existing is not None:
+            return existing
+        row = Task(
+            idempotency_key=key,
+            kind=NOTIFICATION,
+            assignee=self._address(request.role, customer),
+            customer_id=customer.id if customer else None,
+            complaint_id=await _complaint_pk(session, request.complaint_id),
+            workflow_id=request.workflow_id,
+            title=f"{request.template_id}: {request.reason}"
+            if request.reason
+            else request.template_id,
+            due_at=request.due_at,
+            status=PENDING,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    def _address(self, role: str, customer: Customer | None) -> str | None:
+        staff = self._config().staff
+        if role == ACCOUNT_MANAGER:
+            # No account manager on file: the service team calls instead.
+            if customer is not None and customer.account_manager:
+                return customer.account_manager
+            return staff.teams.get("service") or staff.manager
+        if role.startswith(TEAM_PREFIX):
+            return staff.teams.get(role.removeprefix(TEAM_PREFIX))
+        if role in ("agent", "supervisor", "manager"):
+            return staff.level(role)
+        raise ApplicationError(f"unknown staff role {role!r}", non_retryable=True)
+
+    async def _compose(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        address: str,
+        key: str,
+        request: NotifyStaffInput,
+    ) -> EmailMessage:
+        params = {"complaint_id": request.complaint_id} if request.complaint_id else {}
+        context = await build_message_context(
+            session,
+            customer,
+            params,
+            topic="transactional",
+            base_url=self.base_url,
+            secret_key=self.secret_key,
+        )
+        context["customer"] = {
+            **dict(context["customer"]),  # type: ignore[call-overload]
+            "phone": customer.phone or "",
+            "email": customer.email or "",
+        }
+        about = {"reason": request.reason, "due_at": request.due_at}
+        context.update(
+            staff={"name": "", "email": address},
+            escalation=about,
+            task=about,
+            changes=await _contact_changes(session, customer),
+        )
+        try:
+            # Staff read careflow's mail in the shop's default language.
+            rendered = self.renderer.render(request.template_id, None, context)
+        except TemplateProblem as problem:
+            raise ApplicationError(
+                str(problem), type="TemplateProblem", non_retryable=True
+            ) from problem
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = address
+        message["Subject"] = rendered.subject
+        message["Message-ID"] = message_id_for(key, self.message_domain)
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Content-Language"] = rendered.locale
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    async def _finish(self, key: str, status: str) -> None:
+        async with self.db.session() as session:
+            row = await session.scalar(select(Task).where(Task.idempotency_key == key))
+            assert row is not None
+            row.status, row.completed_at = status, datetime.now(UTC)
+
+
+async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:
+    if not complaint_id:
+        return None
+    return await session.scalar(select(Complaint.id).where(Complaint.external_id == complaint_id))
+
+
+async def _contact_changes(session: AsyncSession, customer: Customer) -> list[dict[str, str]]:
+    """The contact fields the customer's latest update changed, with their new values.
+
+    The store keeps current values only, so the old value is not known here.
+    """
+    event = await session.scalar(
+        select(Event)
+        .where(
+            Event.customer_external_id == customer.external_id,
+            Event.type == "customer_upserted",
+        )
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(1)
+    )
+    changed = event.data.get("changed_fields") if event is not None else None
+    if not isinstance(changed, list):
+        return []
+    return [
+        {"field": str(name), "old": "", "new": str(getattr(customer, str(name), "") or "")}
+        for name in changed
+    ]

@@ -1,0 +1,289 @@
+"""Building blocks for journey tests: a worker with the journeys' real activities,
+customers in the store, a journey configuration and minimal templates.
+
+The worker is built from the same activity classes `build_activities()` binds; the
+tests only choose the configuration file and the template folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.journeys import JourneyActivities
+from activities.outreach import OutreachActivities
+from activities.tasks import TaskActivities
+from careflow.config import Settings
+from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.templates import TemplateRenderer
+from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
+from workflows.care_message import CareMessageWorkflow
+from workflows.complaint_escalation import ComplaintEscalationWorkflow
+from workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from workflows.onboarding import OnboardingWorkflow
+from workflows.retention_offer import RetentionOfferWorkflow
+from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+
+JOURNEY_WORKFLOWS: list[type[Any]] = [
+    ComplaintEscalationWorkflow,
+    RetentionOfferWorkflow,
+    CareMessageWorkflow,
+    SatisfactionSurveyWorkflow,
+    OnboardingWorkflow,
+    ContactChangeNoticeWorkflow,
+]
+HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
+TEMPLATE_IDS = (
+    "complaint_ack",
+    "complaint_update",
+    "complaint_resolved",
+    "satisfaction_survey",
+    "survey_reminder",
+    "retention_offer",
+    "retention_reminder",
+    "birthday_greeting",
+    "holiday_greeting",
+    "onboarding_welcome",
+    "onboarding_tips",
+    "staff_escalation",
+    "staff_call_task",
+    "staff_contact_change",
+)
+
+
+def write_templates(root: Path) -> Path:
+    """Minimal templates: the subject names the template, the body shows the params.
+
+    The shipped templates are tested by the outreach tests; journey tests assert
+    which message went to whom, which these make easy to read.
+    """
+    email = root / "email"
+    for name, content in {
+        "_layouts/base.txt.en.j2": "{% block body %}{% endblock %}\n",
+        "_layouts/base.html.en.j2": "<html>{% block body %}{% endblock %}</html>\n",
+    }.items():
+        (email / name).parent.mkdir(parents=True, exist_ok=True)
+        (email / name).write_text(content, encoding="utf-8")
+    for template_id in TEMPLATE_IDS:
+        folder = email / template_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "subject.en.j2").write_text(f"{template_id} {{{{ customer.id }}}}\n")
+        body = "{% extends layout %}{% block body %}{{ params|tojson }}{% endblock %}\n"
+        (folder / "body.txt.en.j2").write_text(body)
+        (folder / "body.html.en.j2").write_text(body)
+    return root
+
+
+def journey_activities(
+    settings: Settings, db: Database, config_path: Path
+) -> list[Callable[..., Any]]:
+    """The activities every journey calls, bound as `build_activities()` binds them."""
+    renderer = TemplateRenderer(settings.templates_dir)
+    delivery = SmtpDelivery(settings.smtp_target)
+    outreach = OutreachActivities(
+        db,
+        renderer,
+        delivery,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
+    journeys = JourneyActivities(
+        db, config_path=config_path, base_url=settings.base_url, secret_key=settings.secret_key
+    )
+    tasks = TaskActivities(
+        db,
+        renderer,
+        delivery,
+        config_path=config_path,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
+    return [
+        outreach.send_email,
+        journeys.plan_retention_offer,
+        journeys.plan_care_message,
+        journeys.plan_complaint,
+        journeys.plan_satisfaction_survey,
+        journeys.plan_onboarding,
+        journeys.plan_contact_change_notice,
+        journeys.business_due,
+        journeys.record_outcome,
+        journeys.set_complaint_status,
+        tasks.open_task,
+        tasks.close_tasks,
+        tasks.notify_staff,
+    ]
+
+
+def journey_worker(
+    client: Client,
+    settings: Settings,
+    db: Database,
+    config_path: Path,
+    *,
+    replace: Sequence[Callable[..., Any]] = (),
+) -> Worker:
+    """A worker for the journeys; `replace` swaps activities by their registered name."""
+    activities = {
+        _activity_name(activity): activity
+        for activity in journey_activities(settings, db, config_path)
+    }
+    for activity in replace:
+        activities[_activity_name(activity)] = activity
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=JOURNEY_WORKFLOWS,
+        activities=list(activities.values()),
+    )
+
+
+def _activity_name(activity: Callable[..., Any]) -> str:
+    definition = getattr(activity, "__temporal_activity_definition")
+    return str(definition.name)
+
+
+async def add_customer(
+    db: Database,
+    customer_id: str,
+    *,
+    name: str = "Mei Chen",
+    email: str | None = None,
+    tier: str | None = None,
+    timezone: str = "UTC",
+    birthday: date | None = None,
+    birthday_calendar: str = "solar",
+    account_manager: str | None = None,
+    consents: Sequence[str] = ("care", "marketing"),
+    now: datetime,
+) -> None:
+    """A customer with email consent for `consents`."""
+    async with db.session() as session:
+        customer = Customer(
+            external_id=customer_id,
+            name=name,
+            email=email or f"{customer_id.lower()}@example.com",
+            locale="en",
+            timezone=timezone,
+            birthday=birthday,
+            birthday_calendar=birthday_calendar,
+            tier=tier,
+            account_manager=account_manager,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(customer)
+        await session.flush()
+        for topic in consents:
+            session.add(
+                Consent(
+                    customer_id=customer.id,
+                    channel="email",
+                    topic=topic,
+                    granted=True,
+                    source="test",
+                    recorded_at=now,
+                )
+            )
+
+
+async def add_complaint(
+    db: Database, customer_id: str, complaint_id: str, *, opened_at: datetime, severity: str
+) -> None:
+    async with db.session() as session:
+        customer_pk = await session.scalar(
+            select(Customer.id).where(Customer.external_id == customer_id)
+        )
+        assert customer_pk is not None
+        session.add(
+            Complaint(
+                external_id=complaint_id,
+                customer_id=customer_pk,
+                opened_at=opened_at,
+                severity=severity,
+                channel="email",
+                subject="Parcel arrived damaged",
+                status="open",
+            )
+        )
+
+
+async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Check in the history of a finished run when `CAREFLOW_RECORD_HISTORIES=1`.
+
+    Histories are recorded once per shipped workflow version and replayed by
+    test_replay.py; re-recording replaces the file.
+    """
+    if os.environ.get("CAREFLOW_RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORIES_DIR.mkdir(exist_ok=True)
+    path = HISTORIES_DIR / f"{name}.json"
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+async def add_journey_record(
+    db: Database, workflow_id: str, journey: str, customer_id: str, *, now: datetime
+) -> None:
+    """The row the dispatcher writes when it starts a journey."""
+    async with db.session() as session:
+        customer_pk = await session.scalar(
+            select(Customer.id).where(Customer.external_id == customer_id)
+        )
+        session.add(
+            JourneyRecord(
+                workflow_id=workflow_id,
+                journey=journey,
+                customer_id=customer_pk,
+                rule_id="test-rule",
+                ruleset_hash="h",
+                status="running",
+                started_at=now,
+            )
+        )
+
+
+async def journey_outcome(db: Database, workflow_id: str) -> tuple[str, str | None]:
+    async with db.session() as session:
+        record = await session.scalar(
+            select(JourneyRecord).where(JourneyRecord.workflow_id == workflow_id)
+        )
+        assert record is not None
+        return record.status, record.outcome
+
+
+async def tasks_of(db: Database, workflow_id: str) -> list[Task]:
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(Task).where(Task.workflow_id == workflow_id).order_by(Task.id)
+            )
+        )
+
+
+def subjects(messages: Sequence[EmailMessage]) -> list[str]:
+    """`<template id> <customer id>` of each message, as the test templates write it."""
+    return [str(message["Subject"]) for message in messages]
+
+
+def params_of(message: EmailMessage) -> dict[str, Any]:
+    """The params a test template printed into the text body."""
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return dict(json.loads(part.get_content()))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,46 @@
+"""CareMessageWorkflow: a birthday or holiday greeting at a friendly local hour.
+
+The occasion arrives in `JourneyInput.subject` (`birthday-2026`, `mid_autumn-2026`)
+and is part of the workflow id, so a customer gets one greeting per occasion and
+year however often the rule fires. A lunar birthday is converted to this year's
+solar date by the plan activity; VIPs may find a coupon in their greeting.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    # Imported by name so the sandbox can resolve the send result's type hints.
+    import activities.outreach  # noqa: F401
+    from activities.journeys import JourneyActivities
+    from workflows.exits import JourneyExits, wait_until
+    from workflows.journey import JourneyInput
+    from workflows.sending import send_step
+    from workflows.staff import plan_journey, record_outcome
+
+
+@workflow.defn(name="CareMessageWorkflow")
+class CareMessageWorkflow(JourneyExits):
+    """One greeting for one occasion; its id comes from `ids.care_message_workflow_id`."""
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> str:
+        return await record_outcome(await self._journey(journey))
+
+    async def _journey(self, journey: JourneyInput) -> str:
+        plan = await plan_journey(JourneyActivities.plan_care_message, journey)
+        if plan.skip_reason is not None:
+            workflow.logger.info("not greeting %s: %s", journey.customer_id, plan.skip_reason)
+            return "skipped"
+        if await wait_until(lambda: self.exited, plan.send_at):
+            return self.exit_outcome() or "ended"
+        result = await send_step(
+            journey,
+            "greeting",
+            plan.template_id,
+            topic="care",
+            params=plan.params,
+            stop=lambda: self.exited,
+        )
+        return self.exit_outcome() or result.status

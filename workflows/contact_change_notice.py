@@ -1,0 +1,32 @@
+"""ContactChangeNoticeWorkflow: tell sales, service and marketing that contact data changed.
+
+Which teams hear about it comes from `rules/journeys.yaml`; what changed is read
+from the store by the notification activity, so no address enters history.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.journeys import JourneyActivities
+    from workflows.journey import JourneyInput
+    from workflows.staff import notify_staff, plan_journey, record_outcome
+
+
+@workflow.defn(name="ContactChangeNoticeWorkflow")
+class ContactChangeNoticeWorkflow:
+    """One notice per customer and day; its id comes from `ids.contact_change_workflow_id`."""
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> str:
+        plan = await plan_journey(JourneyActivities.plan_contact_change_notice, journey)
+        for role in plan.roles:
+            await notify_staff(
+                journey,
+                f"notify-{role.replace(':', '-')}",
+                plan.template_id,
+                role=role,
+                reason="The customer's contact data changed.",
+            )
+        return await record_outcome("notified")

@@ -1,0 +1,57 @@
+"""Exits every journey honours at once: the customer opted out or was erased.
+
+A journey class inherits `JourneyExits` for the two signals, and waits with
+`wait_until`, which returns as soon as an exit (or the journey's goal) happens
+rather than when the current wait ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import workflow
+
+OPTED_OUT, ERASED = "opted_out", "erased"
+
+
+class JourneyExits:
+    """The `opted_out` and `customer_erased` signals and the flags they set."""
+
+    def __init__(self) -> None:
+        self.opted_out = False
+        self.erased = False
+
+    @property
+    def exited(self) -> bool:
+        return self.opted_out or self.erased
+
+    def exit_outcome(self) -> str | None:
+        """The outcome to record when an exit ended the journey, else None."""
+        if self.erased:
+            return ERASED
+        if self.opted_out:
+            return OPTED_OUT
+        return None
+
+    @workflow.signal(name="opted_out")
+    def signal_opted_out(self) -> None:
+        self.opted_out = True
+
+    @workflow.signal(name="customer_erased")
+    def signal_customer_erased(self) -> None:
+        self.erased = True
+
+
+async def wait_until(condition: Callable[[], bool], deadline: datetime) -> bool:
+    """Wait until `condition()` holds or `deadline` passes; True when the condition held."""
+    if condition():
+        return True
+    remaining = deadline - workflow.now()
+    if remaining.total_seconds() <= 0:
+        return False
+    try:
+        await workflow.wait_condition(condition, timeout=remaining)
+    except TimeoutError:
+        return condition()
+    return True

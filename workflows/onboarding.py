@@ -1,0 +1,57 @@
+"""OnboardingWorkflow: the welcome series for a new customer, step by step.
+
+The steps (message, days after the start) come from `rules/journeys.yaml`; each
+step id is the configured step name, so editing the file never resends a step
+that a running journey already sent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    # Imported by name so the sandbox can resolve the send result's type hints.
+    import activities.outreach  # noqa: F401
+    from activities.journeys import JourneyActivities
+    from workflows.exits import JourneyExits, wait_until
+    from workflows.journey import JourneyInput
+    from workflows.sending import send_step
+    from workflows.staff import plan_journey, record_outcome
+
+
+@workflow.defn(name="OnboardingWorkflow")
+class OnboardingWorkflow(JourneyExits):
+    """One customer's onboarding series."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.orders = 0
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> str:
+        return await record_outcome(await self._journey(journey))
+
+    async def _journey(self, journey: JourneyInput) -> str:
+        plan = await plan_journey(JourneyActivities.plan_onboarding, journey)
+        started = workflow.now()
+        for message in plan.messages:
+            due = started + timedelta(seconds=message.after_seconds)
+            if await wait_until(lambda: self.exited, due):
+                return self.exit_outcome() or "ended"
+            await send_step(
+                journey,
+                message.step,
+                message.template_id,
+                topic="care",
+                stop=lambda: self.exited,
+            )
+            if self.exited:
+                return self.exit_outcome() or "ended"
+        return "completed"
+
+    @workflow.signal(name="order_placed")
+    def order_placed(self) -> None:
+        # Counted for the journey's query and future steps; the series goes on.
+        self.orders += 1

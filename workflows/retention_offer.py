@@ -1,0 +1,91 @@
+"""RetentionOfferWorkflow: an offer, one reminder, then a call from the account manager.
+
+Started for declining purchase frequency or dormancy. The goal is an order: the
+`order_placed` signal ends the journey at once, as do an opt-out and erasure.
+Offer value (by tier and spend) and every timing come from `rules/journeys.yaml`.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    # Imported by name so the sandbox can resolve the send result's type hints.
+    import activities.outreach  # noqa: F401
+    from activities.journeys import JourneyActivities
+    from workflows.exits import JourneyExits, wait_until
+    from workflows.journey import JourneyInput
+    from workflows.sending import send_step
+    from workflows.staff import notify_staff, open_task, plan_journey, record_outcome
+
+GOAL_MET = "goal_met"
+
+
+@workflow.defn(name="RetentionOfferWorkflow")
+class RetentionOfferWorkflow(JourneyExits):
+    """One customer's win-back journey; its id comes from the rule that started it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ordered = False
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> str:
+        return await record_outcome(await self._journey(journey))
+
+    async def _journey(self, journey: JourneyInput) -> str:
+        plan = await plan_journey(JourneyActivities.plan_retention_offer, journey)
+        offer = await send_step(
+            journey,
+            "offer",
+            plan.template_id,
+            topic="marketing",
+            params=plan.params,
+            stop=self._done,
+        )
+        if self._done():
+            return self._outcome()
+        if offer.status != "sent":
+            return f"offer_{offer.status}"
+        if await wait_until(self._done, plan.remind_at):
+            return self._outcome()
+        await send_step(
+            journey,
+            "reminder",
+            plan.reminder_template_id,
+            topic="marketing",
+            params=plan.params,
+            stop=self._done,
+        )
+        if await wait_until(self._done, plan.give_up_at):
+            return self._outcome()
+        if not plan.call_task:
+            return "goal_not_met"
+        reason = "A win-back offer and its reminder did not bring the customer back."
+        await open_task(
+            journey,
+            "call-task",
+            kind="call",
+            role="account_manager",
+            title=f"Call customer {journey.customer_id}: win-back offer unanswered",
+            due_at=plan.call_due_at,
+        )
+        await notify_staff(
+            journey,
+            "call-task-notice",
+            plan.call_template_id,
+            role="account_manager",
+            reason=reason,
+            due_at=plan.call_due_at,
+        )
+        return "call_task"
+
+    def _done(self) -> bool:
+        return self.ordered or self.exited
+
+    def _outcome(self) -> str:
+        return self.exit_outcome() or GOAL_MET
+
+    @workflow.signal(name="order_placed")
+    def order_placed(self) -> None:
+        self.ordered = True

@@ -1,0 +1,122 @@
+"""Journey steps that involve staff and bookkeeping: tasks, staff emails, outcomes, plans.
+
+Each call names its step id, which keys the task or email in the `tasks` table, so
+a retried or replayed step never creates a second task or a second email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
+    from activities.tasks import (
+        CloseTasksInput,
+        NotifyStaffInput,
+        NotifyStaffResult,
+        OpenTaskInput,
+        OpenTaskResult,
+        TaskActivities,
+    )
+    from workflows.journey import JourneyInput
+    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
+
+PlanT = TypeVar("PlanT")
+
+
+async def plan_journey(
+    method: Callable[[JourneyActivities, PlanInput], Awaitable[PlanT]], journey: JourneyInput
+) -> PlanT:
+    """Ask the journey's plan activity once; the answer is recorded in history."""
+    return await workflow.execute_activity_method(
+        method,
+        PlanInput(
+            workflow_id=workflow.info().workflow_id,
+            customer_id=journey.customer_id,
+            now=workflow.now(),
+            subject=journey.subject,
+        ),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def open_task(
+    journey: JourneyInput,
+    step_id: str,
+    *,
+    kind: str,
+    role: str,
+    title: str,
+    due_at: datetime | None = None,
+    complaint_id: str = "",
+) -> OpenTaskResult:
+    """Create a staff task once (keyed by this journey and `step_id`)."""
+    return await workflow.execute_activity_method(
+        TaskActivities.open_task,
+        OpenTaskInput(
+            workflow_id=workflow.info().workflow_id,
+            step_id=step_id,
+            kind=kind,
+            role=role,
+            customer_id=journey.customer_id,
+            title=title,
+            due_at=due_at,
+            complaint_id=complaint_id,
+        ),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def notify_staff(
+    journey: JourneyInput,
+    step_id: str,
+    template_id: str,
+    *,
+    role: str,
+    reason: str,
+    due_at: datetime | None = None,
+    complaint_id: str = "",
+) -> NotifyStaffResult:
+    """Email the staff member behind `role` once (keyed by this journey and `step_id`)."""
+    return await workflow.execute_activity_method(
+        TaskActivities.notify_staff,
+        NotifyStaffInput(
+            workflow_id=workflow.info().workflow_id,
+            step_id=step_id,
+            role=role,
+            customer_id=journey.customer_id,
+            template_id=template_id,
+            reason=reason,
+            due_at=due_at,
+            complaint_id=complaint_id,
+        ),
+        start_to_close_timeout=SEND_TIMEOUT,
+        retry_policy=SEND_RETRY,
+    )
+
+
+async def close_tasks(status: str = "done") -> None:
+    """Close this journey's open staff tasks."""
+    await workflow.execute_activity_method(
+        TaskActivities.close_tasks,
+        CloseTasksInput(workflow_id=workflow.info().workflow_id, status=status),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def record_outcome(outcome: str) -> str:
+    """Record how the journey ended (for the KPIs) and return the outcome."""
+    await workflow.execute_activity_method(
+        JourneyActivities.record_outcome,
+        RecordOutcomeInput(workflow_id=workflow.info().workflow_id, outcome=outcome),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+    return outcome
