@@ -55,7 +55,7 @@ class TierThresholds(_Strict):
             )
         return self
 
-    def reached_by(self, *, spend_last_365d: float, total_spent: float, order_count: int) -> bool:
+    def reached_by(self, spend_last_365d: float, total_spent: float, order_count: int) -> bool:
         """Whether a customer with these figures meets any threshold of this tier."""
         return (
             (self.min_spend_last_365d is not None and spend_last_365d >= self.min_spend_last_365d)

@@ -19,11 +19,10 @@ def tier_of(
         stored = stored_tier.strip().lower()
         if stored in TIERS:
             return stored
-    for name, thresholds in (("vip", rules.vip), ("regular", rules.regular)):
-        if thresholds.reached_by(
-            spend_last_365d=spend_last_365d, total_spent=total_spent, order_count=order_count
-        ):
-            return name
+    if rules.vip.reached_by(spend_last_365d, total_spent, order_count):
+        return "vip"
+    if rules.regular.reached_by(spend_last_365d, total_spent, order_count):
+        return "regular"
     return "potential"
 
 
