@@ -7,6 +7,7 @@ loaded and rendered here so they never enter workflow history.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -17,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from careflow.outreach.budget import SentMessage
 from careflow.outreach.context import build_message_context
+from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
 from careflow.outreach.mailer import Delivery, PermanentDeliveryError
+from careflow.outreach.policy import OutreachRequest, decide_outreach
+from careflow.outreach.policy_config import OutreachPolicy
 from careflow.outreach.templates import TemplateProblem, TemplateRenderer
 from careflow.store import Consent, Customer, Database, OutreachLedger
 
@@ -27,6 +32,7 @@ from careflow.store import Consent, Customer, Database, OutreachLedger
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 DEFERRED = "deferred"
 FINAL_STATUSES = frozenset({SENT, FAILED, SKIPPED})
+# A `deferred` row is not final: the journey calls again at `retry_at` with the same key.
 
 
 @dataclass
@@ -79,7 +85,10 @@ class OutreachActivities:
         mail_from: str,
         base_url: str,
         secret_key: str,
+        policy: Callable[[], OutreachPolicy],
     ) -> None:
+        # `policy` returns the current operator policy (re-read when its file changes).
+        self.policy = policy
         self.db = db
         self.renderer = renderer
         self.delivery = delivery
@@ -98,16 +107,24 @@ class OutreachActivities:
             if entry.status in FINAL_STATUSES:
                 return SendEmailResult(entry.status, entry.message_id, entry.reason)
             customer = await self._customer(session, request.customer_id)
-            skip_reason = await self._skip_reason(session, customer, request.topic)
-            if skip_reason is not None:
-                entry.status, entry.reason, entry.updated_at = SKIPPED, skip_reason, now
+            if customer is not None:
+                entry.customer_id = customer.id
+            decision = await self._decide(session, customer, request, now)
+            if decision.action is not Action.SEND:
+                entry.status = DEFERRED if decision.action is Action.DEFER else SKIPPED
+                entry.reason = f"{decision.reason}: {decision.detail}".rstrip(": ")
+                entry.updated_at = now
                 activity.logger.info(
-                    "skipped %s for customer %s: %s", key, request.customer_id, skip_reason
+                    "%s %s for customer %s: %s",
+                    entry.status,
+                    key,
+                    request.customer_id,
+                    decision.reason,
                 )
-                return SendEmailResult(SKIPPED, None, skip_reason)
+                return SendEmailResult(entry.status, None, entry.reason, decision.until)
             assert customer is not None
             message = await self._compose(session, customer, request, entry.message_id or "")
-            entry.status, entry.customer_id, entry.updated_at = SENDING, customer.id, now
+            entry.status, entry.updated_at = SENDING, now
         # The `sending` mark is committed before the SMTP exchange starts.
         try:
             await self.delivery.deliver(message)
@@ -147,27 +164,52 @@ class OutreachActivities:
     async def _customer(self, session: AsyncSession, external_id: str) -> Customer | None:
         return await session.scalar(select(Customer).where(Customer.external_id == external_id))
 
-    async def _skip_reason(
-        self, session: AsyncSession, customer: Customer | None, topic: str
-    ) -> str | None:
-        if customer is None or customer.erased_at is not None:
-            return "customer unknown or erased"
-        if not customer.email:
-            return "no email address on file"
-        if topic == "transactional":
-            return None
+    async def _decide(
+        self,
+        session: AsyncSession,
+        customer: Customer | None,
+        request: SendEmailInput,
+        now: datetime,
+    ) -> PolicyDecision:
+        """Consent, contact budget and quiet hours, checked right before the send."""
+        if customer is None:
+            return PolicyDecision.skip(Reason.ERASED, "customer unknown")
+        if not customer.email and customer.erased_at is None:
+            return PolicyDecision.skip(Reason.NO_ADDRESS, "no email address on file")
+        policy = self.policy()
+        topic = Topic(request.topic)
         consent = await session.scalar(
-            select(Consent).where(
+            select(Consent.granted).where(
                 Consent.customer_id == customer.id,
                 Consent.channel == "email",
-                Consent.topic == topic,
+                Consent.topic == topic.value,
             )
         )
-        if topic == "marketing" and (consent is None or not consent.granted):
-            return "no marketing consent"
-        if consent is not None and not consent.granted:
-            return f"opted out of {topic} email"
-        return None
+        window_start = now - policy.contact_budget.budget().window
+        history = [
+            SentMessage(Topic(row.topic), row.sent_at)
+            for row in await session.execute(
+                select(OutreachLedger.topic, OutreachLedger.sent_at).where(
+                    OutreachLedger.customer_id == customer.id,
+                    OutreachLedger.status == SENT,
+                    OutreachLedger.topic != Topic.TRANSACTIONAL.value,
+                    OutreachLedger.sent_at >= window_start,
+                )
+            )
+            if row.sent_at is not None
+        ]
+        return decide_outreach(
+            OutreachRequest(
+                template_id=request.template_id,
+                topic=topic,
+                consent=consent,
+                erased=customer.erased_at is not None,
+                time_zone=customer.timezone,
+                history=history,
+            ),
+            policy,
+            now,
+        )
 
     async def _compose(
         self,

@@ -33,7 +33,11 @@ def build_activities(
     rulebook: LiveRuleBook | None = None,
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out."""
-    renderer = TemplateRenderer(settings.templates_dir)
+    policy_path = settings.rules_dir / POLICY_FILE_NAME
+    renderer = TemplateRenderer(
+        settings.templates_dir,
+        fallback_locales=load_outreach_policy(policy_path).locales.fallback,
+    )
     outreach = OutreachActivities(
         db,
         renderer,
@@ -41,6 +45,8 @@ def build_activities(
         mail_from=settings.mail_from,
         base_url=settings.base_url,
         secret_key=settings.secret_key,
+        # The operator's policy file is re-read whenever it changes.
+        policy=lambda: load_outreach_policy(policy_path),
     )
     rulebook = rulebook or LiveRuleBook(settings.rules_dir)
     rules = RuleActivities(

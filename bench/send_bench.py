@@ -31,6 +31,7 @@ from careflow.config import SmtpTarget
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import TEMPLATES_DIR
 from careflow.store import create_database
@@ -97,6 +98,7 @@ async def careflow_send_step(port: int, messages: int, folder: Path) -> float:
         mail_from="careflow <care@careflow.localhost>",
         base_url="http://127.0.0.1:8080",
         secret_key="bench",
+        policy=load_outreach_policy,
     )
     environment = ActivityEnvironment()
     started = time.perf_counter()

@@ -8,7 +8,7 @@ everywhere.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from temporalio import workflow
 
@@ -26,7 +26,7 @@ async def send_step(
     template_id: str,
     *,
     topic: str,
-    params: dict[str, ParamValue] | None = None,
+    params: Mapping[str, ParamValue] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> SendEmailResult:
     """Send one message of this journey, waiting out deferrals unless `stop()` turns true.

@@ -34,6 +34,7 @@ class Reason(StrEnum):
 
     ALLOWED = "allowed"
     ERASED = "customer_erased"
+    NO_ADDRESS = "no_address"  # nothing to send to on this channel
     NO_MARKETING_CONSENT = "no_marketing_consent"
     NO_CARE_CONSENT = "no_care_consent"
     OPTED_OUT = "opted_out"

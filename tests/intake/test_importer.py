@@ -18,9 +18,12 @@ HEADER = (
     "customer_id,name,email,phone,locale,timezone,birthday,birthday_calendar,"
     "tier,account_manager,created_at\n"
 )
-CUSTOMERS = HEADER + """c1,李伟,li.wei@example.com,,zh-CN,Asia/Shanghai,1985-08-15,lunar,vip,,2024-01-02
+CUSTOMERS = (
+    HEADER
+    + """c1,李伟,li.wei@example.com,,zh-CN,Asia/Shanghai,1985-08-15,lunar,vip,,2024-01-02
 c2,Emma Clarke,emma@example.com,+44 1,en,Europe/London,,,,,
 """
+)
 
 
 def write(tmp_path: Path, name: str, content: str) -> Path:
