@@ -47,6 +47,10 @@ class SendEmailInput:
     params: dict[str, str | int | float | bool] = field(default_factory=dict)
     rule_id: str | None = None
     ruleset_hash: str | None = None
+    # The journey's own time (workflow.now()). Policies decide as of the later of this
+    # and the wall clock, so a journey on the time-skipping server (tests, simulations)
+    # sees quiet hours and budgets at its simulated time.
+    planned_at: datetime | None = None
 
 
 @dataclass
@@ -101,7 +105,7 @@ class OutreachActivities:
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
         """Send one email exactly once; expected outcomes are results, faults raise."""
         key = idempotency_key(request.workflow_id, request.step_id)
-        now = datetime.now(UTC)
+        now = max(datetime.now(UTC), request.planned_at or datetime.min.replace(tzinfo=UTC))
         async with self.db.session() as session:
             entry = await self._claim(session, key, request, now)
             if entry.status in FINAL_STATUSES:

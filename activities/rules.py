@@ -20,6 +20,9 @@ from rules.intents import Intent
 @dataclass
 class EvaluateEventInput:
     event_id: str
+    # The workflow's time; facts are computed as of the later of this and the clock
+    # (see SendEmailInput.planned_at for why).
+    at: datetime | None = None
 
 
 @dataclass
@@ -43,7 +46,7 @@ class RuleActivities:
     @activity.defn
     async def evaluate_event(self, request: EvaluateEventInput) -> EvaluateEventResult:
         """Facts as of now plus the event's own facts, through every rule set."""
-        now = datetime.now(UTC)
+        now = max(datetime.now(UTC), request.at or datetime.min.replace(tzinfo=UTC))
         async with self.db.session() as session:
             event = await session.scalar(select(Event).where(Event.event_id == request.event_id))
             if event is None:

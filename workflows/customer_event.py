@@ -18,7 +18,7 @@ class CustomerEventWorkflow:
     async def run(self, request: EvaluateEventInput) -> DispatchResult:
         evaluation = await workflow.execute_activity_method(
             RuleActivities.evaluate_event,
-            request,
+            EvaluateEventInput(request.event_id, at=workflow.now()),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )

@@ -45,6 +45,7 @@ async def send_step(
         ruleset_hash=journey.ruleset_hash or None,
     )
     while True:
+        request.planned_at = workflow.now()
         result = await workflow.execute_activity_method(
             OutreachActivities.send_email,
             request,
