@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.outreach.links import unsubscribe_url
 from careflow.store import Complaint, Customer
 
 
@@ -36,6 +38,7 @@ async def build_message_context(
         "topic": topic,
         "unsubscribe_url": None,
     }
+    context.update(_template_values(params))
     complaint_id = params.get("complaint_id")
     if complaint_id is not None:
         complaint = await session.scalar(
@@ -54,9 +57,37 @@ async def build_message_context(
                 "status": complaint.status,
             }
     if topic != "transactional":
-        from careflow.outreach.links import unsubscribe_url
-
         context["unsubscribe_url"] = unsubscribe_url(
             base_url, secret_key, customer.external_id, topic
         )
     return context
+
+
+# Journeys pass flat, id-like parameters (`offer_value`, `offer_code`, ...); a
+# template reads them grouped (`offer.value`). Only these groups are nested.
+_GROUPS = ("offer",)
+_RESERVED = frozenset({"customer", "case", "params", "topic", "unsubscribe_url"})
+
+
+def _template_values(params: Mapping[str, str | int | float | bool]) -> dict[str, object]:
+    """Journey parameters as template variables: grouped, and `*_at` times parsed."""
+    values: dict[str, object] = {}
+    for name, value in params.items():
+        parsed = _time_or_value(name, value)
+        group, _, field = name.partition("_")
+        if group in _GROUPS and field:
+            nested = values.setdefault(group, {})
+            assert isinstance(nested, dict)
+            nested[field] = parsed
+        elif name not in _RESERVED:
+            values[name] = parsed
+    return values
+
+
+def _time_or_value(name: str, value: str | int | float | bool) -> object:
+    if name.endswith("_at") and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value

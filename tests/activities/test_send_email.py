@@ -1,0 +1,158 @@
+"""The send step on its own (ActivityEnvironment): exactly once, consent, policy, safety."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import ActivityEnvironment
+
+from activities.outreach import OutreachActivities, SendEmailInput
+from careflow.config import Settings
+from careflow.intake.apply import open_complaint, set_consent, upsert_customer
+from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
+from careflow.outreach.links import verify_unsubscribe_token
+from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.policy_config import load_outreach_policy
+from careflow.outreach.templates import TemplateRenderer
+from careflow.store import Database, OutreachLedger
+from tests.smtp_sink import SmtpSink
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+async def outreach(db: Database, settings: Settings) -> OutreachActivities:
+    activities = OutreachActivities(
+        db,
+        TemplateRenderer(settings.templates_dir),
+        SmtpDelivery(settings.smtp_target),
+        mail_from=settings.mail_from,
+        base_url="https://care.example.com",
+        secret_key=settings.secret_key,
+        policy=lambda: load_outreach_policy(settings.rules_dir / "outreach_policy.yaml"),
+    )
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        customer, _ = await upsert_customer(
+            session,
+            "c-1",
+            CustomerFields(
+                name="Emma Clarke", email="emma@example.com", locale="en", timezone="Asia/Shanghai"
+            ),
+            now,
+        )
+        await open_complaint(
+            session, customer, ComplaintFields(complaint_id="k-1", subject="Parcel lost"), now
+        )
+    return activities
+
+
+OFFER: dict[str, str | int | float | bool] = {
+    "offer_value": 50,
+    "offer_currency": "CNY",
+    "offer_code": "BACK-50",
+    "offer_expires_at": "2031-03-18T00:00:00+08:00",
+}
+
+
+def request(
+    step: str, template: str, topic: str, at: datetime, **params: str | int | float | bool
+) -> SendEmailInput:
+    return SendEmailInput(
+        workflow_id="journey-c-1",
+        step_id=step,
+        customer_id="c-1",
+        template_id=template,
+        topic=topic,
+        params={"complaint_id": "k-1", **params},
+        planned_at=at,
+    )
+
+
+# Noon in Shanghai: outside quiet hours, so only consent and budget matter.
+NOON = datetime(2031, 3, 4, 12, 0, tzinfo=SHANGHAI)
+
+
+async def test_a_step_sends_once_even_when_called_again(
+    outreach: OutreachActivities, smtp_sink: SmtpSink, db: Database
+) -> None:
+    env = ActivityEnvironment()
+    first = await env.run(
+        outreach.send_email, request("ack", "complaint_ack", "transactional", NOON)
+    )
+    again = await env.run(
+        outreach.send_email, request("ack", "complaint_ack", "transactional", NOON)
+    )
+    assert (first.status, again.status) == ("sent", "sent")
+    assert first.message_id == again.message_id
+    [message] = await smtp_sink.wait_for(1)
+    assert message["Message-ID"] == first.message_id
+    async with db.session() as session:
+        [row] = list(await session.scalars(select(OutreachLedger)))
+    assert (row.idempotency_key, row.status) == ("journey-c-1/ack", "sent")
+
+
+async def test_marketing_needs_consent_and_carries_one_click_unsubscribe(
+    outreach: OutreachActivities, smtp_sink: SmtpSink, db: Database, settings: Settings
+) -> None:
+    env = ActivityEnvironment()
+    skipped = await env.run(
+        outreach.send_email, request("offer", "retention_offer", "marketing", NOON, **OFFER)
+    )
+    assert skipped.status == "skipped"
+    assert skipped.reason is not None
+    assert "no_marketing_consent" in skipped.reason
+
+    async with db.session() as session:
+        customer = await outreach._customer(session, "c-1")
+        assert customer is not None
+        await set_consent(session, customer, ConsentFields(topic="marketing", granted=True), NOON)
+    sent = await env.run(
+        outreach.send_email, request("offer-2", "retention_offer", "marketing", NOON, **OFFER)
+    )
+    assert sent.status == "sent", sent.reason
+    [message] = await smtp_sink.wait_for(1)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = str(message["List-Unsubscribe"]).strip("<>")
+    assert link.startswith("https://care.example.com/unsubscribe/")
+    claim = verify_unsubscribe_token(settings.secret_key, link.rsplit("/", 1)[1])
+    assert "BACK-50" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert (claim.customer_external_id, claim.topic) == ("c-1", "marketing")
+
+
+async def test_quiet_hours_defer_care_but_not_transactional(
+    outreach: OutreachActivities, smtp_sink: SmtpSink
+) -> None:
+    env = ActivityEnvironment()
+    late = datetime(2031, 3, 4, 23, 30, tzinfo=SHANGHAI)
+    deferred = await env.run(
+        outreach.send_email, request("survey", "satisfaction_survey", "care", late, survey_url="u")
+    )
+    assert deferred.status == "deferred"
+    assert deferred.retry_at == datetime(2031, 3, 5, 9, 0, tzinfo=SHANGHAI)
+    ack = await env.run(outreach.send_email, request("ack", "complaint_ack", "transactional", late))
+    assert ack.status == "sent"
+    # At the time it was deferred to, the same step goes out.
+    morning = datetime(2031, 3, 5, 9, 0, tzinfo=SHANGHAI)
+    later = await env.run(
+        outreach.send_email,
+        request("survey", "satisfaction_survey", "care", morning, survey_url="u"),
+    )
+    assert later.status == "sent", later.reason
+    assert len(await smtp_sink.wait_for(2)) == 2
+
+
+async def test_refused_recipient_is_failed_not_retried(
+    outreach: OutreachActivities, smtp_sink: SmtpSink
+) -> None:
+    smtp_sink.refused_recipients.add("emma@example.com")
+    env = ActivityEnvironment()
+    result = await env.run(
+        outreach.send_email, request("ack", "complaint_ack", "transactional", NOON)
+    )
+    assert result.status == "failed"
+    assert result.reason is not None
+    assert "550" in result.reason
