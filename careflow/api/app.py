@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from careflow import __version__
-from careflow.api import unsubscribe
+from careflow.api import survey, unsubscribe
 from careflow.api.state import ApiState, State
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
@@ -109,4 +109,5 @@ def create_app(state: ApiState) -> FastAPI:
     app.state.careflow = state
     app.include_router(router)
     app.include_router(unsubscribe.router)
+    app.include_router(survey.router)
     return app

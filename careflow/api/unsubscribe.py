@@ -14,8 +14,8 @@ from html import escape
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from careflow.api.pages import customer_language, page
 from careflow.api.state import State
-from careflow.intake.apply import find_customer
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.links import InvalidLinkToken, verify_unsubscribe_token
 
@@ -43,36 +43,19 @@ _TOPICS = {
 }
 
 
-def _page(language: str, body: str, status: int = 200) -> HTMLResponse:
-    title = _TEXT[language]["title"]
-    html = (
-        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width"><title>{title}</title></head>'
-        f'<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto">{body}</body>'
-        "</html>"
-    )
-    return HTMLResponse(html, status_code=status)
-
-
-async def _language(state: State, customer_id: str) -> str:
-    async with state.db.session() as session:
-        customer = await find_customer(session, customer_id)
-    locale = (customer.locale if customer else None) or "en"
-    return "zh" if locale.lower().startswith("zh") else "en"
-
-
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
     """The confirmation page behind the link in the email's footer."""
     try:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
-        return _page("en", f"<p>{_TEXT['en']['bad']}</p>", status=400)
-    language = await _language(state, claim.customer_external_id)
+        return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     topic = _TOPICS[language].get(claim.topic, claim.topic)
-    return _page(
+    return page(
         language,
+        text["title"],
         f"<p>{escape(text['ask'].format(topic=topic))}</p>"
         f'<form method="post"><button type="submit">{text["button"]}</button></form>',
     )
@@ -84,7 +67,7 @@ async def unsubscribe(token: str, state: State) -> HTMLResponse:
     try:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
-        return _page("en", f"<p>{_TEXT['en']['bad']}</p>", status=400)
+        return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
     event = EventIn(
         type="consent_changed",
         customer_id=claim.customer_external_id,
@@ -94,6 +77,7 @@ async def unsubscribe(token: str, state: State) -> HTMLResponse:
         event_id=f"unsubscribe-{hashlib.sha256(token.encode()).hexdigest()[:32]}",
     )
     await accept_event(state.db, state.client, state.task_queue, event)
-    language = await _language(state, claim.customer_external_id)
+    language = await customer_language(state, claim.customer_external_id)
     topic = _TOPICS[language].get(claim.topic, claim.topic)
-    return _page(language, f"<p>{escape(_TEXT[language]['done'].format(topic=topic))}</p>")
+    text = _TEXT[language]
+    return page(language, text["title"], f"<p>{escape(text['done'].format(topic=topic))}</p>")

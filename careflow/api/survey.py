@@ -1,0 +1,92 @@
+"""The satisfaction survey behind the signed link in survey emails.
+
+`GET` shows the question; `POST` records the answer once as a `survey_answered`
+event (so rules see the score, e.g. to follow up on a low one) and tells the
+journey that sent the survey at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse
+from temporalio.service import RPCError, RPCStatusCode
+
+from careflow.api.pages import customer_language, page
+from careflow.api.state import State
+from careflow.intake.events import EventIn, accept_event
+from careflow.outreach.links import InvalidLinkToken, verify_survey_token
+
+router = APIRouter(tags=["survey"])
+
+_TEXT = {
+    "en": {
+        "title": "How did we do?",
+        "ask": "How satisfied are you with our service? (1 = not at all, 5 = very)",
+        "thanks": "Thank you! Your answer helps us improve.",
+        "bad": "This survey link is not valid or has expired.",
+    },
+    "zh": {
+        "title": "服务满意度",
+        "ask": "您对我们的服务满意吗？（1 = 很不满意，5 = 非常满意）",
+        "thanks": "感谢您的反馈！我们会据此不断改进。",
+        "bad": "此问卷链接无效或已过期。",
+    },
+}
+
+
+@router.get("/survey/{token}", response_class=HTMLResponse)
+async def show_survey(token: str, state: State) -> HTMLResponse:
+    try:
+        claim = verify_survey_token(state.secret_key, token)
+    except InvalidLinkToken:
+        return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    language = await customer_language(state, claim.customer_external_id)
+    text = _TEXT[language]
+    buttons = "".join(
+        f'<button name="score" value="{score}" style="font-size:1.5rem;margin:.2rem">'
+        f"{score}</button>"
+        for score in range(1, 6)
+    )
+    return page(
+        language, text["title"], f'<p>{text["ask"]}</p><form method="post">{buttons}</form>'
+    )
+
+
+@router.post("/survey/{token}", response_class=HTMLResponse)
+async def answer_survey(
+    token: str, state: State, score: Annotated[int, Form(ge=1, le=5)]
+) -> HTMLResponse:
+    """Record the score once per link and tell the journey."""
+    try:
+        claim = verify_survey_token(state.secret_key, token)
+    except InvalidLinkToken:
+        return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    accepted = await accept_event(
+        state.db,
+        state.client,
+        state.task_queue,
+        EventIn(
+            type="survey_answered",
+            customer_id=claim.customer_external_id,
+            occurred_at=datetime.now(UTC),
+            data={"score": score, "workflow_id": claim.workflow_id},
+            # One answer per link: a second submit is a duplicate, not a new score.
+            event_id=f"survey-{hashlib.sha256(token.encode()).hexdigest()[:32]}",
+        ),
+    )
+    if not accepted.duplicate:
+        try:
+            await state.client.get_workflow_handle(claim.workflow_id).signal(
+                "survey_answered", score
+            )
+        except RPCError as error:
+            # The journey may have ended (answered late): the score is still recorded.
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+    language = await customer_language(state, claim.customer_external_id)
+    text = _TEXT[language]
+    return page(language, text["title"], f"<p>{text['thanks']}</p>")
