@@ -111,7 +111,8 @@ FACTS: tuple[FactDefinition, ...] = (
         "purchase_frequency_change",
         "number",
         "Change in order count from the previous 90 days to the last 90 days, as a fraction: "
-        "-0.5 means half as many orders; missing when there were no orders in the previous 90 days.",
+        "-0.5 means half as many orders; missing when there were no orders in the previous "
+        "90 days.",
         example=-0.6,
     ),
     FactDefinition(
@@ -131,7 +132,11 @@ FACTS: tuple[FactDefinition, ...] = (
     FactDefinition("order_count", "integer", "Orders ever.", unit="orders", example=12),
     FactDefinition("total_spent", "number", "Money spent ever.", unit="money", example=5230.0),
     FactDefinition(
-        "spend_last_365d", "number", "Money spent in the last 365 days.", unit="money", example=1900.0
+        "spend_last_365d",
+        "number",
+        "Money spent in the last 365 days.",
+        unit="money",
+        example=1900.0,
     ),
     FactDefinition(
         "tier",
@@ -194,9 +199,7 @@ FACTS: tuple[FactDefinition, ...] = (
         "boolean",
         "The customer agreed to marketing email (offers, win-back); false when unknown.",
     ),
-    FactDefinition(
-        "locale", "text", "The customer's language, e.g. zh-CN or en.", example="zh-CN"
-    ),
+    FactDefinition("locale", "text", "The customer's language, e.g. zh-CN or en.", example="zh-CN"),
 )
 
 FACTS_BY_NAME: dict[str, FactDefinition] = {fact.name: fact for fact in FACTS}

@@ -1,0 +1,86 @@
+"""A RuleBook that follows edits to the rule files, keeping the last good one on mistakes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from rules.errors import RuleError, RuleFileError
+from rules.references import References
+from rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
+
+logger = logging.getLogger(__name__)
+
+# How often the files are looked at, at most: one stat per rule file per second is
+# cheap next to a rule evaluation, and an edit is live well within 5 seconds.
+CHECK_INTERVAL_SECONDS = 1.0
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+class LiveRuleBook:
+    """Serves the current RuleBook of a rules folder; reloads when its files change.
+
+    A broken edit is logged with the same messages as `careflow rules check`, kept in
+    `last_errors` for the console, and the last good RuleBook keeps serving.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        references: References | None = None,
+        check_interval: float = CHECK_INTERVAL_SECONDS,
+    ) -> None:
+        self.directory = Path(directory)
+        self.references = references
+        self.check_interval = check_interval
+        self.last_errors: list[RuleError] = []
+        self._lock = threading.Lock()
+        self._checked_at = -float("inf")
+        self._signature: Signature | None = None
+        self._rulebook: RuleBook | None = None
+
+    def current(self) -> RuleBook:
+        """The RuleBook to use now; raises RuleFileError only if no version ever loaded."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at >= self.check_interval or self._rulebook is None:
+                self._checked_at = now
+                signature = self._read_signature()
+                if signature != self._signature:
+                    self._signature = signature
+                    self._reload()
+            if self._rulebook is None:
+                raise RuleFileError(self.last_errors)
+            return self._rulebook
+
+    def _read_signature(self) -> Signature:
+        entries: list[tuple[str, int, int]] = []
+        for path in sorted(self.directory.glob(RULE_FILE_PATTERN)):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # removed between listing and looking
+            entries.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(entries)
+
+    def _reload(self) -> None:
+        try:
+            rulebook = load_rulebook(self.directory, references=self.references)
+        except RuleFileError as error:
+            self.last_errors = error.errors
+            kept = f"keeping ruleset {self._rulebook.hash[:12]}" if self._rulebook else "no rules"
+            logger.error(
+                "rule files in %s rejected (%s):\n%s",
+                self.directory,
+                kept,
+                "\n".join(str(problem) for problem in error.errors),
+            )
+            return
+        if self._rulebook is None or rulebook.hash != self._rulebook.hash:
+            logger.info("rule files in %s loaded: %s", self.directory, rulebook.hash[:12])
+        self.last_errors = []
+        self._rulebook = rulebook

@@ -1,0 +1,616 @@
+"""From a rule file's YAML to a Ruleset, collecting every mistake instead of stopping.
+
+Each check appends a RuleError pointing at the key or value to fix and saying what
+was expected; parsing carries on with what is usable, so one run shows everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import cast, get_args
+
+from rules.errors import Position, RuleError
+from rules.facts import FACTS_BY_NAME, FactDefinition
+from rules.intents import IntentAction, ParamValue
+from rules.model import (
+    NUMERIC_OPERATORS,
+    OPERATORS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Example,
+    IntentSpec,
+    Leaf,
+    Mode,
+    NotOf,
+    Operator,
+    Rule,
+    Ruleset,
+    Scalar,
+)
+from rules.references import References
+from rules.values import closest, fact_value
+from rules.yamlfile import (
+    describe,
+    is_yaml11_boolean_word,
+    item_position,
+    key_position,
+    read_yaml,
+    value_position,
+)
+
+RULE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+HEADER_KEYS = ("name", "owner", "description", "mode", "rules")
+RULE_KEYS = (
+    "id",
+    "description",
+    "enabled",
+    "priority",
+    "when",
+    "then",
+    "examples",
+    "reenter_after",
+)
+ACTION_KEYS: dict[str, IntentAction] = {
+    "start": "start_workflow",
+    "signal": "signal_workflow",
+    "tag": "tag_customer",
+    "notify": "notify_team",
+}
+INTENT_KEYS = (*ACTION_KEYS, "to", "params")
+EXAMPLE_KEYS = ("given", "expect")
+GROUPS = ("all", "any", "not")
+MODES = get_args(Mode)
+
+
+def parse_ruleset(
+    path: str, content: bytes, references: References
+) -> tuple[Ruleset | None, list[RuleError]]:
+    """Parse one rule file; the Ruleset is None when the file is unusable as a whole."""
+    parser = _FileParser(path, references)
+    ruleset = parser.parse(content)
+    return ruleset, parser.errors
+
+
+class _FileParser:
+    """Parses one file, appending to `errors` as it goes."""
+
+    def __init__(self, path: str, references: References) -> None:
+        self.path = path
+        self.references = references
+        self.errors: list[RuleError] = []
+
+    def error(self, pos: Position, message: str) -> None:
+        self.errors.append(pos.error(message))
+
+    # --- the file and its header ------------------------------------------------------
+
+    def parse(self, content: bytes) -> Ruleset | None:
+        start = Position.start_of(self.path)
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.error(start, f"the file is not UTF-8 text ({error.reason})")
+            return None
+        document, syntax_errors = read_yaml(self.path, text)
+        if syntax_errors:
+            self.errors.extend(syntax_errors)
+            return None
+        if not isinstance(document, Mapping):
+            self.error(start, "expected a ruleset: name, owner, description, mode and rules")
+            return None
+        self.unknown_keys(document, HEADER_KEYS, "ruleset")
+        name = self.text(document, "name", start, pattern=NAME)
+        owner = self.text(document, "owner", start)
+        description = self.text(document, "description", start)
+        mode = self.mode(document, start)
+        rules = self.rules(document, start)
+        if name is None or owner is None or description is None or mode is None:
+            return None
+        return Ruleset(
+            name=name,
+            owner=owner,
+            description=description,
+            mode=mode,
+            rules=tuple(rules),
+            path=self.path,
+            hash=hashlib.sha256(content).hexdigest(),
+            pos=key_position(self.path, document, "name"),
+        )
+
+    def unknown_keys(
+        self, mapping: Mapping[object, object], known: Sequence[str], what: str
+    ) -> None:
+        for key in mapping:
+            if key not in known:
+                self.error(
+                    key_position(self.path, mapping, key),
+                    f"unknown {what} key {key!r}{closest(str(key), known)} "
+                    f"(expected one of: {', '.join(known)})",
+                )
+
+    def text(
+        self,
+        mapping: Mapping[object, object],
+        key: str,
+        parent: Position,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        required: bool = True,
+    ) -> str | None:
+        if key not in mapping:
+            if required:
+                self.error(parent, f"missing {key!r}")
+            return None
+        value = mapping[key]
+        pos = value_position(self.path, mapping, key)
+        if not isinstance(value, str) or not value.strip():
+            self.error(pos, f"{key!r}: expected text, got {describe(value)}")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.error(
+                pos,
+                f"{key!r}: {value!r} must be lowercase letters, digits and dashes "
+                "(kebab-case, e.g. vip-birthday-greeting)",
+            )
+            return None
+        return str(value)
+
+    def mode(self, document: Mapping[object, object], parent: Position) -> Mode | None:
+        mode = self.text(document, "mode", parent)
+        if mode is None:
+            return None
+        if mode not in MODES:
+            self.error(
+                value_position(self.path, document, "mode"),
+                f"mode: expected all_matches or first_match, got {mode!r}{closest(mode, MODES)}",
+            )
+            return None
+        return cast(Mode, mode)
+
+    # --- rules ----------------------------------------------------------------------------
+
+    def rules(self, document: Mapping[object, object], parent: Position) -> list[Rule]:
+        if "rules" not in document:
+            self.error(parent, "missing 'rules' (the list of rules)")
+            return []
+        items = document["rules"]
+        pos = value_position(self.path, document, "rules")
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            self.error(pos, f"rules: expected a list of rules, got {describe(items)}")
+            return []
+        rules: list[Rule] = []
+        first_seen: dict[str, Position] = {}
+        for index, item in enumerate(items):
+            rule = self.rule(item, item_position(self.path, items, index, pos), index)
+            if rule is None:
+                continue
+            if rule.id in first_seen:
+                self.error(
+                    rule.pos,
+                    f"duplicate rule id {rule.id!r} (first used on line "
+                    f"{first_seen[rule.id].line}); rule ids must be unique in a ruleset",
+                )
+                continue
+            first_seen[rule.id] = rule.pos
+            rules.append(rule)
+        return rules
+
+    def rule(self, item: object, pos: Position, order: int) -> Rule | None:
+        if not isinstance(item, Mapping):
+            self.error(
+                pos, f"expected a rule (id, description, when, then, ...), got {describe(item)}"
+            )
+            return None
+        self.unknown_keys(item, RULE_KEYS, "rule")
+        errors_before = len(self.errors)
+        rule_id = self.text(item, "id", pos, pattern=RULE_ID)
+        id_pos = value_position(self.path, item, "id") if "id" in item else pos
+        description = self.text(item, "description", pos)
+        enabled = self.boolean(item, "enabled", default=True)
+        priority = self.integer(item, "priority", default=0)
+        reenter = self.integer(item, "reenter_after", default=None, minimum=1)
+        when = self.when(item, pos)
+        then = self.then(item, pos)
+        examples = self.examples(item, pos, then)
+        if len(self.errors) > errors_before or rule_id is None or description is None:
+            # Keep the id so a duplicate is still reported, but do not build a half rule.
+            return None
+        assert when is not None
+        return Rule(
+            id=rule_id,
+            description=description,
+            enabled=enabled,
+            priority=priority or 0,
+            when=when,
+            then=tuple(then),
+            examples=tuple(examples),
+            reenter_after_days=reenter,
+            pos=id_pos,
+            order=order,
+        )
+
+    def boolean(self, mapping: Mapping[object, object], key: str, *, default: bool) -> bool:
+        if key not in mapping:
+            return default
+        value = mapping[key]
+        if isinstance(value, bool):
+            return value
+        pos = value_position(self.path, mapping, key)
+        if is_yaml11_boolean_word(value):
+            self.error(
+                pos,
+                f"{key}: {value!r} is text, not true/false: careflow reads YAML 1.2, where only "
+                "true and false are booleans; write true or false",
+            )
+        else:
+            self.error(pos, f"{key}: expected true or false, got {describe(value)}")
+        return default
+
+    def integer(
+        self,
+        mapping: Mapping[object, object],
+        key: str,
+        *,
+        default: int | None,
+        minimum: int | None = None,
+    ) -> int | None:
+        if key not in mapping:
+            return default
+        value = mapping[key]
+        pos = value_position(self.path, mapping, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(pos, f"{key}: expected a whole number, got {describe(value)}")
+            return default
+        if minimum is not None and value < minimum:
+            self.error(pos, f"{key}: expected a whole number of at least {minimum}, got {value}")
+            return default
+        return int(value)
+
+    # --- when -------------------------------------------------------------------------------
+
+    def when(self, rule: Mapping[object, object], parent: Position) -> Condition | None:
+        if "when" not in rule:
+            self.error(parent, "missing 'when' (the conditions that make this rule fire)")
+            return None
+        return self.condition(rule["when"], value_position(self.path, rule, "when"))
+
+    def condition(self, node: object, pos: Position) -> Condition | None:
+        """A mapping (facts and groups, all must hold) or a list (all items must hold)."""
+        if isinstance(node, Sequence) and not isinstance(node, str):
+            return self.group_items(node, pos, "all")
+        if not isinstance(node, Mapping) or not node:
+            self.error(
+                pos,
+                f"expected conditions (fact: test, or all:/any:/not:), got {describe(node)}",
+            )
+            return None
+        parts: list[Condition] = []
+        for key, value in node.items():
+            key_pos = key_position(self.path, node, key)
+            value_pos = value_position(self.path, node, key)
+            if key in ("all", "any"):
+                part = self.group_items(value, value_pos, str(key))
+            elif key == "not":
+                inner = self.condition(value, value_pos)
+                part = NotOf(inner, key_pos) if inner is not None else None
+            elif key in FACTS_BY_NAME:
+                part = self.fact_test(FACTS_BY_NAME[str(key)], value, key_pos, value_pos)
+            else:
+                self.error(
+                    key_pos,
+                    f"unknown fact {key!r}{closest(str(key), list(FACTS_BY_NAME) + list(GROUPS))} "
+                    "(facts are listed in rules/README.md; groups are all, any, not)",
+                )
+                part = None
+            if part is not None:
+                parts.append(part)
+        if len(parts) != len(node):
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts), pos)
+
+    def group_items(self, node: object, pos: Position, kind: str) -> Condition | None:
+        if not isinstance(node, Sequence) or isinstance(node, str) or not node:
+            self.error(pos, f"{kind}: expected a list of conditions, got {describe(node)}")
+            return None
+        parts = [
+            self.condition(item, item_position(self.path, node, index, pos))
+            for index, item in enumerate(node)
+        ]
+        usable = [part for part in parts if part is not None]
+        if len(usable) != len(parts):
+            return None
+        if kind == "any":
+            return AnyOf(tuple(usable), pos)
+        return usable[0] if len(usable) == 1 else AllOf(tuple(usable), pos)
+
+    def fact_test(
+        self, fact: FactDefinition, node: object, key_pos: Position, value_pos: Position
+    ) -> Condition | None:
+        """`fact: value` (is), or `fact: {operator: operand, ...}` (all must hold)."""
+        if isinstance(node, Sequence) and not isinstance(node, str):
+            self.error(
+                value_pos,
+                f"{fact.name}: to accept several values write {{one_of: [...]}}",
+            )
+            return None
+        if not isinstance(node, Mapping):
+            value = self.fact_value(fact, node, value_pos)
+            return Leaf(fact.name, "is", value, key_pos) if value is not None else None
+        if not node:
+            self.error(value_pos, f"{fact.name}: expected a test such as {{is: ...}}")
+            return None
+        tests: list[Condition] = []
+        for op, operand in node.items():
+            op_pos = key_position(self.path, node, op)
+            operand_pos = value_position(self.path, node, op)
+            if op not in OPERATORS:
+                self.error(
+                    op_pos,
+                    f"unknown test {op!r}{closest(str(op), OPERATORS)} "
+                    f"(expected one of: {', '.join(OPERATORS)})",
+                )
+                continue
+            leaf = self.leaf(fact, cast(Operator, op), operand, op_pos, operand_pos)
+            if leaf is not None:
+                tests.append(leaf)
+        if len(tests) != len(node):
+            return None
+        return tests[0] if len(tests) == 1 else AllOf(tuple(tests), key_pos)
+
+    def leaf(
+        self,
+        fact: FactDefinition,
+        op: Operator,
+        operand: object,
+        op_pos: Position,
+        operand_pos: Position,
+    ) -> Leaf | None:
+        if op in ("exists", "missing"):
+            if operand is not True:
+                other = "missing" if op == "exists" else "exists"
+                hint = f"; to test the opposite write {other}: true" if operand is False else ""
+                self.error(operand_pos, f"{fact.name} {op}: expected true{hint}")
+                return None
+            return Leaf(fact.name, op, None, op_pos)
+        if op in NUMERIC_OPERATORS and fact.type not in ("integer", "number"):
+            self.error(
+                op_pos,
+                f"{fact.name} is {fact.type}: {op} compares numbers; use is, is_not or one_of",
+            )
+            return None
+        if op in ("one_of", "between"):
+            if not isinstance(operand, Sequence) or isinstance(operand, str) or not operand:
+                self.error(
+                    operand_pos, f"{fact.name} {op}: expected a list, got {describe(operand)}"
+                )
+                return None
+            values = [
+                self.fact_value(fact, item, item_position(self.path, operand, index, operand_pos))
+                for index, item in enumerate(operand)
+            ]
+            if any(value is None for value in values):
+                return None
+            if op == "between":
+                if len(values) != 2:
+                    self.error(
+                        operand_pos,
+                        f"{fact.name} between: expected two numbers [low, high], got {len(values)}",
+                    )
+                    return None
+                low, high = cast(list[float], values)
+                if low > high:
+                    self.error(
+                        operand_pos,
+                        f"{fact.name} between {low} and {high} can never match: "
+                        "write the low end first",
+                    )
+                    return None
+            return Leaf(fact.name, op, tuple(cast(list[Scalar], values)), op_pos)
+        value = self.fact_value(fact, operand, operand_pos)
+        return Leaf(fact.name, op, value, op_pos) if value is not None else None
+
+    def fact_value(self, fact: FactDefinition, raw: object, pos: Position) -> Scalar | None:
+        value, problem = fact_value(fact, raw)
+        if problem is not None:
+            self.error(pos, problem)
+        return value
+
+    # --- then -------------------------------------------------------------------------------
+
+    def then(self, rule: Mapping[object, object], parent: Position) -> list[IntentSpec]:
+        if "then" not in rule:
+            self.error(parent, "missing 'then' (what should happen when the rule fires)")
+            return []
+        items = rule["then"]
+        pos = value_position(self.path, rule, "then")
+        if isinstance(items, Mapping):
+            items = [items]
+        if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+            self.error(
+                pos,
+                "then: expected a list of actions (start:, signal: ... to:, tag:, notify:), "
+                f"got {describe(items)}",
+            )
+            return []
+        intents = [
+            self.intent(item, item_position(self.path, items, index, pos))
+            for index, item in enumerate(items)
+        ]
+        return [intent for intent in intents if intent is not None]
+
+    def intent(self, item: object, pos: Position) -> IntentSpec | None:
+        if not isinstance(item, Mapping):
+            self.error(
+                pos, f"expected an action such as start: retention_offer, got {describe(item)}"
+            )
+            return None
+        self.unknown_keys(item, INTENT_KEYS, "action")
+        actions = [key for key in item if key in ACTION_KEYS]
+        if len(actions) != 1:
+            self.error(pos, "each action needs exactly one of start:, signal:, tag:, notify:")
+            return None
+        key = str(actions[0])
+        target = self.text(item, key, pos)
+        params, params_pos = self.params(item, pos)
+        if target is None or params is None:
+            return None
+        target_pos = value_position(self.path, item, key)
+        action = ACTION_KEYS[key]
+        if key == "start":
+            if not self.known_journey(target, target_pos):
+                return None
+            if "to" in item:
+                self.error(key_position(self.path, item, "to"), "'to' only goes with signal:")
+                return None
+            return IntentSpec(action, pos, workflow=target, params=params, params_pos=params_pos)
+        if key == "signal":
+            journey = self.text(item, "to", pos)
+            if journey is None:
+                return None
+            journey_pos = value_position(self.path, item, "to")
+            if not self.known_journey(journey, journey_pos):
+                return None
+            signals = self.references.journeys[journey]
+            if target not in signals:
+                accepted = ", ".join(signals) or "no signals"
+                self.error(
+                    target_pos,
+                    f"journey {journey!r} has no signal {target!r}{closest(target, signals)} "
+                    f"(it accepts: {accepted})",
+                )
+                return None
+            return IntentSpec(
+                action, pos, workflow=journey, signal=target, params=params, params_pos=params_pos
+            )
+        if not RULE_ID.match(target):
+            self.error(target_pos, f"{key}: {target!r} must be kebab-case, e.g. at-risk")
+            return None
+        if key == "tag":
+            return IntentSpec(action, pos, tag=target, params=params, params_pos=params_pos)
+        return IntentSpec(action, pos, team=target, params=params, params_pos=params_pos)
+
+    def known_journey(self, name: str, pos: Position) -> bool:
+        journeys = self.references.journeys
+        if name in journeys:
+            return True
+        self.error(
+            pos,
+            f"unknown journey {name!r}{closest(name, journeys)} "
+            f"(known journeys: {', '.join(sorted(journeys))})",
+        )
+        return False
+
+    def params(
+        self, item: Mapping[object, object], parent: Position
+    ) -> tuple[dict[str, ParamValue] | None, dict[str, Position]]:
+        if "params" not in item or item["params"] is None:
+            return {}, {}
+        node = item["params"]
+        pos = value_position(self.path, item, "params")
+        if not isinstance(node, Mapping):
+            self.error(pos, f"params: expected key: value lines, got {describe(node)}")
+            return None, {}
+        params: dict[str, ParamValue] = {}
+        positions: dict[str, Position] = {}
+        ok = True
+        for key, value in node.items():
+            value_pos = value_position(self.path, node, key)
+            if isinstance(value, bool | int | float) or (isinstance(value, str) and value):
+                params[str(key)] = value if not isinstance(value, str) else str(value)
+                positions[str(key)] = value_pos
+            else:
+                self.error(
+                    value_pos,
+                    f"param {key!r}: expected text, a number or true/false, got {describe(value)}",
+                )
+                ok = False
+                continue
+            if key == "template" and value not in self.references.templates:
+                self.error(
+                    value_pos,
+                    f"unknown template {value!r}{closest(str(value), self.references.templates)} "
+                    f"(templates are the folders in {self.references.templates_dir / 'email'})",
+                )
+                ok = False
+        return (params if ok else None), positions
+
+    # --- examples ---------------------------------------------------------------------------
+
+    def examples(
+        self, rule: Mapping[object, object], parent: Position, then: list[IntentSpec]
+    ) -> list[Example]:
+        if "examples" not in rule:
+            self.error(
+                parent,
+                "missing 'examples': add at least one (given: facts, expect: [intents]) "
+                "so `careflow rules check` can prove the rule does what it says",
+            )
+            return []
+        items = rule["examples"]
+        pos = value_position(self.path, rule, "examples")
+        if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+            self.error(pos, f"examples: expected a list of examples, got {describe(items)}")
+            return []
+        labels = [intent.label for intent in then]
+        examples = [
+            self.example(item, item_position(self.path, items, index, pos), labels)
+            for index, item in enumerate(items)
+        ]
+        return [example for example in examples if example is not None]
+
+    def example(self, item: object, pos: Position, labels: list[str]) -> Example | None:
+        if not isinstance(item, Mapping) or "given" not in item or "expect" not in item:
+            self.error(pos, "an example needs given: (facts) and expect: (a list of intents)")
+            return None
+        self.unknown_keys(item, EXAMPLE_KEYS, "example")
+        given_node = item["given"]
+        given_pos = value_position(self.path, item, "given")
+        given: dict[str, Scalar] = {}
+        ok = True
+        if not isinstance(given_node, Mapping):
+            self.error(given_pos, f"given: expected fact: value lines, got {describe(given_node)}")
+            ok = False
+        else:
+            for name, raw in given_node.items():
+                name_pos = key_position(self.path, given_node, name)
+                if name not in FACTS_BY_NAME:
+                    self.error(
+                        name_pos, f"unknown fact {name!r}{closest(str(name), FACTS_BY_NAME)}"
+                    )
+                    ok = False
+                    continue
+                value = self.fact_value(
+                    FACTS_BY_NAME[str(name)], raw, value_position(self.path, given_node, name)
+                )
+                if value is None:
+                    ok = False
+                else:
+                    given[str(name)] = value
+        expect_node = item["expect"]
+        expect_pos = value_position(self.path, item, "expect")
+        expect: list[str] = []
+        if not isinstance(expect_node, Sequence) or isinstance(expect_node, str):
+            self.error(
+                expect_pos,
+                "expect: expected a list such as [start retention_offer] or [], "
+                f"got {describe(expect_node)}",
+            )
+            ok = False
+        else:
+            for index, label in enumerate(expect_node):
+                normal = " ".join(str(label).split())
+                if normal not in labels:
+                    self.error(
+                        item_position(self.path, expect_node, index, expect_pos),
+                        f"expect: this rule has no action {normal!r}{closest(normal, labels)} "
+                        f"(its actions: {', '.join(labels) or 'none'})",
+                    )
+                    ok = False
+                expect.append(normal)
+        if not ok:
+            return None
+        return Example(given, tuple(expect), pos, expect_pos)

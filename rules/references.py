@@ -1,0 +1,59 @@
+"""What rule files may name outside themselves: journeys, their signals, templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Used only while workflows/registry.py does not exist (a checkout without workflows):
+# the journeys the design names, with the signals each accepts.
+DESIGNED_JOURNEYS: dict[str, tuple[str, ...]] = {
+    "complaint_escalation": ("complaint_resolved", "survey_answered", "customer_erased"),
+    "retention_offer": ("order_placed", "opted_out", "customer_erased"),
+    "care_message": ("opted_out", "customer_erased"),
+    "satisfaction_survey": (),
+    "onboarding": (),
+    "contact_change_notice": (),
+}
+
+
+@dataclass(frozen=True)
+class References:
+    """The journeys (name -> signals) and template ids a rule file may name."""
+
+    journeys: Mapping[str, tuple[str, ...]]
+    templates: frozenset[str]
+    templates_dir: Path
+
+
+def registered_journeys() -> dict[str, tuple[str, ...]]:
+    """Journeys from the workflow registry, imported lazily: it pulls in temporalio."""
+    try:
+        from workflows.registry import JOURNEYS
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("workflows", "workflows.registry"):
+            raise
+        return dict(DESIGNED_JOURNEYS)
+    return {name: tuple(journey.signals) for name, journey in JOURNEYS.items()}
+
+
+def template_ids(templates_dir: Path) -> frozenset[str]:
+    """Folders under `templates_dir/email`: each is a template a rule may name."""
+    email_dir = templates_dir / "email"
+    if not email_dir.is_dir():
+        return frozenset()
+    return frozenset(
+        folder.name
+        for folder in email_dir.iterdir()
+        if folder.is_dir() and not folder.name.startswith(("_", "."))
+    )
+
+
+def default_references(templates_dir: Path | None = None) -> References:
+    """References as the running system sees them (shipped templates by default)."""
+    if templates_dir is None:
+        from careflow.paths import TEMPLATES_DIR
+
+        templates_dir = TEMPLATES_DIR
+    return References(registered_journeys(), template_ids(templates_dir), templates_dir)
