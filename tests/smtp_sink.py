@@ -62,6 +62,15 @@ class SmtpSink:
     def stop(self) -> None:
         self.controller.stop()
 
+    def outage(self) -> None:
+        """Stop accepting connections (an SMTP outage) until `recover()`."""
+        self.controller.stop()
+
+    def recover(self) -> None:
+        """Listen again on the same port."""
+        self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
     async def wait_for(self, count: int, within_seconds: float = 30.0) -> list[EmailMessage]:
         """Wait until `count` messages arrived (polling the list the server thread fills)."""
         loop = asyncio.get_running_loop()
