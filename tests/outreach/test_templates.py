@@ -267,3 +267,24 @@ def test_required_variables_lists_what_the_send_step_must_provide(shipped_templa
         "unsubscribe_url",
     }
     assert "offer" in renderer.required_variables("retention_offer", "zh-CN")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_optional_case_fields_may_be_missing(shipped_templates: Path, locale: str) -> None:
+    context = sample_context("complaint_resolved", locale)
+    case = dict(context["case"])  # type: ignore[call-overload]
+    del case["resolved_at"], case["resolution"]
+    context["case"] = case
+    message = TemplateRenderer(shipped_templates).render("complaint_resolved", locale, context)
+    assert case["reference"] in message.text
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_contact_change_without_the_old_value_shows_only_the_new(
+    shipped_templates: Path, locale: str
+) -> None:
+    context = sample_context("staff_contact_change", locale)
+    context["changes"] = [{"field": "email", "old": "", "new": "new@example.com"}]
+    message = TemplateRenderer(shipped_templates).render("staff_contact_change", locale, context)
+    assert "new@example.com" in message.text
+    assert "->" not in message.text
