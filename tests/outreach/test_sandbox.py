@@ -42,6 +42,8 @@ INJECTIONS = [
     "{{ items.append(4) }}",
     "{{ customer.update({'name': 'B'}) }}",
     "{% if x.__class__ is defined %}leak{% endif %}",
+    "{% include '../../../../../etc/passwd' %}",
+    "{% include '/etc/passwd' %}",
 ]
 
 
@@ -85,6 +87,7 @@ def test_attribute_refusal_says_what_was_not_allowed(make_templates: MakeTemplat
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
         "{% for i in range(5000) %}{{ 'y' * 100 }}{% endfor %}",
         "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+        "{% include 't/body.txt.en.j2' %}",
     ],
 )
 def test_runaway_templates_stop_at_a_limit(make_templates: MakeTemplates, body: str) -> None:
