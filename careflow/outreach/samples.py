@@ -64,20 +64,19 @@ _OFFER: Mapping[str, object] = {
     "expires_at": SAMPLE_NOW + timedelta(days=14),
 }
 
-# Topic of each shipped template, which decides whether a sample has an
-# unsubscribe link (transactional and internal messages have none).
-_MARKETING_OR_CARE = frozenset(
-    {
-        "satisfaction_survey",
-        "survey_reminder",
-        "retention_offer",
-        "retention_reminder",
-        "birthday_greeting",
-        "holiday_greeting",
-        "onboarding_welcome",
-        "onboarding_tips",
-    }
-)
+# The topic each shipped journey sends its template with (the journeys in
+# `workflows/` fix it in code); it decides whether a sample has an unsubscribe link,
+# as the send step does: every message that is not transactional carries one.
+_SAMPLE_TOPICS: Mapping[str, str] = {
+    "satisfaction_survey": "care",
+    "survey_reminder": "care",
+    "birthday_greeting": "care",
+    "holiday_greeting": "care",
+    "onboarding_welcome": "care",
+    "onboarding_tips": "care",
+    "retention_offer": "marketing",
+    "retention_reminder": "marketing",
+}
 
 _EXTRAS: Mapping[str, Mapping[str, object]] = {
     "complaint_ack": {"case": _CASE},
@@ -117,20 +116,19 @@ _EXTRAS: Mapping[str, Mapping[str, object]] = {
 def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, object]:
     """A complete, realistic context for `template_id`, as the send step would build it.
 
-    Unknown template ids (an operator's new template) get the common part only:
-    the customer, the topic and the unsubscribe link.
+    Unknown template ids (an operator's new template) get the common part only: the
+    customer, and an unsubscribe link (a new template is most likely marketing).
     """
     language = (locale or "en").split("-")[0].split("_")[0].lower()
     customer = dict(_CUSTOMERS.get(language, _CUSTOMERS["en"]))
-    is_customer_facing = template_id in _MARKETING_OR_CARE
+    known = template_id in _EXTRAS or template_id in _SAMPLE_TOPICS
+    topic = _SAMPLE_TOPICS.get(template_id, "transactional" if known else "marketing")
     context: dict[str, object] = {
         "customer": customer,
-        "topic": "marketing" if is_customer_facing else "transactional",
+        "topic": topic,
         "params": {},
-        "unsubscribe_url": SAMPLE_UNSUBSCRIBE_URL if is_customer_facing else None,
+        "unsubscribe_url": None if topic == "transactional" else SAMPLE_UNSUBSCRIBE_URL,
     }
-    if template_id not in _EXTRAS and not template_id.startswith("staff_"):
-        context["unsubscribe_url"] = SAMPLE_UNSUBSCRIBE_URL
     context.update(_EXTRAS.get(template_id, {}))
     return context
 

@@ -288,3 +288,20 @@ def test_contact_change_without_the_old_value_shows_only_the_new(
     message = TemplateRenderer(shipped_templates).render("staff_contact_change", locale, context)
     assert "new@example.com" in message.text
     assert "->" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{{ 'lots'|money('CNY') }}", "expected a number"),
+        ("{{ true|money('CNY') }}", "yes/no"),
+        ("{{ 'soon'|date_local }}", "expected a date"),
+    ],
+)
+def test_a_filter_given_the_wrong_kind_of_value_is_a_problem(
+    make_templates: MakeTemplates, body: str, expected: str
+) -> None:
+    root = make_templates(simple_template(body=body))
+    with pytest.raises(TemplateProblem, match=expected) as caught:
+        TemplateRenderer(root).render("t", "en", {})
+    assert caught.value.line == 1
