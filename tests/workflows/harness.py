@@ -25,7 +25,9 @@ from activities.outreach import OutreachActivities
 from activities.tasks import TaskActivities
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
+from careflow.paths import RULES_DIR
 from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
 from workflows.care_message import CareMessageWorkflow
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
@@ -84,10 +86,29 @@ def write_templates(root: Path) -> Path:
     return root
 
 
+def relaxed_policy(**changes: Any) -> OutreachPolicy:
+    """The shipped outreach policy without quiet hours and with a roomy contact budget.
+
+    Journey tests are about the journeys' own timing; the quiet-hours test puts the
+    quiet hours back (see test_care_message.py).
+    """
+    shipped = load_outreach_policy(RULES_DIR / POLICY_FILE_NAME)
+    relaxed = shipped.model_copy(
+        update={
+            "quiet_hours": shipped.quiet_hours.model_copy(update={"applies_to": frozenset()}),
+            "contact_budget": shipped.contact_budget.model_copy(
+                update={"marketing_max": 100, "total_max": 100}
+            ),
+        }
+    )
+    return relaxed.model_copy(update=changes)
+
+
 def journey_activities(
-    settings: Settings, db: Database, config_path: Path
+    settings: Settings, db: Database, config_path: Path, policy: OutreachPolicy | None = None
 ) -> list[Callable[..., Any]]:
     """The activities every journey calls, bound as `build_activities()` binds them."""
+    current_policy = policy or relaxed_policy()
     renderer = TemplateRenderer(settings.templates_dir)
     delivery = SmtpDelivery(settings.smtp_target)
     outreach = OutreachActivities(
@@ -97,6 +118,7 @@ def journey_activities(
         mail_from=settings.mail_from,
         base_url=settings.base_url,
         secret_key=settings.secret_key,
+        policy=lambda: current_policy,
     )
     journeys = JourneyActivities(
         db, config_path=config_path, base_url=settings.base_url, secret_key=settings.secret_key
@@ -133,12 +155,13 @@ def journey_worker(
     db: Database,
     config_path: Path,
     *,
+    policy: OutreachPolicy | None = None,
     replace: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
     """A worker for the journeys; `replace` swaps activities by their registered name."""
     activities = {
         _activity_name(activity): activity
-        for activity in journey_activities(settings, db, config_path)
+        for activity in journey_activities(settings, db, config_path, policy)
     }
     for activity in replace:
         activities[_activity_name(activity)] = activity

@@ -49,7 +49,9 @@ async def test_goal_met_early_ends_the_journey_at_once(
     smtp_sink: SmtpSink,
 ) -> None:
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
-        workflow_id, handle = await _start(workflow_env, journey_settings, db, "C-1", tier="regular")
+        workflow_id, handle = await _start(
+            workflow_env, journey_settings, db, "C-1", tier="regular"
+        )
         [offer] = await smtp_sink.wait_for(1)
         assert subjects([offer]) == ["retention_offer C-1"]
         assert params_of(offer)["offer_value"] == 50
@@ -181,8 +183,6 @@ async def test_no_marketing_consent_sends_nothing(
     smtp_sink: SmtpSink,
 ) -> None:
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
-        _, handle = await _start(
-            workflow_env, journey_settings, db, "C-6", consents=("care",)
-        )
+        _, handle = await _start(workflow_env, journey_settings, db, "C-6", consents=("care",))
         assert await handle.result() == "offer_skipped"  # type: ignore[attr-defined]
     assert smtp_sink.messages == []
