@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path, PurePosixPath
 
-from jinja2 import FileSystemLoader, Template, TemplateNotFound, TemplateSyntaxError, meta
+from jinja2 import FileSystemLoader, Template, TemplateNotFound, TemplateSyntaxError, meta, nodes
 
 from careflow.outreach.formatting import FILTERS, FORMATTER_KEY, Formatter, babel_locale
 from careflow.outreach.locales import babel_locale_name, locale_candidates, normalise_locale
@@ -102,8 +102,9 @@ class TemplateRenderer:
         self.email_dir = Path(templates_dir) / EMAIL_DIR
         self.fallback_locales = tuple(fallback_locales)
         self.limits = limits or RenderLimits()
+        self._loader = FileSystemLoader(self.email_dir)
         self.environment = CareflowSandbox(
-            loader=FileSystemLoader(self.email_dir),
+            loader=self._loader,
             autoescape=_autoescape,
             finalize=_none_as_empty,
             trim_blocks=True,
@@ -170,11 +171,19 @@ class TemplateRenderer:
         names: set[str] = set()
         for part in PARTS:
             for name in self._part_sources(template_id, part, used):
-                source, _, _ = self.environment.loader.get_source(  # type: ignore[union-attr]
-                    self.environment, name
-                )
-                names |= meta.find_undeclared_variables(self.environment.parse(source))
+                names |= meta.find_undeclared_variables(self._parse(name))
         return names - RESERVED_NAMES
+
+    def _parse(self, name: str) -> nodes.Template:
+        try:
+            source, filename, _ = self._loader.get_source(self.environment, name)
+            return self.environment.parse(source, name, filename)
+        except TemplateNotFound as error:
+            raise TemplateProblem("file is missing", path=self.email_dir / name) from error
+        except TemplateSyntaxError as error:
+            raise TemplateProblem(
+                f"syntax error: {error.message}", path=error.filename, line=error.lineno
+            ) from error
 
     def _render_part(
         self, template_id: str, part: str, locale: str, base: Mapping[str, object]

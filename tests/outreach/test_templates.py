@@ -305,3 +305,12 @@ def test_a_filter_given_the_wrong_kind_of_value_is_a_problem(
     with pytest.raises(TemplateProblem, match=expected) as caught:
         TemplateRenderer(root).render("t", "en", {})
     assert caught.value.line == 1
+
+
+def test_required_variables_reports_a_syntax_error_as_a_problem(
+    make_templates: MakeTemplates,
+) -> None:
+    root = make_templates(simple_template(body="ok\n{{ broken }"))
+    with pytest.raises(TemplateProblem) as caught:
+        TemplateRenderer(root).required_variables("t")
+    assert caught.value.line == 2
