@@ -13,15 +13,18 @@ lists/dicts, `range` capped) with `StrictUndefined`, tightened as follows:
   Templates format values with filters (`money`, `date_local`, ...).
 - Size: string/list repetition (`*`), concatenation (`+`), `**`, the `center`,
   `indent`, `replace`, `join`, `batch` and `slice` filters and `namespace`
-  attributes are checked
-  *before* the result is built, so no single step can produce more than
-  `RenderLimits.max_output_chars` characters; the whole rendered output is streamed
-  and cut off at the same cap.
-- Time: every `{% for %}` iteration and every call in template code ticks a budget
-  that enforces both `max_loop_iterations` (summed over all loops of one render) and
-  a wall-clock deadline, so nested loops or runaway recursion stop promptly.
+  attributes are checked *before* the result is built, so no single step can
+  produce more than `RenderLimits.max_output_chars` characters; the rendered output
+  is streamed and cut off at the same cap. `lipsum` is removed.
+- Time: every `{% for %}` iteration (the parsed template is rewritten so loops
+  iterate through the budget) and every call in template code ticks a budget that
+  enforces `max_loop_iterations` (summed over all loops of one part) and a
+  wall-clock deadline, so nested loops or runaway recursion stop promptly.
 
-Limits apply only inside `bounded_render()`; `TemplateRenderer` always uses it.
+Limits apply inside `bounded_render()`, which `TemplateRenderer` uses for each part;
+size checks also apply while Jinja folds constants during compilation. What is not
+bounded: one call of another built-in filter on inputs already within the limits,
+which costs a few passes over at most `max_output_chars` characters.
 """
 
 from __future__ import annotations
@@ -99,10 +102,9 @@ _current_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar
 @contextmanager
 def bounded_render(limits: RenderLimits) -> Iterator[_Budget]:
     """Apply `limits` to all template code run inside this block."""
-    token = _current_budget.set(_Budget(limits))
+    budget = _Budget(limits)
+    token = _current_budget.set(budget)
     try:
-        budget = _current_budget.get()
-        assert budget is not None
         yield budget
     finally:
         _current_budget.reset(token)
@@ -187,21 +189,18 @@ def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = Non
     return result
 
 
-class _BoundingTransform:
-    """Rewrites a parsed template so every `{% for %}` iterates through the budget."""
-
-    @staticmethod
-    def apply(tree: nodes.Template) -> nodes.Template:
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Call(
-                nodes.EnvironmentAttribute("bounded_iter"),
-                [loop.iter],
-                [],
-                None,
-                None,
-                lineno=loop.iter.lineno,
-            )
-        return tree
+def _bound_loops(tree: nodes.Template) -> nodes.Template:
+    """Rewrite a parsed template so every `{% for %}` iterates through the budget."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(
+            nodes.EnvironmentAttribute("bounded_iter"),
+            [loop.iter],
+            [],
+            None,
+            None,
+            lineno=loop.iter.lineno,
+        )
+    return tree
 
 
 def _refuse_format(*_args: object, **_kwargs: object) -> str:
@@ -218,8 +217,9 @@ class CareflowSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("undefined", StrictUndefined)
-        # Jinja's optimizer folds constant expressions while compiling, outside any
-        # render's deadline; templates are compiled once, so it saves nothing here.
+        # Jinja's optimizer evaluates constant expressions while compiling, outside
+        # the render's deadline and loop budget; templates are compiled once, so
+        # turning it off costs nothing that matters.
         kwargs["optimized"] = False
         super().__init__(**kwargs)
         self.globals["namespace"] = _BoundedNamespace
@@ -231,12 +231,14 @@ class CareflowSandbox(ImmutableSandboxedEnvironment):
         self.filters["slice"] = _slice
         # `format` is printf-style formatting: the same width trick as `%`.
         del self.filters["format"]
+        # lipsum(n) builds n paragraphs in one call, beyond any check; no email needs it.
+        del self.globals["lipsum"]
 
     # Reached through nodes.EnvironmentAttribute from the rewritten loops.
     bounded_iter = staticmethod(_bounded_iter)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        return _BoundingTransform.apply(super()._parse(source, name, filename))
+        return _bound_loops(super()._parse(source, name, filename))
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The default returns an undefined value, which a template could test with

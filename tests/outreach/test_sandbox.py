@@ -30,6 +30,7 @@ INJECTIONS = [
     "{{ customer.__class__ }}",
     "{{ cycler.__init__.__globals__.os }}",
     "{{ lipsum.__globals__['os'] }}",
+    "{{ lipsum(1000000000) }}",
     "{{ joiner.__init__.__globals__ }}",
     "{{ namespace.__init__.__globals__ }}",
     "{{ self._TemplateReference__context }}",
