@@ -125,9 +125,9 @@ class _Assembler:
         facts["tier"] = tier_of(
             self.config.tiers,
             stored_tier=profile.tier,
-            spend_last_365d=facts["spend_last_365d"],  # type: ignore[arg-type]
-            total_spent=facts["total_spent"],  # type: ignore[arg-type]
-            order_count=facts["order_count"],  # type: ignore[arg-type]
+            spend_last_365d=purchases.spend_last_365d if purchases else 0.0,
+            total_spent=purchases.total_spent if purchases else 0.0,
+            order_count=purchases.order_count if purchases else 0,
         )
         facts["lifecycle_stage"] = lifecycle_stage_of(
             self.config.lifecycle,
@@ -136,7 +136,7 @@ class _Assembler:
         )
         self._add_occasions(facts, profile)
 
-        facts["open_complaints"] = complaints.count if complaints else 0
+        facts["open_complaints"] = complaints.open_count if complaints else 0
         if complaints is not None:
             age_hours = (self.at_epoch - complaints.oldest_opened_epoch) / 3600
             facts["oldest_open_complaint_age_hours"] = round(age_hours, 1)
@@ -156,12 +156,12 @@ class _Assembler:
             (self.at_epoch - purchases.last_order_epoch) // _SECONDS_PER_DAY
         )
         facts["order_count"] = order_count
-        facts["total_spent"] = round(purchases.total_spent, 2)
-        facts["spend_last_365d"] = round(purchases.spend_last_365d, 2)
+        facts["total_spent"] = purchases.total_spent
+        facts["spend_last_365d"] = purchases.spend_last_365d
         facts["orders_last_90d"] = purchases.orders_last_90d
         facts["orders_prev_90d"] = purchases.orders_prev_90d
-        facts["spend_last_90d"] = round(purchases.spend_last_90d, 2)
-        facts["spend_prev_90d"] = round(purchases.spend_prev_90d, 2)
+        facts["spend_last_90d"] = purchases.spend_last_90d
+        facts["spend_prev_90d"] = purchases.spend_prev_90d
         facts["days_since_last_order"] = days_since_last_order
         if purchases.orders_prev_90d:
             change = purchases.orders_last_90d / purchases.orders_prev_90d - 1

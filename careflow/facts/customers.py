@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, extract, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +16,7 @@ EMAIL_CHANNEL = "email"
 MARKETING_TOPIC = "marketing"
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerProfile:
+class CustomerProfile(NamedTuple):
     """The parts of a customer record that facts are derived from."""
 
     id: int

@@ -9,8 +9,8 @@ Orders after `at` are ignored, so facts as of a past time are what they were the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,12 @@ RECENT_WINDOW = timedelta(days=90)
 YEAR_WINDOW = timedelta(days=365)
 
 
-@dataclass(frozen=True, slots=True)
-class PurchaseSummary:
-    """What one customer's orders up to `at` add up to (times in epoch seconds)."""
+class PurchaseSummary(NamedTuple):
+    """What one customer's orders up to `at` add up to.
+
+    Money is rounded to cents here, once, so that tiers compare the same figure
+    the facts show; times are seconds since the epoch.
+    """
 
     order_count: int
     total_spent: float
@@ -52,7 +55,7 @@ async def purchase_summaries(
 
     def spend_if(condition: ColumnElement[bool]) -> ColumnElement[float]:
         # Float: SQLite keeps Numeric as REAL anyway, and a float needs no Decimal
-        # conversion per row; money is rounded to cents when facts are assembled.
+        # conversion per row; money is rounded to cents below.
         return func.sum(case((condition, orders.amount), else_=0), type_=Float)
 
     statement = (
@@ -75,14 +78,14 @@ async def purchase_summaries(
     return {
         row[0]: PurchaseSummary(
             order_count=row[1],
-            total_spent=float(row[2]),
+            total_spent=round(float(row[2]), 2),
             first_order_epoch=float(row[3]),
             last_order_epoch=float(row[4]),
             orders_last_90d=int(row[5]),
             orders_prev_90d=int(row[6]),
-            spend_last_90d=float(row[7]),
-            spend_prev_90d=float(row[8]),
-            spend_last_365d=float(row[9]),
+            spend_last_90d=round(float(row[7]), 2),
+            spend_prev_90d=round(float(row[8]), 2),
+            spend_last_365d=round(float(row[9]), 2),
         )
         for row in result.all()
     }

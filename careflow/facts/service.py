@@ -7,8 +7,8 @@ complaint opened later does not count yet, one resolved later was still open the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,10 @@ from rules.facts import SEVERITIES
 CLOSED_STATUSES = ("resolved", "closed")
 
 
-@dataclass(frozen=True, slots=True)
-class OpenComplaints:
+class OpenComplaints(NamedTuple):
     """The complaints a customer had open at `at`."""
 
-    count: int
+    open_count: int
     oldest_opened_epoch: float
     max_severity: str | None
 
@@ -62,7 +61,7 @@ async def open_complaints(
     result = await session.execute(statement)
     return {
         customer_id: OpenComplaints(
-            count=count,
+            open_count=count,
             oldest_opened_epoch=float(oldest),
             max_severity=SEVERITIES[rank - 1] if rank else None,
         )
