@@ -10,10 +10,13 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careflow.outreach import TemplateProblem, TemplateRenderer, available_templates
 from careflow.outreach.samples import check_templates, sample_context
 from careflow.outreach.templates import template_locales
+from careflow.paths import TEMPLATES_DIR
 from tests.outreach.template_files import simple_template
 
 MakeTemplates = Callable[[dict[str, str]], Path]
@@ -34,6 +37,8 @@ JOURNEY_TEMPLATES = {
     "staff_call_task",
     "staff_contact_change",
 }
+# Everything str.splitlines() treats as a line boundary.
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 HOLIDAYS = (
     "new_year",
     "spring_festival",
@@ -314,3 +319,22 @@ def test_required_variables_reports_a_syntax_error_as_a_problem(
     with pytest.raises(TemplateProblem) as caught:
         TemplateRenderer(root).required_variables("t")
     assert caught.value.line == 2
+
+
+# Built once: hypothesis calls the test below hundreds of times.
+SHIPPED = TemplateRenderer(TEMPLATES_DIR)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=80))
+def test_no_name_can_break_the_subject_line(name: str) -> None:
+    renderer = SHIPPED
+    context = sample_context("birthday_greeting", "en")
+    context["customer"] = {**context["customer"], "name": name}  # type: ignore[dict-item]
+    subject = renderer.render("birthday_greeting", "en", context).subject
+    assert subject == subject.strip()
+    assert not any(line_break in subject for line_break in LINE_BREAKS)
+    email = EmailMessage()
+    email["Subject"] = subject  # EmailMessage refuses header values with line breaks
+    parsed = message_from_bytes(bytes(email), policy=default_policy)
+    assert list(parsed.keys()) == ["Subject"]
