@@ -6,6 +6,9 @@ so a survey token is never accepted as an unsubscribe token or the other way rou
 and changing the customer id inside a token breaks its signature: a link for one
 customer cannot be replayed for another, nor forged without the secret.
 
+Tokens are signed, not encrypted: anyone holding one can read the customer's external
+id and topic in it (ids only, never personal data), but cannot change them.
+
 Tokens travel in the URL path (`/unsubscribe/<token>`), so a mail client's one-click
 `POST` (body `List-Unsubscribe=One-Click`) needs nothing but the URL itself.
 Secret rotation: pass several secrets, newest last; tokens signed with any of them
