@@ -94,8 +94,11 @@ def normalised(fact: str, domain: Domain) -> Domain:
     """Whole-number facts get closed whole-number bounds: more_than 5 is at_least 6."""
     if FACTS_BY_NAME[fact].type != "integer":
         return domain
-    low = math.floor(domain.low) + 1 if domain.low_open else math.ceil(domain.low)
-    high = math.ceil(domain.high) - 1 if domain.high_open else math.floor(domain.high)
+    low, high = domain.low, domain.high
+    if math.isfinite(low):
+        low = math.floor(low) + 1 if domain.low_open else math.ceil(low)
+    if math.isfinite(high):
+        high = math.ceil(high) - 1 if domain.high_open else math.floor(high)
     return replace(domain, low=low, low_open=False, high=high, high_open=False)
 
 

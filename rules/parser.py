@@ -214,8 +214,13 @@ class _FileParser:
         priority = self.integer(item, "priority", default=0)
         reenter = self.integer(item, "reenter_after", default=None, minimum=1)
         when = self.when(item, pos)
+        errors_before_then = len(self.errors)
         then = self.then(item, pos)
-        examples = self.examples(item, pos, then)
+        # Labels of a broken `then` would only repeat its errors as example errors.
+        labels = (
+            [intent.label for intent in then] if len(self.errors) == errors_before_then else None
+        )
+        examples = self.examples(item, pos, labels)
         if len(self.errors) > errors_before or rule_id is None or description is None:
             # Keep the id so a duplicate is still reported, but do not build a half rule.
             return None
@@ -455,14 +460,13 @@ class _FileParser:
             return None
         key = str(actions[0])
         target = self.text(item, key, pos)
-        params, params_pos = self.params(item, pos)
-        if target is None or params is None:
-            return None
         target_pos = value_position(self.path, item, key)
+        journey_ok = target is None or key != "start" or self.known_journey(target, target_pos)
+        params, params_pos = self.params(item, pos)
+        if target is None or params is None or not journey_ok:
+            return None
         action = ACTION_KEYS[key]
         if key == "start":
-            if not self.known_journey(target, target_pos):
-                return None
             if "to" in item:
                 self.error(key_position(self.path, item, "to"), "'to' only goes with signal:")
                 return None
@@ -541,7 +545,7 @@ class _FileParser:
     # --- examples ---------------------------------------------------------------------------
 
     def examples(
-        self, rule: Mapping[object, object], parent: Position, then: list[IntentSpec]
+        self, rule: Mapping[object, object], parent: Position, labels: list[str] | None
     ) -> list[Example]:
         if "examples" not in rule:
             self.error(
@@ -555,14 +559,13 @@ class _FileParser:
         if not isinstance(items, Sequence) or isinstance(items, str) or not items:
             self.error(pos, f"examples: expected a list of examples, got {describe(items)}")
             return []
-        labels = [intent.label for intent in then]
         examples = [
             self.example(item, item_position(self.path, items, index, pos), labels)
             for index, item in enumerate(items)
         ]
         return [example for example in examples if example is not None]
 
-    def example(self, item: object, pos: Position, labels: list[str]) -> Example | None:
+    def example(self, item: object, pos: Position, labels: list[str] | None) -> Example | None:
         if not isinstance(item, Mapping) or "given" not in item or "expect" not in item:
             self.error(pos, "an example needs given: (facts) and expect: (a list of intents)")
             return None
@@ -603,7 +606,7 @@ class _FileParser:
         else:
             for index, label in enumerate(expect_node):
                 normal = " ".join(str(label).split())
-                if normal not in labels:
+                if labels is not None and normal not in labels:
                     self.error(
                         item_position(self.path, expect_node, index, expect_pos),
                         f"expect: this rule has no action {normal!r}{closest(normal, labels)} "

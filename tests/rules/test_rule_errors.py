@@ -1,0 +1,281 @@
+"""Malformed rule files: every mistake is reported at once, at its line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules import RuleFileError, load_rulebook
+from rules.references import References
+
+REFERENCES = References(
+    {
+        "retention_offer": ("order_placed", "opted_out"),
+        "complaint_escalation": ("complaint_resolved",),
+    },
+    frozenset({"retention_offer", "complaint_ack"}),
+    Path("templates"),
+)
+
+VALID = """\
+name: retention
+owner: marketing
+description: Win back customers who order less often.
+mode: all_matches
+rules:
+  - id: declining-frequency
+    description: Half as many orders as the quarter before.
+    priority: 10
+    when:
+      purchase_frequency_change: {at_most: -0.5}
+      tier: {is_not: vip}
+    then:
+      - start: retention_offer
+        params: {template: retention_offer}
+    examples:
+      - given: {purchase_frequency_change: -0.6, tier: regular}
+        expect: [start retention_offer]
+"""
+
+
+def errors_for(tmp_path: Path, text: str) -> list[str]:
+    (tmp_path / "retention.rules.yaml").write_text(text)
+    with pytest.raises(RuleFileError) as raised:
+        load_rulebook(tmp_path, references=REFERENCES)
+    return [str(error).replace(str(tmp_path) + "/", "") for error in raised.value.errors]
+
+
+def test_a_valid_file_loads(tmp_path: Path) -> None:
+    (tmp_path / "retention.rules.yaml").write_text(VALID)
+    rulebook = load_rulebook(tmp_path, references=REFERENCES)
+    evaluation = rulebook.evaluate({"purchase_frequency_change": -0.75})
+    assert [intent.workflow for intent in evaluation.intents] == ["retention_offer"]
+    assert evaluation.intents[0].params == {"template": "retention_offer"}
+    assert len(rulebook.hash) == 64
+
+
+def test_unknown_fact_names_the_closest_known_one(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("      tier: {is_not", "      tire: {is_not"))
+    assert errors == [
+        "retention.rules.yaml:11:7: unknown fact 'tire'; did you mean 'tier'? "
+        "(facts are listed in rules/README.md; groups are all, any, not)"
+    ]
+
+
+def test_wrong_value_type_says_what_was_expected(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("{at_most: -0.5}", '{at_most: "-0.5"}'))
+    assert errors == [
+        "retention.rules.yaml:10:44: purchase_frequency_change is number: expected a number, "
+        "got the text '-0.5' (numbers are written without quotes)"
+    ]
+
+
+def test_value_outside_a_closed_list(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("{is_not: vip}", "{is_not: vipp}"))
+    assert errors == [
+        "retention.rules.yaml:11:22: tier is text: expected one of vip, regular, potential, "
+        "got the text 'vipp'; did you mean 'vip'?"
+    ]
+
+
+def test_yaml_yes_is_explained(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("    priority: 10\n", "    enabled: yes\n"))
+    assert errors == [
+        "retention.rules.yaml:8:14: enabled: 'yes' is text, not true/false: careflow reads "
+        "YAML 1.2, where only true and false are booleans; write true or false"
+    ]
+
+
+def test_yaml_on_for_a_boolean_fact(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("tier: {is_not: vip}", "has_email: on"))
+    assert errors[0].startswith("retention.rules.yaml:11:18: has_email is true or false, but 'on'")
+
+
+def test_bad_yaml_syntax(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("{at_most: -0.5}", "{at_most: -0.5"))
+    assert len(errors) == 1
+    assert errors[0].startswith("retention.rules.yaml:11:")
+    assert "YAML syntax" in errors[0]
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    errors = errors_for(
+        tmp_path, VALID.replace("    priority: 10\n", "    priority: 10\n    priority: 5\n")
+    )
+    assert len(errors) == 1
+    assert errors[0].startswith("retention.rules.yaml:9:5: YAML syntax:")
+    assert 'duplicate key "priority"' in errors[0]
+
+
+def test_duplicate_rule_id(tmp_path: Path) -> None:
+    rule = VALID[VALID.index("  - id:") :]
+    errors = errors_for(tmp_path, VALID + rule)
+    assert errors == [
+        "retention.rules.yaml:18:9: duplicate rule id 'declining-frequency' (first used on "
+        "line 6); rule ids must be unique in a ruleset"
+    ]
+
+
+def test_unknown_journey_and_template(tmp_path: Path) -> None:
+    text = VALID.replace("start: retention_offer", "start: retention_ofer").replace(
+        "template: retention_offer", "template: retention_offr"
+    )
+    errors = errors_for(tmp_path, text)
+    assert errors == [
+        "retention.rules.yaml:13:16: unknown journey 'retention_ofer'; did you mean "
+        "'retention_offer'? (known journeys: complaint_escalation, retention_offer)",
+        "retention.rules.yaml:14:28: unknown template 'retention_offr'; did you mean "
+        "'retention_offer'? (templates are the folders in templates/email)",
+    ]
+
+
+def test_unknown_signal(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "      - start: retention_offer\n        params: {template: retention_offer}\n",
+        "      - signal: order_placd\n        to: retention_offer\n",
+    ).replace("[start retention_offer]", "[signal order_placd to retention_offer]")
+    errors = errors_for(tmp_path, text)
+    assert errors[0] == (
+        "retention.rules.yaml:13:17: journey 'retention_offer' has no signal 'order_placd'; "
+        "did you mean 'order_placed'? (it accepts: order_placed, opted_out)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "where", "words"),
+    [
+        (
+            "order_count: {between: [10, 5]}",
+            "10:30",
+            "order_count between 10 and 5 can never match",
+        ),
+        (
+            "order_count: {at_least: 5, at_most: 3}",
+            "10:34",
+            "no value of order_count passes all of these tests together: "
+            "order_count is at least 5; order_count is at most 3",
+        ),
+        (
+            "all: [{tier: vip}, {tier: regular}]",
+            "10:27",
+            "no value of tier passes all of these tests together: tier is vip; tier is regular",
+        ),
+        (
+            "order_count: {more_than: 4, less_than: 5}",
+            "10:35",
+            "no value of order_count passes",
+        ),
+        ("last_csat_score: {exists: true, missing: true}", "10:39", "no value of last_csat_score"),
+    ],
+)
+def test_impossible_conditions(tmp_path: Path, when: str, where: str, words: str) -> None:
+    text = VALID.replace("      tier: {is_not: vip}\n", "").replace(
+        "purchase_frequency_change: {at_most: -0.5}", when
+    )
+    errors = errors_for(tmp_path, text)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"retention.rules.yaml:{where}: ")
+    assert words in errors[0]
+
+
+SHADOWED = """\
+name: birthdays
+owner: care
+description: One greeting per customer.
+mode: first_match
+rules:
+  - id: any-birthday
+    description: Everyone with a birthday in the next three days.
+    priority: 10
+    when:
+      days_until_birthday: {between: [0, 3]}
+    then: [{tag: birthday}]
+    examples: [{given: {days_until_birthday: 1}, expect: [tag birthday]}]
+  - id: vip-birthday
+    description: VIPs get the special one.
+    priority: 5
+    when:
+      days_until_birthday: {is: 0}
+      tier: vip
+    then: [{tag: vip-birthday}]
+    examples: [{given: {days_until_birthday: 0, tier: vip}, expect: [tag vip-birthday]}]
+"""
+
+
+def test_first_match_shadowing(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, SHADOWED)
+    assert errors == [
+        "retention.rules.yaml:13:9: rule 'vip-birthday' can never fire: whenever it "
+        "matches, rule 'any-birthday' (line 6) matches too and wins (mode first_match, "
+        "higher priority or earlier in the file); give 'vip-birthday' a higher priority "
+        "or narrow 'any-birthday'"
+    ]
+
+
+def test_first_match_without_shadowing_when_the_special_rule_wins(tmp_path: Path) -> None:
+    (tmp_path / "birthdays.rules.yaml").write_text(SHADOWED.replace("priority: 5", "priority: 20"))
+    rulebook = load_rulebook(tmp_path, references=REFERENCES)
+    tags = [i.tag for i in rulebook.evaluate({"days_until_birthday": 0, "tier": "vip"}).intents]
+    assert tags == ["vip-birthday"]
+
+
+def test_failing_example_says_why(tmp_path: Path) -> None:
+    text = VALID.replace("tier: regular}", "tier: vip}")
+    errors = errors_for(tmp_path, text)
+    assert errors == [
+        "retention.rules.yaml:17:17: example 1 of rule 'declining-frequency': expected "
+        "[start retention_offer], got [] because tier is not vip did not hold (actual: 'vip')"
+    ]
+
+
+def test_every_error_at_once(tmp_path: Path) -> None:
+    text = (
+        VALID.replace("mode: all_matches", "mode: all_match")
+        .replace("tier: {is_not", "tire: {is_not")
+        .replace("priority: 10", "priority: high")
+        .replace("[start retention_offer]", "[start retention_offers]")
+    )
+    errors = errors_for(tmp_path, text)
+    assert [error.split(": ")[0] for error in errors] == [
+        "retention.rules.yaml:4:7",
+        "retention.rules.yaml:8:15",
+        "retention.rules.yaml:11:7",
+        "retention.rules.yaml:17:18",
+    ]
+    assert "did you mean 'all_matches'?" in errors[0]
+
+
+def test_unknown_rule_key_and_missing_examples(tmp_path: Path) -> None:
+    text = VALID.replace("    priority: 10\n", "    priorty: 10\n")
+    text = text[: text.index("    examples:")]
+    errors = errors_for(tmp_path, text)
+    assert errors[0].startswith("retention.rules.yaml:6:5: missing 'examples': add at least one")
+    assert errors[1].startswith(
+        "retention.rules.yaml:8:5: unknown rule key 'priorty'; did you mean 'priority'?"
+    )
+
+
+def test_not_exists_false(tmp_path: Path) -> None:
+    text = VALID.replace("tier: {is_not: vip}", "last_csat_score: {exists: false}")
+    errors = errors_for(tmp_path, text)
+    assert errors == [
+        "retention.rules.yaml:11:33: last_csat_score exists: expected true; to test the "
+        "opposite write missing: true"
+    ]
+
+
+def test_numeric_test_on_a_text_fact(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("tier: {is_not: vip}", "tier: {at_least: 3}"))
+    assert errors == [
+        "retention.rules.yaml:11:14: tier is text: at_least compares numbers; use is, "
+        "is_not or one_of"
+    ]
+
+
+def test_duplicate_ruleset_names_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.rules.yaml").write_text(VALID)
+    errors = errors_for(tmp_path, VALID)
+    assert errors == [
+        "retention.rules.yaml:1:1: ruleset name 'retention' is already used by a.rules.yaml"
+    ]
