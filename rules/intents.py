@@ -29,6 +29,28 @@ class Intent:
     params: dict[str, ParamValue] = field(default_factory=dict)
     reenter_after_days: int | None = None  # None: never re-enter once a journey ran
 
+    @property
+    def label(self) -> str:
+        """How rule examples and `careflow rules explain` name it: `start retention_offer`."""
+        return intent_label(self.action, self.workflow, self.signal, self.tag, self.team)
+
+
+def intent_label(
+    action: IntentAction,
+    workflow: str | None,
+    signal: str | None,
+    tag: str | None,
+    team: str | None,
+) -> str:
+    """`start X`, `signal S to X`, `tag T` or `notify TEAM`."""
+    if action == "start_workflow":
+        return f"start {workflow}"
+    if action == "signal_workflow":
+        return f"signal {signal} to {workflow}"
+    if action == "tag_customer":
+        return f"tag {tag}"
+    return f"notify {team}"
+
 
 @dataclass(frozen=True)
 class RuleOutcome:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rules.errors import Position
-from rules.intents import IntentAction, ParamValue
+from rules.intents import IntentAction, ParamValue, intent_label
 
 Operator = Literal[
     "is",
@@ -98,13 +98,7 @@ class IntentSpec:
     @property
     def label(self) -> str:
         """`start retention_offer`, `signal opted_out to care_message`, `tag x`, `notify y`."""
-        if self.action == "start_workflow":
-            return f"start {self.workflow}"
-        if self.action == "signal_workflow":
-            return f"signal {self.signal} to {self.workflow}"
-        if self.action == "tag_customer":
-            return f"tag {self.tag}"
-        return f"notify {self.team}"
+        return intent_label(self.action, self.workflow, self.signal, self.tag, self.team)
 
 
 @dataclass(frozen=True)
