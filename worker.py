@@ -7,8 +7,11 @@ activity; `python worker.py` runs the whole embedded runtime, exactly like
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.registry import build_activities
 from careflow.config import Settings
@@ -16,6 +19,15 @@ from careflow.outreach.mailer import Delivery
 from careflow.store import Database
 from rules import LiveRuleBook
 from workflows.registry import WORKFLOWS
+
+# careflow's own non-workflow packages (activity and intent dataclasses, settings)
+# are loaded once, outside the sandbox: workflows only use their data types, and
+# re-importing them per workflow would also re-import durable_rules and SQLAlchemy.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "activities", "careflow", "rules"
+    )
+)
 
 
 def create_worker(
@@ -32,6 +44,10 @@ def create_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
+        # On shutdown, running activities get time to finish: a send whose SMTP
+        # exchange is done must also record it, or a retry would send it again.
+        graceful_shutdown_timeout=timedelta(seconds=20),
         activities=build_activities(
             settings, db=db, client=client, delivery=delivery, rulebook=rulebook
         ),

@@ -29,7 +29,8 @@ class DispatchInput:
     customer_id: str
     intents: list[Intent]
     subject: str = ""
-    on: date | None = None
+    # When the trigger happened (the journey's period for re-entry is its date).
+    at: datetime | None = None
 
 
 @dataclass
@@ -65,7 +66,7 @@ class DispatchActivities:
     async def dispatch(self, request: DispatchInput) -> DispatchResult:
         """The work of `dispatch_intents`, also used by the daily scan for each customer."""
         result = DispatchResult()
-        on = request.on or datetime.now(UTC).date()
+        on = (request.at or datetime.now(UTC)).date()
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
                 journey = self.journeys[intent.workflow]

@@ -242,7 +242,6 @@ class OutreachActivities:
         message["Subject"] = rendered.subject
         message["Message-ID"] = message_id
         message["Date"] = format_datetime(datetime.now(UTC))
-        message["Content-Language"] = rendered.locale
         unsubscribe_url = context.get("unsubscribe_url")
         if isinstance(unsubscribe_url, str) and unsubscribe_url:
             # RFC 8058 one-click unsubscribe for every non-transactional message.
@@ -250,6 +249,9 @@ class OutreachActivities:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
+        # After the parts exist: making the message multipart moves Content-* headers
+        # into its first part.
+        message["Content-Language"] = rendered.locale
         return message
 
     async def _finish(self, key: str, status: str, reason: str | None) -> None:

@@ -93,9 +93,7 @@ class ScanActivities:
                 continue
             result.rules_fired += sum(1 for outcome in evaluation.outcomes if outcome.fired)
             dispatched = await self.dispatcher.dispatch(
-                DispatchInput(
-                    customer_id=external, intents=list(evaluation.intents), on=request.at.date()
-                )
+                DispatchInput(customer_id=external, intents=list(evaluation.intents), at=request.at)
             )
             result.journeys_started += len(dispatched.started)
             result.journeys_existing += len(dispatched.existing)

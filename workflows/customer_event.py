@@ -30,7 +30,7 @@ class CustomerEventWorkflow:
                 customer_id=evaluation.customer_id,
                 intents=evaluation.intents,
                 subject=evaluation.subject,
-                on=workflow.now().date(),
+                at=workflow.now(),
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,

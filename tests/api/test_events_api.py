@@ -53,18 +53,21 @@ async def test_customer_upsert_then_read_back(api: httpx.AsyncClient) -> None:
     assert (await api.get("/customers/nobody")).status_code == 404
 
 
-async def test_repeated_event_id_is_accepted_once(api: httpx.AsyncClient, db: Database) -> None:
+async def test_repeated_event_id_is_accepted_once(
+    api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    event_id = f"evt-{settings.task_queue}"  # workflow ids outlive a test on the server
     event = {
         "type": "complaint_opened",
         "customer_id": "c-200",
         "occurred_at": NOW,
         "data": {"complaint_id": "k-1", "severity": "high", "subject": "Broken"},
-        "event_id": "evt-1",
+        "event_id": event_id,
     }
     first = (await api.post("/events", json=event)).json()
     second = (await api.post("/events", json=event)).json()
     assert (first["duplicate"], second["duplicate"]) == (False, True)
-    assert first["workflow_id"] == second["workflow_id"] == "event-evt-1"
+    assert first["workflow_id"] == second["workflow_id"] == f"event-{event_id}"
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Event)) == 1
         assert await session.scalar(select(func.count()).select_from(Complaint)) == 1
