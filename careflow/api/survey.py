@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from careflow.api.pages import customer_language, page
 from careflow.api.state import State
 from careflow.intake.events import EventIn, accept_event
-from careflow.outreach.links import InvalidLinkToken, verify_survey_token
+from careflow.outreach.links import SURVEY_PATH, InvalidLinkToken, verify_survey_token
 
 router = APIRouter(tags=["survey"])
 
@@ -38,7 +38,7 @@ _TEXT = {
 }
 
 
-@router.get("/survey/{token}", response_class=HTMLResponse)
+@router.get(SURVEY_PATH + "/{token}", response_class=HTMLResponse)
 async def show_survey(token: str, state: State) -> HTMLResponse:
     try:
         claim = verify_survey_token(state.secret_key, token)
@@ -56,7 +56,7 @@ async def show_survey(token: str, state: State) -> HTMLResponse:
     )
 
 
-@router.post("/survey/{token}", response_class=HTMLResponse)
+@router.post(SURVEY_PATH + "/{token}", response_class=HTMLResponse)
 async def answer_survey(
     token: str, state: State, score: Annotated[int, Form(ge=1, le=5)]
 ) -> HTMLResponse:

@@ -17,7 +17,11 @@ from fastapi.responses import HTMLResponse
 from careflow.api.pages import customer_language, page
 from careflow.api.state import State
 from careflow.intake.events import EventIn, accept_event
-from careflow.outreach.links import InvalidLinkToken, verify_unsubscribe_token
+from careflow.outreach.links import (
+    UNSUBSCRIBE_PATH,
+    InvalidLinkToken,
+    verify_unsubscribe_token,
+)
 
 router = APIRouter(include_in_schema=True, tags=["unsubscribe"])
 
@@ -43,7 +47,7 @@ _TOPICS = {
 }
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get(UNSUBSCRIBE_PATH + "/{token}", response_class=HTMLResponse)
 async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
     """The confirmation page behind the link in the email's footer."""
     try:
@@ -61,7 +65,7 @@ async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
     )
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post(UNSUBSCRIBE_PATH + "/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, state: State) -> HTMLResponse:
     """Unsubscribe with one request; repeating it is harmless."""
     try:

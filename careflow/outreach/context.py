@@ -55,6 +55,7 @@ async def build_message_context(
                 "channel": complaint.channel or "",
                 "opened_at": complaint.opened_at,
                 "status": complaint.status,
+                "resolved_at": complaint.resolved_at,
             }
     if topic != "transactional":
         context["unsubscribe_url"] = unsubscribe_url(
