@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -157,8 +157,14 @@ def journey_worker(
     *,
     policy: OutreachPolicy | None = None,
     replace: Sequence[Callable[..., Any]] = (),
+    cache_workflows: bool = True,
 ) -> Worker:
-    """A worker for the journeys; `replace` swaps activities by their registered name."""
+    """A worker for the journeys; `replace` swaps activities by their registered name.
+
+    Without `cache_workflows` every workflow task replays the journey from its history,
+    as a freshly started worker does, and no task waits on a stopped worker's sticky
+    queue.
+    """
     activities = {
         _activity_name(activity): activity
         for activity in journey_activities(settings, db, config_path, policy)
@@ -170,6 +176,9 @@ def journey_worker(
         task_queue=settings.task_queue,
         workflows=JOURNEY_WORKFLOWS,
         activities=list(activities.values()),
+        # A stopping worker lets activities in flight finish, as a deployment should.
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=1000 if cache_workflows else 0,
     )
 
 
