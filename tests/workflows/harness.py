@@ -7,10 +7,11 @@ tests only choose the configuration file and the template folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -193,6 +194,7 @@ async def add_customer(
     *,
     name: str = "Mei Chen",
     email: str | None = None,
+    phone: str | None = None,
     tier: str | None = None,
     timezone: str = "UTC",
     birthday: date | None = None,
@@ -207,6 +209,7 @@ async def add_customer(
             external_id=customer_id,
             name=name,
             email=email or f"{customer_id.lower()}@example.com",
+            phone=phone,
             locale="en",
             timezone=timezone,
             birthday=birthday,
@@ -319,3 +322,22 @@ def params_of(message: EmailMessage) -> dict[str, Any]:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def history_text(history: Mapping[str, Any]) -> str:
+    """A history's JSON with every payload decoded, so a search sees what it carries."""
+    decoded: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if "metadata" in node and isinstance(data, str):
+                decoded.append(base64.b64decode(data).decode("utf-8", errors="replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(history)
+    return json.dumps(history, ensure_ascii=False) + "\n" + "\n".join(decoded)
