@@ -107,19 +107,16 @@ class _Assembler:
         complaints: OpenComplaints | None,
         csat: int | None,
     ) -> Facts:
-        facts: Facts = {
-            "has_email": profile.has_email,
-            "email_marketing_consent": profile.email_marketing_consent,
-        }
-        if profile.locale:
-            facts["locale"] = profile.locale
-        days_since_last_order = self._add_purchases(facts, purchases)
-
-        # A customer imported today with orders from years ago joined no later
-        # than their first order.
-        joined_epoch = profile.created_epoch
-        if purchases is not None:
-            joined_epoch = min(joined_epoch, purchases.first_order_epoch)
+        """One customer's snapshot; facts unknown for them are left out."""
+        if purchases is None:
+            facts = dict(_NO_PURCHASES)
+            days_since_last_order = None
+            joined_epoch = profile.created_epoch
+        else:
+            facts, days_since_last_order = self._purchase_facts(purchases)
+            # A customer imported today with orders from years ago joined no later
+            # than their first order.
+            joined_epoch = min(profile.created_epoch, purchases.first_order_epoch)
         days_since_signup = max(0, int((self.at_epoch - joined_epoch) // _SECONDS_PER_DAY))
         facts["days_since_signup"] = days_since_signup
         facts["tier"] = tier_of(
@@ -134,10 +131,15 @@ class _Assembler:
             days_since_signup=days_since_signup,
             days_since_last_order=days_since_last_order,
         )
+        facts["has_email"] = profile.has_email
+        facts["email_marketing_consent"] = profile.email_marketing_consent
+        if profile.locale:
+            facts["locale"] = profile.locale
         self._add_occasions(facts, profile)
-
-        facts["open_complaints"] = complaints.open_count if complaints else 0
-        if complaints is not None:
+        if complaints is None:
+            facts["open_complaints"] = 0
+        else:
+            facts["open_complaints"] = complaints.open_count
             age_hours = (self.at_epoch - complaints.oldest_opened_epoch) / 3600
             facts["oldest_open_complaint_age_hours"] = round(age_hours, 1)
             if complaints.max_severity is not None:
@@ -146,36 +148,32 @@ class _Assembler:
             facts["last_csat_score"] = csat
         return facts
 
-    def _add_purchases(self, facts: Facts, purchases: PurchaseSummary | None) -> int | None:
-        """Add the purchase facts; return days since the last order (None: never ordered)."""
-        if purchases is None:
-            facts.update(_NO_PURCHASES)
-            return None
-        order_count = purchases.order_count
+    def _purchase_facts(self, purchases: PurchaseSummary) -> tuple[Facts, int]:
+        """The purchase facts of a customer who ordered, and days since the last order."""
         days_since_last_order = int(
             (self.at_epoch - purchases.last_order_epoch) // _SECONDS_PER_DAY
         )
-        facts["order_count"] = order_count
-        facts["total_spent"] = purchases.total_spent
-        facts["spend_last_365d"] = purchases.spend_last_365d
-        facts["orders_last_90d"] = purchases.orders_last_90d
-        facts["orders_prev_90d"] = purchases.orders_prev_90d
-        facts["spend_last_90d"] = purchases.spend_last_90d
-        facts["spend_prev_90d"] = purchases.spend_prev_90d
-        facts["days_since_last_order"] = days_since_last_order
+        facts: Facts = {
+            "order_count": purchases.order_count,
+            "total_spent": purchases.total_spent,
+            "spend_last_365d": purchases.spend_last_365d,
+            "orders_last_90d": purchases.orders_last_90d,
+            "orders_prev_90d": purchases.orders_prev_90d,
+            "spend_last_90d": purchases.spend_last_90d,
+            "spend_prev_90d": purchases.spend_prev_90d,
+            "days_since_last_order": days_since_last_order,
+        }
         if purchases.orders_prev_90d:
             change = purchases.orders_last_90d / purchases.orders_prev_90d - 1
             facts["purchase_frequency_change"] = round(change, 4)
-        if order_count >= 2:
+        if purchases.order_count >= 2:
             # The mean of consecutive gaps telescopes to (last - first) / (n - 1).
-            span_days = (
-                purchases.last_order_epoch - purchases.first_order_epoch
-            ) / _SECONDS_PER_DAY
-            interval = span_days / (order_count - 1)
+            span_seconds = purchases.last_order_epoch - purchases.first_order_epoch
+            interval = span_seconds / _SECONDS_PER_DAY / (purchases.order_count - 1)
             facts["avg_order_interval_days"] = round(interval, 2)
             if interval > 0:  # all orders at one instant: there is no usual gap
                 facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)
-        return days_since_last_order
+        return facts, days_since_last_order
 
     def _add_occasions(self, facts: Facts, profile: CustomerProfile) -> None:
         today = self._today(profile.timezone)

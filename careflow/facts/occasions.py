@@ -127,7 +127,7 @@ class HolidayCalendar:
     def _look_up(self, country: str, day: date) -> str | None:
         name = _holiday_names(country, day.year).get(day)
         if name is not None:
-            # One date can carry two holidays ("A; B"); the first one listed wins.
+            # One date can carry two holidays ("A; B"): the first one mapped wins.
             for part in name.split("; "):
                 value = self._names.get(part.removesuffix(_OBSERVED_SUFFIX))
                 if value is not None:
