@@ -7,9 +7,10 @@ Both sides run the daily-scan rules below (a first_match retention ruleset and a
 all_matches occasions ruleset, copies of the shipped ones so the figures stay
 comparable when operations staff edit rules/) on the same generated snapshots:
 
-- baseline: the conditions written by hand as durable_rules JSON, driven the way
-  durable_rules is driven anywhere (assert the snapshot as a fact, run the actions,
-  retract it; one session), the first_match winner picked by priority;
+- baseline: the conditions written by hand as durable_rules JSON in one ruleset,
+  driven the way durable_rules is driven anywhere (assert the snapshot as a fact,
+  run the actions, retract it; one session), the first_match winner picked by
+  priority in Python;
 - careflow: `RuleBook.evaluate`, which also type-checks the snapshot, builds the
   Intents and the audit outcomes.
 
@@ -243,35 +244,41 @@ Snapshot = dict[str, object]
 
 
 class HandWritten:
-    """The baseline: durable_rules driven directly with the hand-written conditions."""
+    """The baseline: durable_rules driven directly with the hand-written conditions.
+
+    All rules sit in one durable_rules ruleset (one assert per snapshot, the fastest
+    way to drive it); first_match is then applied per group in Python.
+    """
 
     def __init__(self) -> None:
         self.fired: list[str] = []
-        self.rulesets: list[tuple[str, dict[str, int], object]] = []
-        for name, (mode, rules) in HAND_WRITTEN.items():
-            definition = {
-                rule_id: {"all": [{"m": condition}], "run": self._recorder(rule_id)}
-                for rule_id, (_, condition) in rules.items()
-            }
-            priorities = {rule_id: priority for rule_id, (priority, _) in rules.items()}
-            self.rulesets.append((mode, priorities, Ruleset(f"hand-{name}", None, definition)))
+        definition = {
+            rule_id: {"all": [{"m": condition}], "run": self._recorder(rule_id)}
+            for _, rules in HAND_WRITTEN.values()
+            for rule_id, (_, condition) in rules.items()
+        }
+        self.groups = [
+            (mode, sorted(rules, key=lambda rule_id: -rules[rule_id][0]))
+            for mode, rules in HAND_WRITTEN.values()
+        ]
+        self.ruleset = Ruleset("hand-written", None, definition)
 
     def _recorder(self, rule_id: str) -> Callable[[object], None]:
         return lambda _closure: self.fired.append(rule_id)
 
     def evaluate(self, snapshot: Snapshot) -> list[str]:
+        self.fired.clear()
+        try:
+            handle = self.ruleset.assert_fact({**snapshot, "sid": "bench", "id": "snapshot"})
+            self.ruleset.do_actions(handle, lambda _error, _state: None)
+        except MessageNotHandledException:
+            pass
+        self.ruleset.retract_fact({"sid": "bench", "id": "snapshot"})
+        fired = set(self.fired)
         result: list[str] = []
-        fact = {**snapshot, "sid": "bench", "id": "snapshot"}
-        for mode, priorities, ruleset in self.rulesets:
-            self.fired.clear()
-            try:
-                handle = ruleset.assert_fact(fact)  # type: ignore[attr-defined]
-                ruleset.do_actions(handle, lambda _error, _state: None)  # type: ignore[attr-defined]
-            except MessageNotHandledException:
-                pass
-            ruleset.retract_fact({"sid": "bench", "id": "snapshot"})  # type: ignore[attr-defined]
-            fired = sorted(set(self.fired), key=lambda rule_id: -priorities[rule_id])
-            result += fired[:1] if mode == "first_match" else fired
+        for mode, ordered in self.groups:
+            matched = [rule_id for rule_id in ordered if rule_id in fired]
+            result += matched[:1] if mode == "first_match" else matched
         return result
 
 

@@ -7,6 +7,7 @@ Every part keeps its Position so that any later check can point at the right lin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from rules.errors import Position
@@ -140,7 +141,7 @@ class Ruleset:
     hash: str  # sha256 of the file's bytes
     pos: Position
 
-    @property
+    @cached_property
     def by_precedence(self) -> tuple[Rule, ...]:
         """Rules in the order they win: higher priority first, then file order."""
         return tuple(sorted(self.rules, key=lambda rule: (-rule.priority, rule.order)))

@@ -21,15 +21,15 @@ from rules.parser import parse_ruleset
 from rules.references import References, default_references
 
 RULE_FILE_PATTERN = "*.rules.yaml"
+_NOTHING = Evaluation(intents=(), outcomes=())
 
 
 @dataclass(frozen=True)
 class _Loaded:
-    """A ruleset with its compiled engine and the facts its rules read."""
+    """A ruleset, its rules in winning order with their engine keys, and what they read."""
 
     ruleset: Ruleset
-    engine: CompiledRuleset
-    facts: frozenset[str]
+    keyed: tuple[tuple[str, Rule], ...]  # (engine key, rule), highest precedence first
     rule_facts: Mapping[str, tuple[str, ...]]
 
 
@@ -42,19 +42,40 @@ class RuleBook:
         self._loaded = tuple(
             _Loaded(
                 ruleset,
-                CompiledRuleset(ruleset.name, compile_ruleset(ruleset)),
-                frozenset(leaf.fact for rule in ruleset.rules for leaf in leaves(rule.when)),
+                tuple((f"{index}/{rule.id}", rule) for rule in ruleset.by_precedence),
                 {rule.id: _facts_of(rule) for rule in ruleset.rules},
             )
-            for ruleset in self.rulesets
+            for index, ruleset in enumerate(self.rulesets)
+        )
+        # One durable_rules ruleset for the whole book: one assert per snapshot, however
+        # many files there are; first_match is applied per file afterwards.
+        self._engine = CompiledRuleset(
+            "careflow",
+            {
+                f"{index}/{rule_id}": condition
+                for index, ruleset in enumerate(self.rulesets)
+                for rule_id, condition in compile_ruleset(ruleset).items()
+            },
+        )
+        # Only the facts some rule reads are cleaned and given to the engine.
+        self._kinds = fact_kinds(
+            dict.fromkeys(
+                leaf.fact
+                for ruleset in self.rulesets
+                for rule in ruleset.rules
+                for leaf in leaves(rule.when)
+            )
         )
 
     def evaluate(self, facts: Mapping[str, object]) -> Evaluation:
         """Every intent for this snapshot in priority order, and the fired rules to audit."""
-        snapshot = clean_snapshot(facts)
+        snapshot = _clean(facts, self._kinds)
+        matching = self._matching(snapshot)
+        if not matching:
+            return _NOTHING  # the common case in a daily scan
         outcomes: list[tuple[int, RuleOutcome]] = []
         for loaded in self._loaded:
-            for rule in _winners(loaded, _matching(loaded, snapshot)):
+            for rule in _winners(loaded, matching):
                 outcomes.append((rule.priority, self._fired(loaded, rule, snapshot)))
         outcomes.sort(key=lambda item: -item[0])  # stable: ruleset and file order break ties
         return Evaluation(
@@ -64,24 +85,37 @@ class RuleBook:
 
     def explain(self, facts: Mapping[str, object]) -> list[RuleOutcome]:
         """Every rule: fired, or the first condition that failed with the actual value."""
-        snapshot = clean_snapshot(facts)
-        return [outcome for loaded in self._loaded for outcome in self._explain(loaded, snapshot)]
+        snapshot = _clean(facts, self._kinds)
+        matching = self._matching(snapshot)
+        return [
+            outcome
+            for loaded in self._loaded
+            for outcome in self._explain(loaded, snapshot, matching)
+        ]
 
     def explain_ruleset(self, name: str, facts: Mapping[str, object]) -> list[RuleOutcome]:
         """`explain` for the rules of one ruleset only."""
-        snapshot = clean_snapshot(facts)
+        snapshot = _clean(facts, self._kinds)
         loaded = next(loaded for loaded in self._loaded if loaded.ruleset.name == name)
-        return self._explain(loaded, snapshot)
+        return self._explain(loaded, snapshot, self._matching(snapshot))
 
-    def _explain(self, loaded: _Loaded, snapshot: Mapping[str, object]) -> list[RuleOutcome]:
-        matching = _matching(loaded, snapshot)
+    def _matching(self, snapshot: Mapping[str, object]) -> frozenset[str]:
+        """Engine keys of every rule whose conditions hold, in any ruleset.
+
+        `snapshot` holds only facts some rule reads, so the engine sees no more.
+        """
+        return self._engine.matching(snapshot)
+
+    def _explain(
+        self, loaded: _Loaded, snapshot: Mapping[str, object], matching: frozenset[str]
+    ) -> list[RuleOutcome]:
         winners = _winners(loaded, matching)
         winner_ids = {rule.id for rule in winners}
         return [
             self._fired(loaded, rule, snapshot)
             if rule.id in winner_ids
-            else self._not_fired(loaded, rule, snapshot, matching, winners)
-            for rule in loaded.ruleset.by_precedence
+            else self._not_fired(loaded, rule, snapshot, key in matching, winners)
+            for key, rule in loaded.keyed
         ]
 
     def _fired(self, loaded: _Loaded, rule: Rule, snapshot: Mapping[str, object]) -> RuleOutcome:
@@ -100,7 +134,7 @@ class RuleBook:
         loaded: _Loaded,
         rule: Rule,
         snapshot: Mapping[str, object],
-        matching: frozenset[str],
+        holds: bool,
         winners: list[Rule],
     ) -> RuleOutcome:
         ruleset = loaded.ruleset
@@ -108,7 +142,7 @@ class RuleBook:
         actual: object = None
         if not rule.enabled:
             failed = "the rule is switched off (enabled: false)"
-        elif rule.id in matching and winners:
+        elif holds and winners:
             failed = (
                 f"its conditions hold, but rule {winners[0].id!r} fired first "
                 "(this ruleset is first_match)"
@@ -147,13 +181,8 @@ def intents_of(ruleset: Ruleset, rule: Rule) -> tuple[Intent, ...]:
     )
 
 
-def _matching(loaded: _Loaded, snapshot: Mapping[str, object]) -> frozenset[str]:
-    facts = {name: snapshot[name] for name in loaded.facts if name in snapshot}
-    return loaded.engine.matching(facts)
-
-
 def _winners(loaded: _Loaded, matching: frozenset[str]) -> list[Rule]:
-    fired = [rule for rule in loaded.ruleset.by_precedence if rule.id in matching]
+    fired = [rule for key, rule in loaded.keyed if key in matching]
     return fired[:1] if loaded.ruleset.mode == "first_match" else fired
 
 
@@ -161,36 +190,68 @@ def _facts_of(rule: Rule) -> tuple[str, ...]:
     return tuple(dict.fromkeys(leaf.fact for leaf in leaves(rule.when)))
 
 
-def clean_snapshot(facts: Mapping[str, object]) -> dict[str, object]:
-    """Known facts with values of their declared type; None and NaN mean missing.
+# The types a fact's value already has when it comes straight from careflow.facts.
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "text": (str,),
+    "integer": (int,),
+    "number": (int, float),
+}
 
-    A value of the wrong type is a fault in whatever computed the facts, so it
-    raises TypeError naming the fact rather than silently never matching.
+
+def clean_snapshot(
+    facts: Mapping[str, object], names: Iterable[str] | None = None
+) -> dict[str, object]:
+    """Known facts (only `names`, if given) with values of their declared type.
+
+    None and NaN mean missing; Decimal money becomes float. A value of the wrong
+    type is a fault in whatever computed the facts, so it raises TypeError naming
+    the fact rather than silently never matching.
     """
+    return _clean(facts, fact_kinds(facts if names is None else names))
+
+
+FactKinds = tuple[tuple[str, str, tuple[type, ...]], ...]
+
+
+def fact_kinds(names: Iterable[str]) -> FactKinds:
+    """(name, type, plain Python types) of the known facts among `names`."""
+    return tuple(
+        (name, FACTS_BY_NAME[name].type, _PLAIN_TYPES[FACTS_BY_NAME[name].type])
+        for name in names
+        if name in FACTS_BY_NAME
+    )
+
+
+def _clean(facts: Mapping[str, object], kinds: FactKinds) -> dict[str, object]:
     snapshot: dict[str, object] = {}
-    for name, value in facts.items():
-        definition = FACTS_BY_NAME.get(name)
-        if definition is None or value is None:
+    for name, kind, plain in kinds:
+        value = facts.get(name)
+        if value is None:
             continue
-        kind = definition.type
-        if (kind == "boolean" and isinstance(value, bool)) or (
-            kind == "text" and isinstance(value, str)
-        ):
+        if type(value) in plain and (type(value) is not float or math.isfinite(value)):
             snapshot[name] = value
-        elif kind in ("integer", "number") and isinstance(value, int | float | Decimal):
-            if isinstance(value, bool):
-                raise TypeError(f"fact {name} is {kind}, got {value!r}")
-            number = float(value) if isinstance(value, Decimal) else value
-            if isinstance(number, float) and not math.isfinite(number):
-                continue
-            if kind == "integer" and isinstance(number, float):
-                if not number.is_integer():
-                    raise TypeError(f"fact {name} is a whole number, got {value!r}")
-                number = int(number)
-            snapshot[name] = number
-        else:
-            raise TypeError(f"fact {name} is {kind}, got {value!r}")
+            continue
+        converted = _converted(name, kind, value)
+        if converted is not None:
+            snapshot[name] = converted
     return snapshot
+
+
+def _converted(name: str, kind: str, value: object) -> object:
+    """The slow path of clean_snapshot: Decimals, whole floats, NaN, and faults."""
+    if kind in ("integer", "number") and isinstance(value, int | float | Decimal):
+        if isinstance(value, bool):
+            raise TypeError(f"fact {name} is {kind}, got {value!r}")
+        number = float(value) if isinstance(value, Decimal) else value
+        if isinstance(number, float) and not math.isfinite(number):
+            return None
+        if kind == "integer" and isinstance(number, float):
+            if not number.is_integer():
+                raise TypeError(f"fact {name} is a whole number, got {value!r}")
+            return int(number)
+        return number
+    raise TypeError(f"fact {name} is {kind}, got {value!r}")
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
