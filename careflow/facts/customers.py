@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, extract, select
+from sqlalchemy import Integer, and_, cast, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.facts.pages import epoch_seconds, ids_filter
@@ -49,49 +49,23 @@ async def customer_profiles(
     statement = (
         select(
             customers.id,
-            customers.email,
-            customers.erased_at,
+            # An erased customer keeps a row for the ledger but is never contacted.
+            and_(
+                customers.email.is_not(None), customers.email != "", customers.erased_at.is_(None)
+            ),
             customers.locale,
             customers.timezone,
-            extract("month", customers.birthday),
-            extract("day", customers.birthday),
+            cast(extract("month", customers.birthday), Integer),
+            cast(extract("day", customers.birthday), Integer),
             customers.birthday_calendar,
             customers.tier,
             epoch_seconds(customers.created_at),
-            consents.granted,
+            and_(func.coalesce(consents.granted, False), customers.erased_at.is_(None)),
         )
         .outerjoin_from(Customer.__table__, Consent.__table__, marketing_email)
         .where(ids_filter(customers.id, customer_ids))
     )
     result = await session.execute(statement)
     wanted = set(customer_ids)
-    return [
-        CustomerProfile(
-            id=customer_id,
-            # An erased customer keeps a row for the ledger but is never contacted.
-            has_email=bool(email) and erased_at is None,
-            locale=locale,
-            timezone=timezone,
-            # PostgreSQL's EXTRACT returns numeric: make both backends give ints.
-            birthday_month=None if month is None else int(month),
-            birthday_day=None if day is None else int(day),
-            birthday_calendar=birthday_calendar,
-            tier=tier,
-            created_epoch=float(created),
-            email_marketing_consent=bool(granted) and erased_at is None,
-        )
-        for (
-            customer_id,
-            email,
-            erased_at,
-            locale,
-            timezone,
-            month,
-            day,
-            birthday_calendar,
-            tier,
-            created,
-            granted,
-        ) in result.all()
-        if customer_id in wanted
-    ]
+    # The columns come back typed and in the order of CustomerProfile's fields.
+    return [CustomerProfile(*row) for row in result.all() if row[0] in wanted]

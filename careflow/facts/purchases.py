@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +23,8 @@ YEAR_WINDOW = timedelta(days=365)
 
 
 class PurchaseSummary(NamedTuple):
-    """What one customer's orders up to `at` add up to.
-
-    Money is rounded to cents here, once, so that tiers compare the same figure
-    the facts show; times are seconds since the epoch.
-    """
+    """What one customer's orders up to `at` add up to (money in cents, times in
+    seconds since the epoch)."""
 
     order_count: int
     total_spent: float
@@ -54,15 +51,13 @@ async def purchase_summaries(
         return func.sum(case((condition, 1), else_=0), type_=Integer)
 
     def spend_if(condition: ColumnElement[bool]) -> ColumnElement[float]:
-        # Float: SQLite keeps Numeric as REAL anyway, and a float needs no Decimal
-        # conversion per row; money is rounded to cents below.
-        return func.sum(case((condition, orders.amount), else_=0), type_=Float)
+        return cents(func.sum(case((condition, orders.amount), else_=0)))
 
     statement = (
         select(
             orders.customer_id,
             func.count(),
-            func.sum(orders.amount, type_=Float),
+            cents(func.sum(orders.amount)),
             epoch_seconds(func.min(orders.ordered_at)),
             epoch_seconds(func.max(orders.ordered_at)),
             count_if(in_recent),
@@ -75,17 +70,15 @@ async def purchase_summaries(
         .group_by(orders.customer_id)
     )
     result = await session.execute(statement)
-    return {
-        row[0]: PurchaseSummary(
-            order_count=row[1],
-            total_spent=round(float(row[2]), 2),
-            first_order_epoch=float(row[3]),
-            last_order_epoch=float(row[4]),
-            orders_last_90d=int(row[5]),
-            orders_prev_90d=int(row[6]),
-            spend_last_90d=round(float(row[7]), 2),
-            spend_prev_90d=round(float(row[8]), 2),
-            spend_last_365d=round(float(row[9]), 2),
-        )
-        for row in result.all()
-    }
+    # The columns come back typed and in the order of PurchaseSummary's fields.
+    return {row[0]: PurchaseSummary(*row[1:]) for row in result.all()}
+
+
+def cents(money: ColumnElement[Any]) -> ColumnElement[float]:
+    """A sum of money rounded to cents by the database, read back as a float.
+
+    Rounded once, here, so that tiers compare the same figure the facts show; a
+    float because SQLite keeps Numeric as REAL anyway, and PostgreSQL's numeric
+    then needs no Decimal handling downstream.
+    """
+    return func.round(money, 2, type_=Float)
