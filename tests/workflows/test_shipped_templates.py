@@ -1,0 +1,76 @@
+"""The journeys with the shipped templates (not the tests' minimal ones): every message a
+journey sends renders, in Chinese and English, with what the journey passes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from careflow.config import Settings
+from careflow.store import Customer, Database
+from tests.smtp_sink import SmtpSink
+from tests.workflows.harness import add_complaint, add_customer, journey_worker, new_id
+from workflows.care_message import CareMessageWorkflow
+from workflows.complaint_escalation import ComplaintEscalationWorkflow
+from workflows.journey import JourneyInput
+from workflows.retention_offer import RetentionOfferWorkflow
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+async def test_every_journey_message_renders_from_the_shipped_templates(
+    locale: str,
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    now = await workflow_env.get_current_time()
+    await add_customer(db, "C-90", tier="vip", account_manager="am@shop.example", now=now)
+    async with db.session() as session:
+        customer = await session.get(Customer, 1)
+        assert customer is not None
+        customer.locale = locale
+    await add_complaint(db, "C-90", "CS-90", opened_at=now, severity="high")
+    async with journey_worker(workflow_env.client, settings, db, journey_config):
+        holiday = await workflow_env.client.start_workflow(
+            CareMessageWorkflow.run,
+            JourneyInput("C-90", "holiday", "h", f"mid_autumn-{now.year}"),
+            id=new_id("care"),
+            task_queue=settings.task_queue,
+        )
+        assert await holiday.result() == "sent"
+        complaint = await workflow_env.client.start_workflow(
+            ComplaintEscalationWorkflow.run,
+            JourneyInput("C-90", "complaint", "h", "CS-90"),
+            id=new_id("complaint"),
+            task_queue=settings.task_queue,
+        )
+        await smtp_sink.wait_for(2)
+        await workflow_env.sleep(timedelta(hours=9))  # both targets missed
+        await smtp_sink.wait_for(6)
+        await complaint.signal("complaint_resolved")
+        await workflow_env.sleep(timedelta(hours=25))
+        await smtp_sink.wait_for(8)
+        await complaint.signal("survey_answered", 1)
+        assert await complaint.result() == "reopened"
+        offer = await workflow_env.client.start_workflow(
+            RetentionOfferWorkflow.run,
+            JourneyInput("C-90", "dormant", "h"),
+            id=new_id("retention"),
+            task_queue=settings.task_queue,
+        )
+        assert await offer.result() == "call_task"
+    recipients = [str(message["To"]) for message in smtp_sink.messages]
+    assert recipients.count("c-90@example.com") == 8
+    assert recipients.count("care-manager@careflow.localhost") == 2
+    assert recipients.count("care-supervisor@careflow.localhost") == 1
+    assert recipients.count("am@shop.example") == 1
+    escalation = next(m for m in smtp_sink.messages if "supervisor" in str(m["To"]))
+    text = escalation.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "CS-90" in text.get_content()
+    assert "response target" in text.get_content()
