@@ -279,3 +279,43 @@ def test_duplicate_ruleset_names_across_files(tmp_path: Path) -> None:
     assert errors == [
         "retention.rules.yaml:1:1: ruleset name 'retention' is already used by a.rules.yaml"
     ]
+
+
+def test_unknown_test_names_the_closest_one(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("{at_most: -0.5}", "{atmost: -0.5}"))
+    assert errors == [
+        "retention.rules.yaml:10:35: unknown test 'atmost'; did you mean 'at_most'? "
+        "(expected one of: is, is_not, one_of, at_least, at_most, more_than, less_than, "
+        "between, exists, missing)"
+    ]
+
+
+def test_a_list_of_values_needs_one_of(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("tier: {is_not: vip}", "tier: [vip, regular]"))
+    assert errors == [
+        "retention.rules.yaml:11:13: tier: to accept several values write {one_of: [...]}"
+    ]
+
+
+def test_an_action_needs_exactly_one_verb(tmp_path: Path) -> None:
+    errors = errors_for(
+        tmp_path, VALID.replace("- start: retention_offer", "- begin: retention_offer")
+    )
+    assert errors[:2] == [
+        "retention.rules.yaml:13:9: each action needs exactly one of start:, signal:, tag:, "
+        "notify:",
+        "retention.rules.yaml:13:9: unknown action key 'begin' (expected one of: start, signal, "
+        "tag, notify, to, params)",
+    ]
+
+
+def test_a_missing_header_field(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, VALID.replace("owner: marketing\n", ""))
+    assert errors == ["retention.rules.yaml:1:1: missing 'owner'"]
+
+
+def test_an_empty_file(tmp_path: Path) -> None:
+    errors = errors_for(tmp_path, "")
+    assert errors == [
+        "retention.rules.yaml:1:1: expected a ruleset: name, owner, description, mode and rules"
+    ]
