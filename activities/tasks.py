@@ -35,6 +35,8 @@ NOTIFICATION = "notification"
 OPEN, DONE, PENDING, SENT, FAILED = "open", "done", "pending", "sent", "failed"
 ACCOUNT_MANAGER = "account_manager"
 TEAM_PREFIX = "team:"
+# Updates that change nothing do not hide the one that did, among this many.
+_RECENT_UPDATES = 20
 
 
 @dataclass
@@ -295,23 +297,24 @@ async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:
 
 
 async def _contact_changes(session: AsyncSession, customer: Customer) -> list[dict[str, str]]:
-    """The contact fields the customer's latest update changed, with their new values.
+    """The contact fields the customer's latest changing update changed, with new values.
 
     The store keeps current values only, so the old value is not known here.
     """
-    event = await session.scalar(
+    events = await session.scalars(
         select(Event)
         .where(
             Event.customer_external_id == customer.external_id,
             Event.type == "customer_upserted",
         )
         .order_by(Event.occurred_at.desc(), Event.id.desc())
-        .limit(1)
+        .limit(_RECENT_UPDATES)
     )
-    changed = event.data.get("changed_fields") if event is not None else None
-    if not isinstance(changed, list):
-        return []
-    return [
-        {"field": str(name), "old": "", "new": str(getattr(customer, str(name), "") or "")}
-        for name in changed
-    ]
+    for event in events:
+        changed = event.data.get("changed_fields")
+        if isinstance(changed, list) and changed:
+            return [
+                {"field": str(name), "old": "", "new": str(getattr(customer, str(name), "") or "")}
+                for name in changed
+            ]
+    return []

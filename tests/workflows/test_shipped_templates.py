@@ -10,11 +10,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
-from careflow.store import Customer, Database
+from careflow.store import Customer, Database, Event
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_complaint, add_customer, journey_worker, new_id
 from workflows.care_message import CareMessageWorkflow
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
+from workflows.contact_change_notice import ContactChangeNoticeWorkflow
 from workflows.journey import JourneyInput
 from workflows.retention_offer import RetentionOfferWorkflow
 
@@ -74,3 +75,40 @@ async def test_every_journey_message_renders_from_the_shipped_templates(
     assert text is not None
     assert "CS-90" in text.get_content()
     assert "response target" in text.get_content()
+
+
+async def test_contact_change_notice_names_the_changed_fields(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    now = await workflow_env.get_current_time()
+    await add_customer(db, "C-91", phone="+86 138 0000 9191", now=now)
+    async with db.session() as session:
+        for number, changed in enumerate((["phone"], [])):
+            session.add(
+                Event(
+                    event_id=new_id(f"e{number}"),
+                    type="customer_upserted",
+                    customer_external_id="C-91",
+                    occurred_at=now + timedelta(minutes=number),
+                    received_at=now,
+                    data={"changed_fields": changed},
+                )
+            )
+    async with journey_worker(workflow_env.client, settings, db, journey_config):
+        handle = await workflow_env.client.start_workflow(
+            ContactChangeNoticeWorkflow.run,
+            JourneyInput("C-91", "contact", "h"),
+            id=new_id("contact"),
+            task_queue=settings.task_queue,
+        )
+        assert await handle.result() == "notified"
+    messages = await smtp_sink.wait_for(3)
+    for message in messages:
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        # The later update changed nothing; the notice is about the one that did.
+        assert "+86 138 0000 9191" in body.get_content()
