@@ -88,8 +88,9 @@ JOURNEYS: dict[str, Journey] = {
             workflow=CareMessageWorkflow,
             description="A birthday or holiday greeting at a friendly local hour.",
             signals=("opted_out", "customer_erased"),
+            # The dispatcher makes the subject `<occasion>-<year>` from the rule's
+            # `occasion` parameter.
             workflow_id=_per_occasion,
-            needs_subject=True,
         ),
         Journey(
             name="satisfaction_survey",
