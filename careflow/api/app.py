@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from careflow import __version__
-from careflow.api import survey, tasks, unsubscribe
+from careflow.api import kpis, survey, tasks, unsubscribe
 from careflow.api.state import ApiState, State
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
@@ -110,5 +110,6 @@ def create_app(state: ApiState) -> FastAPI:
     app.include_router(router)
     app.include_router(unsubscribe.router)
     app.include_router(survey.router)
+    app.include_router(kpis.router)
     app.include_router(tasks.router)
     return app

@@ -1,0 +1,103 @@
+"""The KPI report: what the automation achieved over a period, from the store alone.
+
+`compute_kpis` runs one grouped query per figure for the period `[since, until)`;
+`kpi_settings` reads the thresholds the figures depend on from the operators'
+files, so the KPIs use the same definitions as the rules and the journeys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
+from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
+from careflow.kpis.care import (
+    ComplaintResolution,
+    Satisfaction,
+    complaint_resolution,
+    satisfaction,
+    sla_breaches,
+)
+from careflow.kpis.churn import TierChurn, churn_by_tier
+from careflow.kpis.messages import MessageCount, messages_by_reason, totals_by_status
+from careflow.kpis.retention import RetentionConversion, retention_conversion
+from careflow.store import Database
+
+DEFAULT_GOOD_SCORE = 4
+# Without `since`, the report covers the last 30 days.
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """What the figures depend on: the good survey score, tiers and churn, the offer window."""
+
+    facts: FactsConfig
+    retention_window_days: float
+    good_score: int = DEFAULT_GOOD_SCORE
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    since: datetime
+    until: datetime
+    satisfaction: Satisfaction
+    complaints: ComplaintResolution
+    sla_breaches_by_level: dict[str, int]
+    churn_by_tier: list[TierChurn]
+    retention_offer: RetentionConversion
+    messages_by_status: dict[str, int]
+    messages: list[MessageCount]
+
+
+def kpi_period(
+    since: datetime | None, until: datetime | None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The period `[since, until)`: until defaults to now, since to 30 days before until.
+
+    A time without an offset is UTC (a date alone is its midnight, UTC).
+    """
+    end = _aware(until) if until is not None else (now or datetime.now(UTC))
+    start = _aware(since) if since is not None else end - DEFAULT_PERIOD
+    return start, end
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def kpi_settings(rules_dir: Path, *, good_score: int = DEFAULT_GOOD_SCORE) -> KpiSettings:
+    """Settings from `tiers.yaml` and `journeys.yaml` in the rules folder."""
+    journeys = load_journey_config(rules_dir / JOURNEYS_FILE_NAME)
+    return KpiSettings(
+        facts=load_facts_config(rules_dir / TIERS_FILE_NAME),
+        retention_window_days=journeys.retention_offer.goal_wait_days,
+        good_score=good_score,
+    )
+
+
+async def compute_kpis(
+    db: Database, since: datetime, until: datetime, settings: KpiSettings
+) -> KpiReport:
+    """Every KPI for `[since, until)`, read in one transaction so the figures agree."""
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ValueError("since and until must be aware datetimes")
+    if since >= until:
+        raise ValueError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
+    async with db.session() as session:
+        messages = await messages_by_reason(session, since, until)
+        return KpiReport(
+            since=since,
+            until=until,
+            satisfaction=await satisfaction(session, since, until, settings.good_score),
+            complaints=await complaint_resolution(session, since, until),
+            sla_breaches_by_level=await sla_breaches(session, since, until),
+            churn_by_tier=await churn_by_tier(session, since, until, settings.facts),
+            retention_offer=await retention_conversion(
+                session, since, until, settings.retention_window_days
+            ),
+            messages_by_status=totals_by_status(messages),
+            messages=messages,
+        )
