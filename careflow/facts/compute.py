@@ -23,6 +23,7 @@ from careflow.facts.occasions import (
     local_date,
     zone_or_none,
 )
+from careflow.facts.pages import epoch_microseconds_of
 from careflow.facts.purchases import PurchaseSummary, purchase_summaries
 from careflow.facts.segments import lifecycle_stage_of, tier_of
 from careflow.facts.service import OpenComplaints, last_csat_scores, open_complaints
@@ -32,7 +33,8 @@ Facts = dict[str, object]
 
 # Well under SQLite's and asyncpg's limits on bound parameters per statement.
 MAX_IDS_PER_QUERY = 5000
-_SECONDS_PER_DAY = 86400.0
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
 
 
 async def compute_facts(
@@ -93,7 +95,7 @@ class _Assembler:
     """Builds snapshots for one page; memoises per-zone dates and per-day holidays."""
 
     def __init__(self, at: datetime, config: FactsConfig) -> None:
-        self.at_epoch = at.timestamp()
+        self.at_us = epoch_microseconds_of(at)
         self.at = at
         self.config = config
         self.default_zone = zone_or_none(config.occasions.default_timezone) or ZoneInfo("UTC")
@@ -111,13 +113,13 @@ class _Assembler:
         if purchases is None:
             facts = dict(_NO_PURCHASES)
             days_since_last_order = None
-            joined_epoch = profile.created_epoch
+            joined_us = profile.created_us
         else:
             facts, days_since_last_order = self._purchase_facts(purchases)
             # A customer imported today with orders from years ago joined no later
             # than their first order.
-            joined_epoch = min(profile.created_epoch, purchases.first_order_epoch)
-        days_since_signup = max(0, int((self.at_epoch - joined_epoch) // _SECONDS_PER_DAY))
+            joined_us = min(profile.created_us, purchases.first_order_us)
+        days_since_signup = max(0, (self.at_us - joined_us) // _DAY_US)
         facts["days_since_signup"] = days_since_signup
         facts["tier"] = tier_of(
             self.config.tiers,
@@ -140,7 +142,7 @@ class _Assembler:
             facts["open_complaints"] = 0
         else:
             facts["open_complaints"] = complaints.open_count
-            age_hours = (self.at_epoch - complaints.oldest_opened_epoch) / 3600
+            age_hours = (self.at_us - complaints.oldest_opened_us) / _HOUR_US
             facts["oldest_open_complaint_age_hours"] = round(age_hours, 1)
             if complaints.max_severity is not None:
                 facts["max_open_complaint_severity"] = complaints.max_severity
@@ -150,9 +152,7 @@ class _Assembler:
 
     def _purchase_facts(self, purchases: PurchaseSummary) -> tuple[Facts, int]:
         """The purchase facts of a customer who ordered, and days since the last order."""
-        days_since_last_order = int(
-            (self.at_epoch - purchases.last_order_epoch) // _SECONDS_PER_DAY
-        )
+        days_since_last_order = (self.at_us - purchases.last_order_us) // _DAY_US
         facts: Facts = {
             "order_count": purchases.order_count,
             "total_spent": purchases.total_spent,
@@ -168,8 +168,8 @@ class _Assembler:
             facts["purchase_frequency_change"] = round(change, 4)
         if purchases.order_count >= 2:
             # The mean of consecutive gaps telescopes to (last - first) / (n - 1).
-            span_seconds = purchases.last_order_epoch - purchases.first_order_epoch
-            interval = span_seconds / _SECONDS_PER_DAY / (purchases.order_count - 1)
+            span_us = purchases.last_order_us - purchases.first_order_us
+            interval = span_us / _DAY_US / (purchases.order_count - 1)
             facts["avg_order_interval_days"] = round(interval, 2)
             if interval > 0:  # all orders at one instant: there is no usual gap
                 facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)

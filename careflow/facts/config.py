@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from careflow.config import load_settings
 from careflow.facts.occasions import zone_or_none
 from rules.facts import HOLIDAYS
 
@@ -113,8 +114,6 @@ class FactsConfig(_Strict):
 
 def default_config_path() -> Path:
     """`tiers.yaml` in the rules folder (`CAREFLOW_RULES_DIR` when set)."""
-    from careflow.config import load_settings
-
     return load_settings().rules_dir / TIERS_FILE_NAME
 
 
@@ -141,6 +140,7 @@ def _load_cached(path: Path, _modified: int) -> FactsConfig:
 
 
 def _describe(path: Path, document: Any, error: ValidationError) -> list[str]:
+    """Each validation error as `FILE:LINE: field.path: message`."""
     problems = []
     for item in error.errors():
         location = tuple(item["loc"])

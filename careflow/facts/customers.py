@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, cast, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from careflow.facts.pages import epoch_seconds, ids_filter
+from careflow.facts.pages import epoch_microseconds, ids_filter
 from careflow.store.models import Consent, Customer
 
 EMAIL_CHANNEL = "email"
@@ -28,7 +28,7 @@ class CustomerProfile(NamedTuple):
     birthday_day: int | None
     birthday_calendar: str
     tier: str | None
-    created_epoch: float
+    created_us: int
     email_marketing_consent: bool
 
 
@@ -59,7 +59,7 @@ async def customer_profiles(
             cast(extract("day", customers.birthday), Integer),
             customers.birthday_calendar,
             customers.tier,
-            epoch_seconds(customers.created_at),
+            epoch_microseconds(customers.created_at),
             and_(func.coalesce(consents.granted, False), customers.erased_at.is_(None)),
         )
         .outerjoin_from(Customer.__table__, Consent.__table__, marketing_email)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, extract, type_coerce
+from sqlalchemy import BigInteger, ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def ids_filter(column: ColumnElement[int], customer_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -23,11 +27,43 @@ def ids_filter(column: ColumnElement[int], customer_ids: Sequence[int]) -> Colum
     return column.in_(customer_ids)
 
 
-def epoch_seconds(expression: ColumnElement[Any]) -> ColumnElement[float]:
-    """A stored UTC time as seconds since 1970, computed by the database.
+class epoch_microseconds(FunctionElement[int]):  # lower case: it reads as SQL
+    """A stored UTC time as whole microseconds since 1970, computed by the database.
 
     Day counts need only a number, and parsing millions of timestamps into
-    datetime objects in Python costs more than the aggregation itself. SQLite
-    gives whole seconds, PostgreSQL fractions; facts count whole days or hours.
+    datetime objects in Python costs more than the aggregation itself. Integers,
+    so that "exactly 90 days ago" is exactly that, with no float rounding.
     """
-    return type_coerce(extract("epoch", expression), Float)
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch_microseconds"
+
+
+@compiles(epoch_microseconds, "postgresql")
+def _epoch_postgresql(element: epoch_microseconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # careflow stores UTC as `timestamp without time zone`, whose epoch is UTC's;
+    # EXTRACT returns an exact numeric.
+    time = compiler.process(element.clauses, **kw)
+    return f"CAST(EXTRACT(EPOCH FROM {time}) * 1000000 AS BIGINT)"
+
+
+@compiles(epoch_microseconds, "sqlite")
+def _epoch_sqlite(element: epoch_microseconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's date functions stop at milliseconds, so the whole seconds come from
+    # strftime and the microseconds from the text SQLAlchemy stores
+    # ("YYYY-MM-DD HH:MM:SS.ffffff"; padded in case the fraction is short or absent).
+    time = compiler.process(element.clauses, **kw)
+    return (
+        f"(CAST(strftime('%s', {time}) AS INTEGER) * 1000000"
+        f" + CAST(substr({time} || '000000', 21, 6) AS INTEGER))"
+    )
+
+
+def epoch_microseconds_of(moment: datetime) -> int:
+    """The same number for a Python time, computed exactly."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from careflow.facts.pages import epoch_seconds, ids_filter
+from careflow.facts.pages import epoch_microseconds, ids_filter
 from careflow.store.models import Order
 
 RECENT_WINDOW = timedelta(days=90)
@@ -24,12 +24,12 @@ YEAR_WINDOW = timedelta(days=365)
 
 class PurchaseSummary(NamedTuple):
     """What one customer's orders up to `at` add up to (money in cents, times in
-    seconds since the epoch)."""
+    microseconds since the epoch)."""
 
     order_count: int
     total_spent: float
-    first_order_epoch: float
-    last_order_epoch: float
+    first_order_us: int
+    last_order_us: int
     orders_last_90d: int
     orders_prev_90d: int
     spend_last_90d: float
@@ -58,8 +58,8 @@ async def purchase_summaries(
             orders.customer_id,
             func.count(),
             cents(func.sum(orders.amount)),
-            epoch_seconds(func.min(orders.ordered_at)),
-            epoch_seconds(func.max(orders.ordered_at)),
+            epoch_microseconds(func.min(orders.ordered_at)),
+            epoch_microseconds(func.max(orders.ordered_at)),
             count_if(in_recent),
             count_if(in_previous),
             spend_if(in_recent),

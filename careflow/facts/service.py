@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from careflow.facts.pages import epoch_seconds, ids_filter
+from careflow.facts.pages import epoch_microseconds, ids_filter
 from careflow.store.models import Complaint, SurveyResponse
 from rules.facts import SEVERITIES
 
@@ -25,7 +25,7 @@ class OpenComplaints(NamedTuple):
     """The complaints a customer had open at `at`."""
 
     open_count: int
-    oldest_opened_epoch: float
+    oldest_opened_us: int
     max_severity: str | None
 
 
@@ -48,7 +48,7 @@ async def open_complaints(
         select(
             complaints.customer_id,
             func.count(),
-            epoch_seconds(func.min(complaints.opened_at)),
+            epoch_microseconds(func.min(complaints.opened_at)),
             func.max(severity_rank),
         )
         .where(
@@ -62,7 +62,7 @@ async def open_complaints(
     return {
         customer_id: OpenComplaints(
             open_count=count,
-            oldest_opened_epoch=float(oldest),
+            oldest_opened_us=oldest,
             max_severity=SEVERITIES[rank - 1] if rank else None,
         )
         for customer_id, count, oldest, rank in result.all()

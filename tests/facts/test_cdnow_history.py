@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from careflow.facts import compute_facts
 from careflow.intake.importer import import_file
 from careflow.store import Customer, Database
+from tests.facts.reference import expected_purchase_facts
 from tests.facts.store_rows import CONFIG
 
 DATA = Path(__file__).parent / "data"
@@ -46,29 +46,6 @@ def orders_by_customer() -> dict[str, list[tuple[datetime, float]]]:
     return history
 
 
-def expected_facts(orders: list[tuple[datetime, float]], at: datetime) -> dict[str, object]:
-    """The purchase facts by their definitions in rules/facts.py, one order at a time."""
-    seen = sorted(when for when, _ in orders if when <= at)
-    spent = [(when, amount) for when, amount in orders if when <= at]
-    last_90 = sum(1 for when in seen if at - when < timedelta(days=90))
-    prev_90 = sum(1 for when in seen if timedelta(days=90) <= at - when < timedelta(days=180))
-    expected: dict[str, object] = {
-        "order_count": len(seen),
-        "total_spent": sum(amount for _, amount in spent),
-        "orders_last_90d": last_90,
-        "orders_prev_90d": prev_90,
-        "spend_last_365d": sum(amount for when, amount in spent if at - when < timedelta(days=365)),
-    }
-    if seen:
-        expected["days_since_last_order"] = (at - seen[-1]).days
-    if prev_90:
-        expected["purchase_frequency_change"] = (last_90 - prev_90) / prev_90
-    if len(seen) >= 2:
-        gaps = [(later - earlier).days for earlier, later in pairwise(seen)]
-        expected["avg_order_interval_days"] = sum(gaps) / len(gaps)
-    return expected
-
-
 async def test_purchase_facts_match_an_independent_computation(db: Database) -> None:
     await import_file(db, DATA / "cdnow_customers.csv", "customers")
     await import_file(db, DATA / "cdnow_orders.csv", "orders")
@@ -88,7 +65,7 @@ async def test_purchase_facts_match_an_independent_computation(db: Database) -> 
             compared = 0
             for name in sample:
                 actual = facts[ids[name]]
-                for fact, value in expected_facts(history[name], at).items():
+                for fact, value in expected_purchase_facts(history[name], at).items():
                     assert fact in actual, f"{name} at {at}: {fact} missing"
                     assert actual[fact] == pytest.approx(value, abs=0.006), f"{name} {at} {fact}"
                     compared += 1
