@@ -197,7 +197,7 @@ then:
   - signal: complaint_resolved        # tell a running journey
     to: complaint_escalation
   - tag: at-risk                      # tag the customer
-  - notify: sales                     # create a task for a team
+  - notify: sales                     # a task for a team named under staff.teams in journeys.yaml
     params: {message: Please call this customer.}
 ```
 
@@ -221,7 +221,7 @@ examples:
 
 - `careflow rules check` checks every file and prints every mistake at once as
   `file:line:column: message`: unknown facts (with the closest name), wrong value
-  types, yes/no surprises, duplicate ids, unknown journeys, signals and templates,
+  types, yes/no surprises, duplicate ids, unknown journeys, signals, templates and teams,
   rules that can never match, rules in a first_match set that can never win, and
   failing examples. It renders every template a rule names for a sample customer.
 - `careflow rules explain CUSTOMER_ID [--at TIME] [--event TYPE] [--json]` shows

@@ -495,6 +495,14 @@ class _FileParser:
             return None
         if key == "tag":
             return IntentSpec(action, pos, tag=target, params=params, params_pos=params_pos)
+        teams = self.references.teams
+        if teams is not None and target not in teams:
+            self.error(
+                target_pos,
+                f"unknown team {target!r}{closest(target, teams)} (teams with an address "
+                f"under staff.teams in journeys.yaml: {', '.join(sorted(teams))})",
+            )
+            return None
         return IntentSpec(action, pos, team=target, params=params, params_pos=params_pos)
 
     def known_journey(self, name: str, pos: Position) -> bool:

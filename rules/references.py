@@ -18,13 +18,17 @@ DESIGNED_JOURNEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+JOURNEY_CONFIG_FILE = "journeys.yaml"
+
+
 @dataclass(frozen=True)
 class References:
-    """The journeys (name -> signals) and template ids a rule file may name."""
+    """The journeys (name -> signals), template ids and teams a rule file may name."""
 
     journeys: Mapping[str, tuple[str, ...]]
     templates: frozenset[str]
     templates_dir: Path
+    teams: frozenset[str] | None = None  # None: no team list to check against
 
 
 def registered_journeys() -> dict[str, tuple[str, ...]]:
@@ -50,10 +54,29 @@ def template_ids(templates_dir: Path) -> frozenset[str]:
     )
 
 
-def default_references(templates_dir: Path | None = None) -> References:
+def staff_teams(rules_dir: Path) -> frozenset[str] | None:
+    """Teams with an address under `staff.teams` in the folder's journeys.yaml.
+
+    None when there is no such file, or it is broken (its own check reports that).
+    """
+    path = rules_dir / JOURNEY_CONFIG_FILE
+    if not path.is_file():
+        return None
+    from careflow.journey_config import JourneyConfigError, load_journey_config
+
+    try:
+        return frozenset(load_journey_config(path).staff.teams)
+    except JourneyConfigError:
+        return None
+
+
+def default_references(
+    templates_dir: Path | None = None, rules_dir: Path | None = None
+) -> References:
     """References as the running system sees them (shipped templates by default)."""
     if templates_dir is None:
         from careflow.paths import TEMPLATES_DIR
 
         templates_dir = TEMPLATES_DIR
-    return References(registered_journeys(), template_ids(templates_dir), templates_dir)
+    teams = staff_teams(rules_dir) if rules_dir is not None else None
+    return References(registered_journeys(), template_ids(templates_dir), templates_dir, teams)

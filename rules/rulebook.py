@@ -267,6 +267,7 @@ def load_rulebook(directory: Path, *, references: References | None = None) -> R
 
     Raises RuleFileError with every mistake (including failing examples).
     """
+    references = references or default_references(rules_dir=directory)
     return load_rule_files(rule_files([directory]), references=references)
 
 

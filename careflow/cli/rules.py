@@ -42,7 +42,7 @@ def check(
     if not files:
         err.print("no *.rules.yaml files found")
         raise typer.Exit(1)
-    references = default_references(settings.templates_dir)
+    references = default_references(settings.templates_dir, settings.rules_dir)
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
@@ -112,7 +112,7 @@ def explain(
     try:
         rulebook = load_rule_files(
             rule_files([settings.rules_dir]),
-            references=default_references(settings.templates_dir),
+            references=default_references(settings.templates_dir, settings.rules_dir),
         )
     except RuleFileError as error:
         err.print(escape(str(error)))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from careflow.paths import RULES_DIR
 from rules import RuleFileError, load_rulebook
-from rules.references import References
+from rules.references import References, staff_teams
 
 REFERENCES = References(
     {
@@ -319,3 +321,23 @@ def test_an_empty_file(tmp_path: Path) -> None:
     assert errors == [
         "retention.rules.yaml:1:1: expected a ruleset: name, owner, description, mode and rules"
     ]
+
+
+def test_unknown_team(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "      - start: retention_offer\n        params: {template: retention_offer}\n",
+        "      - notify: salse\n",
+    ).replace("[start retention_offer]", "[notify salse]")
+    (tmp_path / "retention.rules.yaml").write_text(text)
+    references = replace(REFERENCES, teams=frozenset({"sales", "service"}))
+    with pytest.raises(RuleFileError) as raised:
+        load_rulebook(tmp_path, references=references)
+    assert [str(error).replace(f"{tmp_path}/", "") for error in raised.value.errors] == [
+        "retention.rules.yaml:13:17: unknown team 'salse'; did you mean 'sales'? (teams with "
+        "an address under staff.teams in journeys.yaml: sales, service)"
+    ]
+
+
+def test_teams_come_from_the_journey_config_next_to_the_rules() -> None:
+    assert staff_teams(RULES_DIR) == {"sales", "service", "marketing"}
+    assert staff_teams(RULES_DIR / "missing") is None
