@@ -38,7 +38,7 @@ def check(
 ) -> None:
     """Check rule files: every mistake at once, examples run, templates rendered."""
     settings = load_settings()
-    files = rule_files(paths or [settings.rules_dir])
+    files = [_shown_path(path) for path in rule_files(paths or [settings.rules_dir])]
     if not files:
         err.print("no *.rules.yaml files found")
         raise typer.Exit(1)
@@ -61,6 +61,14 @@ def check(
         f"[green]ok[/]: {len(rulebook.rulesets)} ruleset(s), {rules} rule(s), "
         f"{examples} example(s) passed; hash {rulebook.hash[:12]}"
     )
+
+
+def _shown_path(path: Path) -> Path:
+    """Relative to the current folder when inside it: short, and editors open it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
