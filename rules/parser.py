@@ -222,7 +222,7 @@ class _FileParser:
         )
         examples = self.examples(item, pos, labels)
         if len(self.errors) > errors_before or rule_id is None or description is None:
-            # Keep the id so a duplicate is still reported, but do not build a half rule.
+            # Every mistake is already reported; a half-built rule would only add noise.
             return None
         assert when is not None
         return Rule(
