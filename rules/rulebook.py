@@ -292,12 +292,13 @@ def load_rule_files(files: Sequence[Path], *, references: References | None = No
     for ruleset in rulesets:
         errors += [problem for rule in ruleset.rules if (problem := impossible_rule(rule))]
         errors += shadowed_rules(ruleset)
+    # Examples run for every file without other mistakes, so one check shows everything.
+    broken = {error.path for error in errors}
+    usable = [ruleset for ruleset in rulesets if ruleset.path not in broken]
+    rulebook = RuleBook(usable, digest.hexdigest())
+    errors += failing_examples(rulebook)
     if errors:
         raise RuleFileError(errors)
-    rulebook = RuleBook(rulesets, digest.hexdigest())
-    example_errors = failing_examples(rulebook)
-    if example_errors:
-        raise RuleFileError(example_errors)
     return rulebook
 
 

@@ -341,3 +341,14 @@ def test_unknown_team(tmp_path: Path) -> None:
 def test_teams_come_from_the_journey_config_next_to_the_rules() -> None:
     assert staff_teams(RULES_DIR) == {"sales", "service", "marketing"}
     assert staff_teams(RULES_DIR / "missing") is None
+
+
+def test_examples_of_good_files_run_when_another_file_is_broken(tmp_path: Path) -> None:
+    (tmp_path / "a.rules.yaml").write_text(
+        VALID.replace("name: retention", "name: other").replace("tier: regular}", "tier: vip}")
+    )
+    errors = errors_for(tmp_path, VALID.replace("tier: {is_not", "tire: {is_not"))
+    assert [error.split(": ")[0] for error in errors] == [
+        "a.rules.yaml:17:17",  # the failing example of the good file
+        "retention.rules.yaml:11:7",  # the unknown fact of the broken one
+    ]
