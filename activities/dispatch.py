@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import running_journeys, signal_journeys
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
@@ -39,6 +40,7 @@ class DispatchResult:
 
     started: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    held_out: list[str] = field(default_factory=list)
     signalled: list[str] = field(default_factory=list)
     tagged: list[str] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
@@ -49,8 +51,15 @@ class DispatchActivities:
     """Holds the Temporal client and the store; one method per kind of intent."""
 
     def __init__(
-        self, client: Client, db: Database, task_queue: str, journeys: Mapping[str, Journey]
+        self,
+        client: Client,
+        db: Database,
+        task_queue: str,
+        journeys: Mapping[str, Journey],
+        holdout: Callable[[], HoldoutConfig] = HoldoutConfig,
     ) -> None:
+        # `holdout` returns the current holdout configuration (re-read when edited).
+        self.holdout = holdout
         # The journey registry is handed in: workflows.registry imports the workflows,
         # which import these activity definitions.
         self.journeys = journeys
@@ -74,6 +83,13 @@ class DispatchActivities:
                 workflow_id = journey.workflow_id(
                     request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
                 )
+                if self.holdout().holds_out(request.customer_id, journey.name):
+                    # Picked by the rule, deliberately left alone: the comparison group.
+                    result.held_out.append(workflow_id)
+                    await self._record_journey(
+                        workflow_id, journey.name, request, intent, subject, HOLDOUT_STATUS
+                    )
+                    continue
                 started = await self._start(journey.workflow, workflow_id, request, intent, subject)
                 (result.started if started else result.existing).append(workflow_id)
                 await self._record_journey(workflow_id, journey.name, request, intent, subject)
@@ -119,7 +135,13 @@ class DispatchActivities:
         return True
 
     async def _record_journey(
-        self, workflow_id: str, journey: str, request: DispatchInput, intent: Intent, subject: str
+        self,
+        workflow_id: str,
+        journey: str,
+        request: DispatchInput,
+        intent: Intent,
+        subject: str,
+        status: str = "running",
     ) -> None:
         try:
             async with self.db.session() as session:
@@ -135,7 +157,8 @@ class DispatchActivities:
                         rule_id=intent.rule_id,
                         ruleset_hash=intent.ruleset_hash,
                         subject=subject or None,
-                        status="running",
+                        status=status,
+                        outcome=HOLDOUT_STATUS if status == HOLDOUT_STATUS else None,
                         started_at=datetime.now(UTC),
                     )
                 )

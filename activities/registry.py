@@ -15,6 +15,7 @@ from activities.rules import RuleActivities
 from activities.scan import ScanActivities
 from activities.tasks import TaskActivities
 from careflow.config import Settings
+from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
@@ -54,7 +55,14 @@ def build_activities(
         rulebook,
         max_event_age=timedelta(hours=settings.event_max_age_hours),
     )
-    dispatch = DispatchActivities(client, db, settings.task_queue, JOURNEYS)
+    holdout_path = settings.rules_dir / HOLDOUT_FILE_NAME
+    dispatch = DispatchActivities(
+        client,
+        db,
+        settings.task_queue,
+        JOURNEYS,
+        holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
+    )
     scan = ScanActivities(db, rulebook, dispatch)
     journey_config = settings.rules_dir / JOURNEYS_FILE_NAME
     journeys = JourneyActivities(
