@@ -1,0 +1,70 @@
+"""The dispatcher: deterministic journey ids, no second journey, and the holdout group."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dispatch import DispatchActivities, DispatchInput
+from careflow.config import Settings
+from careflow.holdout import HoldoutConfig
+from careflow.intake.apply import upsert_customer
+from careflow.intake.records import CustomerFields
+from careflow.store import Database, JourneyRecord
+from rules.intents import Intent
+from workflows.registry import JOURNEYS
+
+HALF = HoldoutConfig(salt="test", journeys={"retention_offer": 0.5})
+
+
+def offer(rule: str) -> Intent:
+    return Intent(
+        action="start_workflow",
+        rule_id=rule,
+        ruleset="retention",
+        ruleset_hash="0" * 64,
+        workflow="retention_offer",
+        reenter_after_days=90,
+    )
+
+
+async def test_holdout_customers_get_a_record_and_no_journey(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    run = settings.task_queue
+    customers = [f"{run}-c{number}" for number in range(40)]
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        for customer in customers:
+            await upsert_customer(session, customer, CustomerFields(), now)
+    dispatcher = DispatchActivities(
+        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=lambda: HALF
+    )
+    results = [
+        await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=now))
+        for customer in customers
+    ]
+    again = [
+        await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=now))
+        for customer in customers
+    ]
+
+    held_out = {r.held_out[0] for r in results if r.held_out}
+    started = {r.started[0] for r in results if r.started}
+    assert 8 <= len(held_out) <= 32, "about half, by a hash of the customer id"
+    assert len(held_out) + len(started) == len(customers)
+    assert [r.started for r in again] == [[] for _ in customers], "a repeat starts nothing"
+    assert {r.held_out[0] for r in again if r.held_out} == held_out, "the same group every time"
+    async with db.session() as session:
+        records = {
+            row.workflow_id: row.status for row in await session.scalars(select(JourneyRecord))
+        }
+    assert {wid for wid, status in records.items() if status == "holdout"} == held_out
+    assert {wid for wid, status in records.items() if status == "running"} == started
+    for workflow_id in held_out:
+        with pytest.raises(RPCError, match="not found"):
+            await workflow_env.client.get_workflow_handle(workflow_id).describe()
