@@ -19,4 +19,4 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from careflow.cli import customers, facts, imports, journeys, kpis, rules, runtime, scan  # noqa: E402,F401
+from careflow.cli import customers, facts, imports, journeys, kpis, rules, runtime, scan, simulate  # noqa: E402,F401

@@ -51,7 +51,7 @@ def diff(
 ) -> None:
     """List journeys in flight started by a rule that was changed or removed since."""
     settings = load_settings()
-    rulebook = _rulebook(rules_dir or settings.rules_dir, settings)
+    rulebook = load_rules_or_exit(rules_dir or settings.rules_dir, settings)
     found = asyncio.run(_with_db(settings, lambda db: journeys_of_changed_rules(db, rulebook)))
     if as_json:
         print(json.dumps([asdict(item) for item in found], default=str, ensure_ascii=False))
@@ -118,7 +118,8 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]])
         await db.dispose()
 
 
-def _rulebook(directory: Path, settings: Settings) -> RuleBook:
+def load_rules_or_exit(directory: Path, settings: Settings) -> RuleBook:
+    """The checked rule set of `directory`, or exit 1 listing every mistake."""
     files = rule_files([directory])
     if not files:
         err.print(f"[red]no *.rules.yaml files in {escape(str(directory))}[/]")

@@ -1,0 +1,219 @@
+"""Replay a stored history day by day through a rule set: who would get which journey, when.
+
+Each simulated day, the daily scan evaluates every customer's facts as of the scan
+time, and every order and complaint of that day is evaluated at its own time with
+its event facts, as the live intake would. Journeys are "started" by the same ids
+the dispatcher builds (`workflows.registry`), so re-entry periods and one journey
+per subject hold exactly as in production, and the holdout group
+(`rules/holdout.yaml`) is honoured. Nothing is written: two rule sets can replay
+the same store.
+
+What this does not run is the journeys themselves (messages, outreach policies,
+goals): see `careflow/simulate/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from activities.dispatch import _journey_subject as journey_subject
+from careflow.facts import MAX_IDS_PER_QUERY, compute_facts, facts_for_customer
+from careflow.facts.config import FactsConfig
+from careflow.holdout import HoldoutConfig
+from careflow.intake.event_facts import event_facts
+from careflow.store import Complaint, Customer, Database, Order
+from rules import RuleBook
+from rules.intents import Evaluation
+from workflows.registry import JOURNEYS
+
+DAILY_SCAN = "daily_scan"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A moment the rules are asked: the daily scan, or one event of one customer."""
+
+    at: datetime
+    kind: str  # daily_scan | order_placed | complaint_opened
+    customer_id: str = ""
+    subject: str = ""
+    data: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class JourneyStart:
+    at: datetime
+    customer_id: str
+    journey: str
+    rule_id: str
+    workflow_id: str
+    held_out: bool
+
+
+@dataclass
+class Replay:
+    """What a rule set did over the days: firings, journeys started, a few timelines."""
+
+    ruleset_hash: str
+    start: date
+    days: int
+    rule_ids: list[str]
+    # rule id -> customers it fired for, and how many firings in all.
+    customers_by_rule: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    firings_by_rule: Counter[str] = field(default_factory=Counter)
+    journeys: list[JourneyStart] = field(default_factory=list)
+    # For the customers asked about: (time, trigger, rule id) of every firing.
+    timelines: dict[str, list[tuple[datetime, str, str]]] = field(default_factory=dict)
+
+
+async def replay(
+    db: Database,
+    rulebook: RuleBook,
+    *,
+    start: date,
+    days: int,
+    scan_time: time = time(6),
+    facts_config: FactsConfig | None = None,
+    holdout: HoldoutConfig | None = None,
+    follow: Iterable[str] = (),
+    on_day: Callable[[date], None] | None = None,
+) -> Replay:
+    """Replay `days` days from `start` (UTC); `follow` lists customers to keep timelines of."""
+    rule_ids = [rule.id for ruleset in rulebook.rulesets for rule in ruleset.rules]
+    result = Replay(rulebook.hash, start, days, rule_ids, timelines={c: [] for c in follow})
+    started: set[str] = set()
+    holdout = holdout or HoldoutConfig()
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        for trigger in await _triggers_of_day(db, day, scan_time):
+            if trigger.kind == DAILY_SCAN:
+                evaluated = await _scan(db, rulebook, trigger.at, facts_config)
+            else:
+                evaluated = await _event(db, rulebook, trigger, facts_config)
+            for customer, evaluation in evaluated:
+                _record(result, started, holdout, trigger, customer, evaluation)
+        if on_day is not None:
+            on_day(day)
+    return result
+
+
+async def _triggers_of_day(db: Database, day: date, scan_time: time) -> list[Trigger]:
+    """The day's scan and events, in time order (an event at the scan time goes first)."""
+    begin = datetime.combine(day, time(), UTC)
+    end = begin + timedelta(days=1)
+    triggers = [Trigger(datetime.combine(day, scan_time, UTC), DAILY_SCAN)]
+    async with db.session() as session:
+        orders = await session.execute(
+            select(Order.ordered_at, Customer.external_id, Order.external_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Order.ordered_at >= begin, Order.ordered_at < end)
+        )
+        triggers += [Trigger(at, "order_placed", customer) for at, customer, _ in orders.all()]
+        complaints = await session.execute(
+            select(
+                Complaint.opened_at, Customer.external_id, Complaint.external_id, Complaint.severity
+            )
+            .join(Customer, Customer.id == Complaint.customer_id)
+            .where(Complaint.opened_at >= begin, Complaint.opened_at < end)
+        )
+        triggers += [
+            Trigger(
+                at,
+                "complaint_opened",
+                customer,
+                subject=complaint,
+                data=(("complaint_id", complaint), ("severity", severity)),
+            )
+            for at, customer, complaint, severity in complaints.all()
+        ]
+    # Deterministic: by time, then events before the scan, then by customer and subject.
+    return sorted(triggers, key=lambda t: (t.at, t.kind == DAILY_SCAN, t.customer_id, t.subject))
+
+
+async def _scan(
+    db: Database, rulebook: RuleBook, at: datetime, config: FactsConfig | None
+) -> list[tuple[str, Evaluation]]:
+    """Every customer's facts as of `at`, through the rules, as the daily scan does."""
+    evaluated: list[tuple[str, Evaluation]] = []
+    async with db.session() as session:
+        customers = (
+            await session.execute(
+                select(Customer.id, Customer.external_id)
+                .where(Customer.erased_at.is_(None))
+                .order_by(Customer.id)
+            )
+        ).all()
+        for first in range(0, len(customers), MAX_IDS_PER_QUERY):
+            page = customers[first : first + MAX_IDS_PER_QUERY]
+            facts = await compute_facts(session, [pk for pk, _ in page], at, config=config)
+            snapshots = [(external, facts[pk]) for pk, external in page if pk in facts]
+            evaluations = await asyncio.to_thread(_evaluate_scan, rulebook, snapshots)
+            evaluated += [
+                (external, evaluation)
+                for (external, _), evaluation in zip(snapshots, evaluations, strict=True)
+            ]
+    return evaluated
+
+
+def _evaluate_scan(
+    rulebook: RuleBook, snapshots: list[tuple[str, dict[str, object]]]
+) -> list[Evaluation]:
+    # One thread hop per page, as the daily scan's activity does.
+    return [rulebook.evaluate({**facts, "event_type": DAILY_SCAN}) for _, facts in snapshots]
+
+
+async def _event(
+    db: Database, rulebook: RuleBook, trigger: Trigger, config: FactsConfig | None
+) -> list[tuple[str, Evaluation]]:
+    """One event: the customer's facts at its time plus the event's own facts."""
+    async with db.session() as session:
+        facts = await facts_for_customer(session, trigger.customer_id, trigger.at, config=config)
+    if facts is None:
+        return []
+    facts.update(event_facts(trigger.kind, dict(trigger.data)))
+    return [(trigger.customer_id, rulebook.evaluate(facts))]
+
+
+def _record(
+    result: Replay,
+    started: set[str],
+    holdout: HoldoutConfig,
+    trigger: Trigger,
+    customer: str,
+    evaluation: Evaluation,
+) -> None:
+    """Count the firings; start each journey asked for once, by its deterministic id."""
+    for outcome in evaluation.outcomes:
+        if outcome.fired:
+            result.customers_by_rule[outcome.rule_id].add(customer)
+            result.firings_by_rule[outcome.rule_id] += 1
+            if customer in result.timelines:
+                result.timelines[customer].append((trigger.at, trigger.kind, outcome.rule_id))
+    on = trigger.at.date()
+    for intent in evaluation.intents:
+        if intent.action != "start_workflow" or intent.workflow not in JOURNEYS:
+            continue
+        journey = JOURNEYS[intent.workflow]
+        subject = journey_subject(journey.needs_subject, trigger.subject, intent, on)
+        workflow_id = journey.workflow_id(
+            customer, intent.rule_id, subject, on, intent.reenter_after_days
+        )
+        if workflow_id in started:
+            continue  # the dispatcher would find the journey already started
+        started.add(workflow_id)
+        result.journeys.append(
+            JourneyStart(
+                at=trigger.at,
+                customer_id=customer,
+                journey=journey.name,
+                rule_id=intent.rule_id,
+                workflow_id=workflow_id,
+                held_out=holdout.holds_out(customer, journey.name),
+            )
+        )
