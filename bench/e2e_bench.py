@@ -1,0 +1,307 @@
+"""End to end: `complaint_opened` over HTTP -> acknowledgement at an SMTP sink.
+
+    python -m bench.e2e_bench                       # 20 events/s for 30 s, then a burst of 600
+    python -m bench.e2e_bench --seconds 8 --burst 150
+
+careflow runs on its embedded defaults as an operator runs it: `careflow up` in its
+own process (worker and HTTP API) on a SQLite store, against a fresh Temporal dev
+server (`EmbeddedTemporal`), sending to an aiosmtpd sink in this process. Each
+event is for its own customer (created beforehand, each with their own address),
+so the recipient of an acknowledgement names the event it answers.
+
+The baseline, in the same run, on its own fresh dev server and the same sink, is
+`bench.bare_journey`: the same two workflows and five activities with nothing of
+careflow in them, its worker in its own process, started directly by a Temporal
+client (no HTTP, no store).
+
+Two phases per side:
+- fixed rate: `--rate` events/s for `--seconds` s; latency from the POST (or
+  start_workflow) to the message's arrival; p50/p95/p99. Target: p99 < 2 s.
+- burst: `--burst` events as fast as `--concurrency` requests in flight allow;
+  sustained events/s = events / (last arrival - first send).
+  Target: careflow >= 0.7x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.smtp import Envelope, Session
+from temporalio.client import Client
+
+from bench.bare_journey import BareEvent, BareEventWorkflow
+from bench.careflow_process import (
+    CareflowProcess,
+    complaint_id,
+    customer_email,
+    customer_id,
+    prepare_store,
+)
+from bench.harness import Figure
+from careflow.runtime.processes import start_child, stop_child
+from careflow.runtime.temporal_server import EmbeddedTemporal
+from tests.smtp_sink import SmtpSink, _Collector, free_port
+
+# Events used to warm each side up (imports, sandbox, connections) before measuring.
+WARM_UP = 10
+# Fire one event: its number picks the customer and the complaint.
+Fire = Callable[[int], Awaitable[None]]
+
+
+class _StampingCollector(_Collector):
+    """Records when each recipient's message arrived (monotonic clock, any thread)."""
+
+    sink: TimedSink
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        arrived = time.monotonic()
+        with self.sink.lock:
+            for address in envelope.rcpt_tos:
+                self.sink.arrivals.setdefault(address, arrived)
+        return reply
+
+
+class TimedSink(SmtpSink):
+    """An SMTP sink that knows when the first message for each address arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: dict[str, float] = {}
+        self.controller.handler = _StampingCollector(self)
+
+    async def wait_for(  # type: ignore[override]
+        self, addresses: Sequence[str], within_seconds: float
+    ) -> list[float]:
+        """Arrival times of a message for each address, in order; TimeoutError if late."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while True:
+            with self.lock:
+                missing = sum(1 for address in addresses if address not in self.arrivals)
+                if not missing:
+                    return [self.arrivals[address] for address in addresses]
+            if loop.time() > deadline:
+                raise TimeoutError(f"{missing} of {len(addresses)} messages did not arrive")
+            await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Load:
+    """The load each side gets: a fixed rate for a while, then a burst."""
+
+    rate: float = 20
+    seconds: float = 30
+    burst: int = 600
+    concurrency: int = 16
+
+    @property
+    def events(self) -> int:
+        """Events per side, warm-up included (one customer each)."""
+        return WARM_UP + round(self.rate * self.seconds) + self.burst
+
+
+@dataclass(frozen=True)
+class LoadFigures:
+    """One side's results: fixed-rate latencies (seconds) and burst throughput."""
+
+    latencies: list[float]
+    offered_per_second: float
+    achieved_per_second: float
+    sustained_per_second: float
+
+    def percentile(self, percent: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[percent - 1]
+
+
+@dataclass(frozen=True)
+class E2EFigures:
+    careflow: LoadFigures
+    baseline: LoadFigures
+
+    def figures(self) -> list[Figure]:
+        """The harness rows: p50/p95/p99 and sustained throughput."""
+        rows = [
+            Figure(
+                "e2e",
+                f"latency p{percent} at {self.careflow.offered_per_second:g} events/s",
+                "s",
+                self.careflow.percentile(percent),
+                self.baseline.percentile(percent),
+                "lower",
+                target_value=2.0 if percent == 99 else None,
+            )
+            for percent in (50, 95, 99)
+        ]
+        rows.append(
+            Figure(
+                "e2e",
+                "sustained throughput (burst)",
+                "events/s",
+                self.careflow.sustained_per_second,
+                self.baseline.sustained_per_second,
+                "higher",
+                target_ratio=0.7,
+            )
+        )
+        return rows
+
+
+async def fixed_rate(fire: Fire, numbers: Sequence[int], rate: float) -> tuple[list[float], float]:
+    """Fire one event every 1/rate s (on schedule, not after the previous answer).
+
+    Returns each event's send time and the rate actually achieved.
+    """
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+    tasks: list[asyncio.Task[None]] = []
+    began = loop.time()
+    for index, number in enumerate(numbers):
+        delay = began + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent.append(time.monotonic())
+        tasks.append(asyncio.create_task(fire(number)))
+    await asyncio.gather(*tasks)
+    return sent, len(numbers) / max(loop.time() - began, 1e-9) if len(numbers) > 1 else rate
+
+
+async def burst(fire: Fire, numbers: Sequence[int], concurrency: int) -> float:
+    """Fire every event with at most `concurrency` in flight; returns the first send time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def fire_gated(number: int) -> None:
+        async with gate:
+            await fire(number)
+
+    began = time.monotonic()
+    await asyncio.gather(*(fire_gated(number) for number in numbers))
+    return began
+
+
+async def run_side(fire: Fire, sink: TimedSink, first: int, load: Load) -> LoadFigures:
+    """Warm up, then the fixed-rate phase, then the burst, on customers from `first` on."""
+    warm = range(first, first + WARM_UP)
+    await asyncio.gather(*(fire(number) for number in warm))
+    await sink.wait_for([customer_email(n) for n in warm], within_seconds=120)
+
+    steady = range(warm.stop, warm.stop + round(load.rate * load.seconds))
+    sent, achieved = await fixed_rate(fire, steady, load.rate)
+    arrived = await sink.wait_for([customer_email(n) for n in steady], 60 + len(steady) / 5)
+    latencies = [done - start for start, done in zip(sent, arrived, strict=True)]
+
+    burst_numbers = range(steady.stop, steady.stop + load.burst)
+    began = await burst(fire, burst_numbers, load.concurrency)
+    arrived = await sink.wait_for([customer_email(n) for n in burst_numbers], 60 + load.burst / 5)
+    sustained = load.burst / (max(arrived) - began)
+    return LoadFigures(latencies, load.rate, achieved, sustained)
+
+
+async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFigures:
+    """careflow up on a fresh dev server and SQLite store, events posted over HTTP."""
+    temporal = EmbeddedTemporal(folder / "temporal", free_port(), free_port())
+    await temporal.start()
+    database_url = f"sqlite+aiosqlite:///{folder / 'careflow.db'}"
+    await prepare_store(database_url, load.events)
+    careflow = CareflowProcess(
+        folder / "var", temporal=temporal.address, database_url=database_url, smtp_port=sink.port
+    )
+    try:
+        await careflow.start()
+        limits = httpx.Limits(max_connections=load.concurrency * 2)
+        async with httpx.AsyncClient(base_url=careflow.base_url, limits=limits) as http:
+
+            async def post(number: int) -> None:
+                response = await http.post(
+                    "/events",
+                    json={
+                        "type": "complaint_opened",
+                        "customer_id": customer_id(number),
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                        "event_id": f"bench-{number}",
+                        "data": {"complaint_id": complaint_id(number), "severity": "low"},
+                    },
+                    timeout=60,
+                )
+                if response.status_code != 202:
+                    raise RuntimeError(f"POST /events: {response.status_code} {response.text}")
+
+            return await run_side(post, sink, 0, load)
+    finally:
+        careflow.stop()
+        temporal.stop()
+
+
+async def measure_baseline(folder: Path, sink: TimedSink, first: int, load: Load) -> LoadFigures:
+    """The bare workflows on a fresh dev server, started directly by a client."""
+    temporal = EmbeddedTemporal(folder / "temporal", free_port(), free_port())
+    await temporal.start()
+    task_queue = "bare"
+    worker = start_child(
+        [sys.executable, "-m", "bench.bare_journey", temporal.address, task_queue, str(sink.port)],
+        folder / "bare-worker.log",
+    )
+    try:
+        client = await Client.connect(temporal.address)
+
+        async def start(number: int) -> None:
+            await client.start_workflow(
+                BareEventWorkflow.run,
+                BareEvent(f"bench-{number}", customer_email(number)),
+                id=f"bare-event-{number}",
+                task_queue=task_queue,
+            )
+
+        return await run_side(start, sink, first, load)
+    finally:
+        stop_child(worker)
+        temporal.stop()
+
+
+async def measure(load: Load) -> E2EFigures:
+    """Both sides, one after the other, on the same SMTP sink (distinct recipients)."""
+    sink = TimedSink()
+    sink.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="careflow-e2e-") as folder:
+            # The baseline's customers come after careflow's: every address is new.
+            baseline = await measure_baseline(Path(folder) / "bare", sink, load.events, load)
+            careflow = await measure_careflow(Path(folder) / "careflow", sink, load)
+    finally:
+        sink.stop()
+    return E2EFigures(careflow, baseline)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--burst", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=16)
+    options = parser.parse_args()
+    result = asyncio.run(
+        measure(Load(options.rate, options.seconds, options.burst, options.concurrency))
+    )
+    for side, figures in (("careflow", result.careflow), ("baseline", result.baseline)):
+        print(
+            f"{side:9s} p50 {figures.percentile(50):6.3f} s  p95 {figures.percentile(95):6.3f} s"
+            f"  p99 {figures.percentile(99):6.3f} s  at {figures.achieved_per_second:5.1f}/s;"
+            f"  burst {figures.sustained_per_second:6.1f} events/s"
+        )
+    ratio = result.careflow.sustained_per_second / result.baseline.sustained_per_second
+    print(f"throughput ratio careflow/bare {ratio:.2f}x (target >= 0.7x; p99 < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
