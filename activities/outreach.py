@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -182,6 +182,16 @@ class OutreachActivities:
             return PolicyDecision.skip(Reason.NO_ADDRESS, "no email address on file")
         policy = self.policy()
         topic = Topic(request.topic)
+        if topic is Topic.TRANSACTIONAL:
+            # Needs no consent, is never counted in or held back by the budget or
+            # quiet hours: nothing more to look up.
+            return decide_outreach(
+                OutreachRequest(
+                    request.template_id, topic, None, erased=customer.erased_at is not None
+                ),
+                policy,
+                now,
+            )
         consent = await session.scalar(
             select(Consent.granted).where(
                 Consent.customer_id == customer.id,
@@ -256,11 +266,10 @@ class OutreachActivities:
 
     async def _finish(self, key: str, status: str, reason: str | None) -> None:
         now = datetime.now(UTC)
+        values: dict[str, object] = {"status": status, "reason": reason, "updated_at": now}
+        if status == SENT:
+            values["sent_at"] = now
         async with self.db.session() as session:
-            entry = await session.scalar(
-                select(OutreachLedger).where(OutreachLedger.idempotency_key == key)
+            await session.execute(
+                update(OutreachLedger).where(OutreachLedger.idempotency_key == key).values(**values)
             )
-            assert entry is not None
-            entry.status, entry.reason, entry.updated_at = status, reason, now
-            if status == SENT:
-                entry.sent_at = now
