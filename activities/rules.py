@@ -67,7 +67,8 @@ class RuleActivities:
                     customer_id, subject=subject, not_acted_reason="customer unknown"
                 )
             facts.update(event_facts(event.type, event.data))
-            rulebook = self.rulebook.current()
+            # A reload reads and compiles files: keep it off the event loop.
+            rulebook = await asyncio.to_thread(self.rulebook.current)
             evaluation = await asyncio.to_thread(rulebook.evaluate, facts)
             customer_pk = await session.scalar(
                 select(Customer.id).where(Customer.external_id == customer_id)

@@ -83,7 +83,7 @@ class ScanActivities:
             if not rows:
                 return ScanPageResult(last_customer_pk=None)
             facts = await compute_facts(session, [pk for pk, _ in rows], request.at)
-        rulebook = self.rulebook.current()
+        rulebook = await asyncio.to_thread(self.rulebook.current)  # may reload files
         snapshots = [(pk, external, facts[pk]) for pk, external in rows if pk in facts]
         evaluations = await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
         result = ScanPageResult(last_customer_pk=rows[-1][0], customers=len(rows))
