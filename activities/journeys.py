@@ -78,7 +78,7 @@ class ComplaintPlan:
     survey_remind_after_seconds: float
     survey_close_after_seconds: float
     low_score_threshold: int
-    reopen_due_at_hours: float
+    reopen_due_hours: float
     survey_params: dict[str, ParamValue]
     ack_template: str = "complaint_ack"
     update_template: str = "complaint_update"
@@ -124,6 +124,12 @@ class DueInput:
 
     start: datetime
     hours: float
+
+
+@dataclass
+class OrdersSinceInput:
+    customer_id: str
+    since: datetime
 
 
 @dataclass
@@ -240,7 +246,7 @@ class JourneyActivities:
             survey_remind_after_seconds=settings.survey_remind_after_days * DAY,
             survey_close_after_seconds=settings.survey_close_after_days * DAY,
             low_score_threshold=config.low_score_threshold,
-            reopen_due_at_hours=settings.reopen_due_hours,
+            reopen_due_hours=settings.reopen_due_hours,
             survey_params={"survey_url": self._survey_url(request)},
             ack_template=settings.ack_template,
             update_template=settings.update_template,
@@ -285,6 +291,21 @@ class JourneyActivities:
         """A deadline `hours` working hours after `start` on the configured calendar."""
         calendar = self._config().business_hours.calendar()
         return calendar.add_business_hours(request.start, request.hours)
+
+    @activity.defn
+    async def orders_since(self, request: OrdersSinceInput) -> int:
+        """How many orders the customer placed since `since`: a goal check that does not
+        depend on the `order_placed` signal having arrived."""
+        async with self.db.session() as session:
+            customer = await find_customer(session, request.customer_id)
+            if customer is None:
+                return 0
+            count = await session.scalar(
+                select(func.count(Order.id)).where(
+                    Order.customer_id == customer.id, Order.ordered_at >= request.since
+                )
+            )
+        return int(count or 0)
 
     @activity.defn
     async def record_outcome(self, request: RecordOutcomeInput) -> None:

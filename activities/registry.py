@@ -90,6 +90,7 @@ def build_activities(
         journeys.plan_onboarding,
         journeys.plan_contact_change_notice,
         journeys.business_due,
+        journeys.orders_since,
         journeys.record_outcome,
         journeys.set_complaint_status,
         tasks.open_task,

@@ -173,7 +173,7 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         complaint, manager = journey.subject, plan.levels[-1]
         due_at = await workflow.execute_activity_method(
             JourneyActivities.business_due,
-            DueInput(start=workflow.now(), hours=plan.reopen_due_at_hours),
+            DueInput(start=workflow.now(), hours=plan.reopen_due_hours),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )

@@ -1,20 +1,25 @@
 """RetentionOfferWorkflow: an offer, one reminder, then a call from the account manager.
 
 Started for declining purchase frequency or dormancy. The goal is an order: the
-`order_placed` signal ends the journey at once, as do an opt-out and erasure.
+`order_placed` signal ends the journey at once, as do an opt-out and erasure. Before
+the reminder and before the call, the store is asked too, so an order whose signal
+never came still counts.
 Offer value (by tier and spend) and every timing come from `rules/journeys.yaml`.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
     import activities.outreach  # noqa: F401
-    from activities.journeys import JourneyActivities
+    from activities.journeys import JourneyActivities, OrdersSinceInput
     from workflows.exits import JourneyExits, wait_until
     from workflows.journey import JourneyInput
+    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from workflows.sending import send_step
     from workflows.staff import notify_staff, open_task, plan_journey, record_outcome
 
@@ -34,6 +39,7 @@ class RetentionOfferWorkflow(JourneyExits):
         return await record_outcome(await self._journey(journey))
 
     async def _journey(self, journey: JourneyInput) -> str:
+        started = workflow.now()
         plan = await plan_journey(JourneyActivities.plan_retention_offer, journey)
         offer = await send_step(
             journey,
@@ -47,7 +53,7 @@ class RetentionOfferWorkflow(JourneyExits):
             return self._outcome()
         if offer.status != "sent":
             return f"offer_{offer.status}"
-        if await wait_until(self._done, plan.remind_at):
+        if await wait_until(self._done, plan.remind_at) or await self._ordered(journey, started):
             return self._outcome()
         await send_step(
             journey,
@@ -57,7 +63,7 @@ class RetentionOfferWorkflow(JourneyExits):
             params=plan.params,
             stop=self._done,
         )
-        if await wait_until(self._done, plan.give_up_at):
+        if await wait_until(self._done, plan.give_up_at) or await self._ordered(journey, started):
             return self._outcome()
         if not plan.call_task:
             return "goal_not_met"
@@ -79,6 +85,17 @@ class RetentionOfferWorkflow(JourneyExits):
             due_at=plan.call_due_at,
         )
         return "call_task"
+
+    async def _ordered(self, journey: JourneyInput, since: datetime) -> bool:
+        """Whether an order arrived that no `order_placed` signal announced."""
+        orders = await workflow.execute_activity_method(
+            JourneyActivities.orders_since,
+            OrdersSinceInput(journey.customer_id, since),
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+        self.ordered = self.ordered or orders > 0
+        return self.ordered
 
     def _done(self) -> bool:
         return self.ordered or self.exited

@@ -142,6 +142,7 @@ def journey_activities(
         journeys.plan_onboarding,
         journeys.plan_contact_change_notice,
         journeys.business_due,
+        journeys.orders_since,
         journeys.record_outcome,
         journeys.set_complaint_status,
         tasks.open_task,

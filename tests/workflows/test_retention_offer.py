@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
-from careflow.store import Database, Order
+from careflow.store import Customer, Database, Order
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_customer,
@@ -146,10 +147,6 @@ async def test_big_spending_vip_gets_the_bigger_offer(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         await add_customer(db, "C-5", tier="vip", now=now)
         async with db.session() as session:
-            from sqlalchemy import select
-
-            from careflow.store import Customer
-
             customer_pk = await session.scalar(
                 select(Customer.id).where(Customer.external_id == "C-5")
             )
@@ -186,3 +183,27 @@ async def test_no_marketing_consent_sends_nothing(
         _, handle = await _start(workflow_env, journey_settings, db, "C-6", consents=("care",))
         assert await handle.result() == "offer_skipped"  # type: ignore[attr-defined]
     assert smtp_sink.messages == []
+
+
+async def test_an_order_without_a_signal_still_meets_the_goal(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _start(workflow_env, journey_settings, db, "C-7")
+        await smtp_sink.wait_for(1)
+        now = await workflow_env.get_current_time()
+        async with db.session() as session:
+            customer_pk = await session.scalar(
+                select(Customer.id).where(Customer.external_id == "C-7")
+            )
+            assert customer_pk is not None
+            session.add(
+                Order(external_id="O-7", customer_id=customer_pk, ordered_at=now, amount=99)
+            )
+        assert await handle.result() == "goal_met"  # type: ignore[attr-defined]
+    assert subjects(smtp_sink.messages) == ["retention_offer C-7"]
+    assert await journey_outcome(db, workflow_id) == ("ended", "goal_met")
