@@ -65,8 +65,11 @@ def facts(
 
 
 def _shown(value: object, unit: str) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    return f"{text} {unit}" if unit and unit != "money" else text
+    if isinstance(value, bool):
+        return str(value).lower()  # as rule files write it
+    if unit == "money" and isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value} {unit}" if unit else str(value)
 
 
 async def _facts(customer_id: str, at: datetime) -> Facts | None:
