@@ -122,9 +122,12 @@ async def test_occasions_use_the_customers_own_midnight(db: Database) -> None:
             birthday_calendar="lunar",
         )
         nobody_knows = await add_customer(session, created_at=JOINED, locale="en")
-        facts = await compute_facts(
-            session, [shanghai.id, london.id, lunar.id, nobody_knows.id], at, config=CONFIG
+        # An unknown zone on file falls back to the default zone (UTC), not to an error.
+        lost = await add_customer(
+            session, created_at=JOINED, timezone="Mars/Base", birthday=date(1990, 9, 25)
         )
+        ids = [shanghai.id, london.id, lunar.id, nobody_knows.id, lost.id]
+        facts = await compute_facts(session, ids, at, config=CONFIG)
     assert facts[shanghai.id]["days_until_birthday"] == 0
     assert facts[shanghai.id]["holiday_today"] == "mid_autumn"
     assert facts[london.id]["days_until_birthday"] == 1
@@ -132,3 +135,4 @@ async def test_occasions_use_the_customers_own_midnight(db: Database) -> None:
     assert facts[lunar.id]["days_until_birthday"] == 0
     assert "days_until_birthday" not in facts[nobody_knows.id]
     assert "holiday_today" not in facts[nobody_knows.id]
+    assert facts[lost.id]["days_until_birthday"] == 1
