@@ -44,6 +44,7 @@ from bench.bare_journey import BareEvent, BareEventWorkflow
 from bench.careflow_process import (
     CareflowProcess,
     complaint_id,
+    cpu_seconds,
     customer_email,
     customer_id,
     prepare_store,
@@ -120,6 +121,8 @@ class LoadFigures:
     offered_per_second: float
     achieved_per_second: float
     sustained_per_second: float
+    # CPU seconds per measured event, by process ("temporal", "worker").
+    cpu_per_event: dict[str, float]
 
     def percentile(self, percent: int) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[percent - 1]
@@ -143,6 +146,17 @@ class E2EFigures:
                 target_value=2.0 if percent == 99 else None,
             )
             for percent in (50, 95, 99)
+        ]
+        rows += [
+            Figure(
+                "e2e",
+                f"CPU per event, {process}",
+                "ms",
+                self.careflow.cpu_per_event[process] * 1000,
+                self.baseline.cpu_per_event[process] * 1000,
+                "lower",
+            )
+            for process in ("temporal", "worker")
         ]
         rows.append(
             Figure(
@@ -173,8 +187,10 @@ async def fixed_rate(fire: Fire, numbers: Sequence[int], rate: float) -> tuple[l
             await asyncio.sleep(delay)
         sent.append(time.monotonic())
         tasks.append(asyncio.create_task(fire(number)))
+    # The rate at which events went out, not counting the wait for the last answers.
+    achieved = (len(numbers) - 1) / (sent[-1] - sent[0]) if len(numbers) > 1 else rate
     await asyncio.gather(*tasks)
-    return sent, len(numbers) / max(loop.time() - began, 1e-9) if len(numbers) > 1 else rate
+    return sent, achieved
 
 
 async def burst(fire: Fire, numbers: Sequence[int], concurrency: int) -> float:
@@ -190,11 +206,18 @@ async def burst(fire: Fire, numbers: Sequence[int], concurrency: int) -> float:
     return began
 
 
-async def run_side(fire: Fire, sink: TimedSink, first: int, load: Load) -> LoadFigures:
-    """Warm up, then the fixed-rate phase, then the burst, on customers from `first` on."""
+async def run_side(
+    fire: Fire, sink: TimedSink, first: int, load: Load, processes: dict[str, int]
+) -> LoadFigures:
+    """Warm up, then the fixed-rate phase, then the burst, on customers from `first` on.
+
+    `processes` (name -> pid) are the server and worker whose CPU time is counted
+    over both measured phases.
+    """
     warm = range(first, first + WARM_UP)
     await asyncio.gather(*(fire(number) for number in warm))
     await sink.wait_for([customer_email(n) for n in warm], within_seconds=120)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
 
     steady = range(warm.stop, warm.stop + round(load.rate * load.seconds))
     sent, achieved = await fixed_rate(fire, steady, load.rate)
@@ -205,7 +228,16 @@ async def run_side(fire: Fire, sink: TimedSink, first: int, load: Load) -> LoadF
     began = await burst(fire, burst_numbers, load.concurrency)
     arrived = await sink.wait_for([customer_email(n) for n in burst_numbers], 60 + load.burst / 5)
     sustained = load.burst / (max(arrived) - began)
-    return LoadFigures(latencies, load.rate, achieved, sustained)
+    measured = len(steady) + load.burst
+    cpu = {
+        name: (cpu_seconds(pid) - cpu_before[name]) / measured for name, pid in processes.items()
+    }
+    return LoadFigures(latencies, load.rate, achieved, sustained, cpu)
+
+
+def server_pid(temporal: EmbeddedTemporal) -> int:
+    assert temporal.process is not None, "start the server first"
+    return temporal.process.pid
 
 
 async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFigures:
@@ -243,7 +275,8 @@ async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFig
                 if response.status_code != 202:
                     raise RuntimeError(f"POST /events: {response.status_code} {response.text}")
 
-            return await run_side(post, sink, 0, load)
+            processes = {"temporal": server_pid(temporal), "worker": careflow.pid}
+            return await run_side(post, sink, 0, load, processes)
     finally:
         careflow.stop()
         temporal.stop()
@@ -269,7 +302,8 @@ async def measure_baseline(folder: Path, sink: TimedSink, first: int, load: Load
                 task_queue=task_queue,
             )
 
-        return await run_side(start, sink, first, load)
+        processes = {"temporal": server_pid(temporal), "worker": worker.pid}
+        return await run_side(start, sink, first, load, processes)
     finally:
         stop_child(worker)
         temporal.stop()
@@ -303,7 +337,9 @@ def main() -> None:
         print(
             f"{side:9s} p50 {figures.percentile(50):6.3f} s  p95 {figures.percentile(95):6.3f} s"
             f"  p99 {figures.percentile(99):6.3f} s  at {figures.achieved_per_second:5.1f}/s;"
-            f"  burst {figures.sustained_per_second:6.1f} events/s"
+            f"  burst {figures.sustained_per_second:6.1f} events/s;  CPU per event"
+            f" {figures.cpu_per_event['temporal'] * 1000:.0f} ms Temporal,"
+            f" {figures.cpu_per_event['worker'] * 1000:.0f} ms worker"
         )
     ratio = result.careflow.sustained_per_second / result.baseline.sustained_per_second
     print(f"throughput ratio careflow/bare {ratio:.2f}x (target >= 0.7x; p99 < 2 s)")
