@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from careflow import __version__
@@ -99,6 +101,18 @@ async def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
+async def refuse_nul_in_url(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """A NUL in a path or query is never a real id; answer 422 before it reaches the store."""
+    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+        return JSONResponse(
+            status_code=422,
+            content={"detail": [{"loc": ["url"], "msg": "must not contain NUL characters"}]},
+        )
+    return await call_next(request)
+
+
 def create_app(state: ApiState) -> FastAPI:
     """The API bound to a store and a Temporal client."""
     app = FastAPI(
@@ -107,6 +121,7 @@ def create_app(state: ApiState) -> FastAPI:
         description="Customer-care automation: events in, durable journeys out.",
     )
     app.state.careflow = state
+    app.middleware("http")(refuse_nul_in_url)
     app.include_router(router)
     app.include_router(unsubscribe.router)
     app.include_router(survey.router)

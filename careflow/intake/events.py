@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +75,14 @@ class EventIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store NUL in text, and no real value contains one.
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
@@ -78,6 +93,16 @@ class EventIn(BaseModel):
     def validated_data(self) -> BaseModel:
         """The `data` object checked against its event type; errors name `data.<field>`."""
         return _DATA_MODELS[self.type].model_validate(self.data)
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class EventDataError(ValueError):

@@ -112,9 +112,27 @@ def validate_file(
     id_field = {"customers": "customer_id", "orders": "order_id", "complaints": "complaint_id"}[
         kind
     ]
-    for number, raw in read_rows(path):
+    number = 1
+    rows = read_rows(path)
+    while True:
+        try:
+            number, raw = next(rows)
+        except StopIteration:
+            break
+        except UnicodeDecodeError:
+            problems.append(
+                RowProblem(path, number + 1, "(file)", "not UTF-8 text; save it as CSV UTF-8")
+            )
+            break
         if "__error__" in raw:
             problems.append(RowProblem(path, number, "(row)", str(raw["__error__"])))
+            continue
+        with_nul = [key for key, value in raw.items() if isinstance(value, str) and "\x00" in value]
+        if with_nul:
+            # PostgreSQL cannot store NUL in text, and no real value contains one.
+            problems.extend(
+                RowProblem(path, number, key, "contains a NUL character") for key in with_nul
+            )
             continue
         try:
             record = model.model_validate(raw)

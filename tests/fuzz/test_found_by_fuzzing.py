@@ -1,9 +1,7 @@
-"""Inputs the fuzz suite found to break careflow, pinned until they are fixed.
+"""Inputs the fuzz suite found to break careflow, kept as regression tests once fixed.
 
-Each test states what careflow should do; while the bug stands it is marked
-`xfail(strict=True)`, so the fix makes it pass and the mark must then go. The
-broad fuzz tests leave these inputs out (and say so) so that they keep guarding
-everything else meanwhile.
+NUL characters (which PostgreSQL cannot store) are refused as client errors, and a
+file that is not UTF-8 is reported by name instead of crashing the import.
 """
 
 from __future__ import annotations
@@ -21,16 +19,6 @@ from careflow.intake.importer import ImportRejected, import_file
 from careflow.store import Database
 
 NOW = "2026-11-23T09:30:00+08:00"
-
-
-def on_postgresql(db: Database) -> bool:
-    return db.engine.dialect.name == "postgresql"
-
-
-def known_on_postgresql(request: pytest.FixtureRequest, db: Database, reason: str) -> None:
-    """PostgreSQL refuses NUL in text; SQLite stores it, so only there is it a bug."""
-    if on_postgresql(db):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture
@@ -64,14 +52,11 @@ async def api(
     ],
 )
 async def test_nul_in_text_is_a_client_error_not_a_server_error(
-    request: pytest.FixtureRequest,
-    db: Database,
     api: httpx.AsyncClient,
     method: str,
     url: str,
     body: dict[str, object] | None,
 ) -> None:
-    known_on_postgresql(request, db, "NUL reaches PostgreSQL, which refuses it: 500 instead of 4xx")
     async with api:
         try:
             response = await api.request(method, url, json=body)
@@ -80,22 +65,14 @@ async def test_nul_in_text_is_a_client_error_not_a_server_error(
     assert response.status_code < 500
 
 
-async def test_nul_in_a_csv_cell_is_a_named_row_problem(
-    request: pytest.FixtureRequest, db: Database, tmp_path: Path
-) -> None:
-    known_on_postgresql(request, db, "NUL reaches PostgreSQL: DBAPIError, not ImportRejected")
+async def test_nul_in_a_csv_cell_is_a_named_row_problem(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,name\nc1,Emma\x00Clarke\n", encoding="utf-8")
-    try:
+    with pytest.raises(ImportRejected) as rejected:
         await import_file(db, path, "customers")
-    except ImportRejected as error:
-        problems = error.problems
-    else:
-        return  # stored as given: fine where the store can hold it
-    assert str(problems[0]).startswith(f"{path}:2: name: ")
+    assert str(rejected.value.problems[0]) == f"{path}:2: name: contains a NUL character"
 
 
-@pytest.mark.xfail(strict=True, reason="a non-UTF-8 file raises UnicodeDecodeError")
 async def test_a_file_that_is_not_utf8_is_rejected_by_name(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     # What a spreadsheet's "Unicode text" export writes.
