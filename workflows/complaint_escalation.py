@@ -58,10 +58,14 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> str:
-        case = {"complaint_id": journey.subject}
-        await send_step(journey, "ack", "complaint_ack", topic="transactional", params=case)
         if workflow.patched(SLA_LADDER):
             return await record_outcome(await self._ladder(journey))
+        return await self._first_version(journey)
+
+    async def _first_version(self, journey: JourneyInput) -> str:
+        """What journeys started before the ladder shipped still do (they replay this)."""
+        case = {"complaint_id": journey.subject}
+        await send_step(journey, "ack", "complaint_ack", topic="transactional", params=case)
         try:
             await workflow.wait_condition(
                 lambda: self.resolved or self.erased, timeout=RESOLUTION_WAIT
@@ -78,6 +82,13 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
     async def _ladder(self, journey: JourneyInput) -> str:
         plan = await plan_journey(JourneyActivities.plan_complaint, journey)
         complaint = journey.subject
+        await send_step(
+            journey,
+            "ack",
+            plan.ack_template,
+            topic="transactional",
+            params={"complaint_id": complaint},
+        )
         await open_task(
             journey,
             "task-agent",

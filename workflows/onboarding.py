@@ -25,10 +25,6 @@ with workflow.unsafe.imports_passed_through():
 class OnboardingWorkflow(JourneyExits):
     """One customer's onboarding series."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.orders = 0
-
     @workflow.run
     async def run(self, journey: JourneyInput) -> str:
         return await record_outcome(await self._journey(journey))
@@ -50,8 +46,3 @@ class OnboardingWorkflow(JourneyExits):
             if self.exited:
                 return self.exit_outcome() or "ended"
         return "completed"
-
-    @workflow.signal(name="order_placed")
-    def order_placed(self) -> None:
-        # Counted for the journey's query and future steps; the series goes on.
-        self.orders += 1

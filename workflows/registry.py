@@ -103,7 +103,7 @@ JOURNEYS: dict[str, Journey] = {
             name="onboarding",
             workflow=OnboardingWorkflow,
             description="Welcome a new customer with a short series of messages.",
-            signals=("order_placed", "opted_out", "customer_erased"),
+            signals=("opted_out", "customer_erased"),
             workflow_id=_per_rule("onboarding"),
         ),
         Journey(

@@ -52,9 +52,10 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         assert again.started == []
         assert again.existing == [workflow_id]
         assert await workflow_env.client.get_workflow_handle(workflow_id).result() == "sent"
+        assert len(smtp_sink.messages) == 1  # the greeting
         started = await ActivityEnvironment().run(dispatch.dispatch_intents, offer)
         [offer_id] = started.started
-        await smtp_sink.wait_for(len(smtp_sink.messages) + 1)
+        await smtp_sink.wait_for(2)  # the offer
         opt_out = Intent(
             action="signal_workflow",
             rule_id="opt-out",
