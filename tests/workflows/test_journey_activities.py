@@ -1,0 +1,149 @@
+"""The journeys' own activities, called directly in an ActivityEnvironment with the real
+store, the real SMTP sink and the shipped journey configuration."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.journeys import JourneyActivities, PlanInput
+from activities.tasks import NotifyStaffInput, OpenTaskInput, TaskActivities
+from careflow.config import Settings
+from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.templates import TemplateRenderer
+from careflow.paths import RULES_DIR
+from careflow.store import Database
+from tests.smtp_sink import SmtpSink
+from tests.workflows.harness import add_complaint, add_customer, tasks_of
+
+SHIPPED = RULES_DIR / "journeys.yaml"
+# Friday 2026-11-27, 17:00 in Shanghai: one working hour left in the week.
+FRIDAY_EVENING = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def _journeys(settings: Settings, db: Database, config: Path = SHIPPED) -> JourneyActivities:
+    return JourneyActivities(
+        db, config_path=config, base_url=settings.base_url, secret_key=settings.secret_key
+    )
+
+
+def _tasks(settings: Settings, db: Database) -> TaskActivities:
+    return TaskActivities(
+        db,
+        TemplateRenderer(settings.templates_dir),
+        SmtpDelivery(settings.smtp_target),
+        config_path=SHIPPED,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
+
+
+async def test_complaint_deadlines_count_business_hours(db: Database, settings: Settings) -> None:
+    await add_customer(db, "C-1", tier="vip", now=FRIDAY_EVENING)
+    await add_complaint(db, "C-1", "CS-1", opened_at=FRIDAY_EVENING, severity="critical")
+    plan = await ActivityEnvironment().run(
+        _journeys(settings, db).plan_complaint,
+        PlanInput("complaint-C-1-CS-1", "C-1", FRIDAY_EVENING, "CS-1"),
+    )
+    # VIP critical: respond within 1 working hour (Friday 17-18), resolve within 4
+    # (Friday's hour plus Monday 9-12, Shanghai time).
+    assert plan.response_due == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert plan.resolution_due == datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+    assert plan.levels == ["agent", "supervisor", "manager"]
+    assert plan.survey_params["survey_url"].startswith(f"{settings.base_url}/survey/")
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"), [("vip", 200), ("regular", 50), (None, 20), ("potential", 20)]
+)
+async def test_offer_value_follows_the_tier(
+    tier: str | None, expected: int, db: Database, settings: Settings
+) -> None:
+    await add_customer(db, "C-2", tier=tier, now=FRIDAY_EVENING)
+    plan = await ActivityEnvironment().run(
+        _journeys(settings, db).plan_retention_offer,
+        PlanInput("retention-C-2", "C-2", FRIDAY_EVENING),
+    )
+    assert plan.params["offer_value"] == expected
+    assert plan.params["offer_currency"] == "CNY"
+    assert plan.call_task is (tier == "vip")
+
+
+async def test_lunar_birthday_falls_on_this_years_solar_date(
+    db: Database, settings: Settings
+) -> None:
+    # Lunar 8/15 (Mid-Autumn) fell on 2026-09-25.
+    await add_customer(
+        db,
+        "C-3",
+        timezone="Asia/Shanghai",
+        birthday=date(1980, 8, 15),
+        birthday_calendar="lunar",
+        now=FRIDAY_EVENING,
+    )
+    plan = await ActivityEnvironment().run(
+        _journeys(settings, db).plan_care_message,
+        PlanInput("care-C-3", "C-3", datetime(2026, 9, 24, 16, 0, tzinfo=UTC), "birthday-2026"),
+    )
+    assert plan.skip_reason is None
+    assert plan.send_at == datetime(2026, 9, 25, 1, 0, tzinfo=UTC)  # 9:00 in Shanghai
+
+
+async def test_a_bad_occasion_subject_is_a_permanent_error(
+    db: Database, settings: Settings
+) -> None:
+    await add_customer(db, "C-4", now=FRIDAY_EVENING)
+    with pytest.raises(ApplicationError, match="expected <occasion>-<year>") as raised:
+        await ActivityEnvironment().run(
+            _journeys(settings, db).plan_care_message,
+            PlanInput("care-C-4", "C-4", FRIDAY_EVENING, "birthday"),
+        )
+    assert raised.value.non_retryable
+
+
+async def test_tasks_and_staff_emails_happen_once_per_step(
+    db: Database, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    await add_customer(db, "C-5", now=FRIDAY_EVENING)
+    await add_complaint(db, "C-5", "CS-5", opened_at=FRIDAY_EVENING, severity="high")
+    tasks = _tasks(settings, db)
+    task = OpenTaskInput(
+        "complaint-C-5", "task-supervisor", "escalation", "supervisor", "C-5", "t", None, "CS-5"
+    )
+    first = await ActivityEnvironment().run(tasks.open_task, task)
+    again = await ActivityEnvironment().run(tasks.open_task, task)
+    assert (first.created, again.created, again.task_id) == (True, False, first.task_id)
+    notice = NotifyStaffInput(
+        "complaint-C-5",
+        "notify-supervisor",
+        "supervisor",
+        "C-5",
+        "staff_escalation",
+        reason="The response target was missed.",
+        complaint_id="CS-5",
+    )
+    assert (await ActivityEnvironment().run(tasks.notify_staff, notice)).status == "sent"
+    assert (await ActivityEnvironment().run(tasks.notify_staff, notice)).status == "sent"
+    [email] = await smtp_sink.wait_for(1)
+    assert email["To"] == "care-supervisor@careflow.localhost"
+    rows = await tasks_of(db, "complaint-C-5")
+    assert [(row.kind, row.status) for row in rows] == [
+        ("escalation", "open"),
+        ("notification", "sent"),
+    ]
+    assert all(row.complaint_id is not None for row in rows)
+
+
+async def test_unknown_staff_role_is_a_permanent_error(db: Database, settings: Settings) -> None:
+    await add_customer(db, "C-6", now=FRIDAY_EVENING)
+    with pytest.raises(ApplicationError, match="unknown staff role") as raised:
+        await ActivityEnvironment().run(
+            _tasks(settings, db).open_task,
+            OpenTaskInput("w", "s", "call", "janitor", "C-6", "t"),
+        )
+    assert raised.value.non_retryable
