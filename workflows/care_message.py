@@ -14,10 +14,10 @@ with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
     import activities.outreach  # noqa: F401
     from activities.journeys import JourneyActivities
+    from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
     from workflows.journey import JourneyInput
     from workflows.sending import send_step
-    from workflows.staff import plan_journey, record_outcome
 
 
 @workflow.defn(name="CareMessageWorkflow")

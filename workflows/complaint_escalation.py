@@ -31,11 +31,12 @@ with workflow.unsafe.imports_passed_through():
         DueInput,
         JourneyActivities,
     )
+    from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
     from workflows.journey import JourneyInput
     from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from workflows.sending import send_step
-    from workflows.staff import close_tasks, notify_staff, open_task, plan_journey, record_outcome
+    from workflows.staff import close_tasks, notify_staff, open_task
     from workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
 # How long the first version waited for its resolution before it gave up quietly.

@@ -10,8 +10,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities
+    from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.journey import JourneyInput
-    from workflows.staff import notify_staff, plan_journey, record_outcome
+    from workflows.staff import notify_staff
 
 
 @workflow.defn(name="ContactChangeNoticeWorkflow")

@@ -17,11 +17,12 @@ with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
     import activities.outreach  # noqa: F401
     from activities.journeys import JourneyActivities, OrdersSinceInput
+    from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
     from workflows.journey import JourneyInput
     from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from workflows.sending import send_step
-    from workflows.staff import notify_staff, open_task, plan_journey, record_outcome
+    from workflows.staff import notify_staff, open_task
 
 GOAL_MET = "goal_met"
 

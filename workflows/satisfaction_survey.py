@@ -14,9 +14,10 @@ with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
     import activities.outreach  # noqa: F401
     from activities.journeys import JourneyActivities
+    from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
     from workflows.journey import JourneyInput
-    from workflows.staff import notify_staff, open_task, plan_journey, record_outcome
+    from workflows.staff import notify_staff, open_task
     from workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
 LOW_SCORE = "low_score"

@@ -1,4 +1,4 @@
-"""Journey steps that involve staff and bookkeeping: tasks, staff emails, outcomes, plans.
+"""Journey steps that involve staff: tasks and staff emails, kept in the `tasks` table.
 
 Each call names its step id, which keys the task or email in the `tasks` table, so
 a retried or replayed step never creates a second task or a second email.
@@ -6,14 +6,11 @@ a retried or replayed step never creates a second task or a second email.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
     from activities.tasks import (
         CloseTasksInput,
         NotifyStaffInput,
@@ -24,25 +21,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.journey import JourneyInput
     from workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
-
-PlanT = TypeVar("PlanT")
-
-
-async def plan_journey(
-    method: Callable[[JourneyActivities, PlanInput], Awaitable[PlanT]], journey: JourneyInput
-) -> PlanT:
-    """Ask the journey's plan activity once; the answer is recorded in history."""
-    return await workflow.execute_activity_method(
-        method,
-        PlanInput(
-            workflow_id=workflow.info().workflow_id,
-            customer_id=journey.customer_id,
-            now=workflow.now(),
-            subject=journey.subject,
-        ),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
-    )
 
 
 async def open_task(
@@ -109,14 +87,3 @@ async def close_tasks(status: str = "done") -> None:
         start_to_close_timeout=QUICK_TIMEOUT,
         retry_policy=QUICK_RETRY,
     )
-
-
-async def record_outcome(outcome: str) -> str:
-    """Record how the journey ended (for the KPIs) and return the outcome."""
-    await workflow.execute_activity_method(
-        JourneyActivities.record_outcome,
-        RecordOutcomeInput(workflow_id=workflow.info().workflow_id, outcome=outcome),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
-    )
-    return outcome

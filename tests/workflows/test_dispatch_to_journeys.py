@@ -40,7 +40,7 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
     today = now.date()
     # The rule id is unique per test run: workflow ids outlive a test on the server.
     rule = f"birthday-{journey_settings.task_queue}"
-    await add_customer(db, "C-80", birthday=date(1990, today.month, today.day), now=now)
+    await add_customer(db, "C-80", birthday=date(1992, today.month, today.day), now=now)
     dispatch = DispatchActivities(workflow_env.client, db, journey_settings.task_queue, JOURNEYS)
     birthday = DispatchInput("C-80", [_start("care_message", rule, occasion="birthday")], at=now)
     offer = DispatchInput("C-80", [_start("retention_offer", f"dormant-{rule}")], at=now)

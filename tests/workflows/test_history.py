@@ -86,7 +86,7 @@ async def test_demo_customers_personal_data_never_enters_history(
             phone=row["phone"] or None,
             tier="vip",
             timezone=zone,
-            birthday=date(1990, local_today.month, local_today.day),
+            birthday=date(1992, local_today.month, local_today.day),
             account_manager=row["account_manager"] or None,
             now=now,
         )

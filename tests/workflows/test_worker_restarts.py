@@ -196,7 +196,7 @@ async def care_message(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     zone = zone_at_local_hour(now, 3)
     today = now.astimezone(ZoneInfo(zone)).date()
     await add_customer(
-        run.db, "R-5", timezone=zone, birthday=date(1990, today.month, today.day), now=now
+        run.db, "R-5", timezone=zone, birthday=date(1992, today.month, today.day), now=now
     )
     handle = await run.env.client.start_workflow(
         CareMessageWorkflow.run,

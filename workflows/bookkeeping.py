@@ -1,0 +1,48 @@
+"""A journey's plan and its outcome: read once at the start, recorded once at the end.
+
+The plan (what `rules/journeys.yaml` says for this customer now) is an activity
+result, so it is in the journey's history and a replay sees the same plan; the
+outcome goes to the `journeys` table for the KPIs and the timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
+    from workflows.journey import JourneyInput
+    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+
+PlanT = TypeVar("PlanT")
+
+
+async def plan_journey(
+    method: Callable[[JourneyActivities, PlanInput], Awaitable[PlanT]], journey: JourneyInput
+) -> PlanT:
+    """Ask the journey's plan activity once; the answer is recorded in history."""
+    return await workflow.execute_activity_method(
+        method,
+        PlanInput(
+            workflow_id=workflow.info().workflow_id,
+            customer_id=journey.customer_id,
+            now=workflow.now(),
+            subject=journey.subject,
+        ),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def record_outcome(outcome: str) -> str:
+    """Record how the journey ended (for the KPIs) and return the outcome."""
+    await workflow.execute_activity_method(
+        JourneyActivities.record_outcome,
+        RecordOutcomeInput(workflow_id=workflow.info().workflow_id, outcome=outcome),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+    return outcome
