@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from dataclasses import asdict
 from datetime import date
 from functools import partial
@@ -41,6 +40,8 @@ from careflow.simulate import (
 )
 from rules import RuleBook
 
+# Scratch stores of simulated data sets, under CAREFLOW_HOME.
+SCRATCH_FOLDER = "simulate"
 console = Console()
 err = Console(stderr=True)
 
@@ -110,29 +111,31 @@ async def _replays(
     assume_consent: bool,
     customers: list[str],
 ) -> list[Replay]:
-    with tempfile.TemporaryDirectory(prefix="careflow-simulate-") as scratch:
-        db = await scratch_store(data, Path(scratch) / "store.db", assume_consent=assume_consent)
-        try:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
-                results = []
-                for rulebook, folder in zip(rulebooks, folders, strict=True):
-                    task = bar.add_task(f"simulating {folder.name} (days)", total=days)
-                    results.append(
-                        await replay(
-                            db,
-                            rulebook,
-                            start=first_day,
-                            days=days,
-                            facts_config=_facts_config(folder, settings),
-                            holdout=_holdout(folder, settings),
-                            follow=customers,
-                            on_day=partial(_advance, bar, task),
-                        )
+    cache = settings.resolved_home / SCRATCH_FOLDER
+    # The first run on a data set imports it (the slow part); later runs reuse it.
+    with err.status(f"loading {data} (imported once, kept in {cache})"):
+        db = await scratch_store(data, cache, assume_consent=assume_consent)
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+            results = []
+            for rulebook, folder in zip(rulebooks, folders, strict=True):
+                task = bar.add_task(f"simulating {folder.name} (days)", total=days)
+                results.append(
+                    await replay(
+                        db,
+                        rulebook,
+                        start=first_day,
+                        days=days,
+                        facts_config=_facts_config(folder, settings),
+                        holdout=_holdout(folder, settings),
+                        follow=customers,
+                        on_day=partial(_advance, bar, task),
                     )
-                return results
-        finally:
-            await db.dispose()
+                )
+            return results
+    finally:
+        await db.dispose()
 
 
 def _advance(bar: Progress, task: TaskID, _day: date) -> None:

@@ -43,7 +43,7 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def store(data: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    db = await scratch_store(data, tmp_path / "scratch.db", assume_consent=True)
+    db = await scratch_store(data, tmp_path / "scratch", assume_consent=True)
     yield db
     await db.dispose()
 
@@ -141,7 +141,10 @@ async def test_holdout_customers_start_nothing(store: Database) -> None:
     assert (journey.started, journey.held_out) == (len(result.journeys) - len(held), len(held))
 
 
-def test_cli_report_compare_and_json(data: Path, tmp_path: Path) -> None:
+def test_cli_report_compare_and_json(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
     other_dir = tmp_path / "other"
     other_dir.mkdir()
     for path in SHIPPED.glob(RULE_FILE_PATTERN):
@@ -164,9 +167,11 @@ def test_cli_report_compare_and_json(data: Path, tmp_path: Path) -> None:
     compared = CliRunner().invoke(app, ["simulate", *period, "--compare", str(other_dir)])
     assert compared.exit_code == 0, compared.output
     assert "rules that fire for other customers" in compared.output
+    assert len(list((tmp_path / "var" / "simulate").glob("*.db"))) == 1  # imported once
 
 
-def test_cli_missing_data_is_a_clear_error(tmp_path: Path) -> None:
+def test_cli_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
     result = CliRunner().invoke(
         app, ["simulate", "--data", str(tmp_path), "--from", "1997-10-01", "--days", "1"]
     )
@@ -176,4 +181,22 @@ def test_cli_missing_data_is_a_clear_error(tmp_path: Path) -> None:
 
 async def test_scratch_needs_customers(tmp_path: Path) -> None:
     with pytest.raises(SimulationDataError):
-        await scratch_store(tmp_path, tmp_path / "x.db", assume_consent=False)
+        await scratch_store(tmp_path, tmp_path / "scratch", assume_consent=False)
+
+
+async def test_scratch_store_is_imported_once_per_data_and_assumption(
+    store: Database, data: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "scratch"
+    [kept] = cache.glob("*.db")
+    modified = kept.stat().st_mtime_ns
+    again = await scratch_store(data, cache, assume_consent=True)
+    try:
+        assert sorted(await customer_ids(again)) == sorted(await customer_ids(store))
+    finally:
+        await again.dispose()
+    assert kept.stat().st_mtime_ns == modified  # reused, not rebuilt
+    other = await scratch_store(data, cache, assume_consent=False)
+    await other.dispose()
+    assert len(list(cache.glob("*.db"))) == 2
+    assert not list(cache.glob("*.building"))
