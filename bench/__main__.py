@@ -3,6 +3,7 @@
     python -m bench                          # full size (under 15 minutes on 2 cores)
     python -m bench --quick                  # small and fast, for a look while developing
     python -m bench --only e2e --only send   # some of them
+    python -m bench --only scale             # 1, 2, 4 workers and PostgreSQL (not run by default)
     python -m bench --scan-customers 200000  # the scan at another size
 
 Each figure is printed next to its baseline, measured in the same run, with the
@@ -22,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.harness import Figure, render_table, write_results
-from bench.suite import BENCHMARKS, FULL, QUICK
+from bench.suite import BENCHMARKS, FULL, OPT_IN, QUICK
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -47,7 +48,7 @@ def main() -> int:
     figures: list[Figure] = []
     failures: dict[str, str] = {}
     began = time.perf_counter()
-    for name in options.only or list(BENCHMARKS):
+    for name in options.only or [name for name in BENCHMARKS if name not in OPT_IN]:
         console.rule(f"[bold]{name}")
         started = time.perf_counter()
         try:

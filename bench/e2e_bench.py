@@ -1,7 +1,7 @@
 """End to end: `complaint_opened` over HTTP -> acknowledgement at an SMTP sink.
 
-    python -m bench.e2e_bench                       # 20 events/s for 30 s, then a burst of 600
-    python -m bench.e2e_bench --seconds 8 --burst 150
+    python -m bench.e2e_bench                       # 20 events/s for 15 s, then a burst of 200
+    python -m bench.e2e_bench --seconds 60 --burst 1000
 
 careflow runs on its embedded defaults as an operator runs it: `careflow up` in its
 own process (worker and HTTP API) on a SQLite store, against a fresh Temporal dev
@@ -82,9 +82,7 @@ class TimedSink(SmtpSink):
         self.arrivals: dict[str, float] = {}
         self.controller.handler = _StampingCollector(self)
 
-    async def wait_for(  # type: ignore[override]
-        self, addresses: Sequence[str], within_seconds: float
-    ) -> list[float]:
+    async def arrival_times(self, addresses: Sequence[str], within_seconds: float) -> list[float]:
         """Arrival times of a message for each address, in order; TimeoutError if late."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_seconds
@@ -103,8 +101,8 @@ class Load:
     """The load each side gets: a fixed rate for a while, then a burst."""
 
     rate: float = 20
-    seconds: float = 30
-    burst: int = 600
+    seconds: float = 15
+    burst: int = 200
     concurrency: int = 16
 
     @property
@@ -188,7 +186,7 @@ async def fixed_rate(fire: Fire, numbers: Sequence[int], rate: float) -> tuple[l
         sent.append(time.monotonic())
         tasks.append(asyncio.create_task(fire(number)))
     # The rate at which events went out, not counting the wait for the last answers.
-    achieved = (len(numbers) - 1) / (sent[-1] - sent[0]) if len(numbers) > 1 else rate
+    achieved = (len(numbers) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else rate
     await asyncio.gather(*tasks)
     return sent, achieved
 
@@ -207,30 +205,33 @@ async def burst(fire: Fire, numbers: Sequence[int], concurrency: int) -> float:
 
 
 async def run_side(
-    fire: Fire, sink: TimedSink, first: int, load: Load, processes: dict[str, int]
+    fire: Fire, sink: TimedSink, first: int, load: Load, processes: dict[str, list[int]]
 ) -> LoadFigures:
     """Warm up, then the fixed-rate phase, then the burst, on customers from `first` on.
 
-    `processes` (name -> pid) are the server and worker whose CPU time is counted
-    over both measured phases.
+    `processes` (name -> pids) are the server and the workers whose CPU time is
+    counted over both measured phases.
     """
     warm = range(first, first + WARM_UP)
     await asyncio.gather(*(fire(number) for number in warm))
-    await sink.wait_for([customer_email(n) for n in warm], within_seconds=120)
-    cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    await sink.arrival_times([customer_email(n) for n in warm], within_seconds=120)
+    cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
 
     steady = range(warm.stop, warm.stop + round(load.rate * load.seconds))
     sent, achieved = await fixed_rate(fire, steady, load.rate)
-    arrived = await sink.wait_for([customer_email(n) for n in steady], 60 + len(steady) / 5)
+    arrived = await sink.arrival_times([customer_email(n) for n in steady], 120 + len(steady) / 2)
     latencies = [done - start for start, done in zip(sent, arrived, strict=True)]
 
     burst_numbers = range(steady.stop, steady.stop + load.burst)
     began = await burst(fire, burst_numbers, load.concurrency)
-    arrived = await sink.wait_for([customer_email(n) for n in burst_numbers], 60 + load.burst / 5)
+    arrived = await sink.arrival_times(
+        [customer_email(n) for n in burst_numbers], 120 + load.burst / 2
+    )
     sustained = load.burst / (max(arrived) - began)
     measured = len(steady) + load.burst
     cpu = {
-        name: (cpu_seconds(pid) - cpu_before[name]) / measured for name, pid in processes.items()
+        name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / measured
+        for name, pids in processes.items()
     }
     return LoadFigures(latencies, load.rate, achieved, sustained, cpu)
 
@@ -240,21 +241,40 @@ def server_pid(temporal: EmbeddedTemporal) -> int:
     return temporal.process.pid
 
 
-async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFigures:
-    """careflow up on a fresh dev server and SQLite store, events posted over HTTP."""
+async def measure_careflow(
+    folder: Path,
+    sink: TimedSink,
+    load: Load,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+) -> LoadFigures:
+    """careflow up on a fresh dev server, events posted over HTTP.
+
+    The store is a fresh SQLite file unless `database_url` names another (empty)
+    one; with several `workers`, each is a whole `careflow up` process and the
+    events are posted to their APIs in turn.
+    """
     temporal = EmbeddedTemporal(folder / "temporal", free_port(), free_port())
     await temporal.start()
-    database_url = f"sqlite+aiosqlite:///{folder / 'careflow.db'}"
+    database_url = database_url or f"sqlite+aiosqlite:///{folder / 'careflow.db'}"
     await prepare_store(database_url, load.events)
-    careflow = CareflowProcess(
-        folder / "var", temporal=temporal.address, database_url=database_url, smtp_port=sink.port
-    )
+    processes = [
+        CareflowProcess(
+            folder / f"var-{number}",
+            temporal=temporal.address,
+            database_url=database_url,
+            smtp_port=sink.port,
+        )
+        for number in range(workers)
+    ]
     try:
-        await careflow.start()
+        await asyncio.gather(*(process.start() for process in processes))
         limits = httpx.Limits(max_connections=load.concurrency * 2)
-        async with httpx.AsyncClient(base_url=careflow.base_url, limits=limits) as http:
+        async with httpx.AsyncClient(limits=limits) as http:
 
             async def post(number: int) -> None:
+                api = processes[number % workers].base_url
                 event = {
                     "type": "complaint_opened",
                     "customer_id": customer_id(number),
@@ -264,7 +284,7 @@ async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFig
                 }
                 for attempt in range(3):
                     try:
-                        response = await http.post("/events", json=event, timeout=60)
+                        response = await http.post(f"{api}/events", json=event, timeout=60)
                         break
                     except httpx.TransportError:
                         # uvicorn closes idle keep-alive connections; a pooled one can
@@ -275,10 +295,11 @@ async def measure_careflow(folder: Path, sink: TimedSink, load: Load) -> LoadFig
                 if response.status_code != 202:
                     raise RuntimeError(f"POST /events: {response.status_code} {response.text}")
 
-            processes = {"temporal": server_pid(temporal), "worker": careflow.pid}
-            return await run_side(post, sink, 0, load, processes)
+            pids = {"temporal": [server_pid(temporal)], "worker": [p.pid for p in processes]}
+            return await run_side(post, sink, 0, load, pids)
     finally:
-        careflow.stop()
+        for process in processes:
+            process.stop()
         temporal.stop()
 
 
@@ -302,8 +323,8 @@ async def measure_baseline(folder: Path, sink: TimedSink, first: int, load: Load
                 task_queue=task_queue,
             )
 
-        processes = {"temporal": server_pid(temporal), "worker": worker.pid}
-        return await run_side(start, sink, first, load, processes)
+        pids = {"temporal": [server_pid(temporal)], "worker": [worker.pid]}
+        return await run_side(start, sink, first, load, pids)
     finally:
         stop_child(worker)
         temporal.stop()
@@ -325,10 +346,11 @@ async def measure(load: Load) -> E2EFigures:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--rate", type=float, default=20)
-    parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--burst", type=int, default=600)
-    parser.add_argument("--concurrency", type=int, default=16)
+    defaults = Load()
+    parser.add_argument("--rate", type=float, default=defaults.rate)
+    parser.add_argument("--seconds", type=float, default=defaults.seconds)
+    parser.add_argument("--burst", type=int, default=defaults.burst)
+    parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     options = parser.parse_args()
     result = asyncio.run(
         measure(Load(options.rate, options.seconds, options.burst, options.concurrency))
