@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.harness import Figure, render_table, write_results
-from bench.suite import BENCHMARKS, FULL, OPT_IN, QUICK
+from bench.suite import BENCHMARKS, FULL, OPT_IN, QUICK, Sizes
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -73,8 +73,8 @@ def main() -> int:
     return 1 if failures or any(figure.passed is False for figure in figures) else 0
 
 
-def _describe(sizes: object) -> dict[str, object]:
-    return {key: str(value) for key, value in dataclasses.asdict(sizes).items()}  # type: ignore[call-overload]
+def _describe(sizes: Sizes) -> dict[str, object]:
+    return {key: str(value) for key, value in dataclasses.asdict(sizes).items()}
 
 
 if __name__ == "__main__":

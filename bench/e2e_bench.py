@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,7 +57,7 @@ from tests.smtp_sink import SmtpSink, _Collector, free_port
 # Events used to warm each side up (imports, sandbox, connections) before measuring.
 WARM_UP = 10
 # Fire one event: its number picks the customer and the complaint.
-Fire = Callable[[int], Awaitable[None]]
+Fire = Callable[[int], Coroutine[Any, Any, None]]
 
 
 class _StampingCollector(_Collector):

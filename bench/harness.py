@@ -82,8 +82,8 @@ def render_table(figures: Sequence[Figure], console: Console) -> None:
     """One row per figure: values, ratio, target and verdict."""
     table = Table(title="careflow benchmarks", title_justify="left")
     for column in ("benchmark", "figure", "careflow", "baseline", "ratio", "target", "result"):
-        justify = "right" if column in ("careflow", "baseline", "ratio") else "left"
-        table.add_column(column, justify=justify)
+        numeric = column in ("careflow", "baseline", "ratio")
+        table.add_column(column, justify="right" if numeric else "left")
     for figure in figures:
         verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[figure.passed]
         table.add_row(

@@ -94,9 +94,10 @@ async def serve(address: str, database_url: str, smtp_port: int, cache: int) -> 
     # The template is built for a queue nobody polls: the SDK refuses two workers
     # on one task queue in one process, even one that never runs.
     template = create_worker(client, settings, db=db, delivery=delivery, task_queue="template")
-    worker = Worker(
-        **{**template.config(), "task_queue": TASK_QUEUE, "max_cached_workflows": cache}
-    )
+    config = template.config()
+    config["task_queue"] = TASK_QUEUE
+    config["max_cached_workflows"] = cache
+    worker = Worker(**config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

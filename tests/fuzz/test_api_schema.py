@@ -43,7 +43,7 @@ SCHEMA = schemathesis.openapi.from_dict(
 Request = dict[str, Any]
 
 
-def request_of(case: schemathesis.Case) -> Request:
+def request_of(case: schemathesis.Case[Any]) -> Request:
     """httpx keywords for a generated case (schemathesis speaks requests)."""
     request: Request = case.as_transport_kwargs(base_url="http://careflow")
     request.pop("cookies", None)
