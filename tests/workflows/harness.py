@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -342,3 +342,12 @@ def history_text(history: Mapping[str, Any]) -> str:
 
     walk(history)
     return json.dumps(history, ensure_ascii=False) + "\n" + "\n".join(decoded)
+
+
+def zone_at_local_hour(now: datetime, hour: int) -> str:
+    """A fixed-offset zone in which it is `hour` o'clock at `now`."""
+    offset = (hour - now.astimezone(UTC).hour) % 24
+    if offset > 14:
+        offset -= 24
+    # The Etc/GMT names have the sign the other way round (POSIX).
+    return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}" if offset else "")

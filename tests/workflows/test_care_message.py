@@ -3,7 +3,7 @@ quiet hours, exits, and one greeting per occasion and year."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,19 +27,11 @@ from tests.workflows.harness import (
     relaxed_policy,
     save_history,
     subjects,
+    zone_at_local_hour,
 )
 from workflows.care_message import CareMessageWorkflow
 from workflows.journey import JourneyInput
 from workflows.registry import JOURNEYS
-
-
-def zone_at_local_hour(now: datetime, hour: int) -> str:
-    """A fixed-offset zone in which it is `hour` o'clock at `now`."""
-    offset = (hour - now.astimezone(UTC).hour) % 24
-    if offset > 14:
-        offset -= 24
-    # The Etc/GMT names have the sign the other way round (POSIX).
-    return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}" if offset else "")
 
 
 async def _greet(

@@ -25,8 +25,8 @@ from tests.workflows.harness import (
     history_text,
     journey_worker,
     new_id,
+    zone_at_local_hour,
 )
-from tests.workflows.test_care_message import zone_at_local_hour
 from workflows.care_message import CareMessageWorkflow
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
 from workflows.contact_change_notice import ContactChangeNoticeWorkflow

@@ -27,8 +27,8 @@ from tests.workflows.harness import (
     new_id,
     subjects,
     tasks_of,
+    zone_at_local_hour,
 )
-from tests.workflows.test_care_message import zone_at_local_hour
 from workflows.care_message import CareMessageWorkflow
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
 from workflows.contact_change_notice import ContactChangeNoticeWorkflow
