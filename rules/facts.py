@@ -126,7 +126,8 @@ FACTS: tuple[FactDefinition, ...] = (
         "order_gap_ratio",
         "number",
         "Days since the last order divided by the average interval: 2.0 means the current "
-        "gap is twice the customer's usual one; missing with fewer than two orders.",
+        "gap is twice the customer's usual one; missing with fewer than two orders, or when "
+        "all orders were placed at the same moment.",
         example=2.4,
     ),
     FactDefinition("order_count", "integer", "Orders ever.", unit="orders", example=12),
@@ -154,14 +155,20 @@ FACTS: tuple[FactDefinition, ...] = (
         example="dormant",
     ),
     FactDefinition(
-        "days_since_signup", "integer", "Whole days since the customer was created.", unit="days"
+        "days_since_signup",
+        "integer",
+        "Whole days since the customer joined: the earlier of their creation and their first "
+        "order, so customers imported with a history are not counted as new.",
+        unit="days",
     ),
     # --- occasions -------------------------------------------------------------------
     FactDefinition(
         "days_until_birthday",
         "integer",
         "Days until the next birthday in the customer's own time zone (0 = today); lunar "
-        "birthdays are converted to this year's date; missing when no birthday is on file.",
+        "birthdays are converted to this year's date; a 29 February birthday is on 28 February "
+        "in common years, and a lunar 30th on the 29th in short months; missing when no "
+        "birthday is on file.",
         unit="days",
         example=0,
     ),
@@ -173,7 +180,12 @@ FACTS: tuple[FactDefinition, ...] = (
         example="mid_autumn",
     ),
     # --- service -----------------------------------------------------------------------
-    FactDefinition("open_complaints", "integer", "Complaints not yet resolved.", example=1),
+    FactDefinition(
+        "open_complaints",
+        "integer",
+        "Complaints opened and not yet resolved at the time of evaluation.",
+        example=1,
+    ),
     FactDefinition(
         "oldest_open_complaint_age_hours",
         "number",
@@ -197,7 +209,8 @@ FACTS: tuple[FactDefinition, ...] = (
     FactDefinition(
         "email_marketing_consent",
         "boolean",
-        "The customer agreed to marketing email (offers, win-back); false when unknown.",
+        "The customer had agreed to marketing email (offers, win-back) at the time of "
+        "evaluation; false when unknown.",
     ),
     FactDefinition("locale", "text", "The customer's language, e.g. zh-CN or en.", example="zh-CN"),
 )

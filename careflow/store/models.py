@@ -164,6 +164,8 @@ class RuleDecision(Base):
 
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
+    # The facts read each customer's latest score as of a time.
+    __table_args__ = (Index("ix_survey_responses_customer_time", "customer_id", "answered_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

@@ -174,6 +174,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('survey_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_responses_customer_time', ['customer_id', 'answered_at'], unique=False)
+
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=400), nullable=False),
@@ -202,6 +205,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tasks_customer_id'))
 
     op.drop_table('tasks')
+    with op.batch_alter_table('survey_responses', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_responses_customer_time')
+
     op.drop_table('survey_responses')
     with op.batch_alter_table('rule_decisions', schema=None) as batch_op:
         batch_op.drop_index('ix_rule_decisions_customer_time')
