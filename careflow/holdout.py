@@ -15,18 +15,13 @@ the workflow; the KPIs compare conversion of the two groups from those rows.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Collection
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# The line-locating error report is shared with rules/tiers.yaml and journeys.yaml.
-from careflow.facts.config import _describe
+from careflow.config_files import ConfigFileError, load_config_file
 
 HOLDOUT_FILE_NAME = "holdout.yaml"
 # The journeys table status (and outcome) of a customer held out of a journey.
@@ -36,13 +31,10 @@ NEVER_HELD_OUT = frozenset({"complaint_escalation"})
 _SCALE = float(2**64)
 
 
-class HoldoutConfigError(ValueError):
+class HoldoutConfigError(ConfigFileError):
     """`rules/holdout.yaml` is invalid; `problems` lists each one with its line."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: invalid holdout configuration:\n  " + "\n  ".join(problems))
+    what = "holdout configuration"
 
 
 class HoldoutConfig(BaseModel):
@@ -92,26 +84,11 @@ def load_holdout_config(path: Path, *, journeys: Collection[str] | None = None) 
     With `journeys` (the registry's names), a journey the file names that does not
     exist is a mistake too. The file is re-read only when it changed.
     """
-    path = path.resolve()
-    try:
-        modified = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        return HoldoutConfig()
-    config = _load_cached(path, modified)
+    if not path.exists():
+        return HoldoutConfig()  # no file: nobody is held out
+    config = load_config_file(path, HoldoutConfig, HoldoutConfigError, empty_ok=True)
     if journeys is not None:
         unknown = sorted(set(config.journeys) - set(journeys))
         if unknown:
             raise HoldoutConfigError(path, [f"{path.name}: journeys: unknown journey(s) {unknown}"])
     return config
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: Path, _modified: int) -> HoldoutConfig:
-    try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except YAMLError as error:
-        raise HoldoutConfigError(path, [f"not valid YAML: {error}"]) from None
-    try:
-        return HoldoutConfig.model_validate(document or {})
-    except ValidationError as error:
-        raise HoldoutConfigError(path, _describe(path, document, error)) from None

@@ -12,20 +12,16 @@ every problem at once.
 
 from __future__ import annotations
 
-import os
 from datetime import date, time
-from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from careflow.business_hours import BusinessCalendar
 
 # The line-locating error report is shared with rules/tiers.yaml.
-from careflow.facts.config import _describe
+from careflow.config_files import ConfigFileError, load_config_file
 from careflow.facts.occasions import zone_or_none
 
 JOURNEYS_FILE_NAME = "journeys.yaml"
@@ -34,13 +30,10 @@ SEVERITIES = ("low", "medium", "high", "critical")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class JourneyConfigError(ValueError):
+class JourneyConfigError(ConfigFileError):
     """`rules/journeys.yaml` is missing or invalid; `problems` lists each one with its line."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: invalid journey configuration:\n  " + "\n  ".join(problems))
+    what = "journey configuration"
 
 
 class _Strict(BaseModel):
@@ -267,21 +260,4 @@ class JourneyConfig(_Strict):
 
 def load_journey_config(path: Path) -> JourneyConfig:
     """Read and validate the file; re-read only when it changed since the last call."""
-    path = path.resolve()
-    try:
-        modified = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        raise JourneyConfigError(path, ["file not found"]) from None
-    return _load_cached(path, modified)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: Path, _modified: int) -> JourneyConfig:
-    try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except YAMLError as error:
-        raise JourneyConfigError(path, [f"not valid YAML: {error}"]) from None
-    try:
-        return JourneyConfig.model_validate(document)
-    except ValidationError as error:
-        raise JourneyConfigError(path, _describe(path, document, error)) from None
+    return load_config_file(path, JourneyConfig, JourneyConfigError)

@@ -6,29 +6,23 @@ for every problem at once, so operations staff can fix the file in one go.
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from careflow.config import load_settings
+from careflow.config_files import ConfigFileError, load_config_file
 from careflow.facts.occasions import zone_or_none
 from rules.facts import HOLIDAYS
 
 TIERS_FILE_NAME = "tiers.yaml"
 
 
-class FactsConfigError(ValueError):
+class FactsConfigError(ConfigFileError):
     """`rules/tiers.yaml` is missing or invalid; `problems` lists each one with its line."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: invalid facts configuration:\n  " + "\n  ".join(problems))
+    what = "facts configuration"
 
 
 class _Strict(BaseModel):
@@ -119,48 +113,7 @@ def default_config_path() -> Path:
 
 def load_facts_config(path: Path | None = None) -> FactsConfig:
     """Read and validate the file; re-read only when it changed since the last call."""
-    path = (path or default_config_path()).resolve()
-    try:
-        modified = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        raise FactsConfigError(path, ["file not found"]) from None
-    return _load_cached(path, modified)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: Path, _modified: int) -> FactsConfig:
-    try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except YAMLError as error:
-        raise FactsConfigError(path, [f"not valid YAML: {error}"]) from None
-    try:
-        return FactsConfig.model_validate(document)
-    except ValidationError as error:
-        raise FactsConfigError(path, _describe(path, document, error)) from None
-
-
-def _describe(path: Path, document: Any, error: ValidationError) -> list[str]:
-    """Each validation error as `FILE:LINE: field.path: message`."""
-    problems = []
-    for item in error.errors():
-        location = tuple(item["loc"])
-        field = ".".join(str(part) for part in location) or "(top level)"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{path.name}:{_line_of(document, location)}: {field}: {message}")
-    return problems
-
-
-def _line_of(document: Any, location: tuple[Any, ...]) -> int:
-    """The 1-based line of the deepest key of `location` that exists in the YAML."""
-    line = 1
-    node = document
-    for part in location:
-        lc = getattr(node, "lc", None)
-        if lc is None or not isinstance(node, dict) or part not in node:
-            break
-        line = lc.key(part)[0] + 1
-        node = node[part]
-    return line
+    return load_config_file(path or default_config_path(), FactsConfig, FactsConfigError)
 
 
 __all__ = [

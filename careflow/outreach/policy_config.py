@@ -9,18 +9,14 @@ marketing need no consent, or reach an erased customer.
 
 from __future__ import annotations
 
-import os
 from datetime import time, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from careflow.facts.config import _describe  # the shared line-locating error report
+from careflow.config_files import ConfigFileError, load_config_file
 from careflow.facts.occasions import zone_or_none
 from careflow.outreach.budget import ContactBudget
 from careflow.outreach.consent import CareConsent
@@ -32,13 +28,10 @@ from careflow.outreach.templates import TEMPLATE_ID_PATTERN
 POLICY_FILE_NAME = "outreach_policy.yaml"
 
 
-class OutreachPolicyError(ValueError):
+class OutreachPolicyError(ConfigFileError):
     """The policy file is missing or invalid; `problems` lists each one with its line."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: invalid outreach policy:\n  " + "\n  ".join(problems))
+    what = "outreach policy"
 
 
 class OverBudget(StrEnum):
@@ -175,21 +168,4 @@ def default_policy_path() -> Path:
 
 def load_outreach_policy(path: Path | None = None) -> OutreachPolicy:
     """Read and validate the file; re-read only when it changed since the last call."""
-    path = (path or default_policy_path()).resolve()
-    try:
-        modified = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        raise OutreachPolicyError(path, ["file not found"]) from None
-    return _load_cached(path, modified)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: Path, _modified: int) -> OutreachPolicy:
-    try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except YAMLError as error:
-        raise OutreachPolicyError(path, [f"not valid YAML: {error}"]) from None
-    try:
-        return OutreachPolicy.model_validate(document)
-    except ValidationError as error:
-        raise OutreachPolicyError(path, _describe(path, document, error)) from None
+    return load_config_file(path or default_policy_path(), OutreachPolicy, OutreachPolicyError)
