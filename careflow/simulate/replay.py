@@ -19,11 +19,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
 
 from sqlalchemy import select
 
 from activities.dispatch import _journey_subject as journey_subject
-from careflow.facts import MAX_IDS_PER_QUERY, compute_facts, facts_for_customer
+from careflow.facts import MAX_IDS_PER_QUERY, compute_facts
 from careflow.facts.config import FactsConfig
 from careflow.holdout import HoldoutConfig
 from careflow.intake.event_facts import event_facts
@@ -42,6 +43,7 @@ class Trigger:
     at: datetime
     kind: str  # daily_scan | order_placed | complaint_opened
     customer_id: str = ""
+    customer_pk: int = 0
     subject: str = ""
     data: tuple[tuple[str, str], ...] = ()
 
@@ -91,13 +93,18 @@ async def replay(
     holdout = holdout or HoldoutConfig()
     for offset in range(days):
         day = start + timedelta(days=offset)
-        for trigger in await _triggers_of_day(db, day, scan_time):
-            if trigger.kind == DAILY_SCAN:
-                evaluated = await _scan(db, rulebook, trigger.at, facts_config)
-            else:
-                evaluated = await _event(db, rulebook, trigger, facts_config)
-            for customer, evaluation in evaluated:
-                _record(result, started, holdout, trigger, customer, evaluation)
+        triggers = await _triggers_of_day(db, day, scan_time)
+        # Events at one instant (a day's orders often carry a date only) share one
+        # fact query: nothing is written during a replay, so their facts are the same.
+        for (at, is_scan), group in groupby(triggers, key=lambda t: (t.at, t.kind == DAILY_SCAN)):
+            batch = list(group)
+            if is_scan:
+                evaluated = await _scan(db, rulebook, at, facts_config)
+                for customer, evaluation in evaluated:
+                    _record(result, started, holdout, batch[0], customer, evaluation)
+                continue
+            for trigger, evaluation in await _events(db, rulebook, batch, facts_config):
+                _record(result, started, holdout, trigger, trigger.customer_id, evaluation)
         if on_day is not None:
             on_day(day)
     return result
@@ -110,14 +117,21 @@ async def _triggers_of_day(db: Database, day: date, scan_time: time) -> list[Tri
     triggers = [Trigger(datetime.combine(day, scan_time, UTC), DAILY_SCAN)]
     async with db.session() as session:
         orders = await session.execute(
-            select(Order.ordered_at, Customer.external_id, Order.external_id)
+            select(Order.ordered_at, Customer.external_id, Customer.id)
             .join(Customer, Customer.id == Order.customer_id)
             .where(Order.ordered_at >= begin, Order.ordered_at < end)
         )
-        triggers += [Trigger(at, "order_placed", customer) for at, customer, _ in orders.all()]
+        triggers += [
+            Trigger(at, "order_placed", customer, customer_pk=pk)
+            for at, customer, pk in orders.all()
+        ]
         complaints = await session.execute(
             select(
-                Complaint.opened_at, Customer.external_id, Complaint.external_id, Complaint.severity
+                Complaint.opened_at,
+                Customer.external_id,
+                Customer.id,
+                Complaint.external_id,
+                Complaint.severity,
             )
             .join(Customer, Customer.id == Complaint.customer_id)
             .where(Complaint.opened_at >= begin, Complaint.opened_at < end)
@@ -127,10 +141,11 @@ async def _triggers_of_day(db: Database, day: date, scan_time: time) -> list[Tri
                 at,
                 "complaint_opened",
                 customer,
+                customer_pk=pk,
                 subject=complaint,
                 data=(("complaint_id", complaint), ("severity", severity)),
             )
-            for at, customer, complaint, severity in complaints.all()
+            for at, customer, pk, complaint, severity in complaints.all()
         ]
     # Deterministic: by time, then events before the scan, then by customer and subject.
     return sorted(triggers, key=lambda t: (t.at, t.kind == DAILY_SCAN, t.customer_id, t.subject))
@@ -168,16 +183,24 @@ def _evaluate_scan(
     return [rulebook.evaluate({**facts, "event_type": DAILY_SCAN}) for _, facts in snapshots]
 
 
-async def _event(
-    db: Database, rulebook: RuleBook, trigger: Trigger, config: FactsConfig | None
-) -> list[tuple[str, Evaluation]]:
-    """One event: the customer's facts at its time plus the event's own facts."""
+async def _events(
+    db: Database, rulebook: RuleBook, triggers: list[Trigger], config: FactsConfig | None
+) -> list[tuple[Trigger, Evaluation]]:
+    """Events at one instant: each customer's facts then, plus the event's own facts."""
     async with db.session() as session:
-        facts = await facts_for_customer(session, trigger.customer_id, trigger.at, config=config)
-    if facts is None:
-        return []
-    facts.update(event_facts(trigger.kind, dict(trigger.data)))
-    return [(trigger.customer_id, rulebook.evaluate(facts))]
+        facts = await compute_facts(
+            session, sorted({t.customer_pk for t in triggers}), triggers[0].at, config=config
+        )
+    return [
+        (
+            trigger,
+            rulebook.evaluate(
+                {**facts[trigger.customer_pk], **event_facts(trigger.kind, dict(trigger.data))}
+            ),
+        )
+        for trigger in triggers
+        if trigger.customer_pk in facts
+    ]
 
 
 def _record(

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from careflow.cli import app
-from careflow.facts import compute_facts
+from careflow.facts import compute_facts, facts_for_customer
 from careflow.holdout import HoldoutConfig
+from careflow.intake.event_facts import event_facts
 from careflow.simulate import compare, replay, scratch_store, summarise
 from careflow.simulate.scratch import SimulationDataError
-from careflow.store import Customer, Database
+from careflow.store import Customer, Database, Order
 from rules import RuleBook, load_rulebook
 from rules.rulebook import RULE_FILE_PATTERN
 
@@ -79,6 +80,31 @@ async def test_firings_are_what_explain_says_on_sample_days(store: Database) -> 
                     replayed.setdefault(rule_id, set()).add(customer)
         assert replayed == await explained(store, rulebook, at)
         assert replayed  # the sample days are not empty
+    # Each order of the first day is evaluated at its time with its event facts.
+    day_start = datetime.combine(START, time(), UTC)
+    async with store.session() as session:
+        orders = (
+            await session.execute(
+                select(Customer.external_id, Order.ordered_at)
+                .join(Order, Order.customer_id == Customer.id)
+                .where(Order.ordered_at >= day_start, Order.ordered_at < day_start + timedelta(1))
+            )
+        ).all()
+        expected: set[tuple[str, str]] = set()
+        for customer, at in orders:
+            facts = await facts_for_customer(session, customer, at)
+            assert facts is not None
+            for outcome in rulebook.explain({**facts, **event_facts("order_placed", {})}):
+                if outcome.fired:
+                    expected.add((customer, outcome.rule_id))
+    on_orders = {
+        (customer, rule_id)
+        for customer, entries in result.timelines.items()
+        for when, trigger, rule_id in entries
+        if trigger == "order_placed" and when.date() == START
+    }
+    assert orders
+    assert on_orders == expected
     report = summarise(result)
     by_rule = {rule.rule_id: rule for rule in report.rules}
     assert by_rule["dormant-win-back"].customers == len(
@@ -124,21 +150,24 @@ async def test_a_moved_threshold_differs_by_the_customers_between(
     assert between
     [rule] = [r for r in comparison.rules if r.rule_id == "dormant-win-back"]
     assert (rule.newly, rule.no_longer) == ([], sorted(between))
-    [journey] = comparison.journeys
+    [journey] = [j for j in comparison.journeys if j.journey == "retention_offer"]
     assert journey.newly == []
     assert set(journey.no_longer) <= between
     day = START.isoformat()
     assert comparison.starts_per_day_change[day] == {"retention_offer": -len(journey.no_longer)}
+    assert all(j.newly == j.no_longer == [] for j in comparison.journeys if j is not journey)
 
 
 async def test_holdout_customers_start_nothing(store: Database) -> None:
     holdout = HoldoutConfig(salt="s", journeys={"retention_offer": 0.5})
     result = await replay(store, load_rulebook(SHIPPED), start=START, days=1, holdout=holdout)
+    offers = [s for s in result.journeys if s.journey == "retention_offer"]
     held = [s for s in result.journeys if s.held_out]
-    assert 0 < len(held) < len(result.journeys)
+    assert 0 < len(held) < len(offers)
+    assert all(s.journey == "retention_offer" for s in held)
     assert all(holdout.holds_out(s.customer_id, "retention_offer") for s in held)
-    [journey] = summarise(result).journeys
-    assert (journey.started, journey.held_out) == (len(result.journeys) - len(held), len(held))
+    [journey] = [j for j in summarise(result).journeys if j.journey == "retention_offer"]
+    assert (journey.started, journey.held_out) == (len(offers) - len(held), len(held))
 
 
 def test_cli_report_compare_and_json(
