@@ -38,6 +38,7 @@ from careflow.intake.records import (
     CustomerFields,
     OrderFields,
     SurveyFields,
+    check_time_range,
 )
 from careflow.journeys import running_journeys, signal_journeys
 from careflow.store import Database, Event
@@ -88,6 +89,7 @@ class EventIn(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("occurred_at needs a UTC offset, e.g. 2026-11-23T10:00:00+08:00")
+        check_time_range(value)
         return value.astimezone(UTC)
 
     def validated_data(self) -> BaseModel:

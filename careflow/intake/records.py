@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 def _empty_is_none(value: object) -> object:
@@ -58,7 +58,17 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
-MaybeTime = Annotated[datetime | date | None, BeforeValidator(_empty_is_none)]
+def check_time_range(value: datetime | date | None) -> datetime | date | None:
+    """Refuse times no customer record can mean (and that overflow when converted to UTC)."""
+    if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"expected a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+MaybeTime = Annotated[
+    datetime | date | None, BeforeValidator(_empty_is_none), AfterValidator(check_time_range)
+]
 
 
 class CustomerFields(BaseModel):
