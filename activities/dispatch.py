@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
-from careflow.journeys import running_journeys, signal_journeys
+from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
 from workflows.journey import JourneyInput
@@ -79,7 +80,7 @@ class DispatchActivities:
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
                 journey = self.journeys[intent.workflow]
-                subject = _journey_subject(journey.needs_subject, request.subject, intent, on)
+                subject = journey_subject(journey.needs_subject, request.subject, intent, on)
                 workflow_id = journey.workflow_id(
                     request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
                 )
@@ -89,6 +90,12 @@ class DispatchActivities:
                     await self._record_journey(
                         workflow_id, journey.name, request, intent, subject, HOLDOUT_STATUS
                     )
+                    continue
+                busy = await self._running_instead(request.customer_id, journey.name, subject)
+                if busy is not None:
+                    # One journey of a kind per customer (and subject) at a time, whichever
+                    # rule asks: two rules must not send two retention offers.
+                    result.existing.append(busy)
                     continue
                 started = await self._start(journey.workflow, workflow_id, request, intent, subject)
                 (result.started if started else result.existing).append(workflow_id)
@@ -104,6 +111,27 @@ class DispatchActivities:
                 await self._notify(request.customer_id, intent)
                 result.notified.append(intent.team)
         return result
+
+    async def _running_instead(self, customer_id: str, journey: str, subject: str) -> str | None:
+        """The id of a journey of this kind still running for the customer, if any.
+
+        The journeys table is checked against Temporal, so a journey that ended
+        without recording it (it failed, say) does not block the customer forever.
+        """
+        records = await running_journeys(
+            self.db, customer_id, journeys=[journey], subject=subject or None
+        )
+        for record in records:
+            try:
+                description = await self.client.get_workflow_handle(record.workflow_id).describe()
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            else:
+                if description.status == WorkflowExecutionStatus.RUNNING:
+                    return record.workflow_id
+            await mark_journey_ended(self.db, record.workflow_id, outcome=None)
+        return None
 
     async def _start(
         self,
@@ -218,7 +246,7 @@ class DispatchActivities:
             return
 
 
-def _journey_subject(needs_subject: bool, event_subject: str, intent: Intent, on: date) -> str:
+def journey_subject(needs_subject: bool, event_subject: str, intent: Intent, on: date) -> str:
     """What the journey is about: the event's subject (a complaint), or an occasion.
 
     An `occasion` parameter (birthday, spring_festival, ...) makes the subject

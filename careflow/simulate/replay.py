@@ -23,7 +23,7 @@ from itertools import groupby
 
 from sqlalchemy import select
 
-from activities.dispatch import _journey_subject as journey_subject
+from activities.dispatch import journey_subject
 from careflow.facts import MAX_IDS_PER_QUERY, compute_facts
 from careflow.facts.config import FactsConfig
 from careflow.holdout import HoldoutConfig

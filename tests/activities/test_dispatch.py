@@ -68,3 +68,29 @@ async def test_holdout_customers_get_a_record_and_no_journey(
     for workflow_id in held_out:
         with pytest.raises(RPCError, match="not found"):
             await workflow_env.client.get_workflow_handle(workflow_id).describe()
+
+
+async def test_two_rules_never_start_two_retention_offers(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    run = settings.task_queue
+    customer = f"{run}-c"
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        await upsert_customer(session, customer, CustomerFields(), now)
+    dispatcher = DispatchActivities(
+        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=HoldoutConfig
+    )
+    first = await dispatcher.dispatch(DispatchInput(customer, [offer("dormant-win-back")], at=now))
+    second = await dispatcher.dispatch(
+        DispatchInput(customer, [offer("declining-frequency")], at=now)
+    )
+    assert len(first.started) == 1
+    assert second.started == []
+    assert second.existing == first.started, "the running offer stands for the second rule"
+
+    await workflow_env.client.get_workflow_handle(first.started[0]).terminate("test: it ended")
+    third = await dispatcher.dispatch(
+        DispatchInput(customer, [offer("declining-frequency")], at=now)
+    )
+    assert len(third.started) == 1, "once the first offer is over, another rule may start one"
