@@ -70,9 +70,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         await admin.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server from the pinned wheel; nothing is downloaded."""
+    """The time-skipping test server from the pinned wheel; nothing is downloaded.
+
+    One server per test module: the server cannot skip time while any workflow it
+    ever saw still has a task pending (even after termination, measured here), so a
+    module that starts workflows without running them would stall later modules.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server_path())
     )
