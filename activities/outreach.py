@@ -6,12 +6,10 @@ loaded and rendered here so they never enter workflow history.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +19,11 @@ from temporalio.exceptions import ApplicationError
 from careflow.outreach.budget import SentMessage
 from careflow.outreach.context import build_message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
+from careflow.outreach.envelope import build_email, message_domain, message_id_for
 from careflow.outreach.mailer import Delivery, PermanentDeliveryError
 from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
-from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.outreach.templates import RenderedMessage, TemplateProblem, TemplateRenderer
 from careflow.store import Consent, Customer, Database, OutreachLedger
 
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
@@ -71,10 +70,16 @@ def idempotency_key(workflow_id: str, step_id: str) -> str:
     return f"{workflow_id}/{step_id}"
 
 
-def message_id_for(key: str, domain: str) -> str:
-    """A Message-ID derived from the idempotency key: a resend is recognisably the same mail."""
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"<{digest}@{domain}>"
+def render_or_fail(
+    renderer: TemplateRenderer, template_id: str, locale: str | None, context: dict[str, object]
+) -> RenderedMessage:
+    """Render, turning a template mistake into a non-retryable failure naming file and line."""
+    try:
+        return renderer.render(template_id, locale, context)
+    except TemplateProblem as problem:
+        raise ApplicationError(
+            str(problem), type="TemplateProblem", non_retryable=True
+        ) from problem
 
 
 class OutreachActivities:
@@ -99,7 +104,7 @@ class OutreachActivities:
         self.mail_from = mail_from
         self.base_url = base_url
         self.secret_key = secret_key
-        self.message_domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "careflow.localhost"
+        self.message_domain = message_domain(mail_from)
 
     @activity.defn
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
@@ -240,29 +245,16 @@ class OutreachActivities:
             base_url=self.base_url,
             secret_key=self.secret_key,
         )
-        try:
-            rendered = self.renderer.render(request.template_id, customer.locale, context)
-        except TemplateProblem as problem:
-            raise ApplicationError(
-                str(problem), type="TemplateProblem", non_retryable=True
-            ) from problem
-        message = EmailMessage()
-        message["From"] = self.mail_from
-        message["To"] = customer.email or ""
-        message["Subject"] = rendered.subject
-        message["Message-ID"] = message_id
-        message["Date"] = format_datetime(datetime.now(UTC))
+        rendered = render_or_fail(self.renderer, request.template_id, customer.locale, context)
         unsubscribe_url = context.get("unsubscribe_url")
-        if isinstance(unsubscribe_url, str) and unsubscribe_url:
+        return build_email(
+            rendered,
+            sender=self.mail_from,
+            recipient=customer.email or "",
+            message_id=message_id,
             # RFC 8058 one-click unsubscribe for every non-transactional message.
-            message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-        # After the parts exist: making the message multipart moves Content-* headers
-        # into its first part.
-        message["Content-Language"] = rendered.locale
-        return message
+            unsubscribe_url=unsubscribe_url if isinstance(unsubscribe_url, str) else None,
+        )
 
     async def _finish(self, key: str, status: str, reason: str | None) -> None:
         now = datetime.now(UTC)

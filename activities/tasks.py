@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outreach import idempotency_key, message_id_for
+from activities.outreach import idempotency_key, render_or_fail
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
 from careflow.outreach.context import build_message_context
+from careflow.outreach.envelope import build_email, message_domain, message_id_for
 from careflow.outreach.mailer import Delivery, PermanentDeliveryError
-from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.outreach.templates import TemplateRenderer
 from careflow.store import Complaint, Customer, Database, Event, Task
 
 # Task kinds, as the API and the KPIs see them.
@@ -111,7 +111,7 @@ class TaskActivities:
         self.mail_from = mail_from
         self.base_url = base_url
         self.secret_key = secret_key
-        self.message_domain = mail_from.rsplit("@", 1)[-1].strip("> ") or "careflow.localhost"
+        self.message_domain = message_domain(mail_from)
 
     def _config(self) -> JourneyConfig:
         return load_journey_config(self.config_path)
@@ -265,23 +265,14 @@ class TaskActivities:
             task=about,
             changes=await _contact_changes(session, customer),
         )
-        try:
-            # Staff read careflow's mail in the shop's default language.
-            rendered = self.renderer.render(request.template_id, None, context)
-        except TemplateProblem as problem:
-            raise ApplicationError(
-                str(problem), type="TemplateProblem", non_retryable=True
-            ) from problem
-        message = EmailMessage()
-        message["From"] = self.mail_from
-        message["To"] = address
-        message["Subject"] = rendered.subject
-        message["Message-ID"] = message_id_for(key, self.message_domain)
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Content-Language"] = rendered.locale
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-        return message
+        # Staff read careflow's mail in the shop's default language.
+        rendered = render_or_fail(self.renderer, request.template_id, None, context)
+        return build_email(
+            rendered,
+            sender=self.mail_from,
+            recipient=address,
+            message_id=message_id_for(key, self.message_domain),
+        )
 
     async def _finish(self, key: str, status: str) -> None:
         async with self.db.session() as session:
