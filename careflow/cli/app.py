@@ -19,4 +19,15 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from careflow.cli import customers, facts, imports, journeys, kpis, rules, runtime, scan, simulate  # noqa: E402,F401
+from careflow.cli import (  # noqa: E402,F401
+    customers,
+    events,
+    facts,
+    imports,
+    journeys,
+    kpis,
+    rules,
+    runtime,
+    scan,
+    simulate,
+)
