@@ -6,6 +6,7 @@ loaded and rendered here so they never enter workflow history.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +106,7 @@ class OutreachActivities:
         self.base_url = base_url
         self.secret_key = secret_key
         self.message_domain = message_domain(mail_from)
+        self._exchange = asyncio.Lock()
 
     @activity.defn
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
@@ -134,13 +136,17 @@ class OutreachActivities:
             assert customer is not None
             message = await self._compose(session, customer, request, entry.message_id or "")
             entry.status, entry.updated_at = SENDING, now
-        # The `sending` mark is committed before the SMTP exchange starts.
-        try:
-            await self.delivery.deliver(message)
-        except PermanentDeliveryError as error:
-            await self._finish(key, FAILED, str(error))
-            return SendEmailResult(FAILED, None, str(error))
-        await self._finish(key, SENT, None)
+        # The `sending` mark is committed before the SMTP exchange starts, and the
+        # `sent` mark right after it, before the next exchange may start: a crash can
+        # then leave at most one accepted-but-unrecorded message per worker, the one
+        # repeat (same Message-ID) a retry may cause.
+        async with self._exchange:
+            try:
+                await self.delivery.deliver(message)
+            except PermanentDeliveryError as error:
+                await self._finish(key, FAILED, str(error))
+                return SendEmailResult(FAILED, None, str(error))
+            await self._finish(key, SENT, None)
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
         return SendEmailResult(SENT, message["Message-ID"], None)
 

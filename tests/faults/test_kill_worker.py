@@ -3,8 +3,9 @@ and restarted and the SMTP server is down for a while.
 
 The worker is the real `careflow up` process against a real Temporal dev server,
 a real SQLite store and an SMTP server on loopback. The only repeat careflow
-allows is a message whose SMTP exchange was cut by a kill: it is resent under the
-same Message-ID, at most once per kill, and the test reports how many there were.
+allows is a message whose SMTP exchange was cut by a kill (or by the server going
+away mid-reply): it is resent under the same Message-ID, at most once per cut,
+and the test reports how many there were.
 
 CAREFLOW_FAULTS_FULL=1 runs the full size (500 journeys, more kills).
 """
@@ -38,6 +39,10 @@ from workflows.journey import JourneyInput
 FULL = os.environ.get("CAREFLOW_FAULTS_FULL") == "1"
 JOURNEYS = 500 if FULL else 200
 KILLS = 6 if FULL else 3
+# An SMTP server that goes away after accepting a message but before its reply
+# reaches careflow causes the same kind of repeat as a kill (RFC 5321 6.1 warns of
+# exactly this); the outage may cut at most one such exchange.
+SMTP_OUTAGES = 1
 
 
 @pytest.fixture
@@ -155,4 +160,4 @@ async def test_kills_and_smtp_outage_lose_nothing(
     assert sorted(Counter(row.step_id for row in ledger).values()) == [JOURNEYS, JOURNEYS]
     assert {row.status for row in ledger} == {"sent"}
     assert set(received) == intended, "every intended message arrived under its own Message-ID"
-    assert repeats <= KILLS, "a repeat only for an exchange cut by a kill"
+    assert repeats <= KILLS + SMTP_OUTAGES, "a repeat only for an exchange cut by a kill or drop"
