@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -18,11 +19,64 @@ from careflow.config import Settings
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
-from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
+from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.store import Database
 from rules import LiveRuleBook
 from workflows.registry import JOURNEYS
+
+
+def build_journey_activities(
+    settings: Settings,
+    *,
+    db: Database,
+    delivery: Delivery,
+    journey_config: Path,
+    policy: Callable[[], OutreachPolicy],
+) -> list[Callable[..., Any]]:
+    """The activities journeys call: sending, planning, bookkeeping, staff tasks.
+
+    `policy` returns the current outreach policy; tests hand in their own policy and
+    journey configuration, the worker the operator's files.
+    """
+    renderer = TemplateRenderer(settings.templates_dir, fallback_locales=policy().locales.fallback)
+    outreach = OutreachActivities(
+        db,
+        renderer,
+        delivery,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+        policy=policy,
+    )
+    journeys = JourneyActivities(
+        db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
+    )
+    tasks = TaskActivities(
+        db,
+        renderer,
+        delivery,
+        config_path=journey_config,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
+    return [
+        outreach.send_email,
+        journeys.plan_retention_offer,
+        journeys.plan_care_message,
+        journeys.plan_complaint,
+        journeys.plan_satisfaction_survey,
+        journeys.plan_onboarding,
+        journeys.plan_contact_change_notice,
+        journeys.business_due,
+        journeys.orders_since,
+        journeys.record_outcome,
+        journeys.set_complaint_status,
+        tasks.open_task,
+        tasks.close_tasks,
+        tasks.notify_staff,
+    ]
 
 
 def build_activities(
@@ -35,20 +89,6 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out."""
     policy_path = settings.rules_dir / POLICY_FILE_NAME
-    renderer = TemplateRenderer(
-        settings.templates_dir,
-        fallback_locales=load_outreach_policy(policy_path).locales.fallback,
-    )
-    outreach = OutreachActivities(
-        db,
-        renderer,
-        delivery,
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
-        # The operator's policy file is re-read whenever it changes.
-        policy=lambda: load_outreach_policy(policy_path),
-    )
     rulebook = rulebook or LiveRuleBook(settings.rules_dir)
     rules = RuleActivities(
         db,
@@ -64,36 +104,17 @@ def build_activities(
         holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
     )
     scan = ScanActivities(db, rulebook, dispatch)
-    journey_config = settings.rules_dir / JOURNEYS_FILE_NAME
-    journeys = JourneyActivities(
-        db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
-    )
-    tasks = TaskActivities(
-        db,
-        renderer,
-        delivery,
-        config_path=journey_config,
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
-    )
     return [
-        outreach.send_email,
         rules.evaluate_event,
         dispatch.dispatch_intents,
         scan.count_customers,
         scan.scan_page,
-        journeys.plan_retention_offer,
-        journeys.plan_care_message,
-        journeys.plan_complaint,
-        journeys.plan_satisfaction_survey,
-        journeys.plan_onboarding,
-        journeys.plan_contact_change_notice,
-        journeys.business_due,
-        journeys.orders_since,
-        journeys.record_outcome,
-        journeys.set_complaint_status,
-        tasks.open_task,
-        tasks.close_tasks,
-        tasks.notify_staff,
+        *build_journey_activities(
+            settings,
+            db=db,
+            delivery=delivery,
+            journey_config=settings.rules_dir / JOURNEYS_FILE_NAME,
+            # The operator's policy file is re-read whenever it changes.
+            policy=lambda: load_outreach_policy(policy_path),
+        ),
     ]

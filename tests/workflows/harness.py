@@ -21,13 +21,10 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.journeys import JourneyActivities
-from activities.outreach import OutreachActivities
-from activities.tasks import TaskActivities
+from activities.registry import build_journey_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
-from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
 from workflows.care_message import CareMessageWorkflow
@@ -108,47 +105,15 @@ def relaxed_policy(**changes: Any) -> OutreachPolicy:
 def journey_activities(
     settings: Settings, db: Database, config_path: Path, policy: OutreachPolicy | None = None
 ) -> list[Callable[..., Any]]:
-    """The activities every journey calls, bound as `build_activities()` binds them."""
+    """The activities every journey calls, bound by the worker's own registry."""
     current_policy = policy or relaxed_policy()
-    renderer = TemplateRenderer(settings.templates_dir)
-    delivery = SmtpDelivery(settings.smtp_target)
-    outreach = OutreachActivities(
-        db,
-        renderer,
-        delivery,
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
+    return build_journey_activities(
+        settings,
+        db=db,
+        delivery=SmtpDelivery(settings.smtp_target),
+        journey_config=config_path,
         policy=lambda: current_policy,
     )
-    journeys = JourneyActivities(
-        db, config_path=config_path, base_url=settings.base_url, secret_key=settings.secret_key
-    )
-    tasks = TaskActivities(
-        db,
-        renderer,
-        delivery,
-        config_path=config_path,
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
-    )
-    return [
-        outreach.send_email,
-        journeys.plan_retention_offer,
-        journeys.plan_care_message,
-        journeys.plan_complaint,
-        journeys.plan_satisfaction_survey,
-        journeys.plan_onboarding,
-        journeys.plan_contact_change_notice,
-        journeys.business_due,
-        journeys.orders_since,
-        journeys.record_outcome,
-        journeys.set_complaint_status,
-        tasks.open_task,
-        tasks.close_tasks,
-        tasks.notify_staff,
-    ]
 
 
 def journey_worker(
