@@ -36,6 +36,12 @@ async def _postgres_reachable() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's `var/` is its own: nothing a test writes lands in the checkout."""
+    monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A fresh, migrated store per test, on SQLite and on PostgreSQL.
