@@ -13,13 +13,33 @@ from sqlalchemy import select
 
 from careflow.intake.apply import find_customer
 from careflow.store import Database, Event, JourneyRecord, OutreachLedger, RuleDecision, Task
+from rules.phrases import Phrase, Stored, Words
+
+# The English words of the summaries (`careflow timeline` prints them); the console
+# says them in the reader's language. Stored values (statuses, journeys, reasons)
+# are named by the reader's catalog when it lists them.
+TIMELINE_WORDS = Words(
+    {
+        "timeline.event": "{type} ({event_id})",
+        "timeline.decision": "rule {rule} fired ({ruleset} {ruleset_hash})",
+        "timeline.journey": "{journey} started by rule {rule}: {workflow_id}",
+        "timeline.message": "{template} {status}",
+        "timeline.message_reason": "{template} {status}: {reason}",
+        "timeline.reason": "{reason}",
+        "timeline.reason_detail": "{reason}: {detail}",
+        "timeline.task": "{kind} for {assignee}: {title}",
+        "timeline.task_unassigned": "{kind} for unassigned: {title}",
+    }
+)
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
+    """One thing that happened; `summary` is English words that also say other languages."""
+
     at: datetime
     kind: str  # event | decision | journey | message | task
-    summary: str
+    summary: Phrase
     details: dict[str, object] = field(default_factory=dict)
 
 
@@ -37,7 +57,11 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 TimelineEntry(
                     event.occurred_at,
                     "event",
-                    f"{event.type} ({event.event_id})",
+                    TIMELINE_WORDS(
+                        "timeline.event",
+                        type=Stored("event_type", event.type),
+                        event_id=event.event_id,
+                    ),
                     {"event_id": event.event_id, "type": event.type, "data": event.data},
                 )
             )
@@ -48,8 +72,12 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 TimelineEntry(
                     decision.decided_at,
                     "decision",
-                    f"rule {decision.rule_id} fired ({decision.ruleset} "
-                    f"{decision.ruleset_hash[:12]})",
+                    TIMELINE_WORDS(
+                        "timeline.decision",
+                        rule=decision.rule_id,
+                        ruleset=decision.ruleset,
+                        ruleset_hash=decision.ruleset_hash[:12],
+                    ),
                     {
                         "rule_id": decision.rule_id,
                         "ruleset": decision.ruleset,
@@ -67,9 +95,16 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 TimelineEntry(
                     journey.started_at,
                     "journey",
-                    f"{journey.journey} started by rule {journey.rule_id}: {journey.workflow_id}",
+                    TIMELINE_WORDS(
+                        "timeline.journey",
+                        journey=Stored("journey", journey.journey),
+                        rule=journey.rule_id,
+                        workflow_id=journey.workflow_id,
+                    ),
                     {
                         "workflow_id": journey.workflow_id,
+                        "journey": journey.journey,
+                        "rule_id": journey.rule_id,
                         "status": journey.status,
                         "outcome": journey.outcome,
                         "ended_at": journey.ended_at.isoformat() if journey.ended_at else None,
@@ -79,12 +114,11 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
         for message in await session.scalars(
             select(OutreachLedger).where(OutreachLedger.customer_id == customer.id)
         ):
-            reason = f": {message.reason}" if message.reason else ""
             entries.append(
                 TimelineEntry(
                     message.sent_at or message.updated_at,
                     "message",
-                    f"{message.template_id} {message.status}{reason}",
+                    message_summary(message.template_id, message.status, message.reason),
                     {
                         "status": message.status,
                         "reason": message.reason,
@@ -103,7 +137,18 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 TimelineEntry(
                     task.created_at,
                     "task",
-                    f"{task.kind} for {task.assignee or 'unassigned'}: {task.title}",
+                    TIMELINE_WORDS(
+                        "timeline.task",
+                        kind=Stored("task_kind", task.kind),
+                        assignee=task.assignee,
+                        title=task.title,
+                    )
+                    if task.assignee
+                    else TIMELINE_WORDS(
+                        "timeline.task_unassigned",
+                        kind=Stored("task_kind", task.kind),
+                        title=task.title,
+                    ),
                     {
                         "status": task.status,
                         "due_at": task.due_at.isoformat() if task.due_at else None,
@@ -112,3 +157,28 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
             )
     entries.sort(key=lambda entry: entry.at)
     return entries
+
+
+def message_summary(template_id: str, status: str, reason: str | None) -> Phrase:
+    """`care_message deferred: quiet_hours: until 08:00 Asia/Shanghai`."""
+    shown_status = Stored("message_status", status)
+    if not reason:
+        return TIMELINE_WORDS("timeline.message", template=template_id, status=shown_status)
+    return TIMELINE_WORDS(
+        "timeline.message_reason",
+        template=template_id,
+        status=shown_status,
+        reason=message_reason(reason),
+    )
+
+
+def message_reason(reason: str) -> Phrase:
+    """A ledger reason in words: `quiet_hours: until 08:00 Asia/Shanghai`.
+
+    The send step stores `code: detail`; the code is a stored value a catalog can
+    name, the detail is kept as written.
+    """
+    code, separator, detail = reason.partition(": ")
+    if not separator:
+        return TIMELINE_WORDS("timeline.reason", reason=Stored("reason", reason))
+    return TIMELINE_WORDS("timeline.reason_detail", reason=Stored("reason", code), detail=detail)

@@ -1,0 +1,12 @@
+"""The operations console: server-rendered pages under /console/ of the HTTP API.
+
+Overview (KPIs and charts), rules (status, firings, explanations), customers
+(timeline, explain, consent), staff tasks, and for admins users and the audit log;
+in English and Chinese. `mount_console(app)` adds it to the API app; users are
+made with `careflow users add NAME --role admin|operator|viewer`.
+"""
+
+from careflow.console.roles import Role
+from careflow.console.web import mount_console
+
+__all__ = ["Role", "mount_console"]
