@@ -1,10 +1,9 @@
-"""`careflow import customers|orders|complaints FILE`: bulk load CSV or JSON Lines."""
+"""`careflow import customers|orders|complaints|surveys FILE`: bulk load CSV or JSON Lines."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Literal
 
 import typer
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.progress import Progress
 
 from careflow.cli.app import app
 from careflow.config import load_settings
-from careflow.intake.importer import ImportRejected, ImportReport, import_file
+from careflow.intake.importer import ImportKind, ImportRejected, ImportReport, import_file
 from careflow.store import create_database
 
 err = Console(stderr=True)
@@ -20,9 +19,7 @@ err = Console(stderr=True)
 
 @app.command("import")
 def import_command(
-    kind: Literal["customers", "orders", "complaints"] = typer.Argument(
-        ..., help="What the file holds."
-    ),
+    kind: ImportKind = typer.Argument(..., help="What the file holds."),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Import the valid rows and report the others."
@@ -52,9 +49,7 @@ def import_command(
     )
 
 
-async def _run(
-    kind: Literal["customers", "orders", "complaints"], file: Path, skip_invalid: bool
-) -> ImportReport:
+async def _run(kind: ImportKind, file: Path, skip_invalid: bool) -> ImportReport:
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()

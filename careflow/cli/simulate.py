@@ -1,4 +1,9 @@
-"""`careflow simulate`: replay a purchase history through rule files, day by day."""
+"""`careflow simulate`: run the real journeys over a purchase history, day by day.
+
+By default the workflows, activities and outreach policies run on Temporal's
+time-skipping test server (`careflow.simulate.run`); `--rules-only` is the quick
+replay that only asks the rules (`careflow.simulate.replay`).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,15 @@ from careflow.simulate import (
     scratch_store,
     summarise,
 )
+from careflow.simulate.outcomes import (
+    JourneyReport,
+    Receivers,
+    RunComparison,
+    compare_runs,
+    summarise_run,
+)
+from careflow.simulate.plot import plot_messages
+from careflow.simulate.run import run_journeys
 from rules import RuleBook
 
 # Scratch stores of simulated data sets, under CAREFLOW_HOME.
@@ -63,19 +77,46 @@ def simulate(
     assume_consent: bool = typer.Option(
         False, "--assume-consent", help="Treat every customer as consenting to marketing email."
     ),
+    assume_email: bool = typer.Option(
+        False,
+        "--assume-email",
+        help="Give customers without an address <id>@simulated.invalid (nothing is sent).",
+    ),
     customers: list[str] = typer.Option(
         [], "--customer", help="Show this customer's timeline (repeatable)."
     ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Chart of messages per day per template (.png or .svg)."
+    ),
+    rules_only: bool = typer.Option(
+        False, "--rules-only", help="Only ask the rules (quick): no journeys run, no messages."
+    ),
 ) -> None:
-    """Which rules fire for whom, and which journeys would start each day (journeys not run)."""
+    """Run the real journeys over history: rules fired, journeys, messages per day, offers."""
     try:
         first_day = date.fromisoformat(start)
     except ValueError:
         raise typer.BadParameter(f"{start!r} is not a date like 1997-10-01") from None
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise typer.BadParameter(f"{plot}: expected a .png or .svg file name")
     settings = load_settings()
     base_dir = rules_dir or settings.rules_dir
     runs = [base_dir, *([other_rules] if other_rules else [])]
     rulebooks = [load_rules_or_exit(directory, settings) for directory in runs]
+    if not rules_only:
+        _journey_command(
+            data,
+            runs,
+            settings,
+            first_day,
+            days,
+            assume_consent=assume_consent,
+            assume_email=assume_email,
+            customers=customers,
+            json_file=json_file,
+            plot=plot,
+        )
+        return
     try:
         replays = asyncio.run(
             _replays(data, rulebooks, runs, settings, first_day, days, assume_consent, customers)
@@ -99,6 +140,97 @@ def simulate(
         json_file.write_text(
             json.dumps(asdict(result), default=str, ensure_ascii=False, indent=1), "utf-8"
         )
+
+
+def _journey_command(
+    data: Path,
+    folders: list[Path],
+    settings: Settings,
+    first_day: date,
+    days: int,
+    *,
+    assume_consent: bool,
+    assume_email: bool,
+    customers: list[str],
+    json_file: Path | None,
+    plot: Path | None,
+) -> None:
+    try:
+        results = asyncio.run(
+            _journey_runs(
+                data,
+                folders,
+                settings,
+                first_day,
+                days,
+                assume_consent=assume_consent,
+                assume_email=assume_email,
+                customers=customers,
+            )
+        )
+    except SimulationDataError as error:
+        err.print(f"[red]{escape(str(error))}[/]")
+        raise typer.Exit(1) from None
+    except ImportRejected as error:
+        for problem in error.problems:
+            err.print(escape(str(problem)), highlight=False, soft_wrap=True)
+        err.print(f"[red]{error}: nothing simulated[/]")
+        raise typer.Exit(1) from None
+    result: JourneyReport | RunComparison
+    if len(results) == 2:
+        result = compare_runs(*results)
+        print_journey_report(result.base)
+        print_run_comparison(result)
+        per_day = result.other.messages_per_day
+    else:
+        result = results[0][0]
+        print_journey_report(result)
+        per_day = result.messages_per_day
+    if plot is not None:
+        title = f"messages per day from {first_day} ({days} days)"
+        if isinstance(result, RunComparison):
+            title += f", rules {result.other.ruleset_hash[:12]}"
+        plot_messages(per_day, plot, title=title)
+        err.print(f"plot written to {plot}")
+    if json_file is not None:
+        json_file.write_text(
+            json.dumps(asdict(result), default=str, ensure_ascii=False, indent=1), "utf-8"
+        )
+
+
+async def _journey_runs(
+    data: Path,
+    folders: list[Path],
+    settings: Settings,
+    first_day: date,
+    days: int,
+    *,
+    assume_consent: bool,
+    assume_email: bool,
+    customers: list[str],
+) -> list[tuple[JourneyReport, Receivers]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    results = []
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        tasks = [bar.add_task(f"{folder.name}: simulated days", total=days) for folder in folders]
+        for number, (folder, task) in enumerate(zip(folders, tasks, strict=True)):
+            run = await run_journeys(
+                data,
+                folder,
+                settings=settings,
+                # Each rule set's run keeps its store here, for `careflow kpis` and a look.
+                work_dir=settings.resolved_home / SCRATCH_FOLDER / "runs" / f"run-{number}",
+                start=first_day,
+                days=days,
+                assume_consent=assume_consent,
+                assume_email=assume_email,
+                on_day=partial(_advance, bar, task),
+            )
+            try:
+                results.append(await summarise_run(run, customers))
+            finally:
+                await run.db.dispose()
+    return results
 
 
 async def _replays(
@@ -216,3 +348,85 @@ def _per_day(title: str, per_day: dict[str, dict[str, int]]) -> Table:
         if counts:
             table.add_row(day, *(str(counts.get(name, 0)) for name in names))
     return table
+
+
+def print_journey_report(report: JourneyReport) -> None:
+    """Rules, journeys, messages per day per template, deferrals, offers, then timelines."""
+    console.print(
+        f"{report.days} day(s) from {report.start}, rules {report.ruleset_hash[:12]} "
+        f"(run {report.shift_days} days later on the test server's clock)",
+        style="bold",
+    )
+    rules = Table(title="rules")
+    for column in ("rule", "customers", "firings"):
+        rules.add_column(column)
+    for rule in report.rules:
+        rules.add_row(rule.rule_id, str(rule.customers), str(rule.firings))
+    console.print(rules)
+    journeys = Table(title="journeys")
+    columns = ("journey", "started", "held out", "completed", "goal met", "opted out", "running")
+    for column in (*columns, "outcomes"):
+        journeys.add_column(column)
+    for j in report.journeys:
+        outcomes = ", ".join(f"{name} {count}" for name, count in j.outcomes.items())
+        journeys.add_row(
+            j.journey,
+            *(str(n) for n in (j.started, j.held_out, j.completed, j.goal_met, j.opted_out)),
+            str(j.in_flight),
+            outcomes,
+        )
+    console.print(journeys)
+    console.print(_per_day("messages sent per day", report.messages_per_day))
+    messages = Table("message", "count", title="messages by outcome")
+    for name, count in report.messages_by_outcome.items():
+        messages.add_row(escape(name), str(count))
+    console.print(messages)
+    deferred = Table("deferred for", "customers", "for example", title="deferrals")
+    for reason, found in report.deferred_customers.items():
+        deferred.add_row(reason, str(len(found)), ", ".join(found[:5]))
+    console.print(deferred)
+    offers = Table("currency", "offers sent", "value", "redeemed", "value", title="offers")
+    for offer in report.offers:
+        offers.add_row(
+            offer.currency,
+            str(offer.sent),
+            f"{offer.value_sent:.2f}",
+            str(offer.redeemed),
+            f"{offer.value_redeemed:.2f}",
+        )
+    console.print(offers)
+    for customer, lines in report.timelines.items():
+        if not lines:
+            console.print(f"timeline of {escape(customer)}: nothing happened", soft_wrap=True)
+            continue
+        timeline = Table("when (UTC)", "what", "summary", title=f"timeline of {escape(customer)}")
+        for line in lines:
+            timeline.add_row(line.at, line.kind, escape(line.summary))
+        console.print(timeline)
+
+
+def print_run_comparison(comparison: RunComparison) -> None:
+    """Who newly or no longer gets each journey; change in messages and in offer value."""
+    base, other = comparison.base, comparison.other
+    table = Table(title=f"journeys: rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}")
+    for column in ("journey", "newly", "no longer", "customers newly / no longer"):
+        table.add_column(column)
+    for change in comparison.journeys:
+        names = ", ".join(change.newly[:5]) + " / " + ", ".join(change.no_longer[:5])
+        table.add_row(change.journey, str(len(change.newly)), str(len(change.no_longer)), names)
+    console.print(table)
+    rules = Table(title="rules that fire for other customers")
+    for column in ("rule", "newly", "no longer", "customers newly / no longer"):
+        rules.add_column(column)
+    for change in comparison.rules:
+        names = ", ".join(change.newly[:5]) + " / " + ", ".join(change.no_longer[:5])
+        rules.add_row(change.journey, str(len(change.newly)), str(len(change.no_longer)), names)
+    console.print(rules)
+    console.print(_per_day("change in messages sent per day", comparison.messages_per_day_change))
+    console.print(f"messages sent in all: {comparison.messages_change:+d}")
+    for currency, sent in comparison.offer_value_sent_change.items():
+        redeemed = comparison.offer_value_redeemed_change.get(currency, 0.0)
+        console.print(
+            f"offers ({currency or 'no currency'}): value sent {sent:+.2f}, "
+            f"value redeemed {redeemed:+.2f}"
+        )

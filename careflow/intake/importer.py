@@ -1,31 +1,47 @@
-"""`careflow import`: customers, orders and complaints from CSV or JSON Lines.
+"""`careflow import`: customers, orders, complaints and survey answers from CSV or JSON Lines.
 
 The whole file is validated before anything is written; a bad row is reported as
 `FILE:ROW: field: problem` and nothing is imported unless `skip_invalid` is set.
-Rows are idempotent by the business's own id, so importing a file twice changes
-nothing the second time. Imports never trigger outreach: history is recorded,
-not acted on.
+Rows are idempotent by the business's own id (a survey answer by its customer, time
+and what it answers), so importing a file twice changes nothing the second time.
+Imports never trigger outreach: history is recorded, not acted on.
+
+New rows are written in batches of multi-row INSERTs inside the one transaction
+(SQLAlchemy's executemany, on SQLite and PostgreSQL alike): which rows are new is
+found with a few `IN` queries first, instead of one query and one flush per row.
+Rows already stored take the row-by-row path of `careflow.intake.apply`, so a
+re-import updates exactly as an event would.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.intake import apply
-from careflow.intake.records import ComplaintFields, CustomerFields, OrderFields
-from careflow.store import Customer, Database
+from careflow.intake.records import (
+    ComplaintFields,
+    CustomerFields,
+    MaybeTime,
+    OrderFields,
+    SurveyFields,
+    resolve_time,
+)
+from careflow.store import Complaint, Customer, Database, Order, SurveyResponse
 
-ImportKind = Literal["customers", "orders", "complaints"]
+ImportKind = Literal["customers", "orders", "complaints", "surveys"]
+# Rows per multi-row INSERT and ids per `IN (...)` lookup: well under the bound
+# parameters SQLite (32766) and asyncpg (32767) accept in one statement.
+BATCH = 1000
 
 
 class CustomerRow(CustomerFields):
@@ -40,10 +56,26 @@ class ComplaintRow(ComplaintFields):
     customer_id: str = Field(min_length=1)
 
 
+class SurveyRow(SurveyFields):
+    """One answered satisfaction survey; `answered_at` is required: with the customer and
+    what was answered (`complaint_id`, `workflow_id`) it identifies the answer."""
+
+    customer_id: str = Field(min_length=1)
+    answered_at: MaybeTime = Field(...)
+
+    @field_validator("answered_at")
+    @classmethod
+    def _answered(cls, value: datetime | date | None) -> datetime | date:
+        if value is None:
+            raise ValueError("required: when the survey was answered")
+        return value
+
+
 ROW_MODELS: dict[str, type[BaseModel]] = {
     "customers": CustomerRow,
     "orders": OrderRow,
     "complaints": ComplaintRow,
+    "surveys": SurveyRow,
 }
 
 
@@ -109,9 +141,6 @@ def validate_file(
     valid: list[tuple[int, BaseModel]] = []
     problems: list[RowProblem] = []
     seen_ids: set[str] = set()
-    id_field = {"customers": "customer_id", "orders": "order_id", "complaints": "complaint_id"}[
-        kind
-    ]
     number = 1
     rows = read_rows(path)
     while True:
@@ -152,7 +181,7 @@ def validate_file(
                 )
             )
             continue
-        key = str(getattr(record, id_field))
+        id_field, key = row_key(record)
         if key in seen_ids:
             problems.append(
                 RowProblem(path, number, id_field, f"{key!r} appears twice in the file")
@@ -161,6 +190,23 @@ def validate_file(
         seen_ids.add(key)
         valid.append((number, record))
     return valid, problems
+
+
+def row_key(record: BaseModel) -> tuple[str, str]:
+    """The field that identifies a row and its value (a survey answer: several fields)."""
+    if isinstance(record, SurveyRow):
+        return "answered_at", "/".join(
+            (
+                record.customer_id,
+                str(record.answered_at),
+                record.complaint_id or "",
+                record.workflow_id or "",
+            )
+        )
+    name = {CustomerRow: "customer_id", OrderRow: "order_id", ComplaintRow: "complaint_id"}[
+        type(record)
+    ]
+    return name, str(getattr(record, name))
 
 
 def _plain(detail: Any) -> str:
@@ -191,35 +237,188 @@ async def import_file(
     if problems and not skip_invalid:
         raise ImportRejected(problems)
     report.skipped_invalid = invalid_rows
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        customers: dict[str, Customer] = {}
-        for count, (_, record) in enumerate(valid, start=1):
-            created = await _write(session, record, customers, now)
-            if created:
-                report.imported += 1
-            else:
-                report.already_present += 1
-            if progress is not None:
-                progress(count)
+    report.imported, report.already_present = await write_records(
+        db, kind, [record for _, record in valid], progress=progress
+    )
     return report
 
 
-async def _write(
-    session: AsyncSession, record: BaseModel, customers: dict[str, Customer], now: datetime
-) -> bool:
-    """Write one row; True when it created a record, False when it was already there."""
-    if isinstance(record, CustomerRow):
-        existing = await apply.find_customer(session, record.customer_id)
+async def write_records(
+    db: Database,
+    kind: ImportKind,
+    records: Sequence[BaseModel],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Write validated rows in one transaction; returns (created, already present).
+
+    The rows' customers must be stored (or be in `records`, for customers).
+    """
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        if kind == "customers":
+            return await _write_customers(session, records, now, progress)
+        customers = await _customers_of(
+            session,
+            {str(getattr(record, "customer_id")) for record in records},  # noqa: B009
+        )
+        if kind == "orders":
+            return await _write_orders(session, records, customers, progress)
+        if kind == "surveys":
+            return await _write_surveys(session, records, customers, progress)
+        created = 0
+        for count, record in enumerate(records, start=1):
+            assert isinstance(record, ComplaintRow)
+            customer = customers[record.customer_id]
+            # Complaints are few, and a stored one may need its status brought up to date.
+            created += await apply.import_complaint(session, customer, record, now)
+            if progress is not None:
+                progress(count)
+        return created, len(records) - created
+
+
+async def _existing(session: AsyncSession, column: Any, keys: Sequence[Any]) -> set[Any]:
+    """Which of `keys` the column already holds, a batch of `IN (...)` at a time."""
+    found: set[Any] = set()
+    for first in range(0, len(keys), BATCH):
+        found.update(
+            await session.scalars(select(column).where(column.in_(keys[first : first + BATCH])))
+        )
+    return found
+
+
+async def _customers_of(session: AsyncSession, external_ids: set[str]) -> dict[str, Customer]:
+    customers: dict[str, Customer] = {}
+    ordered = sorted(external_ids)
+    for first in range(0, len(ordered), BATCH):
+        batch = ordered[first : first + BATCH]
+        for customer in await session.scalars(
+            select(Customer).where(Customer.external_id.in_(batch))
+        ):
+            customers[customer.external_id] = customer
+    return customers
+
+
+async def _insert(
+    session: AsyncSession,
+    table: Any,
+    rows: list[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+    done: int,
+) -> None:
+    for first in range(0, len(rows), BATCH):
+        await session.execute(insert(table), rows[first : first + BATCH])
+        if progress is not None:
+            progress(done + min(first + BATCH, len(rows)))
+
+
+async def _write_customers(
+    session: AsyncSession,
+    records: Sequence[BaseModel],
+    now: datetime,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    rows = [record for record in records if isinstance(record, CustomerRow)]
+    stored = await _existing(session, Customer.external_id, [row.customer_id for row in rows])
+    for count, record in enumerate((row for row in rows if row.customer_id in stored), start=1):
+        # An update writes exactly what an event would (and reports nothing changed).
         await apply.upsert_customer(session, record.customer_id, record, now)
-        return existing is None
-    customer_id = getattr(record, "customer_id")  # noqa: B009
-    customer = customers.get(customer_id)
-    if customer is None:
-        customer = await apply.find_customer(session, customer_id)
-        assert customer is not None  # validated above
-        customers[customer_id] = customer
-    if isinstance(record, OrderRow):
-        return await apply.add_order(session, customer, record, now)
-    assert isinstance(record, ComplaintRow)
-    return await apply.import_complaint(session, customer, record, now)
+        if progress is not None:
+            progress(count)
+    new = [_customer_values(row, now) for row in rows if row.customer_id not in stored]
+    await _insert(session, Customer, new, progress, len(rows) - len(new))
+    return len(new), len(rows) - len(new)
+
+
+def _customer_values(record: CustomerRow, now: datetime) -> dict[str, Any]:
+    """The columns of a new customer, as `apply.upsert_customer` would create it."""
+    given = record.model_dump(exclude_unset=True, exclude={"customer_id"})
+    created_at = given.pop("created_at", None)
+    if given.get("birthday_calendar") is None:
+        given["birthday_calendar"] = "solar"
+    return {
+        **given,
+        "external_id": record.customer_id,
+        "created_at": resolve_time(created_at, record.timezone) if created_at else now,
+        "updated_at": now,
+    }
+
+
+async def _write_orders(
+    session: AsyncSession,
+    records: Sequence[BaseModel],
+    customers: dict[str, Customer],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    rows = [record for record in records if isinstance(record, OrderRow)]
+    stored = await _existing(session, Order.external_id, [row.order_id for row in rows])
+    now = datetime.now(UTC)
+    new = [
+        {
+            "external_id": row.order_id,
+            "customer_id": customers[row.customer_id].id,
+            "ordered_at": resolve_time(row.ordered_at, customers[row.customer_id].timezone)
+            if row.ordered_at
+            else now,
+            "amount": row.amount,
+            "items": row.items,
+        }
+        for row in rows
+        if row.order_id not in stored
+    ]
+    await _insert(session, Order, new, progress, len(rows) - len(new))
+    return len(new), len(rows) - len(new)
+
+
+async def _write_surveys(
+    session: AsyncSession,
+    records: Sequence[BaseModel],
+    customers: dict[str, Customer],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    rows = [record for record in records if isinstance(record, SurveyRow)]
+    complaint_ids = sorted({row.complaint_id for row in rows if row.complaint_id})
+    complaints: dict[str, int] = {}
+    for first in range(0, len(complaint_ids), BATCH):
+        complaints.update(
+            (external, pk)
+            for pk, external in await session.execute(
+                select(Complaint.id, Complaint.external_id).where(
+                    Complaint.external_id.in_(complaint_ids[first : first + BATCH])
+                )
+            )
+        )
+    keyed: dict[tuple[int, datetime, int | None, str | None], dict[str, Any]] = {}
+    for row in rows:
+        customer = customers[row.customer_id]
+        assert row.answered_at is not None  # required by SurveyRow
+        answered_at = resolve_time(row.answered_at, customer.timezone)
+        complaint_pk = complaints.get(row.complaint_id or "")
+        keyed[(customer.id, answered_at, complaint_pk, row.workflow_id)] = {
+            "customer_id": customer.id,
+            "workflow_id": row.workflow_id,
+            "complaint_id": complaint_pk,
+            "score": row.score,
+            "comment": row.comment,
+            "answered_at": answered_at,
+        }
+    # An answer is stored when its customer, time and subject are: the table has no id of
+    # the business's to match on.
+    stored: set[tuple[int, datetime, int | None, str | None]] = set()
+    pairs = sorted({(key[0], key[1]) for key in keyed})
+    for first in range(0, len(pairs), BATCH):
+        batch = pairs[first : first + BATCH]
+        stored.update(
+            tuple(row)  # type: ignore[misc]
+            for row in await session.execute(
+                select(
+                    SurveyResponse.customer_id,
+                    SurveyResponse.answered_at,
+                    SurveyResponse.complaint_id,
+                    SurveyResponse.workflow_id,
+                ).where(tuple_(SurveyResponse.customer_id, SurveyResponse.answered_at).in_(batch))
+            )
+        )
+    new = [values for key, values in keyed.items() if key not in stored]
+    await _insert(session, SurveyResponse, new, progress, len(rows) - len(new))
+    return len(new), len(rows) - len(new)

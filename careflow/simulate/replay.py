@@ -8,8 +8,7 @@ per subject hold exactly as in production, and the holdout group
 (`rules/holdout.yaml`) is honoured. Nothing is written: two rule sets can replay
 the same store.
 
-What this does not run is the journeys themselves (messages, outreach policies,
-goals): see `careflow/simulate/__init__.py`.
+This runs no journey (no messages, policies or goals): `careflow.simulate.run` does.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from careflow import __version__
 from careflow.facts.customers import EMAIL_CHANNEL, MARKETING_TOPIC
@@ -87,17 +87,32 @@ async def _build(files: dict[ImportKind, Path], path: Path, *, assume_consent: b
         for kind, source in files.items():  # customers first: the others refer to them
             await import_file(db, source, kind)
         if assume_consent:
-            async with db.session() as session:
-                for customer_pk in await session.scalars(select(Customer.id)):
-                    session.add(
-                        Consent(
-                            customer_id=customer_pk,
-                            channel=EMAIL_CHANNEL,
-                            topic=MARKETING_TOPIC,
-                            granted=True,
-                            source="simulate --assume-consent",
-                            recorded_at=_ALWAYS,
-                        )
-                    )
+            await grant_marketing_consent(db)
     finally:
         await db.dispose()
+
+
+async def grant_marketing_consent(db: Database) -> None:
+    """Every stored customer without a marketing consent record consents to email, always."""
+    async with db.session() as session:
+        recorded = set(
+            await session.scalars(
+                select(Consent.customer_id).where(
+                    Consent.channel == EMAIL_CHANNEL, Consent.topic == MARKETING_TOPIC
+                )
+            )
+        )
+        rows = [
+            {
+                "customer_id": customer_pk,
+                "channel": EMAIL_CHANNEL,
+                "topic": MARKETING_TOPIC,
+                "granted": True,
+                "source": "simulate --assume-consent",
+                "recorded_at": _ALWAYS,
+            }
+            for customer_pk in await session.scalars(select(Customer.id))
+            if customer_pk not in recorded
+        ]
+        if rows:
+            await session.execute(insert(Consent), rows)

@@ -182,6 +182,7 @@ def test_cli_report_compare_and_json(
     text = retention.read_text(encoding="utf-8")
     retention.write_text(text.replace("between: [90, 365]", "between: [120, 365]"), "utf-8")
     period = ["--data", str(data), "--from", "1997-10-01", "--days", "3", "--assume-consent"]
+    period.append("--rules-only")
     out = tmp_path / "report.json"
     follow = ["--customer", "cdnow-00021", "--customer", "cdnow-00004"]
     single = CliRunner().invoke(app, ["simulate", *period, *follow, "--json", str(out)])

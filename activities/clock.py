@@ -1,0 +1,27 @@
+"""The time an activity acts at: its workflow's clock, never earlier than the wall clock.
+
+Rows an activity writes (journey starts, tasks, outcomes) are stamped with the
+Temporal server's time of the current attempt. On a production cluster that is
+the wall clock; on the time-skipping test server (tests, `careflow simulate`) it
+is the simulated time, so budgets, deadlines and KPIs see the same world as the
+workflows. The later of the two is used, as `send_email` does with `planned_at`:
+a worker whose clock runs ahead of the server's never stamps a time in its past.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+
+def activity_now() -> datetime:
+    """Now, as the running activity's workflow sees it (the wall clock outside activities).
+
+    `started_time` is the server's time when this attempt started; the probe in
+    tests/activities/test_clock.py shows the time-skipping server advances it.
+    """
+    now = datetime.now(UTC)
+    if not activity.in_activity():
+        return now
+    return max(now, activity.info().started_time.astimezone(UTC))

@@ -1,0 +1,381 @@
+"""Run the real journeys over a history, on Temporal's time-skipping test server.
+
+A fresh store gets the history before the first simulated day (imported, so it
+triggers nothing). Then, day by day, the server's clock is moved to each moment
+something happens: every event of the window is posted through the real intake
+(`record_event` + `start_event_workflow`, as `POST /events` does) at its own time,
+and the daily scan (`DailyScanWorkflow`) runs at the scan time. The worker is the
+production one: every workflow and activity (`workflows.registry`,
+`activities.registry.build_activities`), the rule files, journeys, outreach policy
+and holdout of the simulated rules folder; only delivery is captured, and the
+workflows run outside the sandbox. While the clock is moved, journeys wake up on
+their timers and send, defer for quiet hours or the contact budget, and end,
+exactly as they would live.
+
+The server only ever skips time when every workflow it knows has a worker for its
+tasks, which is why the worker carries everything registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.message import EmailMessage
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    UnsandboxedWorkflowRunner,
+    Worker,
+)
+
+from activities.clock import activity_now
+from activities.outreach import SendEmailInput, SendEmailResult
+from activities.registry import build_activities
+from careflow.config import Settings
+from careflow.intake.events import EventIn, record_event, start_event_workflow
+from careflow.intake.importer import CustomerRow, write_records
+from careflow.runtime.binaries import temporal_test_server_path
+from careflow.simulate.history import History, LiveEvent, read_history, shift_after
+from careflow.simulate.scratch import data_files, grant_marketing_consent
+from careflow.store import Database, create_database
+from rules import LiveRuleBook, load_rulebook
+from rules.rulebook import RULE_FILE_PATTERN
+from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from workflows.registry import WORKFLOWS
+
+TASK_QUEUE = "simulate"
+# Customers without an address get one under a reserved domain (RFC 2606): nothing is
+# sent anyway, and without one every message would be skipped for `no_address`.
+ASSUMED_DOMAIN = "simulated.invalid"
+# Events of different customers at one instant are posted this many at a time.
+PARALLEL_CUSTOMERS = 16
+# The workflows run outside the sandbox: it re-imports a workflow's modules for every
+# new instance (compiling them from source where bytecode is not written), an eighth of
+# the worker's main thread on a day that starts 20,000 offers (docs/benchmarks.md). The
+# same workflow code runs; the sandbox's determinism checks run in the tests and live.
+SIMULATION_RUNNER = UnsandboxedWorkflowRunner()
+# Journeys in flight stay cached: with the SDK's 1,000, a day that starts 20,000 offers
+# took 1,084 s instead of 838 (both processes spent a third more CPU: evicted journeys
+# come back as full-history tasks and replays). It costs about 1.6 GB at 20,000.
+CACHED_WORKFLOWS = 50_000
+
+
+@dataclass
+class SendRecord:
+    """One intended message (journey + step) as its `send_email` calls answered."""
+
+    customer_id: str
+    workflow_id: str
+    template_id: str
+    topic: str
+    status: str = "pending"
+    reason: str | None = None
+    at: datetime | None = None  # server time of the last answer (the send, when sent)
+    deferrals: list[str] = field(default_factory=list)  # reasons, one per deferral
+    offer_value: float | None = None
+    offer_currency: str | None = None
+
+
+class SendLog:
+    """What every `send_email` call answered, and how many activities are running."""
+
+    def __init__(self) -> None:
+        self.sends: dict[str, SendRecord] = {}
+        self.running = 0
+        self._idle = asyncio.Condition()
+
+    def record(self, request: SendEmailInput, result: SendEmailResult, at: datetime) -> None:
+        key = f"{request.workflow_id}/{request.step_id}"
+        entry = self.sends.get(key)
+        if entry is None:
+            value = request.params.get("offer_value")
+            currency = request.params.get("offer_currency")
+            entry = self.sends[key] = SendRecord(
+                request.customer_id,
+                request.workflow_id,
+                request.template_id,
+                request.topic,
+                offer_value=float(value) if isinstance(value, int | float) else None,
+                offer_currency=str(currency) if currency is not None else None,
+            )
+        entry.status, entry.reason, entry.at = result.status, result.reason, at
+        if result.status == "deferred" and result.reason:
+            entry.deferrals.append(result.reason)
+
+    async def started(self) -> None:
+        async with self._idle:
+            self.running += 1
+
+    async def finished(self) -> None:
+        async with self._idle:
+            self.running -= 1
+            self._idle.notify_all()
+
+    async def settled(self) -> None:
+        """Return once no activity is running (after the last moment was reached)."""
+        async with self._idle:
+            await self._idle.wait_for(lambda: self.running == 0)
+
+
+class _RecordSends(Interceptor):
+    """Sees every activity the simulation's worker runs; keeps `send_email`'s answers."""
+
+    def __init__(self, log: SendLog) -> None:
+        self.log = log
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _RecordSendsInbound(next, self.log)
+
+
+class _RecordSendsInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, log: SendLog) -> None:
+        super().__init__(next)
+        self.log = log
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        await self.log.started()
+        try:
+            result = await super().execute_activity(input)
+        finally:
+            await self.log.finished()
+        if (
+            activity.info().activity_type == "send_email"
+            and isinstance(result, SendEmailResult)
+            and input.args
+            and isinstance(input.args[0], SendEmailInput)
+        ):
+            self.log.record(input.args[0], result, activity_now())
+        return result
+
+
+class CapturedDelivery:
+    """Delivery for simulations: nothing leaves the machine; the send log is the record."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+
+    async def deliver(self, message: EmailMessage) -> None:
+        self.delivered += 1
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class JourneyRun:
+    """A finished simulation: its store (dispose it), the time shift and the send log."""
+
+    db: Database
+    rules_dir: Path
+    ruleset_hash: str
+    rule_ids: list[str]
+    start: date
+    days: int
+    shift: timedelta
+    sends: SendLog
+
+    @property
+    def begin(self) -> datetime:
+        """The first simulated instant, on the server's (shifted) clock."""
+        return datetime.combine(self.start, time(), UTC) + self.shift
+
+    @property
+    def end(self) -> datetime:
+        return self.begin + timedelta(days=self.days)
+
+
+async def run_journeys(
+    data: Path,
+    rules_dir: Path,
+    *,
+    settings: Settings,
+    work_dir: Path,
+    start: date,
+    days: int,
+    scan_time: time = time(6),
+    assume_consent: bool = False,
+    assume_email: bool = False,
+    on_day: Callable[[date], None] | None = None,
+) -> JourneyRun:
+    """Simulate `days` days from `start` (UTC) with the rules folder `rules_dir`.
+
+    Operator files the folder lacks (journeys.yaml, outreach_policy.yaml, ...) are the
+    configured ones. The store is `work_dir/careflow.db`, replaced if present.
+    """
+    files = await asyncio.to_thread(data_files, data)
+    folder = await asyncio.to_thread(
+        _rules_folder, rules_dir, settings.rules_dir, work_dir / "rules"
+    )
+    rulebook = await asyncio.to_thread(load_rulebook, folder)
+    rule_ids = list(dict.fromkeys(r.id for ruleset in rulebook.rulesets for r in ruleset.rules))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(temporal_test_server_path())
+    )
+    try:
+        shift = shift_after(start, await env.get_current_time())
+        begin = datetime.combine(start, time(), UTC)
+        history = await asyncio.to_thread(
+            read_history, files, begin=begin, end=begin + timedelta(days=days), shift=shift
+        )
+        if assume_email:
+            _assume_addresses(history)
+        db = await _fresh_store(work_dir / "careflow.db")
+        for kind, records in history.before.items():
+            await write_records(db, kind, records)
+        if assume_consent:
+            await grant_marketing_consent(db)
+        run = JourneyRun(db, folder, rulebook.hash, rule_ids, start, days, shift, SendLog())
+        run_settings = settings.model_copy(update={"rules_dir": folder, "task_queue": TASK_QUEUE})
+        worker = Worker(
+            env.client,
+            task_queue=TASK_QUEUE,
+            workflows=WORKFLOWS,
+            workflow_runner=SIMULATION_RUNNER,
+            max_cached_workflows=CACHED_WORKFLOWS,
+            activities=build_activities(
+                run_settings,
+                db=db,
+                client=env.client,
+                delivery=CapturedDelivery(),
+                rulebook=LiveRuleBook(folder),
+            ),
+            interceptors=[_RecordSends(run.sends)],
+        )
+        async with worker:
+            # Waiting for a result must not skip time: only `_advance` moves the clock.
+            with env.auto_time_skipping_disabled():
+                await _replay_days(
+                    env, run, history, scan_time, assume_consent=assume_consent, on_day=on_day
+                )
+        return run
+    finally:
+        await env.shutdown()
+
+
+async def _replay_days(
+    env: WorkflowEnvironment,
+    run: JourneyRun,
+    history: History,
+    scan_time: time,
+    *,
+    assume_consent: bool,
+    on_day: Callable[[date], None] | None,
+) -> None:
+    events = iter(history.events)
+    pending = next(events, None)
+    for offset in range(run.days):
+        day_end = run.begin + timedelta(days=offset + 1)
+        scan_at = datetime.combine(run.start + timedelta(days=offset), scan_time, UTC) + run.shift
+        todays: list[LiveEvent] = []
+        while pending is not None and pending.at < day_end:
+            todays.append(pending)
+            pending = next(events, None)
+        # Events at the scan time go first, as they would have arrived before it.
+        moments = sorted({event.at for event in todays} | {scan_at})
+        by_time = {at: list(group) for at, group in groupby(todays, key=lambda e: e.at)}
+        for at in moments:
+            await _advance(env, at)
+            if at in by_time:
+                await _post(env.client, run, by_time[at], assume_consent=assume_consent)
+            if at == scan_at:
+                await env.client.execute_workflow(
+                    DailyScanWorkflow.run,
+                    DailyScanInput(at=at),
+                    id=f"simulate-scan-{at.date().isoformat()}",
+                    task_queue=TASK_QUEUE,
+                )
+        await _advance(env, day_end)
+        if on_day is not None:
+            on_day(run.start + timedelta(days=offset))
+    await run.sends.settled()
+
+
+async def _advance(env: WorkflowEnvironment, to: datetime) -> None:
+    """Skip the server's clock to `to`; journeys whose timers fall before it run meanwhile."""
+    ahead = to - await env.get_current_time()
+    if ahead > timedelta(0):
+        await env.sleep(ahead)
+
+
+async def _post(
+    client: Client, run: JourneyRun, events: list[LiveEvent], *, assume_consent: bool
+) -> None:
+    """Post one instant's events: each customer's in order, customers side by side."""
+    gate = asyncio.Semaphore(PARALLEL_CUSTOMERS)
+    per_customer: dict[str, list[EventIn]] = defaultdict(list)
+    for live in events:
+        per_customer[live.event.customer_id].append(live.event)
+        if assume_consent and live.event.type == "customer_upserted":
+            per_customer[live.event.customer_id].append(_consent_event(live))
+
+    async def post_all(customer_events: list[EventIn]) -> None:
+        async with gate:
+            for event in customer_events:
+                event_id, _ = await record_event(run.db, event, now=event.occurred_at)
+                workflow_id = await start_event_workflow(client, event_id, TASK_QUEUE)
+                await client.get_workflow_handle(workflow_id).result()
+
+    await asyncio.gather(*(post_all(per_customer[c]) for c in sorted(per_customer)))
+
+
+def _consent_event(live: LiveEvent) -> EventIn:
+    """A new customer's assumed marketing consent, given as they sign up."""
+    return EventIn(
+        type="consent_changed",
+        customer_id=live.event.customer_id,
+        occurred_at=live.at,
+        data={"topic": "marketing", "granted": True, "source": "simulate --assume-consent"},
+        event_id=f"{live.event.event_id}-consent",
+    )
+
+
+def _assume_addresses(history: History) -> None:
+    """Customers without an email address get `<customer_id>@simulated.invalid`."""
+    history.before["customers"] = [
+        record.model_copy(update={"email": f"{record.customer_id}@{ASSUMED_DOMAIN}"})
+        if isinstance(record, CustomerRow) and not record.email
+        else record
+        for record in history.before.get("customers", [])
+    ]
+    for live in history.events:
+        if live.event.type == "customer_upserted" and not live.event.data.get("email"):
+            live.event.data["email"] = f"{live.event.customer_id}@{ASSUMED_DOMAIN}"
+
+
+async def _fresh_store(path: Path) -> Database:
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        await asyncio.to_thread(stale.unlink, missing_ok=True)
+    db = create_database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    return db
+
+
+def _rules_folder(rules_dir: Path, configured: Path, target: Path) -> Path:
+    """`rules_dir`'s files, plus the configured operator files it does not have."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)  # with its parents: the run's work folder
+    own = {path.name for path in _operator_files(rules_dir)}
+    for path in _operator_files(rules_dir):
+        shutil.copy2(path, target / path.name)
+    for path in _operator_files(configured):
+        # A folder with only rule files still needs journeys, policy, tiers and holdout;
+        # rule files never come from elsewhere: the folder's rules are the ones compared.
+        if path.name not in own and not path.match(RULE_FILE_PATTERN):
+            shutil.copy2(path, target / path.name)
+    return target
+
+
+def _operator_files(folder: Path) -> Iterable[Path]:
+    return sorted(path for path in folder.glob("*.yaml") if path.is_file())

@@ -1,0 +1,280 @@
+"""`careflow simulate` running the real journeys on the time-skipping test server.
+
+Over real CDNOW purchase histories (the first customers of the public sample), the
+run's rule firings must be the quick replay's (itself checked against `rules
+explain`), its messages the ledger's and the KPIs', the same data must give the same
+report, and a moved threshold must change exactly the customers between the two.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from careflow.cli import app
+from careflow.config import Settings
+from careflow.facts import compute_facts
+from careflow.kpis.report import compute_kpis, kpi_settings
+from careflow.simulate import replay, scratch_store
+from careflow.simulate.history import CYCLE
+from careflow.simulate.outcomes import compare_runs, summarise_run
+from careflow.simulate.run import JourneyRun, run_journeys
+from careflow.store import Customer, JourneyRecord, OutreachLedger
+from rules import load_rulebook
+from rules.rulebook import RULE_FILE_PATTERN
+
+CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
+SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+START = date(1997, 10, 1)
+# Enough customers for every shipped journey kind the history triggers, few enough
+# that a test runs in seconds.
+CUSTOMERS = 120
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """The first CUSTOMERS customers of the CDNOW sample and all their orders."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    with (CDNOW / "cdnow_customers.csv").open(encoding="utf-8") as source:
+        rows = list(csv.reader(source))
+    kept = rows[: CUSTOMERS + 1]
+    ids = {row[0] for row in kept[1:]}
+    with (folder / "customers.csv").open("w", encoding="utf-8", newline="") as target:
+        csv.writer(target).writerows(kept)
+    with (CDNOW / "cdnow_orders.csv").open(encoding="utf-8") as source:
+        orders = list(csv.reader(source))
+    with (folder / "orders.csv").open("w", encoding="utf-8", newline="") as target:
+        csv.writer(target).writerows([orders[0], *(o for o in orders[1:] if o[1] in ids)])
+    return folder
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "var")
+
+
+async def simulate(
+    data: Path, rules: Path, work: Path, days: int, *, assume: bool = True
+) -> JourneyRun:
+    return await run_journeys(
+        data,
+        rules,
+        settings=settings_for(work),
+        work_dir=work,
+        start=START,
+        days=days,
+        assume_consent=assume,
+        assume_email=assume,
+    )
+
+
+async def test_journeys_run_send_and_agree_with_the_replay_ledger_and_kpis(
+    data: Path, tmp_path: Path
+) -> None:
+    days = 9  # the offers of day one, and their reminders a week later
+    run = await simulate(data, SHIPPED, tmp_path / "run", days)
+    try:
+        assert run.shift % CYCLE == timedelta(0)
+        assert run.begin > datetime.now(UTC), "the history runs after the wall clock"
+        report, receivers = await summarise_run(run, ["cdnow-00021"])
+
+        # Rule firings: the same customers as the quick replay over the unshifted history.
+        scratch = await scratch_store(data, tmp_path / "scratch", assume_consent=True)
+        try:
+            quick = await replay(scratch, load_rulebook(SHIPPED), start=START, days=days)
+        finally:
+            await scratch.dispose()
+        assert receivers.rules == {rule: set(c) for rule, c in quick.customers_by_rule.items()}
+        assert {r.rule_id: r.customers for r in report.rules if r.customers} == {
+            rule: len(c) for rule, c in quick.customers_by_rule.items()
+        }
+
+        # Journeys ran: offers on day one, reminders a week later for those who did not order.
+        [offers] = [j for j in report.journeys if j.journey == "retention_offer"]
+        assert offers.started > 0
+        day_one = report.messages_per_day[START.isoformat()]
+        reminders = report.messages_per_day[(START + timedelta(days=7)).isoformat()]
+        assert day_one["retention_offer"] + len(report.deferred_customers["quiet_hours"]) >= 1
+        assert 0 < reminders["retention_reminder"] <= day_one["retention_offer"]
+        assert offers.started == offers.completed + offers.in_flight
+        assert report.offers[0].sent == sum(
+            counts.get("retention_offer", 0) for counts in report.messages_per_day.values()
+        )
+        timeline = [line.summary for line in report.timelines["cdnow-00021"]]
+        assert "retention_offer sent" in timeline
+        assert "retention_reminder sent" in timeline
+
+        # The ledger holds what the report counts, day by day on the journeys' clock.
+        async with run.db.session() as session:
+            ledger = (
+                await session.execute(
+                    select(OutreachLedger.template_id, OutreachLedger.sent_at).where(
+                        OutreachLedger.status == "sent"
+                    )
+                )
+            ).all()
+        per_day: dict[str, dict[str, int]] = {}
+        for template, sent_at in ledger:
+            day = (sent_at - run.shift).date().isoformat()
+            per_day.setdefault(day, {}).setdefault(template, 0)
+            per_day[day][template] += 1
+        assert {d: c for d, c in report.messages_per_day.items() if c} == per_day
+
+        # `careflow kpis` on the simulated store agrees with counts straight from it.
+        kpis = await compute_kpis(run.db, run.begin, run.end, kpi_settings(SHIPPED))
+        async with run.db.session() as session:
+            by_status = dict(
+                (
+                    await session.execute(
+                        text(
+                            "SELECT status, count(*) FROM outreach_ledger "
+                            "WHERE created_at >= :begin AND created_at < :end GROUP BY status"
+                        ),
+                        {"begin": _naive(run.begin), "end": _naive(run.end)},
+                    )
+                ).all()
+            )
+            journeys = await session.scalar(
+                select(func.count())
+                .select_from(JourneyRecord)
+                .where(
+                    JourneyRecord.journey == "retention_offer",
+                    JourneyRecord.status != "holdout",
+                )
+            )
+            held_out = await session.scalar(
+                select(func.count())
+                .select_from(JourneyRecord)
+                .where(JourneyRecord.status == "holdout")
+            )
+            customers = await session.scalar(select(func.count()).select_from(Customer))
+        assert kpis.messages_by_status == by_status
+        assert by_status["sent"] == sum(sum(c.values()) for c in report.messages_per_day.values())
+        offered = kpis.retention_offer.offered
+        assert offered.journeys + offered.waiting == journeys == offers.started
+        holdout = kpis.retention_offer.holdout
+        assert holdout.journeys + holdout.waiting == held_out == offers.held_out
+        assert sum(tier.customers for tier in kpis.churn_by_tier) == customers
+    finally:
+        await run.db.dispose()
+
+
+def _naive(moment: datetime) -> datetime:
+    # The store keeps UTC without an offset on SQLite (careflow.store.types.UtcDateTime).
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+async def test_same_data_and_rules_give_the_same_report(data: Path, tmp_path: Path) -> None:
+    reports = []
+    for attempt in ("first", "second"):
+        run = await simulate(data, SHIPPED, tmp_path / attempt, 3)
+        try:
+            report, _ = await summarise_run(run, ["cdnow-00021", "cdnow-00004"])
+        finally:
+            await run.db.dispose()
+        reports.append(json.dumps(asdict(report), default=str, sort_keys=True))
+    assert reports[0] == reports[1]
+
+
+async def test_a_moved_threshold_changes_exactly_the_customers_between(
+    data: Path, tmp_path: Path
+) -> None:
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    for path in SHIPPED.glob(RULE_FILE_PATTERN):
+        shutil.copy(path, other_dir / path.name)
+    retention = other_dir / "retention.rules.yaml"
+    text_ = retention.read_text(encoding="utf-8")
+    retention.write_text(text_.replace("between: [90, 365]", "between: [120, 365]"), "utf-8")
+    runs = [
+        await simulate(data, SHIPPED, tmp_path / "base", 1),
+        await simulate(data, other_dir, tmp_path / "other-run", 1),
+    ]
+    try:
+        base, other = [await summarise_run(run) for run in runs]
+        comparison = compare_runs(base, other)
+        async with runs[0].db.session() as session:
+            ids = dict((await session.execute(select(Customer.id, Customer.external_id))).all())
+            facts = await compute_facts(session, list(ids), runs[0].begin + timedelta(hours=6))
+    finally:
+        for run in runs:
+            await run.db.dispose()
+    between = {
+        ids[pk]
+        for pk, f in facts.items()
+        if f["lifecycle_stage"] == "dormant"
+        and f["tier"] != "vip"
+        and 90 <= int(f.get("days_since_last_order", -1)) < 120  # type: ignore[call-overload]
+    }
+    assert between
+    [rule] = [r for r in comparison.rules if r.journey == "dormant-win-back"]
+    assert (rule.newly, rule.no_longer) == ([], sorted(between))
+    # Some of them still get an offer: another rule (declining frequency) asks for one.
+    [journey] = [j for j in comparison.journeys if j.journey == "retention_offer"]
+    assert journey.newly == []
+    assert journey.no_longer
+    assert set(journey.no_longer) <= between
+    assert all(j.newly == j.no_longer == [] for j in comparison.journeys if j is not journey)
+    day = START.isoformat()
+    lost = len(journey.no_longer)
+    assert comparison.messages_per_day_change[day]["retention_offer"] == -lost
+    offers_before = base[0].offers[0]
+    offers_after = other[0].offers[0]
+    assert offers_before.sent - offers_after.sent == lost
+    currency = offers_before.currency
+    assert comparison.offer_value_sent_change[currency] == pytest.approx(
+        offers_after.value_sent - offers_before.value_sent
+    )
+    assert comparison.offer_value_sent_change[currency] < 0
+
+
+def test_cli_journeys_report_plot_and_json(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
+    out, chart = tmp_path / "report.json", tmp_path / "messages.svg"
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            *("--data", str(data), "--from", "1997-10-01", "--days", "2"),
+            *("--assume-consent", "--assume-email", "--customer", "cdnow-00021"),
+            *("--json", str(out), "--plot", str(chart)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "messages sent per day" in result.output
+    assert "timeline of cdnow-00021" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["messages_per_day"]["1997-10-01"]["retention_offer"] > 0
+    assert {"rules", "journeys", "deferred_customers", "offers", "timelines"} <= set(report)
+    assert chart.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+def test_cli_refuses_a_plot_it_cannot_write(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--data",
+            str(tmp_path),
+            "--from",
+            "1997-10-01",
+            "--days",
+            "1",
+            "--plot",
+            str(tmp_path / "chart.pdf"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert ".png or .svg" in result.output
