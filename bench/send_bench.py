@@ -1,15 +1,24 @@
-"""The send step (ledger, consent check, render, SMTP) next to a bare aiosmtplib loop.
+"""The send step (ledger, policy check, render, SMTP) next to a bare aiosmtplib loop.
 
-    python -m bench.send_bench              # 10,000 messages each
-    python -m bench.send_bench --messages 1000
+    python -m bench.send_bench                   # 10,000 messages each, SQLite and PostgreSQL
+    python -m bench.send_bench --messages 2000
 
-Both sides talk to the same aiosmtpd sink on loopback, in the same run:
-- baseline: one aiosmtplib connection sending a prebuilt message in a loop;
+Every side talks to the same aiosmtpd sink on loopback, in the same run: the
+tests' sink (in this process, parsing every message), keeping a count instead of
+the messages:
+- baseline: one aiosmtplib connection sending a prebuilt message in a loop: the
+  very message careflow sends (rendered and built once), each time under a new
+  Message-ID; measured before and after careflow (their mean is the baseline,
+  so a machine that gets busier or quieter meanwhile favours neither side);
 - careflow: `OutreachActivities.send_email` for distinct journeys (so every call
-  writes its ledger row, checks the policy, loads the customer, renders the
-  template and delivers over careflow's reused connection), run through
-  Temporal's ActivityEnvironment on the SQLite store, 8 sends in flight as in a
-  worker (their SMTP exchanges take turns on the one connection).
+  reads the customer, consent and complaint, writes its ledger row, checks the
+  policy, renders the template, delivers over careflow's reused connection and
+  records `sent`), run through Temporal's ActivityEnvironment, 8 sends in flight
+  as in a worker (their SMTP exchanges take turns on the one connection), on the
+  SQLite store and on PostgreSQL (CAREFLOW_BENCH_POSTGRES_URL, skipped when absent);
+- floor: the bare loop plus one committed SQLite row per message (stdlib sqlite3,
+  WAL, synchronous=NORMAL, on the loop thread): what a durable per-message
+  ledger costs at the very least, next to which careflow's figure can be judged.
 Target: careflow at least 0.5x the baseline's messages per second.
 """
 
@@ -17,74 +26,155 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
+from aiosmtpd.smtp import Envelope, Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.outreach import OutreachActivities, SendEmailInput
+from bench.scale_bench import fresh_postgres_database
 from careflow.config import SmtpTarget
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
+from careflow.outreach.context import message_context
+from careflow.outreach.envelope import build_email, message_id_for
+from careflow.outreach.ledger import Recipient, StoredCase
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR, TEMPLATES_DIR
-from careflow.store import create_database
-from tests.smtp_sink import SmtpSink
+from careflow.store import Database, create_database
+from tests.smtp_sink import SmtpSink, _Collector
 
 CONCURRENT_SENDS = 8
+CUSTOMER_ID, EMAIL = "bench-c1", "emma@example.com"
+MAIL_FROM, BASE_URL = "careflow <care@careflow.localhost>", "http://127.0.0.1:8080"
+PARAMS: dict[str, str | int | float | bool] = {"complaint_id": "k-1"}
+
+
+class _CountingCollector(_Collector):
+    """Parses every message as the tests' sink does, then keeps only a count."""
+
+    sink: CountingSink
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        with self.sink.lock:
+            self.sink.count += len(self.sink.messages)
+            self.sink.messages.clear()
+        return reply
+
+
+class CountingSink(SmtpSink):
+    """The tests' SMTP sink without its memory: thousands of kept messages would make
+    every garbage collection walk them, a cost that grows with the run and falls
+    mostly on whichever side allocates more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.controller.handler = _CountingCollector(self)
+
+    def take_count(self) -> int:
+        """Messages arrived since the last call."""
+        with self.lock:
+            count, self.count = self.count, 0
+        return count
 
 
 @dataclass(frozen=True)
 class SendFigures:
+    """Messages per second of each side, measured in one run."""
+
     messages: int
     baseline_per_second: float
-    careflow_per_second: float
+    sqlite_per_second: float
+    postgres_per_second: float | None  # None: no PostgreSQL reachable
+    floor_per_second: float  # bare loop + one committed SQLite row per message
 
-    @property
-    def ratio(self) -> float:
-        return self.careflow_per_second / self.baseline_per_second
+    def ratio(self, per_second: float) -> float:
+        return per_second / self.baseline_per_second
 
 
-async def bare_loop(port: int, messages: int) -> float:
-    """Messages per second for a prebuilt message over one aiosmtplib connection."""
-    message = EmailMessage()
-    message["From"] = "care@careflow.localhost"
-    message["To"] = "customer@example.com"
-    message["Subject"] = "We have received your request (case k-1)"
-    message.set_content("Thank you for getting in touch. " * 20)
-    message.add_alternative(
-        "<p>" + "Thank you for getting in touch. " * 20 + "</p>", subtype="html"
+def bench_message() -> EmailMessage:
+    """The very message careflow sends the bench customer, built once.
+
+    The baseline sends what careflow sends (2.9 kB, plain and HTML parts, quoted-
+    printable), so both sides pay the same for the SMTP exchange and the sink.
+    """
+    now = datetime.now(UTC)
+    customer = Recipient(
+        1, CUSTOMER_ID, "Emma Clarke", EMAIL, "en", "Europe/London", None, None, False
     )
+    case = StoredCase("k-1", "Parcel lost", "medium", None, now, "open", None)
+    context = message_context(
+        customer, case, PARAMS, topic="transactional", base_url=BASE_URL, secret_key="bench"
+    )
+    rendered = TemplateRenderer(TEMPLATES_DIR).render("complaint_ack", "en", context)
+    return build_email(
+        rendered, sender=MAIL_FROM, recipient=EMAIL, message_id=message_id_for("bare/0", "bench")
+    )
+
+
+async def bare_loop(
+    port: int, messages: int, also: Callable[[int], None] = lambda number: None
+) -> float:
+    """Messages per second for a prebuilt message over one aiosmtplib connection.
+
+    `also(number)` runs after each message is accepted (the floor's ledger row).
+    """
+    message = bench_message()
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
     await client.connect()
     started = time.perf_counter()
     for number in range(messages):
-        message.replace_header("Subject", f"We have received your request (case k-{number})")
+        message.replace_header("Message-ID", message_id_for(f"bare/{number}", "bench"))
         await client.send_message(message)
+        also(number)
     elapsed = time.perf_counter() - started
     await client.quit()
     return messages / elapsed
 
 
-async def careflow_send_step(port: int, messages: int, folder: Path) -> float:
-    """Messages per second through careflow's send activity, distinct journeys each."""
-    db = create_database(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+async def bare_loop_with_ledger_rows(port: int, messages: int, folder: Path) -> float:
+    """The bare loop, committing one ledger-like SQLite row after each message."""
+    connection = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("CREATE TABLE ledger (key TEXT PRIMARY KEY, status TEXT, sent_at TEXT)")
+
+    def record(number: int) -> None:
+        connection.execute(
+            "INSERT INTO ledger VALUES (?, 'sent', ?)",
+            (f"floor-{number}/ack", datetime.now(UTC).isoformat()),
+        )
+
+    try:
+        return await bare_loop(port, messages, record)
+    finally:
+        connection.close()
+
+
+async def seed(db: Database) -> None:
+    """One customer with an open complaint: what every acknowledgement is about."""
     await db.migrate()
     now = datetime.now(UTC)
     async with db.session() as session:
         customer, _ = await upsert_customer(
             session,
-            "bench-c1",
+            CUSTOMER_ID,
             CustomerFields(
                 name="Emma Clarke",
-                email="emma@example.com",
+                email=EMAIL,
                 locale="en",
                 timezone="Europe/London",
             ),
@@ -93,13 +183,19 @@ async def careflow_send_step(port: int, messages: int, folder: Path) -> float:
         await open_complaint(
             session, customer, ComplaintFields(complaint_id="k-1", subject="Parcel lost"), now
         )
+
+
+async def careflow_send_step(port: int, messages: int, database_url: str) -> float:
+    """Messages per second through careflow's send activity, distinct journeys each."""
+    db = create_database(database_url)
+    await seed(db)
     delivery = SmtpDelivery(SmtpTarget(host="127.0.0.1", port=port))
     activities = OutreachActivities(
         db,
         TemplateRenderer(TEMPLATES_DIR),
         delivery,
-        mail_from="careflow <care@careflow.localhost>",
-        base_url="http://127.0.0.1:8080",
+        mail_from=MAIL_FROM,
+        base_url=BASE_URL,
         secret_key="bench",
         policy=lambda: load_outreach_policy(RULES_DIR / POLICY_FILE_NAME),
     )
@@ -113,44 +209,80 @@ async def careflow_send_step(port: int, messages: int, folder: Path) -> float:
                 SendEmailInput(
                     workflow_id=f"complaint-bench-c1-k-{number}",
                     step_id="ack",
-                    customer_id="bench-c1",
+                    customer_id=CUSTOMER_ID,
                     template_id="complaint_ack",
-                    params={"complaint_id": "k-1"},
+                    params=PARAMS,
                 ),
             )
             if result.status != "sent":
                 raise RuntimeError(f"send {number} was {result.status}: {result.reason}")
 
-    started = time.perf_counter()
-    # As in the worker, several sends are in flight at once; their SMTP exchanges
-    # still take turns on careflow's one connection, like the baseline's.
-    await asyncio.gather(*(sender() for _ in range(CONCURRENT_SENDS)))
-    elapsed = time.perf_counter() - started
-    await delivery.close()
-    await db.dispose()
+    try:
+        started = time.perf_counter()
+        # As in the worker, several sends are in flight at once; their SMTP exchanges
+        # still take turns on careflow's one connection, like the baseline's.
+        await asyncio.gather(*(sender() for _ in range(CONCURRENT_SENDS)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await activities.close()
+        await delivery.close()
+        await db.dispose()
     return messages / elapsed
 
 
-async def measure(messages: int) -> SendFigures:
-    sink = SmtpSink()
+async def measure(messages: int, *, postgres: bool = True) -> SendFigures:
+    """Every side against one sink, baseline before and after careflow."""
+    sink = CountingSink()
     sink.start()
+
+    async def phase(run: Awaitable[float]) -> float:
+        per_second = await run
+        arrived = sink.take_count()
+        if arrived != messages:
+            raise RuntimeError(f"{arrived} of {messages} messages arrived")
+        return per_second
+
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            baseline = await bare_loop(sink.port, messages)
-            careflow = await careflow_send_step(sink.port, messages, Path(folder))
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            before = await phase(bare_loop(sink.port, messages))
+            floor = await phase(bare_loop_with_ledger_rows(sink.port, messages, folder))
+            on_sqlite = await phase(
+                careflow_send_step(
+                    sink.port, messages, f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+                )
+            )
+            on_postgres = None
+            if postgres:
+                async with fresh_postgres_database() as url:
+                    if url is not None:
+                        on_postgres = await phase(careflow_send_step(sink.port, messages, url))
+            after = await phase(bare_loop(sink.port, messages))
     finally:
         sink.stop()
-    return SendFigures(messages, baseline, careflow)
+    return SendFigures(messages, (before + after) / 2, on_sqlite, on_postgres, floor)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    figures = asyncio.run(measure(parser.parse_args().messages))
-    print(f"messages                 {figures.messages}")
-    print(f"bare aiosmtplib loop     {figures.baseline_per_second:8.0f} msg/s")
-    print(f"careflow send step       {figures.careflow_per_second:8.0f} msg/s")
-    print(f"ratio (target >= 0.5)    {figures.ratio:8.2f}x")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    options = parser.parse_args()
+    figures = asyncio.run(measure(options.messages, postgres=not options.no_postgres))
+    print(f"messages each                      {figures.messages}")
+    print(f"bare aiosmtplib loop               {figures.baseline_per_second:8.0f} msg/s")
+    rows = [
+        ("floor: bare loop + SQLite row", figures.floor_per_second),
+        ("careflow send step, SQLite", figures.sqlite_per_second),
+        ("careflow send step, PostgreSQL", figures.postgres_per_second),
+    ]
+    for label, per_second in rows:
+        if per_second is None:
+            print(f"{label:34s} (not measured: --no-postgres, or no server)")
+        else:
+            ratio = figures.ratio(per_second)
+            print(f"{label:34s} {per_second:8.0f} msg/s  {ratio:5.2f}x")
+    print("target: careflow >= 0.50x the bare loop")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from activities.outreach import OutreachActivities, SendEmailInput
+from activities.outreach import OutreachActivities, SendEmailInput, as_of
 from careflow.config import Settings
 from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
@@ -17,7 +18,7 @@ from careflow.outreach.links import verify_unsubscribe_token
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
-from careflow.store import Database, OutreachLedger
+from careflow.store import Customer, Database, OutreachLedger, create_database
 from tests.smtp_sink import SmtpSink
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,7 +108,7 @@ async def test_marketing_needs_consent_and_carries_one_click_unsubscribe(
     assert "no_marketing_consent" in skipped.reason
 
     async with db.session() as session:
-        customer = await outreach._customer(session, "c-1")
+        customer = await session.scalar(select(Customer).where(Customer.external_id == "c-1"))
         assert customer is not None
         await set_consent(session, customer, ConsentFields(topic="marketing", granted=True), NOON)
     sent = await env.run(
@@ -145,6 +146,76 @@ async def test_quiet_hours_defer_care_but_not_transactional(
     assert len(await smtp_sink.wait_for(2)) == 2
 
 
+async def test_line_breaks_in_customer_data_cannot_add_headers(
+    outreach: OutreachActivities, smtp_sink: SmtpSink, db: Database
+) -> None:
+    env = ActivityEnvironment()
+    async with db.session() as session:
+        customer = await session.scalar(select(Customer).where(Customer.external_id == "c-1"))
+        assert customer is not None
+        # The birthday greeting puts the name in the subject.
+        customer.name = "Emma\r\nBcc: victim@example.com\r\n\r\nInjected body"
+    sent = await env.run(
+        outreach.send_email, request("greeting", "birthday_greeting", "care", NOON)
+    )
+    assert sent.status == "sent", sent.reason
+    [message] = await smtp_sink.wait_for(1)
+    assert message.get_all("Bcc") is None
+    assert str(message["Subject"]).startswith("Happy birthday, Emma Bcc: victim@example.com")
+    assert [str(to) for to in message.get_all("To", [])] == ["emma@example.com"]
+
+    # An address with a line break (a row edited by hand) is skipped with the
+    # reason, never sent and never a retry loop.
+    async with db.session() as session:
+        customer = await session.scalar(select(Customer).where(Customer.external_id == "c-1"))
+        assert customer is not None
+        customer.email = "emma@example.com\r\nBcc: victim@example.com"
+    skipped = await env.run(
+        outreach.send_email, request("greeting-2", "birthday_greeting", "care", NOON)
+    )
+    assert skipped.status == "skipped"
+    assert skipped.reason is not None
+    assert skipped.reason.startswith("no_address")
+    assert len(smtp_sink.messages) == 1
+
+
+async def test_ledger_times_follow_the_journeys_clock(
+    outreach: OutreachActivities, smtp_sink: SmtpSink, db: Database
+) -> None:
+    # A journey on the time-skipping server runs years ahead of the wall clock:
+    # every time the step writes is the journey's, as its policies decided.
+    env = ActivityEnvironment()
+    late = datetime(2031, 3, 4, 23, 30, tzinfo=SHANGHAI)
+    morning = datetime(2031, 3, 5, 9, 0, tzinfo=SHANGHAI)
+    survey = {"survey_url": "u"}
+    deferred = await env.run(
+        outreach.send_email, request("survey", "satisfaction_survey", "care", late, **survey)
+    )
+    assert deferred.status == "deferred"
+    async with db.session() as session:
+        row = await session.scalar(select(OutreachLedger))
+    assert row is not None
+    assert (row.created_at, row.updated_at, row.sent_at) == (late, late, None)
+
+    sent = await env.run(
+        outreach.send_email, request("survey", "satisfaction_survey", "care", morning, **survey)
+    )
+    assert sent.status == "sent", sent.reason
+    async with db.session() as session:
+        row = await session.scalar(select(OutreachLedger))
+    assert row is not None
+    assert (row.created_at, row.updated_at, row.sent_at) == (late, morning, morning)
+    [message] = await smtp_sink.wait_for(1)
+    assert parsedate_to_datetime(str(message["Date"])) == morning
+
+
+def test_a_stale_journey_time_never_turns_the_clock_back() -> None:
+    # A Temporal retry carries its first attempt's planned_at: the wall clock wins.
+    stale = datetime.now(UTC) - timedelta(hours=3)
+    assert as_of(stale) > stale + timedelta(hours=2)
+    assert as_of(None) >= datetime.now(UTC) - timedelta(minutes=1)
+
+
 async def test_refused_recipient_is_failed_not_retried(
     outreach: OutreachActivities, smtp_sink: SmtpSink
 ) -> None:
@@ -156,3 +227,33 @@ async def test_refused_recipient_is_failed_not_retried(
     assert result.status == "failed"
     assert result.reason is not None
     assert "550" in result.reason
+
+
+async def test_an_in_memory_store_sends_once_too(settings: Settings, smtp_sink: SmtpSink) -> None:
+    # One in-memory SQLite database per connection: the ledger must use the store's.
+    db = create_database("sqlite+aiosqlite://")
+    await db.migrate()
+    try:
+        async with db.session() as session:
+            customer, _ = await upsert_customer(
+                session, "c-1", CustomerFields(name="Emma", email="emma@example.com"), NOON
+            )
+            await open_complaint(session, customer, ComplaintFields(complaint_id="k-1"), NOON)
+        outreach = OutreachActivities(
+            db,
+            TemplateRenderer(settings.templates_dir),
+            SmtpDelivery(settings.smtp_target),
+            mail_from=settings.mail_from,
+            base_url="https://care.example.com",
+            secret_key=settings.secret_key,
+            policy=lambda: load_outreach_policy(settings.rules_dir / "outreach_policy.yaml"),
+        )
+        env = ActivityEnvironment()
+        ack = request("ack", "complaint_ack", "transactional", NOON)
+        first = await env.run(outreach.send_email, ack)
+        again = await env.run(outreach.send_email, ack)
+        assert (first.status, again.status) == ("sent", "sent")
+        assert len(await smtp_sink.wait_for(1)) == 1
+        await outreach.close()
+    finally:
+        await db.dispose()

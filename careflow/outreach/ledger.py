@@ -1,0 +1,417 @@
+"""The outreach ledger as the send step reads and writes it: three statements a message.
+
+The send step runs once for every message careflow sends, so its store work is
+kept to three prebuilt Core statements (no ORM unit of work):
+
+1. `read_facts`: one SELECT for everything the decision and the template need (the
+   step's ledger row, the customer, their consent for the topic, their recent
+   messages for the contact budget, the complaint the message is about);
+2. `record_decision`: one INSERT .. ON CONFLICT that writes the step's key with the decision
+   (`sending`, `deferred` or `skipped`) before any SMTP exchange, and never
+   overwrites a final row;
+3. `record_outcome`: one UPDATE to `sent` or `failed` after the exchange.
+
+Each is a plain function of a synchronous connection, and the send step's whole
+decision (read, policy, render, record) is one synchronous unit of work run by
+`SendLedger.transaction` in one transaction. On PostgreSQL it runs on the async
+engine (`run_sync`) and holds the customer's row lock from the read to the
+commit. On SQLite it runs in one thread of its own with a synchronous
+connection: one hand-over per transaction instead of aiosqlite's one per call
+(cursor, execute, fetch, close, commit), which cost more than the statements;
+that thread is also SQLite's single writer for this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, partial
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Select, and_, bindparam, false, func, make_url, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningInsert
+
+from careflow.outreach.budget import SentMessage
+from careflow.outreach.decisions import Topic
+from careflow.store import Complaint, Consent, Customer, Database, OutreachLedger
+
+# Ledger statuses. `sending` means an SMTP exchange may have started: a retry
+# resends with the same Message-ID (the only repeat careflow allows, after a crash).
+# A `deferred` row is not final: the journey calls again at its time with the same key.
+# (Earlier versions first wrote a `pending` row; like any status not final, a retry
+# decides it afresh.)
+SENDING, SENT, FAILED, SKIPPED = "sending", "sent", "failed", "skipped"
+DEFERRED = "deferred"
+FINAL_STATUSES = frozenset({SENT, FAILED, SKIPPED})
+# Rows that use up the contact budget: sent, and about to be (an exchange may have
+# started), so two sends deciding one after the other both see the first.
+_COUNTED = (SENDING, SENT)
+_Result = TypeVar("_Result")
+
+
+@dataclass(frozen=True)
+class StoredStep:
+    """The step's ledger row as found: what a retry of a finished step returns."""
+
+    status: str
+    message_id: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The customer as the send step needs them (template fields and policy inputs)."""
+
+    id: int
+    external_id: str
+    name: str | None
+    email: str | None
+    locale: str | None
+    timezone: str | None
+    tier: str | None
+    account_manager: str | None
+    erased: bool
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """The complaint a message is about, as templates see it."""
+
+    external_id: str
+    subject: str | None
+    severity: str
+    channel: str | None
+    opened_at: datetime
+    status: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """Everything one send step reads from the store, in one statement."""
+
+    step: StoredStep | None
+    recipient: Recipient | None
+    consent: bool | None  # None: never asked (or not looked up, for transactional)
+    history: tuple[SentMessage, ...]  # counted messages within the budget window
+    case: StoredCase | None
+
+
+_recent = aliased(OutreachLedger, name="recent")
+_step = aliased(OutreachLedger, name="step")
+
+
+@dataclass(frozen=True)
+class FactsQuery:
+    """What one send step looks up: its key, its customer, topic and complaint."""
+
+    key: str
+    customer_external_id: str
+    topic: Topic
+    complaint_id: str | None
+    budget_since: datetime  # counted messages from here on
+    # Lock the customer's row until the decision is recorded (PostgreSQL), so two
+    # workers cannot both spend the last slot of one customer's contact budget.
+    lock_customer: bool = False
+
+
+def read_facts(connection: Connection, query: FactsQuery) -> SendFacts:
+    """The step's facts in one SELECT (one row per counted recent message, at least one)."""
+    statement = _facts_statement(
+        counted=query.topic is not Topic.TRANSACTIONAL,
+        about_case=query.complaint_id is not None,
+        lock_customer=query.lock_customer,
+    )
+    parameters = {
+        "step_key": query.key,
+        "customer": query.customer_external_id,
+        "topic": query.topic.value,
+        "complaint": query.complaint_id or "",
+        "since": query.budget_since,
+    }
+    rows = connection.execute(statement, parameters).all()
+    if not rows:
+        return SendFacts(_stored_step(connection, query.key), None, None, (), None)
+    first = rows[0]
+    return SendFacts(
+        step=_step_from(first.status, first.message_id, first.reason),
+        recipient=Recipient(
+            id=first.id,
+            external_id=first.external_id,
+            name=first.name,
+            email=first.email,
+            locale=first.locale,
+            timezone=first.timezone,
+            tier=first.tier,
+            account_manager=first.account_manager,
+            erased=first.erased_at is not None,
+        ),
+        consent=first.granted,
+        history=tuple(
+            SentMessage(Topic(row.recent_topic), row.recent_at)
+            for row in rows
+            if row.recent_topic is not None
+        ),
+        case=None
+        if first.case_reference is None
+        else StoredCase(
+            external_id=first.case_reference,
+            subject=first.subject,
+            severity=first.severity,
+            channel=first.channel,
+            opened_at=first.opened_at,
+            status=first.case_status,
+            resolved_at=first.resolved_at,
+        ),
+    )
+
+
+# The statements are built once and executed with parameters: building a SELECT of
+# this size costs more than running it on SQLite.
+@cache
+def _facts_statement(
+    *, counted: bool, about_case: bool, lock_customer: bool
+) -> Select[*tuple[Any, ...]]:
+    # Transactional messages need no consent and are never counted: those joins are
+    # switched off by a constant false condition, which the planner skips.
+    budget_joins = true() if counted else false()
+    case_join = true() if about_case else false()
+    recent_at = func.coalesce(_recent.sent_at, _recent.updated_at)
+    statement = (
+        select(
+            _step.status,
+            _step.message_id,
+            _step.reason,
+            Customer.id,
+            Customer.external_id,
+            Customer.name,
+            Customer.email,
+            Customer.locale,
+            Customer.timezone,
+            Customer.tier,
+            Customer.account_manager,
+            Customer.erased_at,
+            Consent.granted,
+            _recent.topic.label("recent_topic"),
+            recent_at.label("recent_at"),
+            Complaint.external_id.label("case_reference"),
+            Complaint.subject,
+            Complaint.severity,
+            Complaint.channel,
+            Complaint.opened_at,
+            Complaint.status.label("case_status"),
+            Complaint.resolved_at,
+        )
+        .select_from(Customer)
+        .outerjoin(_step, _step.idempotency_key == bindparam("step_key"))
+        .outerjoin(
+            Consent,
+            and_(
+                budget_joins,
+                Consent.customer_id == Customer.id,
+                Consent.channel == "email",
+                Consent.topic == bindparam("topic"),
+            ),
+        )
+        .outerjoin(
+            _recent,
+            and_(
+                budget_joins,
+                _recent.customer_id == Customer.id,
+                _recent.status.in_(_COUNTED),
+                _recent.topic != Topic.TRANSACTIONAL.value,
+                _recent.idempotency_key != bindparam("step_key"),
+                recent_at >= bindparam("since"),
+            ),
+        )
+        .outerjoin(
+            Complaint,
+            and_(
+                case_join,
+                Complaint.external_id == bindparam("complaint"),
+                Complaint.customer_id == Customer.id,
+            ),
+        )
+        .where(Customer.external_id == bindparam("customer"))
+    )
+    return statement.with_for_update(of=Customer) if lock_customer else statement
+
+
+_STORED_STEP = select(_step.status, _step.message_id, _step.reason).where(
+    _step.idempotency_key == bindparam("step_key")
+)
+
+
+def _step_from(status: str | None, message_id: str | None, reason: str | None) -> StoredStep | None:
+    return None if status is None else StoredStep(status, message_id, reason)
+
+
+def _stored_step(connection: Connection, key: str) -> StoredStep | None:
+    row = connection.execute(_STORED_STEP, {"step_key": key}).first()
+    return None if row is None else _step_from(row.status, row.message_id, row.reason)
+
+
+def _upsert(insert: sqlite.Insert | postgresql.Insert) -> ReturningInsert[tuple[int]]:
+    # A retried or deferred step gets its new decision; a finished one stays as it is.
+    changed = ("status", "reason", "customer_id", "updated_at")
+    return insert.on_conflict_do_update(
+        index_elements=[OutreachLedger.idempotency_key],
+        set_={name: insert.excluded[name] for name in changed},
+        where=OutreachLedger.status.not_in(FINAL_STATUSES),
+    ).returning(OutreachLedger.id)
+
+
+_SQLITE_UPSERT = _upsert(sqlite.insert(OutreachLedger))
+_POSTGRESQL_UPSERT = _upsert(postgresql.insert(OutreachLedger))
+
+
+def record_decision(connection: Connection, values: Mapping[str, object]) -> StoredStep | None:
+    """Write the step's row with its decision; a final row is never overwritten.
+
+    `values` are the ledger columns of a new row. Returns None when written, or the
+    row found when the step had already finished (a concurrent attempt got there
+    first): that is the step's result.
+    """
+    upsert = _SQLITE_UPSERT if connection.dialect.name == "sqlite" else _POSTGRESQL_UPSERT
+    if connection.execute(upsert, dict(values)).first() is not None:
+        return None
+    return _stored_step(connection, str(values["idempotency_key"]))
+
+
+def _record_outcome(
+    connection: Connection, *, key: str, status: str, reason: str | None, now: datetime
+) -> None:
+    values: dict[str, object] = {
+        "step_key": key,
+        "status": status,
+        "reason": reason,
+        "updated_at": now,
+    }
+    if status == SENT:
+        values["sent_at"] = now
+    connection.execute(_OUTCOME, values)
+
+
+_OUTCOME = update(OutreachLedger).where(OutreachLedger.idempotency_key == bindparam("step_key"))
+
+
+class SendLedger(Protocol):
+    """The send step's store work, on whichever database careflow runs."""
+
+    async def transaction(
+        self, work: Callable[[Connection], _Result], *, atomic: bool = True
+    ) -> _Result:
+        """Run `work` in one transaction: committed when it returns, rolled back if it raises.
+
+        `work` is synchronous code (the step's read, decision, rendering and record);
+        it must not wait on anything but the connection. Without `atomic` each
+        statement may commit on its own (PostgreSQL: no BEGIN and COMMIT round
+        trips), for work whose statements are each safe alone.
+        """
+        ...
+
+    async def record_outcome(
+        self, key: str, status: str, reason: str | None, now: datetime
+    ) -> None:
+        """Mark the step `sent` (stamped `now`) or `failed` with the reason, committed."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def send_ledger(db: Database) -> SendLedger:
+    """The ledger for this store: a SQLite file in a thread of its own, else async.
+
+    An in-memory SQLite database exists once per connection, so it is reached only
+    through the store's own engine.
+    """
+    if db.is_sqlite and make_url(db.url).database not in (None, "", ":memory:"):
+        return _ThreadedSqliteLedger(db)
+    return _AsyncLedger(db)
+
+
+class _AsyncLedger:
+    """PostgreSQL: the work runs on the async engine (`run_sync`), on the event loop."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # The same pool; its connections commit every statement on its own.
+        self.autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def transaction(
+        self, work: Callable[[Connection], _Result], *, atomic: bool = True
+    ) -> _Result:
+        if not atomic:
+            async with self.autocommit.connect() as connection:
+                return await connection.run_sync(work)
+        async with self.db.engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def record_outcome(
+        self, key: str, status: str, reason: str | None, now: datetime
+    ) -> None:
+        # One UPDATE: one round trip to the server, inside the SMTP exchange's turn.
+        await self.transaction(
+            partial(_record_outcome, key=key, status=status, reason=reason, now=now),
+            atomic=False,
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+class _ThreadedSqliteLedger:
+    """SQLite: each transaction in one hand-over to a thread that owns a connection.
+
+    Transactions take turns in that thread, so this process's ledger writes never
+    wait in SQLite's busy handler (which sleeps for milliseconds between tries);
+    other processes' writers still do, up to the engine's timeout.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.sync_sqlite_engine()
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="careflow-ledger")
+        self.connection: Connection | None = None  # opened and used in the thread only
+
+    async def transaction(
+        self, work: Callable[[Connection], _Result], *, atomic: bool = True
+    ) -> _Result:
+        # Always one transaction: on SQLite a commit costs no round trip.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread, self._in_thread, work)
+
+    def _in_thread(self, work: Callable[[Connection], _Result]) -> _Result:
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        connection = self.connection
+        try:
+            result = work(connection)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+        return result
+
+    async def record_outcome(
+        self, key: str, status: str, reason: str | None, now: datetime
+    ) -> None:
+        await self.transaction(
+            partial(_record_outcome, key=key, status=status, reason=reason, now=now)
+        )
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.thread, self._close)
+        self.thread.shutdown()
+        self.engine.dispose()
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
