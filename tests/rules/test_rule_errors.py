@@ -57,36 +57,99 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
     assert len(rulebook.hash) == 64
 
 
-def test_unknown_fact_names_the_closest_known_one(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("      tier: {is_not", "      tire: {is_not"))
-    assert errors == [
-        "retention.rules.yaml:11:7: unknown fact 'tire'; did you mean 'tier'? "
-        "(facts are listed in rules/README.md; groups are all, any, not)"
-    ]
+# One edit of VALID (old text, new text) pairs and every error it must cause, verbatim:
+# the messages are the product here, so they are compared whole.
+EXACT_ERRORS = {
+    "unknown fact names the closest known one": (
+        [("      tier: {is_not", "      tire: {is_not")],
+        [
+            "retention.rules.yaml:11:7: unknown fact 'tire'; did you mean 'tier'? "
+            "(facts are listed in rules/README.md; groups are all, any, not)"
+        ],
+    ),
+    "wrong value type says what was expected": (
+        [("{at_most: -0.5}", '{at_most: "-0.5"}')],
+        [
+            "retention.rules.yaml:10:44: purchase_frequency_change is number: expected a "
+            "number, got the text '-0.5' (numbers are written without quotes)"
+        ],
+    ),
+    "value outside a closed list": (
+        [("{is_not: vip}", "{is_not: vipp}")],
+        [
+            "retention.rules.yaml:11:22: tier is text: expected one of vip, regular, "
+            "potential, got the text 'vipp'; did you mean 'vip'?"
+        ],
+    ),
+    "yaml yes is explained": (
+        [("    priority: 10\n", "    enabled: yes\n")],
+        [
+            "retention.rules.yaml:8:14: enabled: 'yes' is text, not true/false: careflow reads "
+            "YAML 1.2, where only true and false are booleans; write true or false"
+        ],
+    ),
+    "unknown journey and template": (
+        [
+            ("start: retention_offer", "start: retention_ofer"),
+            ("template: retention_offer", "template: retention_offr"),
+        ],
+        [
+            "retention.rules.yaml:13:16: unknown journey 'retention_ofer'; did you mean "
+            "'retention_offer'? (known journeys: complaint_escalation, retention_offer)",
+            "retention.rules.yaml:14:28: unknown template 'retention_offr'; did you mean "
+            "'retention_offer'? (templates are the folders in templates/email)",
+        ],
+    ),
+    "failing example says why": (
+        [("tier: regular}", "tier: vip}")],
+        [
+            "retention.rules.yaml:17:17: example 1 of rule 'declining-frequency': expected "
+            "[start retention_offer], got [] because tier is not vip did not hold "
+            "(actual: 'vip')"
+        ],
+    ),
+    "exists false points to missing": (
+        [("tier: {is_not: vip}", "last_csat_score: {exists: false}")],
+        [
+            "retention.rules.yaml:11:33: last_csat_score exists: expected true; to test the "
+            "opposite write missing: true"
+        ],
+    ),
+    "numeric test on a text fact": (
+        [("tier: {is_not: vip}", "tier: {at_least: 3}")],
+        [
+            "retention.rules.yaml:11:14: tier is text: at_least compares numbers; use is, "
+            "is_not or one_of"
+        ],
+    ),
+    "unknown test names the closest one": (
+        [("{at_most: -0.5}", "{atmost: -0.5}")],
+        [
+            "retention.rules.yaml:10:35: unknown test 'atmost'; did you mean 'at_most'? "
+            "(expected one of: is, is_not, one_of, at_least, at_most, more_than, less_than, "
+            "between, exists, missing)"
+        ],
+    ),
+    "a list of values needs one_of": (
+        [("tier: {is_not: vip}", "tier: [vip, regular]")],
+        ["retention.rules.yaml:11:13: tier: to accept several values write {one_of: [...]}"],
+    ),
+    "a missing header field": (
+        [("owner: marketing\n", "")],
+        ["retention.rules.yaml:1:1: missing 'owner'"],
+    ),
+}
 
 
-def test_wrong_value_type_says_what_was_expected(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("{at_most: -0.5}", '{at_most: "-0.5"}'))
-    assert errors == [
-        "retention.rules.yaml:10:44: purchase_frequency_change is number: expected a number, "
-        "got the text '-0.5' (numbers are written without quotes)"
-    ]
-
-
-def test_value_outside_a_closed_list(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("{is_not: vip}", "{is_not: vipp}"))
-    assert errors == [
-        "retention.rules.yaml:11:22: tier is text: expected one of vip, regular, potential, "
-        "got the text 'vipp'; did you mean 'vip'?"
-    ]
-
-
-def test_yaml_yes_is_explained(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("    priority: 10\n", "    enabled: yes\n"))
-    assert errors == [
-        "retention.rules.yaml:8:14: enabled: 'yes' is text, not true/false: careflow reads "
-        "YAML 1.2, where only true and false are booleans; write true or false"
-    ]
+@pytest.mark.parametrize(("edits", "expected"), list(EXACT_ERRORS.values()), ids=list(EXACT_ERRORS))
+def test_an_edit_gives_exactly_these_errors(
+    tmp_path: Path, edits: list[tuple[str, str]], expected: list[str]
+) -> None:
+    text = VALID
+    for old, new in edits:
+        assert old in text, f"the edit {old!r} no longer applies to VALID"
+        text = text.replace(old, new)
+    assert errors_for(tmp_path, text) == expected
 
 
 def test_yaml_on_for_a_boolean_fact(tmp_path: Path) -> None:
@@ -116,19 +179,6 @@ def test_duplicate_rule_id(tmp_path: Path) -> None:
     assert errors == [
         "retention.rules.yaml:18:9: duplicate rule id 'declining-frequency' (first used on "
         "line 6); rule ids must be unique in a ruleset"
-    ]
-
-
-def test_unknown_journey_and_template(tmp_path: Path) -> None:
-    text = VALID.replace("start: retention_offer", "start: retention_ofer").replace(
-        "template: retention_offer", "template: retention_offr"
-    )
-    errors = errors_for(tmp_path, text)
-    assert errors == [
-        "retention.rules.yaml:13:16: unknown journey 'retention_ofer'; did you mean "
-        "'retention_offer'? (known journeys: complaint_escalation, retention_offer)",
-        "retention.rules.yaml:14:28: unknown template 'retention_offr'; did you mean "
-        "'retention_offer'? (templates are the folders in templates/email)",
     ]
 
 
@@ -222,15 +272,6 @@ def test_first_match_without_shadowing_when_the_special_rule_wins(tmp_path: Path
     assert tags == ["vip-birthday"]
 
 
-def test_failing_example_says_why(tmp_path: Path) -> None:
-    text = VALID.replace("tier: regular}", "tier: vip}")
-    errors = errors_for(tmp_path, text)
-    assert errors == [
-        "retention.rules.yaml:17:17: example 1 of rule 'declining-frequency': expected "
-        "[start retention_offer], got [] because tier is not vip did not hold (actual: 'vip')"
-    ]
-
-
 def test_every_error_at_once(tmp_path: Path) -> None:
     text = (
         VALID.replace("mode: all_matches", "mode: all_match")
@@ -258,44 +299,11 @@ def test_unknown_rule_key_and_missing_examples(tmp_path: Path) -> None:
     )
 
 
-def test_not_exists_false(tmp_path: Path) -> None:
-    text = VALID.replace("tier: {is_not: vip}", "last_csat_score: {exists: false}")
-    errors = errors_for(tmp_path, text)
-    assert errors == [
-        "retention.rules.yaml:11:33: last_csat_score exists: expected true; to test the "
-        "opposite write missing: true"
-    ]
-
-
-def test_numeric_test_on_a_text_fact(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("tier: {is_not: vip}", "tier: {at_least: 3}"))
-    assert errors == [
-        "retention.rules.yaml:11:14: tier is text: at_least compares numbers; use is, "
-        "is_not or one_of"
-    ]
-
-
 def test_duplicate_ruleset_names_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.rules.yaml").write_text(VALID)
     errors = errors_for(tmp_path, VALID)
     assert errors == [
         "retention.rules.yaml:1:1: ruleset name 'retention' is already used by a.rules.yaml"
-    ]
-
-
-def test_unknown_test_names_the_closest_one(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("{at_most: -0.5}", "{atmost: -0.5}"))
-    assert errors == [
-        "retention.rules.yaml:10:35: unknown test 'atmost'; did you mean 'at_most'? "
-        "(expected one of: is, is_not, one_of, at_least, at_most, more_than, less_than, "
-        "between, exists, missing)"
-    ]
-
-
-def test_a_list_of_values_needs_one_of(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("tier: {is_not: vip}", "tier: [vip, regular]"))
-    assert errors == [
-        "retention.rules.yaml:11:13: tier: to accept several values write {one_of: [...]}"
     ]
 
 
@@ -309,11 +317,6 @@ def test_an_action_needs_exactly_one_verb(tmp_path: Path) -> None:
         "retention.rules.yaml:13:9: unknown action key 'begin' (expected one of: start, signal, "
         "tag, notify, to, params)",
     ]
-
-
-def test_a_missing_header_field(tmp_path: Path) -> None:
-    errors = errors_for(tmp_path, VALID.replace("owner: marketing\n", ""))
-    assert errors == ["retention.rules.yaml:1:1: missing 'owner'"]
 
 
 def test_an_empty_file(tmp_path: Path) -> None:
