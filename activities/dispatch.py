@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
@@ -24,6 +25,9 @@ from workflows.journey import JourneyInput
 
 if TYPE_CHECKING:
     from workflows.registry import Journey
+
+# Journey ids per `IN (...)` lookup, well under the bound-parameter limits.
+_IDS_PER_QUERY = 1000
 
 
 @dataclass
@@ -76,14 +80,12 @@ class DispatchActivities:
     async def dispatch(self, request: DispatchInput) -> DispatchResult:
         """The work of `dispatch_intents`, also used by the daily scan for each customer."""
         result = DispatchResult()
-        on = (request.at or datetime.now(UTC)).date()
+        # The trigger's time on the workflow's clock: its date is the journey's period.
+        at = request.at or activity_now()
+        on = at.date()
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
-                journey = self.journeys[intent.workflow]
-                subject = journey_subject(journey.needs_subject, request.subject, intent, on)
-                workflow_id = journey.workflow_id(
-                    request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
-                )
+                journey, subject, workflow_id = self._journey_of(request, intent, on)
                 if self.holdout().holds_out(request.customer_id, journey.name):
                     # Picked by the rule, deliberately left alone: the comparison group.
                     result.held_out.append(workflow_id)
@@ -108,9 +110,52 @@ class DispatchActivities:
                 await self._tag(request.customer_id, intent)
                 result.tagged.append(intent.tag)
             elif intent.action == "notify_team" and intent.team:
-                await self._notify(request.customer_id, intent)
+                await self._notify(request.customer_id, intent, at)
                 result.notified.append(intent.team)
         return result
+
+    def _journey_of(
+        self, request: DispatchInput, intent: Intent, on: date
+    ) -> tuple[Journey, str, str]:
+        """The journey a start intent asks for, its subject and its deterministic id."""
+        assert intent.workflow is not None
+        journey = self.journeys[intent.workflow]
+        subject = journey_subject(journey.needs_subject, request.subject, intent, on)
+        workflow_id = journey.workflow_id(
+            request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
+        )
+        return journey, subject, workflow_id
+
+    def journey_ids(self, request: DispatchInput) -> list[str] | None:
+        """The ids of the journeys the request would start; None when it asks for more
+        than starting journeys (signals, tags, notifications)."""
+        on = (request.at or activity_now()).date()
+        ids = []
+        for intent in request.intents:
+            if intent.action != "start_workflow" or not intent.workflow:
+                return None
+            ids.append(self._journey_of(request, intent, on)[2])
+        return ids
+
+    async def recorded(self, workflow_ids: Sequence[str]) -> set[str]:
+        """Which of these journeys were started (or held out) already, in one query.
+
+        A journey id is used once (re-entry is in the id), so a request whose every
+        journey is recorded would start nothing: the daily scan skips it, which is
+        most of its work when a rule keeps firing for the same customers all period.
+        """
+        found: set[str] = set()
+        async with self.db.session() as session:
+            for first in range(0, len(workflow_ids), _IDS_PER_QUERY):
+                batch = workflow_ids[first : first + _IDS_PER_QUERY]
+                found.update(
+                    await session.scalars(
+                        select(JourneyRecord.workflow_id).where(
+                            JourneyRecord.workflow_id.in_(batch)
+                        )
+                    )
+                )
+        return found
 
     async def _running_instead(self, customer_id: str, journey: str, subject: str) -> str | None:
         """The id of a journey of this kind still running for the customer, if any.
@@ -130,7 +175,7 @@ class DispatchActivities:
             else:
                 if description.status == WorkflowExecutionStatus.RUNNING:
                     return record.workflow_id
-            await mark_journey_ended(self.db, record.workflow_id, outcome=None)
+            await mark_journey_ended(self.db, record.workflow_id, outcome=None, at=activity_now())
         return None
 
     async def _start(
@@ -187,7 +232,7 @@ class DispatchActivities:
                         subject=subject or None,
                         status=status,
                         outcome=HOLDOUT_STATUS if status == HOLDOUT_STATUS else None,
-                        started_at=datetime.now(UTC),
+                        started_at=activity_now(),
                     )
                 )
         except IntegrityError:
@@ -217,16 +262,18 @@ class DispatchActivities:
                             customer_id=customer_pk,
                             tag=intent.tag,
                             source=f"rule:{intent.rule_id}",
-                            created_at=datetime.now(UTC),
+                            created_at=activity_now(),
                         )
                     )
         except IntegrityError:
             return
 
-    async def _notify(self, customer_id: str, intent: Intent) -> None:
+    async def _notify(self, customer_id: str, intent: Intent, at: datetime) -> None:
         assert intent.team is not None
-        now = datetime.now(UTC)
-        key = f"notify/{intent.team}/{customer_id}/{intent.rule_id}/{now.date().isoformat()}"
+        # One notification per team, customer, rule and day of the trigger (not of the
+        # attempt: a retry after midnight must find the first one).
+        key = f"notify/{intent.team}/{customer_id}/{intent.rule_id}/{at.date().isoformat()}"
+        now = activity_now()
         try:
             async with self.db.session() as session:
                 if await session.scalar(select(Task.id).where(Task.idempotency_key == key)):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.clock import activity_now
 from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
 from careflow.intake.apply import find_customer
 from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config
@@ -310,7 +311,7 @@ class JourneyActivities:
     @activity.defn
     async def record_outcome(self, request: RecordOutcomeInput) -> None:
         """Mark the journey ended with its outcome, for the KPIs and the timeline."""
-        await mark_journey_ended(self.db, request.workflow_id, request.outcome)
+        await mark_journey_ended(self.db, request.workflow_id, request.outcome, at=activity_now())
 
     @activity.defn
     async def set_complaint_status(self, request: ComplaintStatusInput) -> None:

@@ -7,32 +7,40 @@ loaded and rendered here so they never enter workflow history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from functools import partial
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from careflow.outreach.budget import SentMessage
-from careflow.outreach.context import build_message_context
+from careflow.outreach.context import message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
 from careflow.outreach.envelope import build_email, message_domain, message_id_for
+from careflow.outreach.ledger import (
+    DEFERRED,
+    FAILED,
+    FINAL_STATUSES,
+    SENDING,
+    SENT,
+    SKIPPED,
+    FactsQuery,
+    Recipient,
+    SendFacts,
+    StoredStep,
+    read_facts,
+    record_decision,
+    send_ledger,
+)
 from careflow.outreach.mailer import Delivery, PermanentDeliveryError
 from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.outreach.templates import RenderedMessage, TemplateProblem, TemplateRenderer
-from careflow.store import Consent, Customer, Database, OutreachLedger
-
-# Ledger statuses. `sending` means an SMTP exchange may have started: a retry
-# resends with the same Message-ID (the only repeat careflow allows, after a crash).
-PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
-DEFERRED = "deferred"
-FINAL_STATUSES = frozenset({SENT, FAILED, SKIPPED})
-# A `deferred` row is not final: the journey calls again at `retry_at` with the same key.
+from careflow.store import Database
 
 
 @dataclass
@@ -47,9 +55,10 @@ class SendEmailInput:
     params: dict[str, str | int | float | bool] = field(default_factory=dict)
     rule_id: str | None = None
     ruleset_hash: str | None = None
-    # The journey's own time (workflow.now()). Policies decide as of the later of this
-    # and the wall clock, so a journey on the time-skipping server (tests, simulations)
-    # sees quiet hours and budgets at its simulated time.
+    # The journey's own time (workflow.now()). Policies decide, and every time the
+    # step writes is stamped, as of the later of this and the wall clock (`as_of`), so
+    # a journey on the time-skipping server (tests, simulations) sees quiet hours and
+    # budgets at its simulated time and leaves a ledger in that time.
     planned_at: datetime | None = None
 
 
@@ -65,6 +74,19 @@ class SendEmailResult:
     message_id: str | None = None
     reason: str | None = None
     retry_at: datetime | None = None
+
+
+def as_of(planned_at: datetime | None) -> datetime:
+    """The send step's clock: the journey's time, never earlier than the wall clock.
+
+    On the time-skipping server the journey's time runs ahead of the wall clock,
+    and policies and ledger times must follow it. A Temporal retry carries the
+    `planned_at` of its first attempt, which may be long past: then the wall clock
+    is the truth (quiet hours may have begun since, and `sent_at` says when the
+    message really left).
+    """
+    wall = datetime.now(UTC)
+    return wall if planned_at is None else max(wall, planned_at)
 
 
 def idempotency_key(workflow_id: str, step_id: str) -> str:
@@ -106,168 +128,215 @@ class OutreachActivities:
         self.base_url = base_url
         self.secret_key = secret_key
         self.message_domain = message_domain(mail_from)
+        # One SMTP exchange and its `sent` mark at a time (see send_email).
         self._exchange = asyncio.Lock()
+        self.ledger = send_ledger(db)
+        # Budget decisions for one customer, one at a time in this process (across
+        # processes, PostgreSQL's row lock on the customer does it).
+        self._deciding: dict[str, _SharedLock] = {}
 
     @activity.defn
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
         """Send one email exactly once; expected outcomes are results, faults raise."""
         key = idempotency_key(request.workflow_id, request.step_id)
-        now = max(datetime.now(UTC), request.planned_at or datetime.min.replace(tzinfo=UTC))
-        async with self.db.session() as session:
-            entry = await self._claim(session, key, request, now)
-            if entry.status in FINAL_STATUSES:
-                return SendEmailResult(entry.status, entry.message_id, entry.reason)
-            customer = await self._customer(session, request.customer_id)
-            if customer is not None:
-                entry.customer_id = customer.id
-            decision = await self._decide(session, customer, request, now)
-            if decision.action is not Action.SEND:
-                entry.status = DEFERRED if decision.action is Action.DEFER else SKIPPED
-                entry.reason = f"{decision.reason}: {decision.detail}".rstrip(": ")
-                entry.updated_at = now
-                activity.logger.info(
-                    "%s %s for customer %s: %s",
-                    entry.status,
-                    key,
-                    request.customer_id,
-                    decision.reason,
-                )
-                return SendEmailResult(entry.status, None, entry.reason, decision.until)
-            assert customer is not None
-            message = await self._compose(session, customer, request, entry.message_id or "")
-            entry.status, entry.updated_at = SENDING, now
+        topic = Topic(request.topic)
+        policy = self.policy()
+        async with self._deciding_for(request.customer_id, topic):
+            prepared = await self.ledger.transaction(
+                partial(self._prepare, request, key, topic, policy, as_of(request.planned_at)),
+                # A transactional message reads no budget, so its read and its record
+                # need no transaction around them (the record never overwrites a
+                # final row); counted topics keep the customer locked in between.
+                atomic=topic is not Topic.TRANSACTIONAL,
+            )
+        if prepared.held is not None:
+            # Logged here: on SQLite `_prepare` ran in the ledger's thread, outside
+            # the activity's context.
+            activity.logger.info(
+                "%s %s for customer %s: %s",
+                prepared.result.status,
+                key,
+                request.customer_id,
+                prepared.held.reason,
+            )
+        if prepared.message is None:
+            return prepared.result
         # The `sending` mark is committed before the SMTP exchange starts, and the
         # `sent` mark right after it, before the next exchange may start: a crash can
         # then leave at most one accepted-but-unrecorded message per worker, the one
         # repeat (same Message-ID) a retry may cause.
         async with self._exchange:
             try:
-                await self.delivery.deliver(message)
+                await self.delivery.deliver(prepared.message)
             except PermanentDeliveryError as error:
-                await self._finish(key, FAILED, str(error))
+                await self.ledger.record_outcome(key, FAILED, str(error), as_of(request.planned_at))
                 return SendEmailResult(FAILED, None, str(error))
-            await self._finish(key, SENT, None)
+            await self.ledger.record_outcome(key, SENT, None, as_of(request.planned_at))
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
-        return SendEmailResult(SENT, message["Message-ID"], None)
+        return prepared.result
 
-    async def _claim(
-        self, session: AsyncSession, key: str, request: SendEmailInput, now: datetime
-    ) -> OutreachLedger:
-        existing = await session.scalar(
-            select(OutreachLedger).where(OutreachLedger.idempotency_key == key).with_for_update()
-        )
-        if existing is not None:
-            return existing
-        entry = OutreachLedger(
-            idempotency_key=key,
-            workflow_id=request.workflow_id,
-            step_id=request.step_id,
-            template_id=request.template_id,
-            channel="email",
-            topic=request.topic,
-            status=PENDING,
-            message_id=message_id_for(key, self.message_domain),
-            rule_id=request.rule_id,
-            ruleset_hash=request.ruleset_hash,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(entry)
-        await session.flush()
-        return entry
-
-    async def _customer(self, session: AsyncSession, external_id: str) -> Customer | None:
-        return await session.scalar(select(Customer).where(Customer.external_id == external_id))
-
-    async def _decide(
+    def _prepare(
         self,
-        session: AsyncSession,
-        customer: Customer | None,
         request: SendEmailInput,
+        key: str,
+        topic: Topic,
+        policy: OutreachPolicy,
         now: datetime,
-    ) -> PolicyDecision:
-        """Consent, contact budget and quiet hours, checked right before the send."""
-        if customer is None:
-            return PolicyDecision.skip(Reason.ERASED, "customer unknown")
-        if not customer.email and customer.erased_at is None:
-            return PolicyDecision.skip(Reason.NO_ADDRESS, "no email address on file")
-        policy = self.policy()
-        topic = Topic(request.topic)
-        if topic is Topic.TRANSACTIONAL:
-            # Needs no consent, is never counted in or held back by the budget or
-            # quiet hours: nothing more to look up.
-            return decide_outreach(
-                OutreachRequest(
-                    request.template_id, topic, None, erased=customer.erased_at is not None
-                ),
-                policy,
-                now,
-            )
-        consent = await session.scalar(
-            select(Consent.granted).where(
-                Consent.customer_id == customer.id,
-                Consent.channel == "email",
-                Consent.topic == topic.value,
-            )
-        )
-        window_start = now - policy.contact_budget.budget().window
-        history = [
-            SentMessage(Topic(row.topic), row.sent_at)
-            for row in await session.execute(
-                select(OutreachLedger.topic, OutreachLedger.sent_at).where(
-                    OutreachLedger.customer_id == customer.id,
-                    OutreachLedger.status == SENT,
-                    OutreachLedger.topic != Topic.TRANSACTIONAL.value,
-                    OutreachLedger.sent_at >= window_start,
-                )
-            )
-            if row.sent_at is not None
-        ]
-        return decide_outreach(
-            OutreachRequest(
-                template_id=request.template_id,
-                topic=topic,
-                consent=consent,
-                erased=customer.erased_at is not None,
-                time_zone=customer.timezone,
-                history=history,
-            ),
-            policy,
-            now,
-        )
+        connection: Connection,
+    ) -> _Prepared:
+        """Everything before the SMTP exchange, in one transaction (see `SendLedger`).
 
-    async def _compose(
-        self,
-        session: AsyncSession,
-        customer: Customer,
-        request: SendEmailInput,
-        message_id: str,
+        Reads the step's row, customer, consent, budget and case; decides; renders
+        (before the row says `sending`, so a template mistake leaves the step as it
+        was); records the decision. Runs outside the event loop on SQLite: nothing
+        here may await.
+        """
+        facts = read_facts(
+            connection,
+            FactsQuery(
+                key=key,
+                customer_external_id=request.customer_id,
+                topic=topic,
+                complaint_id=_complaint_id(request),
+                budget_since=now - policy.contact_budget.budget().window,
+                lock_customer=topic is not Topic.TRANSACTIONAL,
+            ),
+        )
+        if facts.step is not None and facts.step.status in FINAL_STATUSES:
+            return _Prepared.stored(facts.step)
+        decision = _decide(facts, request, topic, policy, now)
+        message_id = message_id_for(key, self.message_domain)
+        message = None
+        if decision.action is Action.SEND:
+            message = self._compose(facts, request, message_id, now)
+            status, reason = SENDING, None
+        else:
+            status = DEFERRED if decision.action is Action.DEFER else SKIPPED
+            reason = f"{decision.reason}: {decision.detail}".rstrip(": ")
+        finished = record_decision(
+            connection,
+            {
+                "idempotency_key": key,
+                "workflow_id": request.workflow_id,
+                "step_id": request.step_id,
+                "template_id": request.template_id,
+                "channel": "email",
+                "topic": topic.value,
+                "status": status,
+                "reason": reason,
+                "message_id": message_id,
+                "rule_id": request.rule_id,
+                "ruleset_hash": request.ruleset_hash,
+                "customer_id": facts.recipient.id if facts.recipient else None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if finished is not None:
+            return _Prepared.stored(finished)
+        if message is None:
+            return _Prepared(SendEmailResult(status, None, reason, decision.until), held=decision)
+        return _Prepared(SendEmailResult(SENT, message_id, None), message)
+
+    @asynccontextmanager
+    async def _deciding_for(self, customer_id: str, topic: Topic) -> AsyncIterator[None]:
+        """Hold the customer's decision lock for counted topics (transactional is free)."""
+        if topic is Topic.TRANSACTIONAL:
+            yield
+            return
+        shared = self._deciding.setdefault(customer_id, _SharedLock())
+        shared.users += 1
+        try:
+            async with shared.lock:
+                yield
+        finally:
+            shared.users -= 1
+            if not shared.users:  # nobody else wants it: forget it
+                del self._deciding[customer_id]
+
+    def _compose(
+        self, facts: SendFacts, request: SendEmailInput, message_id: str, now: datetime
     ) -> EmailMessage:
-        context = await build_message_context(
-            session,
-            customer,
+        recipient = facts.recipient
+        assert recipient is not None
+        context = message_context(
+            recipient,
+            facts.case,
             request.params,
             topic=request.topic,
             base_url=self.base_url,
             secret_key=self.secret_key,
         )
-        rendered = render_or_fail(self.renderer, request.template_id, customer.locale, context)
+        rendered = render_or_fail(self.renderer, request.template_id, recipient.locale, context)
         unsubscribe_url = context.get("unsubscribe_url")
         return build_email(
             rendered,
             sender=self.mail_from,
-            recipient=customer.email or "",
+            recipient=recipient.email or "",
             message_id=message_id,
+            date=now,
             # RFC 8058 one-click unsubscribe for every non-transactional message.
             unsubscribe_url=unsubscribe_url if isinstance(unsubscribe_url, str) else None,
         )
 
-    async def _finish(self, key: str, status: str, reason: str | None) -> None:
-        now = datetime.now(UTC)
-        values: dict[str, object] = {"status": status, "reason": reason, "updated_at": now}
-        if status == SENT:
-            values["sent_at"] = now
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutreachLedger).where(OutreachLedger.idempotency_key == key).values(**values)
-            )
+    async def close(self) -> None:
+        """Let go of the ledger's connection (and thread); for an orderly shutdown."""
+        await self.ledger.close()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The decision's answer: the step's result, and the message when it is to be sent."""
+
+    result: SendEmailResult
+    message: EmailMessage | None = None
+    held: PolicyDecision | None = None  # the policy's decision when it deferred or skipped
+
+    @classmethod
+    def stored(cls, step: StoredStep) -> _Prepared:
+        """A step already finished: its stored result, nothing to send."""
+        return cls(SendEmailResult(step.status, step.message_id, step.reason))
+
+
+@dataclass
+class _SharedLock:
+    """A lock and how many sends hold or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+def _complaint_id(request: SendEmailInput) -> str | None:
+    complaint_id = request.params.get("complaint_id")
+    return None if complaint_id is None else str(complaint_id)
+
+
+def _decide(
+    facts: SendFacts,
+    request: SendEmailInput,
+    topic: Topic,
+    policy: OutreachPolicy,
+    now: datetime,
+) -> PolicyDecision:
+    """Consent, contact budget and quiet hours, as the store stands right before the send."""
+    customer: Recipient | None = facts.recipient
+    if customer is None:
+        return PolicyDecision.skip(Reason.ERASED, "customer unknown")
+    if not customer.email and not customer.erased:
+        return PolicyDecision.skip(Reason.NO_ADDRESS, "no email address on file")
+    if customer.email and ("\r" in customer.email or "\n" in customer.email):
+        # Intake refuses such an address, but a row edited by hand may hold one; as
+        # a header it could add headers, and the email library refuses to build it.
+        return PolicyDecision.skip(Reason.NO_ADDRESS, "the email address on file has a line break")
+    return decide_outreach(
+        OutreachRequest(
+            template_id=request.template_id,
+            topic=topic,
+            consent=facts.consent,
+            erased=customer.erased,
+            time_zone=customer.timezone,
+            history=facts.history,
+        ),
+        policy,
+        now,
+    )

@@ -12,14 +12,14 @@ import asyncio
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from temporalio import activity
 
 from activities.dispatch import DispatchActivities, DispatchInput
 from careflow.facts import compute_facts
 from careflow.store import Customer, Database, RuleDecision
 from rules import LiveRuleBook, RuleBook
-from rules.intents import Evaluation
+from rules.intents import Evaluation, RuleOutcome
 
 
 @dataclass
@@ -88,13 +88,23 @@ class ScanActivities:
         evaluations = await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
         result = ScanPageResult(last_customer_pk=rows[-1][0], customers=len(rows))
         await self._audit(request, snapshots, evaluations)
-        for (pk, external, _), evaluation in zip(snapshots, evaluations, strict=True):
-            if not evaluation.intents:
-                continue
+        requests = [
+            (pk, evaluation, DispatchInput(external, list(evaluation.intents), at=request.at))
+            for (pk, external, _), evaluation in zip(snapshots, evaluations, strict=True)
+            if evaluation.intents
+        ]
+        # Customers whose journeys this period are all started already need no dispatch
+        # (it would find each of them): one query for the page instead of a few round
+        # trips per customer, every day a rule keeps firing for them.
+        planned = [self.dispatcher.journey_ids(r) for _, _, r in requests]
+        wanted = sorted({i for ids in planned if ids for i in ids})
+        recorded = await self.dispatcher.recorded(wanted)
+        for (pk, evaluation, dispatch_request), ids in zip(requests, planned, strict=True):
             result.rules_fired += sum(1 for outcome in evaluation.outcomes if outcome.fired)
-            dispatched = await self.dispatcher.dispatch(
-                DispatchInput(customer_id=external, intents=list(evaluation.intents), at=request.at)
-            )
+            if ids is not None and recorded.issuperset(ids):
+                result.journeys_existing += len(ids)
+                continue
+            dispatched = await self.dispatcher.dispatch(dispatch_request)
             result.journeys_started += len(dispatched.started)
             result.journeys_existing += len(dispatched.existing)
             activity.heartbeat(pk)
@@ -106,24 +116,38 @@ class ScanActivities:
         snapshots: list[tuple[int, str, dict[str, object]]],
         evaluations: list[Evaluation],
     ) -> None:
+        # A rule's intents are the same for every customer it fires for (`intents_of`
+        # builds them from the rule alone), so each is turned into JSON once a page.
+        intents: dict[tuple[str, str], dict[str, object]] = {}
         decisions = [
-            RuleDecision(
-                customer_id=pk,
-                event_id=request.scan_id,
-                ruleset=outcome.ruleset,
-                ruleset_hash=outcome.ruleset_hash,
-                rule_id=outcome.rule_id,
-                intents={"intents": [asdict(intent) for intent in outcome.intents]},
-                matched_facts={k: _jsonable(v) for k, v in outcome.matched_facts.items()},
-                decided_at=request.at,
-            )
+            {
+                "customer_id": pk,
+                "event_id": request.scan_id,
+                "ruleset": outcome.ruleset,
+                "ruleset_hash": outcome.ruleset_hash,
+                "rule_id": outcome.rule_id,
+                "intents": _intents_json(intents, outcome),
+                "matched_facts": {k: _jsonable(v) for k, v in outcome.matched_facts.items()},
+                "decided_at": request.at,
+            }
             for (pk, _, _), evaluation in zip(snapshots, evaluations, strict=True)
             for outcome in evaluation.outcomes
             if outcome.fired
         ]
         if decisions:
+            # One bulk INSERT (executemany) rather than an ORM object per decision: a
+            # daily scan audits every customer a rule fires for, thousands a day.
             async with self.db.session() as session:
-                session.add_all(decisions)
+                await session.execute(insert(RuleDecision), decisions)
+
+
+def _intents_json(
+    known: dict[tuple[str, str], dict[str, object]], outcome: RuleOutcome
+) -> dict[str, object]:
+    key = (outcome.ruleset_hash, outcome.rule_id)
+    if key not in known:
+        known[key] = {"intents": [asdict(intent) for intent in outcome.intents]}
+    return known[key]
 
 
 def _evaluate_all(

@@ -10,7 +10,7 @@ loaded here, so they never enter workflow history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.clock import activity_now
 from activities.outreach import idempotency_key, render_or_fail
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
@@ -136,7 +137,7 @@ class TaskActivities:
                     title=request.title,
                     due_at=request.due_at,
                     status=OPEN,
-                    created_at=datetime.now(UTC),
+                    created_at=activity_now(),
                 )
                 session.add(task)
                 await session.flush()
@@ -153,7 +154,7 @@ class TaskActivities:
     @activity.defn
     async def close_tasks(self, request: CloseTasksInput) -> CloseTasksResult:
         """Close the journey's open tasks (the case was resolved, the customer came back)."""
-        now = datetime.now(UTC)
+        now = activity_now()
         async with self.db.session() as session:
             tasks = await session.scalars(
                 select(Task).where(
@@ -172,7 +173,7 @@ class TaskActivities:
     async def notify_staff(self, request: NotifyStaffInput) -> NotifyStaffResult:
         """Email a staff member once: the row is written before the send, like the ledger."""
         key = idempotency_key(request.workflow_id, request.step_id)
-        now = datetime.now(UTC)
+        now = activity_now()
         async with self.db.session() as session:
             customer = await find_customer(session, request.customer_id)
             row = await self._claim(session, key, request, customer, now)
@@ -278,7 +279,7 @@ class TaskActivities:
         async with self.db.session() as session:
             row = await session.scalar(select(Task).where(Task.idempotency_key == key))
             assert row is not None
-            row.status, row.completed_at = status, datetime.now(UTC)
+            row.status, row.completed_at = status, activity_now()
 
 
 async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:

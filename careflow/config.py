@@ -7,6 +7,8 @@ that part off in the embedded runtime.
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -87,14 +89,31 @@ class Settings(BaseSettings):
     event_max_age_hours: float = Field(
         default=72, description="Older events are recorded but trigger no outreach."
     )
-    secret_key: str = Field(
-        default="careflow-embedded-development-key",
-        description="Signs unsubscribe links; set a real secret in production.",
+    configured_secret_key: str | None = Field(
+        default=None,
+        validation_alias="CAREFLOW_SECRET_KEY",
+        description="Signs links and console sessions; default: generated once under home.",
+    )
+
+    api_token: str | None = Field(
+        default=None,
+        description="When set, the staff API (events, customers, tasks, KPIs) needs "
+        "`Authorization: Bearer <token>`.",
     )
 
     @cached_property
     def resolved_home(self) -> Path:
         return self.home.resolve()
+
+    @cached_property
+    def secret_key(self) -> str:
+        """`CAREFLOW_SECRET_KEY`, or a random key generated once into the home folder.
+
+        Never a value shipped in the code: anyone could sign unsubscribe and survey
+        links, or console sessions, with it. Several hosts must share one key, so
+        they need CAREFLOW_SECRET_KEY set (see `careflow up`'s warning).
+        """
+        return self.configured_secret_key or local_secret_key(self.resolved_home)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -148,6 +167,30 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("sqlite://") and "+aiosqlite" not in url:
         return "sqlite+aiosqlite://" + url.split("://", 1)[1]
     return url
+
+
+KEY_FILE_NAME = "secret_key"
+
+
+def local_secret_key(home: Path) -> str:
+    """The key in `home/secret_key`, created on first use, readable by its owner only."""
+    path = home / KEY_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    # Written in full under a private name, then linked into place: when the API, the
+    # worker and a CLI start at once, exactly one complete key wins and all read it.
+    candidate = home / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(32))
+    try:
+        os.link(candidate, path)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_text().strip()
 
 
 def load_settings() -> Settings:

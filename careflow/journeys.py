@@ -57,11 +57,14 @@ async def signal_journeys(
     return signalled
 
 
-async def mark_journey_ended(db: Database, workflow_id: str, outcome: str | None) -> None:
+async def mark_journey_ended(
+    db: Database, workflow_id: str, outcome: str | None, *, at: datetime | None = None
+) -> None:
+    """Record that a running journey ended, `at` the journey's own time (default: now)."""
     async with db.session() as session:
         record = await session.scalar(
             select(JourneyRecord).where(JourneyRecord.workflow_id == workflow_id)
         )
         if record is not None and record.status == "running":
-            record.status, record.ended_at = "ended", datetime.now(UTC)
+            record.status, record.ended_at = "ended", at or datetime.now(UTC)
             record.outcome = outcome

@@ -3,9 +3,11 @@
 Public names live here; each module has one job: `facts` (the fact schema),
 `intents` (what rules ask for), `yamlfile` and `parser` (reading rule files with
 every mistake and its line), `analysis` (rules that can never fire), `conditions`
-(what a condition means, in Python and in words), `compiler` (to durable_rules
-JSON), `engine` (the only module that imports durable_rules), `rulebook` (load,
-evaluate, explain), `live` (follow edits), `docs` (generates rules/README.md).
+(what a condition means, in Python and in words), `explaining` (why a rule did not
+fire, in words), `phrases` (words kept as a key and values, said in any language),
+`compiler` (to durable_rules JSON), `engine` (the only module that imports
+durable_rules), `rulebook` (load, evaluate, explain), `live` (follow edits), `docs`
+(generates rules/README.md).
 """
 
 from rules.errors import RuleError, RuleFileError

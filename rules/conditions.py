@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Scalar, leaves
+from rules.phrases import Phrase, Words
 
 
 def scalar(value: object) -> Scalar:
@@ -69,7 +70,7 @@ def holds(condition: Condition, facts: Mapping[str, object]) -> bool:
 class Failure:
     """The first condition that failed, in words, with the actual value(s) it saw."""
 
-    condition: str
+    condition: Phrase
     actual: object
 
 
@@ -91,41 +92,51 @@ def _actual_values(condition: Condition, facts: Mapping[str, object]) -> dict[st
     return {leaf.fact: facts.get(leaf.fact) for leaf in leaves(condition)}
 
 
-def describe(condition: Condition) -> str:
+# The English words of conditions; the console says them in other languages too.
+CONDITION_WORDS = Words(
+    {
+        "condition.exists": "{fact} is known",
+        "condition.missing": "{fact} is missing",
+        "condition.between": "{fact} between {low} and {high}",
+        "condition.one_of": "{fact} is one of {values}",
+        "condition.values": ", ",
+        "condition.is": "{fact} is {value}",
+        "condition.is_not": "{fact} is not {value}",
+        "condition.at_least": "{fact} is at least {value}",
+        "condition.at_most": "{fact} is at most {value}",
+        "condition.more_than": "{fact} is more than {value}",
+        "condition.less_than": "{fact} is less than {value}",
+        "condition.not": "not ({condition})",
+        "condition.any": "any of ({conditions})",
+        "condition.all": "all of ({conditions})",
+        "condition.list": "; ",
+    }
+)
+
+
+def describe(condition: Condition) -> Phrase:
     """A whole condition in words, e.g. `any of (tier is vip; total_spent is at least 5000)`."""
     if isinstance(condition, Leaf):
         return describe_leaf(condition)
     if isinstance(condition, NotOf):
-        return f"not ({describe(condition.item)})"
-    joined = "; ".join(describe(item) for item in condition.items)
-    return f"any of ({joined})" if isinstance(condition, AnyOf) else f"all of ({joined})"
+        return CONDITION_WORDS("condition.not", condition=describe(condition.item))
+    joined = CONDITION_WORDS.joined("condition.list", (describe(item) for item in condition.items))
+    kind = "condition.any" if isinstance(condition, AnyOf) else "condition.all"
+    return CONDITION_WORDS(kind, conditions=joined)
 
 
-def describe_leaf(leaf: Leaf) -> str:
+def describe_leaf(leaf: Leaf) -> Phrase:
     """A test in plain words: `tier is vip`, `days_until_birthday between 0 and 3`."""
     value = leaf.value
-    if leaf.op == "exists":
-        return f"{leaf.fact} is known"
-    if leaf.op == "missing":
-        return f"{leaf.fact} is missing"
+    key = f"condition.{leaf.op}"
+    if leaf.op in ("exists", "missing"):
+        return CONDITION_WORDS(key, fact=leaf.fact)
     if leaf.op == "between":
         assert isinstance(value, tuple)
-        return f"{leaf.fact} between {_word(value[0])} and {_word(value[1])}"
+        return CONDITION_WORDS(key, fact=leaf.fact, low=value[0], high=value[1])
     if leaf.op == "one_of":
         assert isinstance(value, tuple)
-        return f"{leaf.fact} is one of {', '.join(_word(item) for item in value)}"
-    words = {
-        "is": "is",
-        "is_not": "is not",
-        "at_least": "is at least",
-        "at_most": "is at most",
-        "more_than": "is more than",
-        "less_than": "is less than",
-    }[leaf.op]
-    return f"{leaf.fact} {words} {_word(scalar(value))}"
-
-
-def _word(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        return CONDITION_WORDS(
+            key, fact=leaf.fact, values=CONDITION_WORDS.joined("condition.values", value)
+        )
+    return CONDITION_WORDS(key, fact=leaf.fact, value=scalar(value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rules.errors import RuleError, RuleFileError
@@ -38,6 +39,8 @@ class LiveRuleBook:
         self.references = references
         self.check_interval = check_interval
         self.last_errors: list[RuleError] = []
+        # When the RuleBook now serving was loaded (None before the first good load).
+        self.loaded_at: datetime | None = None
         self._lock = threading.Lock()
         self._checked_at = -float("inf")
         self._signature: Signature | None = None
@@ -82,5 +85,6 @@ class LiveRuleBook:
             return
         if self._rulebook is None or rulebook.hash != self._rulebook.hash:
             logger.info("rule files in %s loaded: %s", self.directory, rulebook.hash[:12])
+            self.loaded_at = datetime.now(UTC)
         self.last_errors = []
         self._rulebook = rulebook

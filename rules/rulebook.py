@@ -14,10 +14,12 @@ from rules.compiler import compile_ruleset
 from rules.conditions import first_failure
 from rules.engine import CompiledRuleset
 from rules.errors import RuleError, RuleFileError
+from rules.explaining import OUTCOME_WORDS
 from rules.facts import FACTS_BY_NAME
 from rules.intents import Evaluation, Intent, RuleOutcome
 from rules.model import Rule, Ruleset, leaves
 from rules.parser import parse_ruleset
+from rules.phrases import Phrase
 from rules.references import References, default_references
 
 RULE_FILE_PATTERN = "*.rules.yaml"
@@ -138,18 +140,15 @@ class RuleBook:
         winners: list[Rule],
     ) -> RuleOutcome:
         ruleset = loaded.ruleset
-        failed: str
+        failed: Phrase
         actual: object = None
         if not rule.enabled:
-            failed = "the rule is switched off (enabled: false)"
+            failed = OUTCOME_WORDS("outcome.disabled")
         elif holds and winners:
-            failed = (
-                f"its conditions hold, but rule {winners[0].id!r} fired first "
-                "(this ruleset is first_match)"
-            )
+            failed = OUTCOME_WORDS("outcome.first_match", winner=winners[0].id)
         else:
             failure = first_failure(rule.when, snapshot)
-            failed = failure.condition if failure else "the rules engine found no match"
+            failed = failure.condition if failure else OUTCOME_WORDS("outcome.no_match")
             actual = failure.actual if failure else None
         return RuleOutcome(
             ruleset=ruleset.name,

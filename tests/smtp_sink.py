@@ -32,6 +32,9 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        drop = self.sink.take_drop()
+        if drop is not None:
+            await self._drop_mid_exchange(server, envelope, keep=drop)
         if self.sink.temporary_failures > 0:
             with self.sink.lock:
                 self.sink.temporary_failures -= 1
@@ -43,9 +46,24 @@ class _Collector:
         self.sink.received.set()
         return "250 Message accepted"
 
+    async def _drop_mid_exchange(self, server: Any, envelope: Envelope, *, keep: bool) -> None:
+        """Reset the connection after the message data, before the reply."""
+        if keep:
+            # The server took the message and died before it could say so: the
+            # client cannot tell this from a lost message (RFC 5321 6.1).
+            message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            with self.sink.lock:
+                self.sink.messages.append(message)
+            self.sink.received.set()
+        server.transport.abort()
+        # connection_lost() cancels this handler; no reply is ever sent.
+        await asyncio.Event().wait()
+
 
 class SmtpSink:
-    """Collects messages; can refuse recipients or answer 4xx a number of times."""
+    """Collects messages; can refuse recipients, answer 4xx a number of times, or drop
+    connections in the middle of an exchange."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -54,6 +72,8 @@ class SmtpSink:
         self.temporary_failures = 0
         self.lock = threading.Lock()
         self.received = threading.Event()
+        # Pending drops, in order: True keeps the message before dropping.
+        self.pending_drops: list[bool] = []
         self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
@@ -70,6 +90,17 @@ class SmtpSink:
         """Listen again on the same port."""
         self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
         self.controller.start()
+
+    def drop_connections(self, count: int = 1, *, after_accepting: bool = False) -> None:
+        """The next `count` messages: reset the connection after their data, before the
+        reply; `after_accepting` keeps each message first (the client sees the same drop)."""
+        with self.lock:
+            self.pending_drops.extend([after_accepting] * count)
+
+    def take_drop(self) -> bool | None:
+        """The next pending drop (whether it keeps the message), or None."""
+        with self.lock:
+            return self.pending_drops.pop(0) if self.pending_drops else None
 
     async def wait_for(self, count: int, within_seconds: float = 30.0) -> list[EmailMessage]:
         """Wait until `count` messages arrived (polling the list the server thread fills)."""

@@ -10,10 +10,15 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError, RPCStatusCode
 
 from careflow import __version__
 from careflow.api import kpis, survey, tasks, unsubscribe
+from careflow.api.auth import StaffOnly
 from careflow.api.state import ApiState, State
+from careflow.console import mount_console
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
 from careflow.timeline import customer_timeline
@@ -43,7 +48,7 @@ class CustomerOut(BaseModel):
 router = APIRouter()
 
 
-@router.post("/events", status_code=202, response_model=EventAccepted)
+@router.post("/events", status_code=202, response_model=EventAccepted, dependencies=[StaffOnly])
 async def post_event(event: EventIn, state: State) -> EventAccepted:
     """Record an event once (by `event_id`) and evaluate the rules for its customer."""
     try:
@@ -55,7 +60,7 @@ async def post_event(event: EventIn, state: State) -> EventAccepted:
     )
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut)
+@router.get("/customers/{customer_id}", response_model=CustomerOut, dependencies=[StaffOnly])
 async def get_customer(customer_id: str, state: State) -> CustomerOut:
     async with state.db.session() as session:
         customer = await find_customer(session, customer_id)
@@ -84,7 +89,11 @@ class TimelineEntryOut(BaseModel):
     details: dict[str, Any]
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=list[TimelineEntryOut])
+@router.get(
+    "/customers/{customer_id}/timeline",
+    response_model=list[TimelineEntryOut],
+    dependencies=[StaffOnly],
+)
 async def get_timeline(customer_id: str, state: State) -> list[TimelineEntryOut]:
     """Events, rule decisions, journeys, messages (with skip/defer reasons) and tasks."""
     entries = await customer_timeline(state.db, customer_id)
@@ -113,6 +122,35 @@ async def refuse_nul_in_url(
     return await call_next(request)
 
 
+# How long a client should wait before retrying when the store or Temporal is away.
+RETRY_AFTER_SECONDS = 5
+_UNREACHABLE_RPC = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+def _is_unavailable(error: Exception) -> bool:
+    """Is this the store or Temporal being unreachable, rather than a bug?"""
+    if isinstance(error, RPCError):
+        return error.status in _UNREACHABLE_RPC
+    if isinstance(error, DBAPIError):
+        # Connection refused, cut or timed out (a constraint violation stays a 500).
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    # Connection refused or reset by a server that went away, or a pool checkout
+    # that timed out; other OS errors (a missing file, ...) are bugs and stay 500s.
+    return isinstance(error, ConnectionError | TimeoutError | PoolTimeout)
+
+
+async def answer_unavailable(request: Request, error: Exception) -> Response:
+    """503 with Retry-After for an outage, so clients retry (a repeated `event_id` is
+    accepted once); any other error stays a 500."""
+    if not _is_unavailable(error):
+        raise error
+    return JSONResponse(
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        content={"detail": f"temporarily unavailable ({type(error).__name__}); try again"},
+    )
+
+
 def create_app(state: ApiState) -> FastAPI:
     """The API bound to a store and a Temporal client."""
     app = FastAPI(
@@ -122,9 +160,12 @@ def create_app(state: ApiState) -> FastAPI:
     )
     app.state.careflow = state
     app.middleware("http")(refuse_nul_in_url)
+    for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
+        app.add_exception_handler(outage, answer_unavailable)
     app.include_router(router)
     app.include_router(unsubscribe.router)
     app.include_router(survey.router)
-    app.include_router(kpis.router)
-    app.include_router(tasks.router)
+    app.include_router(kpis.router, dependencies=[StaffOnly])
+    app.include_router(tasks.router, dependencies=[StaffOnly])
+    mount_console(app)
     return app

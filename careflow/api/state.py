@@ -13,11 +13,21 @@ from careflow.store import Database
 class ApiState:
     """The store, the Temporal client and the settings the handlers use."""
 
-    def __init__(self, db: Database, client: Client, task_queue: str, secret_key: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: Client,
+        task_queue: str,
+        secret_key: str,
+        *,
+        api_token: str | None = None,
+    ) -> None:
         self.db = db
         self.client = client
         self.task_queue = task_queue
         self.secret_key = secret_key
+        # CAREFLOW_API_TOKEN: when set, the staff endpoints need it (careflow/api/auth.py).
+        self.api_token = api_token
 
 
 def _state(request: Request) -> ApiState:

@@ -30,4 +30,5 @@ from careflow.cli import (  # noqa: E402,F401
     runtime,
     scan,
     simulate,
+    users,
 )

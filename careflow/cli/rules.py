@@ -16,6 +16,7 @@ from rich.table import Table
 from careflow.cli.app import app
 from careflow.config import load_settings
 from rules import RuleBook, RuleFileError, load_rule_files
+from rules.explaining import failure_words
 from rules.facts import EVENT_TYPES
 from rules.intents import RuleOutcome
 from rules.references import default_references
@@ -155,22 +156,3 @@ def outcomes_table(outcomes: Sequence[RuleOutcome], title: str) -> Table:
                 outcome.ruleset, outcome.rule_id, "[red]no[/]", escape(failure_words(outcome))
             )
     return table
-
-
-def failure_words(outcome: RuleOutcome) -> str:
-    """`tier is vip failed: it is regular` (or missing), as explain prints it."""
-    actual = outcome.actual_value
-    if outcome.failed_condition is None:
-        return ""
-    if outcome.failed_condition.startswith(("the rule is", "its conditions hold")):
-        return outcome.failed_condition
-    if isinstance(actual, dict):
-        values = ", ".join(f"{name} = {_value(value)}" for name, value in actual.items())
-        return f"failed: {outcome.failed_condition} (actual: {values})"
-    return f"failed: {outcome.failed_condition} (actual: {_value(actual)})"
-
-
-def _value(value: object) -> str:
-    if value is None:
-        return "missing"
-    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -50,9 +50,19 @@ class RetentionConversion:
 
 
 async def retention_conversion(
-    session: AsyncSession, since: datetime, until: datetime, window_days: float
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    window_days: float,
+    *,
+    measured_at: datetime | None = None,
 ) -> RetentionConversion:
-    """Both groups for retention journeys started in `[since, until)`."""
+    """Both groups for retention journeys started in `[since, until)`.
+
+    Windows are judged ended as of `measured_at` (default `until`): a trend over
+    past weeks measures each week's journeys as of now, not as of the week's end.
+    """
+    measured_at = measured_at or until
     started = (
         JourneyRecord.journey == RETENTION_JOURNEY,
         JourneyRecord.started_at >= since,
@@ -68,7 +78,7 @@ async def retention_conversion(
         session,
         OutreachLedger.sent_at,
         (*started, JourneyRecord.status != HOLDOUT_STATUS),
-        until,
+        measured_at,
         window_days,
         ledger_join=offer_sent,
     )
@@ -76,7 +86,7 @@ async def retention_conversion(
         session,
         JourneyRecord.started_at,
         (*started, JourneyRecord.status == HOLDOUT_STATUS),
-        until,
+        measured_at,
         window_days,
     )
     uplift = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,9 +13,69 @@ from careflow.outreach.links import unsubscribe_url
 from careflow.store import Complaint, Customer
 
 
+class CustomerFacts(Protocol):
+    """What a template may know about the customer (a store row or the send step's read)."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def locale(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def tier(self) -> str | None: ...
+    @property
+    def account_manager(self) -> str | None: ...
+
+
+class CaseFacts(Protocol):
+    """What a template may know about the complaint a message is about."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+
+
 async def build_message_context(
     session: AsyncSession,
     customer: Customer,
+    params: Mapping[str, str | int | float | bool],
+    *,
+    topic: str,
+    base_url: str,
+    secret_key: str,
+) -> dict[str, object]:
+    """`message_context` for a stored customer, loading the complaint named in `params`."""
+    complaint_id = params.get("complaint_id")
+    complaint = None
+    if complaint_id is not None:
+        complaint = await session.scalar(
+            select(Complaint).where(
+                Complaint.external_id == str(complaint_id),
+                Complaint.customer_id == customer.id,
+            )
+        )
+    return message_context(
+        customer, complaint, params, topic=topic, base_url=base_url, secret_key=secret_key
+    )
+
+
+def message_context(
+    customer: CustomerFacts,
+    case: CaseFacts | None,
     params: Mapping[str, str | int | float | bool],
     *,
     topic: str,
@@ -39,24 +100,16 @@ async def build_message_context(
         "unsubscribe_url": None,
     }
     context.update(_template_values(params))
-    complaint_id = params.get("complaint_id")
-    if complaint_id is not None:
-        complaint = await session.scalar(
-            select(Complaint).where(
-                Complaint.external_id == str(complaint_id),
-                Complaint.customer_id == customer.id,
-            )
-        )
-        if complaint is not None:
-            context["case"] = {
-                "reference": complaint.external_id,
-                "subject": complaint.subject or "",
-                "severity": complaint.severity,
-                "channel": complaint.channel or "",
-                "opened_at": complaint.opened_at,
-                "status": complaint.status,
-                "resolved_at": complaint.resolved_at,
-            }
+    if case is not None:
+        context["case"] = {
+            "reference": case.external_id,
+            "subject": case.subject or "",
+            "severity": case.severity,
+            "channel": case.channel or "",
+            "opened_at": case.opened_at,
+            "status": case.status,
+            "resolved_at": case.resolved_at,
+        }
     if topic != "transactional":
         context["unsubscribe_url"] = unsubscribe_url(
             base_url, secret_key, customer.external_id, topic

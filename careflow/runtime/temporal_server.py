@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from temporalio.client import Client
 
 from careflow.runtime.binaries import temporal_cli_path
 from careflow.runtime.processes import start_child, stop_child
+
+log = logging.getLogger(__name__)
+
+# How often the supervisor looks at the server process: a crashed server is back
+# within about this plus its start-up time.
+SUPERVISE_INTERVAL_SECONDS = 1.0
 
 # Search attributes careflow sets on every journey so operators can find them by
 # customer or by the rule that started them (`careflow journeys ...`).
@@ -24,6 +31,7 @@ class EmbeddedTemporal:
         self.port = port
         self.ui_port = ui_port
         self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
 
     @property
     def address(self) -> str:
@@ -60,10 +68,28 @@ class EmbeddedTemporal:
         self.process = start_child(args, self.home / "logs" / "temporal.log")
         await wait_for_temporal(self.address, within_seconds, self.process)
 
+    async def supervise(self) -> None:
+        """Start the server again, on the same store and port, whenever it dies.
+
+        Workers and clients reconnect by themselves once it is back (the fault suite
+        kills it mid-run); without this, `careflow up` would stall for good. Returns
+        once `stop()` was called; raises if the server cannot be started again.
+        """
+        while self.process is not None:
+            if self.process.poll() is None:
+                await asyncio.sleep(SUPERVISE_INTERVAL_SECONDS)
+                continue
+            log.warning(
+                "the embedded Temporal server exited with code %s; starting it again",
+                self.process.returncode,
+            )
+            self.restarts += 1
+            await self.start()
+
     def stop(self) -> None:
-        if self.process is not None:
-            stop_child(self.process)
-            self.process = None
+        process, self.process = self.process, None
+        if process is not None:
+            stop_child(process)
 
 
 async def wait_for_temporal(

@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
-from careflow.config import Settings
+from careflow.config import KEY_FILE_NAME, Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.smtp_capture import CaptureSmtpServer
@@ -62,11 +62,14 @@ async def run_up(
             smtp.start()
             stack.callback(smtp.stop)
 
+        supervisor: asyncio.Task[None] | None = None
         if settings.embedded_temporal:
             temporal = EmbeddedTemporal(home, settings.temporal_port, settings.temporal_ui_port)
             stack.callback(temporal.stop)
             console.print("starting the embedded Temporal server ...")
             await temporal.start()
+            supervisor = asyncio.create_task(temporal.supervise(), name="careflow-temporal")
+            stack.callback(supervisor.cancel)
         client = await wait_for_temporal(settings.temporal_target, within_seconds=60)
 
         delivery = make_delivery(settings)
@@ -76,7 +79,15 @@ async def run_up(
 
         api = _ApiServer(
             uvicorn.Config(
-                create_app(ApiState(db, client, settings.task_queue, settings.secret_key)),
+                create_app(
+                    ApiState(
+                        db,
+                        client,
+                        settings.task_queue,
+                        settings.secret_key,
+                        api_token=settings.api_token,
+                    )
+                ),
                 host=settings.http_host,
                 port=settings.http_port,
                 log_level="warning",
@@ -91,13 +102,20 @@ async def run_up(
 
         await ensure_daily_scan_schedule(client, settings)
         _print_locations(console, settings)
+        if settings.configured_secret_key is None and not settings.embedded_temporal:
+            # With an external Temporal, workers and the API may run on several hosts:
+            # each would generate its own key, and links signed on one fail on another.
+            console.print(
+                "[yellow]CAREFLOW_SECRET_KEY is not set: links are signed with the key "
+                f"generated in {home / KEY_FILE_NAME}; give every host the same key.[/]"
+            )
         if after_start is not None:
             await after_start(db, client)
 
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait(
-            {stopper, worker_task, api_task}, return_when=asyncio.FIRST_COMPLETED
-        )
+        # A Temporal server that cannot be started again ends careflow up, with the reason.
+        watched = {stopper, worker_task, api_task} | ({supervisor} if supervisor else set())
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         console.print("shutting down ...")
         api.should_exit = True
         await asyncio.gather(api_task, return_exceptions=True)

@@ -2,9 +2,11 @@
 
 from careflow.store.db import Database, create_database
 from careflow.store.models import (
+    AuditEntry,
     Base,
     Complaint,
     Consent,
+    ConsoleUser,
     Customer,
     CustomerTag,
     Event,
@@ -17,9 +19,11 @@ from careflow.store.models import (
 )
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Complaint",
     "Consent",
+    "ConsoleUser",
     "Customer",
     "CustomerTag",
     "Database",

@@ -149,7 +149,11 @@ class RuleDecision(Base):
     """Audit of a rule evaluation: which ruleset (by content hash) decided what, and why."""
 
     __tablename__ = "rule_decisions"
-    __table_args__ = (Index("ix_rule_decisions_customer_time", "customer_id", "decided_at"),)
+    __table_args__ = (
+        Index("ix_rule_decisions_customer_time", "customer_id", "decided_at"),
+        # The console counts each rule's firings in the last days and lists its latest.
+        Index("ix_rule_decisions_rule_time", "rule_id", "decided_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
@@ -225,3 +229,33 @@ class CustomerTag(Base):
     tag: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class ConsoleUser(Base):
+    """A member of staff who may log in to the operations console (careflow/console/)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # viewer | operator | admin (careflow/console/roles.py)
+    role: Mapped[str] = mapped_column(String(16))
+    # `scrypt$n$r$p$salt$hash`: the parameters travel with the hash so they can grow.
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what, when, through the console or the `users` commands; never deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    # The console user's name (or the name tried, for a failed login; `cli` for commands).
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]]
