@@ -14,6 +14,7 @@ from datetime import date
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import ScalarString
 
 from rules.errors import Position, RuleError
@@ -32,6 +33,22 @@ def read_yaml(path: str, text: str) -> tuple[object, list[RuleError]]:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = " ".join(part for part in (error.context, error.problem) if part)
         return None, [RuleError(path, line, col, f"YAML syntax: {problem}")]
+    except ReaderError as error:
+        # A control character (an editor or a paste let one through): the reader knows
+        # only its offset in the text, so count lines up to it.
+        before = text[: error.position]
+        line = before.count("\n") + 1
+        col = error.position - (before.rfind("\n") + 1) + 1
+        character = f"U+{error.character:04X}" if isinstance(error.character, int) else "byte"
+        return None, [
+            RuleError(
+                path,
+                line,
+                col,
+                f"YAML syntax: control character {character} is not allowed; "
+                "delete it or write it as an escape inside double quotes",
+            )
+        ]
 
 
 def key_position(path: str, mapping: Mapping[object, object], key: object) -> Position:
