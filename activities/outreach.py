@@ -20,7 +20,13 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.outreach.context import message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
-from careflow.outreach.envelope import build_email, message_domain, message_id_for
+from careflow.outreach.envelope import (
+    OutgoingEmail,
+    build_email,
+    flat_email,
+    message_domain,
+    message_id_for,
+)
 from careflow.outreach.ledger import (
     DEFERRED,
     FAILED,
@@ -36,7 +42,7 @@ from careflow.outreach.ledger import (
     record_decision,
     send_ledger,
 )
-from careflow.outreach.mailer import Delivery, PermanentDeliveryError
+from careflow.outreach.mailer import Delivery, FlatDelivery, PermanentDeliveryError
 from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.outreach.templates import RenderedMessage, TemplateProblem, TemplateRenderer
@@ -124,6 +130,9 @@ class OutreachActivities:
         self.db = db
         self.renderer = renderer
         self.delivery = delivery
+        # A delivery that takes bytes gets each message written out as soon as it
+        # is built (see `flat_email`); any other gets an `EmailMessage`.
+        self._flat = delivery if isinstance(delivery, FlatDelivery) else None
         self.mail_from = mail_from
         self.base_url = base_url
         self.secret_key = secret_key
@@ -167,7 +176,11 @@ class OutreachActivities:
         # repeat (same Message-ID) a retry may cause.
         async with self._exchange:
             try:
-                await self.delivery.deliver(prepared.message)
+                if isinstance(prepared.message, OutgoingEmail):
+                    assert self._flat is not None
+                    await self._flat.deliver_flat(prepared.message)
+                else:
+                    await self.delivery.deliver(prepared.message)
             except PermanentDeliveryError as error:
                 await self.ledger.record_outcome(key, FAILED, str(error), as_of(request.planned_at))
                 return SendEmailResult(FAILED, None, str(error))
@@ -256,7 +269,7 @@ class OutreachActivities:
 
     def _compose(
         self, facts: SendFacts, request: SendEmailInput, message_id: str, now: datetime
-    ) -> EmailMessage:
+    ) -> OutgoingEmail | EmailMessage:
         recipient = facts.recipient
         assert recipient is not None
         context = message_context(
@@ -269,7 +282,8 @@ class OutreachActivities:
         )
         rendered = render_or_fail(self.renderer, request.template_id, recipient.locale, context)
         unsubscribe_url = context.get("unsubscribe_url")
-        return build_email(
+        build = flat_email if self._flat is not None else build_email
+        return build(
             rendered,
             sender=self.mail_from,
             recipient=recipient.email or "",
@@ -289,7 +303,7 @@ class _Prepared:
     """The decision's answer: the step's result, and the message when it is to be sent."""
 
     result: SendEmailResult
-    message: EmailMessage | None = None
+    message: OutgoingEmail | EmailMessage | None = None
     held: PolicyDecision | None = None  # the policy's decision when it deferred or skipped
 
     @classmethod

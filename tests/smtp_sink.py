@@ -43,6 +43,10 @@ class _Collector:
         assert isinstance(message, EmailMessage)
         with self.sink.lock:
             self.sink.messages.append(message)
+            if self.sink.keep_envelopes:
+                self.sink.envelopes.append(
+                    (envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options))
+                )
         self.sink.received.set()
         return "250 Message accepted"
 
@@ -63,10 +67,18 @@ class _Collector:
 
 class SmtpSink:
     """Collects messages; can refuse recipients, answer 4xx a number of times, or drop
-    connections in the middle of an exchange."""
+    connections in the middle of an exchange.
 
-    def __init__(self) -> None:
+    `smtputf8` makes the server offer SMTPUTF8 (aiosmtpd does not by default);
+    `keep_envelopes` also keeps each accepted message's (MAIL FROM, RCPT TOs, MAIL
+    options) in `envelopes`.
+    """
+
+    def __init__(self, *, smtputf8: bool = False, keep_envelopes: bool = False) -> None:
         self.port = free_port()
+        self.smtputf8 = smtputf8
+        self.keep_envelopes = keep_envelopes
+        self.envelopes: list[tuple[str | None, list[str], list[str]]] = []
         self.messages: list[EmailMessage] = []
         self.refused_recipients: set[str] = set()
         self.temporary_failures = 0
@@ -74,7 +86,15 @@ class SmtpSink:
         self.received = threading.Event()
         # Pending drops, in order: True keeps the message before dropping.
         self.pending_drops: list[bool] = []
-        self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
+        self.controller = self._controller()
+
+    def _controller(self) -> Controller:
+        return Controller(
+            _Collector(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            enable_SMTPUTF8=self.smtputf8,
+        )
 
     def start(self) -> None:
         self.controller.start()
@@ -88,7 +108,7 @@ class SmtpSink:
 
     def recover(self) -> None:
         """Listen again on the same port."""
-        self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
+        self.controller = self._controller()
         self.controller.start()
 
     def drop_connections(self, count: int = 1, *, after_accepting: bool = False) -> None:

@@ -1,5 +1,9 @@
 """Email delivery: SMTP through one reused aiosmtplib connection, or the dry-run outbox.
 
+A delivery takes an `EmailMessage` (`deliver`); the ones here also take a message
+already written out as bytes with its envelope (`deliver_flat`, see
+`careflow.outreach.envelope.flat_email`), which is what the send step hands them.
+
 Failures are classified for Temporal: a 5xx reply or a refused recipient is
 permanent (recorded, never retried); a 4xx reply or a lost connection is transient
 and propagates so the activity is retried with backoff.
@@ -8,13 +12,15 @@ and propagates so the activity is retried with backoff.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 
 from careflow.config import SmtpTarget
+from careflow.outreach.envelope import OutgoingEmail
 from careflow.runtime.smtp_capture import write_eml
 
 
@@ -37,6 +43,13 @@ class Delivery(Protocol):
     async def deliver(self, message: EmailMessage) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class FlatDelivery(Protocol):
+    """A delivery that also sends a message already flattened to bytes."""
+
+    async def deliver_flat(self, message: OutgoingEmail) -> None: ...
 
 
 class SmtpDelivery:
@@ -65,10 +78,38 @@ class SmtpDelivery:
         return client
 
     async def deliver(self, message: EmailMessage) -> None:
+        async def exchange(client: aiosmtplib.SMTP) -> None:
+            _, _ = await client.send_message(message)
+
+        await self._exchange(exchange)
+
+    async def deliver_flat(self, message: OutgoingEmail) -> None:
+        """Send the bytes as they are, with the options `send_message` would give them."""
+
+        async def exchange(client: aiosmtplib.SMTP) -> None:
+            if client.is_ehlo_or_helo_needed:
+                await _greet(client)
+            options = []
+            if message.utf8:
+                if not client.supports_extension("smtputf8"):
+                    raise aiosmtplib.SMTPNotSupported(
+                        "An address containing non-ASCII characters was provided, but "
+                        "SMTPUTF8 is not supported by this server"
+                    )
+                options.append("SMTPUTF8")
+            if client.supports_extension("8BITMIME"):
+                options.append("BODY=8BITMIME")
+            _, _ = await client.sendmail(
+                message.sender, message.recipients, message.data, mail_options=options
+            )
+
+        await self._exchange(exchange)
+
+    async def _exchange(self, exchange: Callable[[aiosmtplib.SMTP], Awaitable[None]]) -> None:
+        """One SMTP transaction on the shared connection, its failures classified."""
         async with self._lock:
             try:
-                client = await self._connected()
-                _, _ = await client.send_message(message)
+                await exchange(await self._connected())
             except aiosmtplib.SMTPRecipientsRefused as error:
                 first = error.recipients[0]
                 raise PermanentDeliveryError(first.code, first.message) from error
@@ -115,5 +156,18 @@ class OutboxDelivery:
     async def deliver(self, message: EmailMessage) -> None:
         await asyncio.to_thread(write_eml, self.outbox, bytes(message))
 
+    async def deliver_flat(self, message: OutgoingEmail) -> None:
+        await asyncio.to_thread(write_eml, self.outbox, message.data)
+
     async def close(self) -> None:
         return None
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO for a server that does not know EHLO (as `send_message` does)."""
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        if not client.is_connected:
+            raise
+        await client.helo()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
@@ -11,11 +12,11 @@ from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.outreach import OutreachActivities, SendEmailInput, as_of
-from careflow.config import Settings
+from careflow.config import Settings, SmtpTarget
 from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
 from careflow.outreach.links import verify_unsubscribe_token
-from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.mailer import SmtpDelivery, TransientDeliveryError
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.store import Customer, Database, OutreachLedger, create_database
@@ -257,3 +258,99 @@ async def test_an_in_memory_store_sends_once_too(settings: Settings, smtp_sink: 
         await outreach.close()
     finally:
         await db.dispose()
+
+
+async def _customer_with_address(db: Database, address: str) -> None:
+    async with db.session() as session:
+        customer = await session.scalar(select(Customer).where(Customer.external_id == "c-1"))
+        assert customer is not None
+        customer.email, customer.name, customer.locale = address, "王芳", "zh-CN"
+
+
+async def test_a_non_ascii_address_goes_out_over_smtputf8(
+    outreach: OutreachActivities, db: Database, settings: Settings
+) -> None:
+    sink = SmtpSink(smtputf8=True, keep_envelopes=True)
+    sink.start()
+    delivery = SmtpDelivery(SmtpTarget(host="127.0.0.1", port=sink.port))
+    outreach = OutreachActivities(
+        db,
+        outreach.renderer,
+        delivery,
+        mail_from=settings.mail_from,
+        base_url="https://care.example.com",
+        secret_key=settings.secret_key,
+        policy=outreach.policy,
+    )
+    try:
+        await _customer_with_address(db, "王芳@例子.广告")
+        env = ActivityEnvironment()
+        sent = await env.run(
+            outreach.send_email, request("ack", "complaint_ack", "transactional", NOON)
+        )
+        assert sent.status == "sent", sent.reason
+        [message] = await sink.wait_for(1)
+        [(_, recipients, options)] = sink.envelopes
+        assert recipients == ["王芳@例子.广告"]
+        assert "SMTPUTF8" in options
+        assert str(message["To"]) == "王芳@例子.广告"
+        assert message["Content-Language"] == "zh-CN"
+        assert message["Message-ID"] == sent.message_id
+    finally:
+        await outreach.close()
+        await delivery.close()
+        sink.stop()
+
+
+async def test_a_non_ascii_address_waits_for_a_server_with_smtputf8(
+    outreach: OutreachActivities, smtp_sink: SmtpSink, db: Database
+) -> None:
+    # The tests' default sink does not offer SMTPUTF8: a transient fault (Temporal
+    # retries), nothing sent, the step still open.
+    await _customer_with_address(db, "王芳@例子.广告")
+    env = ActivityEnvironment()
+    with pytest.raises(TransientDeliveryError, match="SMTPUTF8"):
+        await env.run(outreach.send_email, request("ack", "complaint_ack", "transactional", NOON))
+    assert smtp_sink.messages == []
+    async with db.session() as session:
+        row = await session.scalar(select(OutreachLedger))
+    assert row is not None
+    assert row.status == "sending"
+
+
+class _MessageCollector:
+    """A delivery that takes only `EmailMessage`s (as a simulation's does)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def deliver(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_delivery_without_bytes_gets_the_built_message(
+    outreach: OutreachActivities, db: Database, settings: Settings
+) -> None:
+    collector = _MessageCollector()
+    outreach = OutreachActivities(
+        db,
+        outreach.renderer,
+        collector,
+        mail_from=settings.mail_from,
+        base_url="https://care.example.com",
+        secret_key=settings.secret_key,
+        policy=outreach.policy,
+    )
+    try:
+        sent = await ActivityEnvironment().run(
+            outreach.send_email, request("ack", "complaint_ack", "transactional", NOON)
+        )
+    finally:
+        await outreach.close()
+    assert sent.status == "sent", sent.reason
+    [message] = collector.messages
+    assert message["Message-ID"] == sent.message_id
+    assert message["Content-Language"] == "en"
