@@ -10,7 +10,7 @@ the server; hidden buttons are only a courtesy.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -100,6 +100,7 @@ class Console:
             lstrip_blocks=True,
         )
         self.templates.filters["as_json"] = _as_json
+        self.templates.filters["as_fields"] = as_fields
 
     def temporal_link(self, request: Request, workflow_id: str) -> str:
         """The journey's page in the Temporal UI (the embedded one, on the console's host)."""
@@ -112,6 +113,23 @@ class Console:
 
 def _as_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def as_fields(details: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
+    """A record's details as `(name, value)` lines for people: nested records flattened
+    to dotted names, empty values left out (a wall of `null`s hides what happened)."""
+    fields: list[tuple[str, str]] = []
+    for name in sorted(details):
+        value = details[name]
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, Mapping):
+            fields.extend(as_fields(value, f"{prefix}{name}."))
+        elif isinstance(value, str):
+            fields.append((f"{prefix}{name}", value))
+        else:
+            fields.append((f"{prefix}{name}", _as_json(value)))
+    return fields
 
 
 def mount_console(app: FastAPI) -> None:
