@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 DEFAULT_LOCALE = "en"
 
 
+@lru_cache(maxsize=1024)
 def normalise_locale(tag: str) -> str:
     """Write a locale tag the way template files are named: `zh_cn` -> `zh-CN`.
 
@@ -33,6 +35,12 @@ def locale_candidates(locale: str | None, fallbacks: Iterable[str] = ()) -> tupl
     `zh-Hant-TW` gives `zh-Hant-TW`, `zh-Hant`, `zh`, then each fallback, then `en`;
     duplicates are dropped so the chain never tries a locale twice.
     """
+    return _candidates(locale, tuple(fallbacks))
+
+
+# Cached: every render asks, with the few locales customers have.
+@lru_cache(maxsize=1024)
+def _candidates(locale: str | None, fallbacks: tuple[str, ...]) -> tuple[str, ...]:
     chain: list[str] = []
     if locale:
         parts = normalise_locale(locale).split("-")

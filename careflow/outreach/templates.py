@@ -23,6 +23,10 @@ Subjects are one line: every run of whitespace, including CR, LF and Unicode lin
 separators, becomes one space. A customer's name containing CR/LF can therefore
 never start a new email header.
 
+Templates are edited while workers run. Whether a file exists, and whether a
+compiled template is still the file's, is checked at most once a second
+(`recheck_seconds`), not on every render: an edit is picked up within a second.
+
 Every failure in a template - syntax, an undefined variable (`StrictUndefined`), a
 sandbox refusal, a limit from `RenderLimits` - raises `TemplateProblem` with the
 template file and line, which the send activity reports as a non-retryable failure.
@@ -30,14 +34,27 @@ template file and line, which the send activity reports as a non-retryable failu
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
-from jinja2 import FileSystemLoader, Template, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    FileSystemLoader,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 
 from careflow.outreach.formatting import FILTERS, FORMATTER_KEY, Formatter, babel_locale
 from careflow.outreach.locales import babel_locale_name, locale_candidates, normalise_locale
@@ -50,6 +67,8 @@ SUBJECT, TEXT, HTML = "subject", "body.txt", "body.html"
 PARTS = (SUBJECT, TEXT, HTML)
 RESERVED_NAMES = frozenset({"layout", "message_locale"})
 TEMPLATE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+RECHECK_SECONDS = 1.0
+_Value = TypeVar("_Value")
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,7 @@ class TemplateProblem(Exception):
         return f"{where}: {self.message}"
 
 
+@cache
 def _autoescape(name: str | None) -> bool:
     # Only HTML parts are escaped; escaping would put &amp; into subjects and text.
     return name is not None and ".html" in PurePosixPath(name).suffixes
@@ -87,6 +107,51 @@ def _autoescape(name: str | None) -> bool:
 def _none_as_empty(value: object) -> object:
     # A missing optional field (None) prints as nothing, never as the word "None".
     return "" if value is None else value
+
+
+class _Recheck:
+    """Answers about the template files, each recomputed at most every `seconds`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._answers: dict[object, tuple[float, object]] = {}
+
+    def get(self, key: object, compute: Callable[[], _Value]) -> _Value:
+        now = self.clock()
+        known = self._answers.get(key)
+        if known is not None and now - known[0] < self.seconds:
+            return known[1]  # type: ignore[return-value]
+        value = compute()
+        self._answers[key] = (now, value)
+        return value
+
+
+class _RecheckingLoader(FileSystemLoader):
+    """Jinja's file loader, asking whether a compiled template is stale at most every
+    `recheck.seconds` instead of on every `get_template` (one `stat` per template and
+    part, five a message)."""
+
+    def __init__(self, folder: Path, recheck: _Recheck) -> None:
+        super().__init__(folder)
+        self.recheck = recheck
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        recheck = self.recheck
+        checked = recheck.clock()
+
+        def current() -> bool:
+            nonlocal checked
+            now = recheck.clock()
+            if now - checked < recheck.seconds:
+                return True
+            checked = now
+            return uptodate()
+
+        return source, filename, current
 
 
 class TemplateRenderer:
@@ -98,28 +163,37 @@ class TemplateRenderer:
         fallback_locales: Sequence[str] = ("en",),
         *,
         limits: RenderLimits | None = None,
+        recheck_seconds: float = RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.email_dir = Path(templates_dir) / EMAIL_DIR
         self.fallback_locales = tuple(fallback_locales)
         self.limits = limits or RenderLimits()
-        self._loader = FileSystemLoader(self.email_dir)
+        self._recheck = _Recheck(recheck_seconds, clock)
+        self._loader: BaseLoader = _RecheckingLoader(self.email_dir, self._recheck)
         self.environment = CareflowSandbox(
             loader=self._loader,
             autoescape=_autoescape,
             finalize=_none_as_empty,
             trim_blocks=True,
             lstrip_blocks=True,
-            # Templates are edited while workers run; a changed file is picked up.
+            # Templates are edited while workers run; a changed file is picked up
+            # (checked at most every `recheck_seconds`).
             auto_reload=True,
         )
         self.environment.filters.update(FILTERS)
 
     def resolve_locale(self, template_id: str, locale: str | None) -> str:
         """The locale whose files `render` would use for this customer locale."""
+        return self._recheck.get(
+            ("locale", template_id, locale), lambda: self._resolve_locale(template_id, locale)
+        )
+
+    def _resolve_locale(self, template_id: str, locale: str | None) -> str:
         folder = self._template_folder(template_id)
         candidates = locale_candidates(locale, self.fallback_locales)
         for candidate in candidates:
-            if (folder / f"{SUBJECT}.{candidate}.j2").is_file():
+            if os.path.isfile(folder / f"{SUBJECT}.{candidate}.j2"):
                 return candidate
         raise TemplateProblem(
             f"template {template_id!r} has no {SUBJECT}.<locale>.j2 for any of "
@@ -232,6 +306,9 @@ class TemplateRenderer:
             ) from error
 
     def _layout_name(self, part: str, locale: str) -> str:
+        return self._recheck.get(("layout", part, locale), lambda: self._find_layout(part, locale))
+
+    def _find_layout(self, part: str, locale: str) -> str:
         kind = part.removeprefix("body.")
         candidates = [
             f"{LAYOUTS_DIR}/base.{kind}.{candidate}.j2"

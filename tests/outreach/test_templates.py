@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email import message_from_bytes
@@ -338,3 +339,53 @@ def test_no_name_can_break_the_subject_line(name: str) -> None:
     email["Subject"] = subject  # EmailMessage refuses header values with line breaks
     parsed = message_from_bytes(bytes(email), policy=default_policy)
     assert list(parsed.keys()) == ["Subject"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_edited_template_is_picked_up_within_the_recheck_interval(
+    make_templates: MakeTemplates,
+) -> None:
+    root = make_templates(simple_template(subject="first"))
+    clock = FakeClock()
+    renderer = TemplateRenderer(root, recheck_seconds=1.0, clock=clock)
+    assert renderer.render("t", "en", {}).subject == "first"
+    subject_file = root / "email" / "t" / "subject.en.j2"
+    subject_file.write_text("second", encoding="utf-8")
+    # A later modification time than the first version's, whatever the file system's
+    # time resolution.
+    stat = subject_file.stat()
+    os.utime(subject_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    clock.now += 0.5
+    assert renderer.render("t", "en", {}).subject == "first", "not checked again yet"
+    clock.now += 0.6
+    assert renderer.render("t", "en", {}).subject == "second"
+
+
+def test_a_new_locale_is_found_within_the_recheck_interval(make_templates: MakeTemplates) -> None:
+    root = make_templates(simple_template(locale="en", subject="english"))
+    clock = FakeClock()
+    renderer = TemplateRenderer(root, recheck_seconds=1.0, clock=clock)
+    assert renderer.render("t", "fr", {}).subject == "english"
+    for name, content in simple_template(locale="fr", subject="français").items():
+        (root / "email" / name).write_text(content, encoding="utf-8")
+    assert renderer.render("t", "fr", {}).subject == "english"
+    clock.now += 1.0
+    assert renderer.render("t", "fr", {}).subject == "français"
+
+
+def test_without_a_recheck_interval_every_render_sees_the_files(
+    make_templates: MakeTemplates,
+) -> None:
+    root = make_templates(simple_template(locale="en", subject="english"))
+    renderer = TemplateRenderer(root, recheck_seconds=0)
+    assert renderer.render("t", "fr", {}).subject == "english"
+    for name, content in simple_template(locale="fr", subject="français").items():
+        (root / "email" / name).write_text(content, encoding="utf-8")
+    assert renderer.render("t", "fr", {}).subject == "français"
