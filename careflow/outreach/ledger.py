@@ -24,8 +24,11 @@ that thread is also SQLite's single writer for this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
+import threading
+import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -376,15 +379,14 @@ class _ThreadedSqliteLedger:
 
     def __init__(self, db: Database) -> None:
         self.engine = db.sync_sqlite_engine()
-        self.thread = ThreadPoolExecutor(1, thread_name_prefix="careflow-ledger")
+        self.thread = _WorkerThread("careflow-ledger")
         self.connection: Connection | None = None  # opened and used in the thread only
 
     async def transaction(
         self, work: Callable[[Connection], _Result], *, atomic: bool = True
     ) -> _Result:
         # Always one transaction: on SQLite a commit costs no round trip.
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread, self._in_thread, work)
+        return await self.thread.run(partial(self._in_thread, work))
 
     def _in_thread(self, work: Callable[[Connection], _Result]) -> _Result:
         if self.connection is None:
@@ -406,12 +408,88 @@ class _ThreadedSqliteLedger:
         )
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.thread, self._close)
-        self.thread.shutdown()
+        await self.thread.run(self._close)
+        await self.thread.stop()
         self.engine.dispose()
 
     def _close(self) -> None:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+
+
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class _WorkerThread:
+    """One thread running functions handed over from the event loop, in turn.
+
+    What `loop.run_in_executor` with a one-thread `ThreadPoolExecutor` does, with
+    less machinery per hand-over (twice a message): a `SimpleQueue` in, the loop's
+    future settled with `call_soon_threadsafe` out, no `concurrent.futures.Future`
+    or work item between. A function whose caller stopped waiting before it started
+    is skipped. The thread starts with the first function and ends with `stop()`,
+    or when this object is garbage collected.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, function: Callable[[], _Result]) -> asyncio.Future[_Result]:
+        """Run `function` in the thread; the future settles with its result or error."""
+        if self._thread is None:
+            # The thread holds the queue, not this object, so dropping the object
+            # ends the thread (the finalizer tells it to).
+            self._thread = threading.Thread(
+                target=_serve, args=(self._queue,), name=self.name, daemon=True
+            )
+            self._thread.start()
+            weakref.finalize(self, self._queue.put, None)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Result] = loop.create_future()
+        self._queue.put((function, future, loop))
+        return future
+
+    async def stop(self) -> None:
+        """End the thread once the functions handed over before have run."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(thread.join)
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        function, future, loop = job
+        if future.cancelled():  # its caller stopped waiting
+            continue
+        try:
+            result = function()
+        except BaseException as error:  # handed to the caller, as an executor does
+            _answer(loop, future, _fail, error)
+        else:
+            _answer(loop, future, _succeed, result)
+            del result
+        del job, function, future  # nothing kept alive while waiting for the next
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    settle: Callable[[asyncio.Future[Any], Any], None],
+    value: Any,
+) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        loop.call_soon_threadsafe(settle, future, value)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(error)
