@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from functools import partial
@@ -119,7 +120,9 @@ def simulate(
         return
     try:
         replays = asyncio.run(
-            _replays(data, rulebooks, runs, settings, first_day, days, assume_consent, customers)
+            rule_replays(
+                data, rulebooks, runs, settings, first_day, days, assume_consent, customers
+            )
         )
     except SimulationDataError as error:
         err.print(f"[red]{escape(str(error))}[/]")
@@ -157,7 +160,7 @@ def _journey_command(
 ) -> None:
     try:
         results = asyncio.run(
-            _journey_runs(
+            journey_runs(
                 data,
                 folders,
                 settings,
@@ -198,7 +201,7 @@ def _journey_command(
         )
 
 
-async def _journey_runs(
+async def journey_runs(
     data: Path,
     folders: list[Path],
     settings: Settings,
@@ -208,7 +211,9 @@ async def _journey_runs(
     assume_consent: bool,
     assume_email: bool,
     customers: list[str],
+    on_day: Callable[[date], None] | None = None,
 ) -> list[tuple[JourneyReport, Receivers]]:
+    """One run per rules folder, its report and receivers; `on_day` also hears each day end."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     results = []
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
@@ -224,7 +229,7 @@ async def _journey_runs(
                 days=days,
                 assume_consent=assume_consent,
                 assume_email=assume_email,
-                on_day=partial(_advance, bar, task),
+                on_day=partial(_advance, bar, task, on_day),
             )
             try:
                 results.append(await summarise_run(run, customers))
@@ -233,7 +238,7 @@ async def _journey_runs(
     return results
 
 
-async def _replays(
+async def rule_replays(
     data: Path,
     rulebooks: list[RuleBook],
     folders: list[Path],
@@ -262,7 +267,7 @@ async def _replays(
                         facts_config=_facts_config(folder, settings),
                         holdout=_holdout(folder, settings),
                         follow=customers,
-                        on_day=partial(_advance, bar, task),
+                        on_day=partial(_advance, bar, task, None),
                     )
                 )
             return results
@@ -270,8 +275,10 @@ async def _replays(
         await db.dispose()
 
 
-def _advance(bar: Progress, task: TaskID, _day: date) -> None:
+def _advance(bar: Progress, task: TaskID, also: Callable[[date], None] | None, day: date) -> None:
     bar.advance(task)
+    if also is not None:
+        also(day)
 
 
 def _facts_config(folder: Path, settings: Settings) -> FactsConfig:

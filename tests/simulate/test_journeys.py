@@ -14,6 +14,7 @@ import shutil
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -26,7 +27,7 @@ from careflow.kpis.report import compute_kpis, kpi_settings
 from careflow.simulate import replay, scratch_store
 from careflow.simulate.history import CYCLE
 from careflow.simulate.outcomes import compare_runs, summarise_run
-from careflow.simulate.run import JourneyRun, run_journeys
+from careflow.simulate.run import SKIP_TIMEOUT, JourneyRun, _advance, run_journeys
 from careflow.store import Customer, JourneyRecord, OutreachLedger
 from rules import load_rulebook
 from rules.rulebook import RULE_FILE_PATTERN
@@ -278,3 +279,30 @@ def test_cli_refuses_a_plot_it_cannot_write(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert ".png or .svg" in result.output
+
+
+class _SkippingServer:
+    """Just enough of a WorkflowEnvironment to see how `_advance` asks for a skip."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.requests: list[tuple[timedelta, timedelta | None]] = []
+        self.client = self
+        self.test_service = self
+
+    async def get_current_time(self) -> datetime:
+        return self.now
+
+    async def unlock_time_skipping_with_sleep(self, request: Any, **options: Any) -> None:
+        self.requests.append((request.duration.ToTimedelta(), options.get("timeout")))
+
+
+async def test_a_skip_may_take_as_long_as_the_journeys_it_lets_run() -> None:
+    # The server answers a skip once every journey due before its end has run; the
+    # client's default timeout for an ordinary call stopped 90 days of 2,357 customers.
+    now = datetime(2053, 10, 1, 6, tzinfo=UTC)
+    server = _SkippingServer(now)
+    await _advance(server, now + timedelta(hours=18))  # type: ignore[arg-type]
+    await _advance(server, now)  # no skip backwards or in place
+    assert server.requests == [(timedelta(hours=18), SKIP_TIMEOUT)]
+    assert timedelta(hours=1) <= SKIP_TIMEOUT

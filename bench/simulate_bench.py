@@ -1,0 +1,216 @@
+"""`careflow simulate` over a real CDNOW purchase history: journeys next to the rules-only replay.
+
+    python -m bench.simulate_bench --cdnow CDNOW_sample.txt              # 2,357 customers, 90 days
+    python -m bench.simulate_bench --cdnow CDNOW_master.txt --days 1     # 23,570 customers, day 1
+
+The file is one of the two in the `lifetimes` 0.11.3 wheel (`pip download --no-deps
+lifetimes`, then unzip `lifetimes/datasets/`): `CDNOW_sample.txt` (the 1/10 sample,
+columns: customer id, sample id, date, CDs, dollars) or `CDNOW_master.txt` (the whole
+cohort, without the sample id); the format is told from the columns. Nothing is
+downloaded here. It is converted into the import format in a temporary folder, as
+tests/facts/data/README.md says, then simulated twice with the shipped rules,
+`--assume-consent --assume-email`, through the same functions `careflow simulate`
+calls, each from a fresh store:
+- careflow: the real journeys on the time-skipping test server (`journey_runs`,
+  then its report), with the CLI's progress bar;
+- baseline: `--rules-only`, the quick replay that only asks the rules
+  (`rule_replays`, then its report), over the same data and days.
+The ratio (journeys / rules only) is reported, with no target. Not part of
+`python -m bench`: it needs the data file, and 90 days of the sample take minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from careflow.cli.journeys import load_rules_or_exit
+from careflow.cli.simulate import journey_runs, rule_replays
+from careflow.config import Settings
+from careflow.simulate import JourneyReport, SimulationReport, summarise
+
+CUSTOMER_COLUMNS = ["customer_id", "locale", "created_at"]
+ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "amount", "items"]
+# One CDNOW row: customer id, [sample id,] YYYYMMDD, CDs, dollars.
+MASTER_FIELDS, SAMPLE_FIELDS = 4, 5
+
+
+@dataclass(frozen=True)
+class Figures:
+    customers: int
+    orders: int
+    days: int
+    journeys_seconds: float
+    rules_only_seconds: float
+    journeys_started: int
+    held_out: int
+    messages: int
+    rule_firings: int
+    replay_firings: int
+    report: JourneyReport
+    # Simulated day -> wall seconds its journeys took (scan, events, timers).
+    day_seconds: dict[date, float]
+
+    @property
+    def ratio(self) -> float:
+        return self.journeys_seconds / self.rules_only_seconds
+
+
+def read_cdnow(path: Path) -> dict[str, list[tuple[str, str, str]]]:
+    """Customer id -> (ISO date, dollars, CDs) per order, in the file's order."""
+    history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if not fields or not fields[0].isdigit():
+            continue  # the master file's header
+        if len(fields) == SAMPLE_FIELDS:
+            customer, _sample_id, day, cds, dollars = fields
+        elif len(fields) == MASTER_FIELDS:
+            customer, day, cds, dollars = fields
+        else:
+            raise SystemExit(f"{path}: not a CDNOW file (line {line!r})")
+        history[customer].append((f"{day[:4]}-{day[4:6]}-{day[6:]}", dollars, cds))
+    if not history:
+        raise SystemExit(f"{path}: no CDNOW rows")
+    return history
+
+
+def write_import_files(folder: Path, history: dict[str, list[tuple[str, str, str]]]) -> int:
+    """customers.csv and orders.csv as tests/facts/data/README.md says; returns the orders."""
+    orders = 0
+    with (
+        (folder / "customers.csv").open("w", newline="", encoding="utf-8") as c_file,
+        (folder / "orders.csv").open("w", newline="", encoding="utf-8") as o_file,
+    ):
+        c_out, o_out = csv.writer(c_file), csv.writer(o_file)
+        c_out.writerow(CUSTOMER_COLUMNS)
+        o_out.writerow(ORDER_COLUMNS)
+        for customer in sorted(history):
+            rows = history[customer]
+            c_out.writerow([f"cdnow-{customer}", "en-US", rows[0][0]])
+            for position, (day, dollars, cds) in enumerate(rows, start=1):
+                order = f"cdnow-{customer}-{position}"
+                o_out.writerow([order, f"cdnow-{customer}", day, dollars, f"{cds} CDs"])
+                orders += 1
+    return orders
+
+
+async def _journeys(
+    data: Path, settings: Settings, start: date, days: int, day_seconds: dict[date, float]
+) -> JourneyReport:
+    last = time.perf_counter()
+
+    def day_done(day: date) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        day_seconds[day], last = now - last, now
+
+    [(report, _)] = await journey_runs(
+        data,
+        [settings.rules_dir],
+        settings,
+        start,
+        days,
+        assume_consent=True,
+        assume_email=True,
+        customers=[],
+        on_day=day_done,
+    )
+    return report
+
+
+async def _rules_only(data: Path, settings: Settings, start: date, days: int) -> SimulationReport:
+    rulebook = load_rules_or_exit(settings.rules_dir, settings)
+    [result] = await rule_replays(
+        data, [rulebook], [settings.rules_dir], settings, start, days, True, []
+    )
+    return summarise(result)
+
+
+def measure(
+    data: Path, work: Path, *, customers: int, orders: int, start: date, days: int
+) -> Figures:
+    """Both paths over the same import files, each from its own (empty) home folder."""
+    began = time.perf_counter()
+    quick = asyncio.run(_rules_only(data, Settings(home=work / "rules-only"), start, days))
+    rules_only = time.perf_counter() - began
+    began = time.perf_counter()
+    day_seconds: dict[date, float] = {}
+    report = asyncio.run(
+        _journeys(data, Settings(home=work / "journeys"), start, days, day_seconds)
+    )
+    journeys = time.perf_counter() - began
+    return Figures(
+        customers=customers,
+        orders=orders,
+        days=days,
+        journeys_seconds=journeys,
+        rules_only_seconds=rules_only,
+        journeys_started=sum(j.started for j in report.journeys),
+        held_out=sum(j.held_out for j in report.journeys),
+        messages=sum(sum(counts.values()) for counts in report.messages_per_day.values()),
+        rule_firings=sum(rule.firings for rule in report.rules),
+        replay_firings=sum(rule.firings for rule in quick.rules),
+        report=report,
+        day_seconds=day_seconds,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--cdnow", type=Path, required=True, help="CDNOW_sample.txt or CDNOW_master.txt"
+    )
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, default=date(1997, 10, 1))
+    parser.add_argument("--json", type=Path, help="also write the journey run's report here")
+    options = parser.parse_args()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="careflow-simulate-bench-") as temporary:
+        work = Path(temporary)
+        data = work / "data"
+        data.mkdir()
+        history = read_cdnow(options.cdnow)
+        orders = write_import_files(data, history)
+        figures = measure(
+            data,
+            work,
+            customers=len(history),
+            orders=orders,
+            start=options.start,
+            days=options.days,
+        )
+    if options.json:
+        options.json.write_text(
+            json.dumps(asdict(figures.report), default=str, ensure_ascii=False, indent=1), "utf-8"
+        )
+    print(
+        f"{figures.customers:,} customers, {figures.orders:,} orders, {figures.days} days from "
+        f"{options.start}: journeys {figures.journeys_seconds:.1f} s "
+        f"({figures.journeys_started:,} journeys started, {figures.held_out:,} held out, "
+        f"{figures.messages:,} messages, {figures.rule_firings:,} rule firings); "
+        f"rules only {figures.rules_only_seconds:.1f} s ({figures.replay_firings:,} firings); "
+        f"{figures.ratio:.1f}x. Load average (1 min) {load:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end."
+    )
+    # The first day's wall time includes the test server's start and the history's import.
+    slowest = sorted(figures.day_seconds.items(), key=lambda item: -item[1])[:5]
+    quiet = sorted(figures.day_seconds.values())[len(figures.day_seconds) // 2]
+    print(
+        "slowest days: "
+        + ", ".join(f"{day} {seconds:.1f} s" for day, seconds in slowest)
+        + f"; median day {quiet:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
