@@ -17,6 +17,10 @@ What was measured about that release, and how this module copes:
   directly (assert, run actions, retract) and deleted from the C core when garbage
   collected, so a live reload leaks nothing. The C core is not thread-safe, so all
   calls go through one process-wide lock. Never call this from workflow code.
+- The garbage collector may finalize a discarded ruleset at any allocation, also in
+  a thread that holds that lock (seen here: a test run hung in the finalizer). The
+  finalizer therefore only queues the handle; the queue is emptied under the lock
+  by the next call into the engine.
 - A condition that begins with a "does not exist" test (`$nex`), alone or as the
   first branch of an `$or`, makes the action loop spin forever on a matching fact;
   every condition is therefore anchored behind a constant attribute that every
@@ -31,6 +35,7 @@ import itertools
 import json
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +53,8 @@ ANCHOR = "careflow_snapshot"
 # One lock for the process: the C core shares state between its rulesets.
 _ENGINE_LOCK = threading.Lock()
 _NAMES = itertools.count()
+# Handles of garbage-collected rulesets, deleted from the C core under the lock.
+_DISCARDED: deque[object] = deque()
 
 
 class CompiledRuleset:
@@ -69,8 +76,9 @@ class CompiledRuleset:
             for rule_id, condition in conditions.items()
         }
         with _ENGINE_LOCK:
+            _delete_discarded()
             self._ruleset = Ruleset(f"{name}#{next(_NAMES)}", None, definitions)
-        weakref.finalize(self, _delete_ruleset, self._ruleset._handle)
+        weakref.finalize(self, _DISCARDED.append, self._ruleset._handle)
 
     def matching(self, facts: Mapping[str, object]) -> frozenset[str]:
         """Ids of the rules whose conditions hold for `facts` (JSON-compatible values)."""
@@ -78,6 +86,7 @@ class CompiledRuleset:
             return frozenset()
         fact = {**facts, ANCHOR: 1, "sid": SESSION_ID, "id": FACT_ID}
         with _ENGINE_LOCK:
+            _delete_discarded()
             self._fired.clear()
             try:
                 self._assert(fact)
@@ -121,6 +130,12 @@ def _recorder(fired: list[str], rule_id: str) -> Callable[[object], None]:
     return record
 
 
-def _delete_ruleset(handle: object) -> None:
-    with _ENGINE_LOCK:
-        durable_rules_engine.delete_ruleset(handle)
+def _delete_discarded() -> None:
+    """Free the C core's rulesets whose Python side is gone (call with the lock held)."""
+    while _DISCARDED:
+        durable_rules_engine.delete_ruleset(_DISCARDED.popleft())
+
+
+def discarded_rulesets_waiting() -> int:
+    """How many collected rulesets the next engine call will free (for tests)."""
+    return len(_DISCARDED)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 
-from rules.engine import CompiledRuleset
+from rules import engine as engine_module
+from rules.engine import CompiledRuleset, discarded_rulesets_waiting
 
 AT_LEAST_TWO = {"$gte": {"order_count": 2}}
 NO_TIER = {"$nex": {"tier": 1}}
@@ -78,6 +79,30 @@ def test_discarded_rulesets_start_no_threads_and_are_freed() -> None:
         CompiledRuleset("reload", {"a": AT_LEAST_TWO}).matching({"order_count": 3})
     gc.collect()
     assert set(threading.enumerate()) - before == set()
+    # The next call into the engine frees what the collector found.
+    kept = CompiledRuleset("next", {"a": AT_LEAST_TWO})
+    kept.matching({"order_count": 3})
+    assert discarded_rulesets_waiting() == 0
+
+
+def test_a_collection_while_the_engine_is_busy_does_not_hang() -> None:
+    # The collector may run at any allocation, also while a thread evaluates rules
+    # and holds the engine's lock; a ruleset in a reference cycle is only freed then.
+    cyclic = CompiledRuleset("cycle", {"a": AT_LEAST_TWO})
+    cyclic.itself = cyclic  # type: ignore[attr-defined]
+    del cyclic
+
+    def collect_while_busy() -> None:
+        with engine_module._ENGINE_LOCK:
+            gc.collect()
+
+    collector = threading.Thread(target=collect_while_busy, daemon=True)
+    collector.start()
+    collector.join(timeout=60)
+    assert not collector.is_alive(), "the collector blocked on the engine's lock"
+    after = CompiledRuleset("after", {"a": AT_LEAST_TWO})
+    assert after.matching({"order_count": 3}) == {"a"}
+    assert discarded_rulesets_waiting() == 0
 
 
 def test_an_empty_ruleset_matches_nothing() -> None:
