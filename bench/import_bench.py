@@ -22,18 +22,16 @@ import csv
 import random
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench.cdnow import CUSTOMER_COLUMNS, ORDER_COLUMNS, write_cdnow
 from careflow.intake import apply
 from careflow.intake.importer import CustomerRow, OrderRow, validate_file, write_records
 from careflow.store import Customer, Database, create_database
 
 CUSTOMERS, ORDERS = 23_570, 69_659
-CUSTOMER_COLUMNS = ["customer_id", "locale", "created_at"]
-ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "amount", "items"]
 
 
 @dataclass(frozen=True)
@@ -72,29 +70,6 @@ def write_made_up(folder: Path, customers: int, orders: int, seed: int = 7) -> N
                 ordered = joined + timedelta(days=offset)
                 amount = f"{rng.uniform(5, 120):.2f}"
                 o_out.writerow([f"{customer}-{position}", customer, ordered, amount, "1 CDs"])
-
-
-def write_cdnow(folder: Path, master: Path) -> None:
-    """The import files of `CDNOW_master.txt`, converted as tests/facts/data/README.md says."""
-    history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for line in master.read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if len(fields) == 4 and fields[0].isdigit():
-            customer, day, cds, dollars = fields
-            history[customer].append((f"{day[:4]}-{day[4:6]}-{day[6:]}", dollars, cds))
-    with (
-        (folder / "customers.csv").open("w", newline="", encoding="utf-8") as c_file,
-        (folder / "orders.csv").open("w", newline="", encoding="utf-8") as o_file,
-    ):
-        c_out, o_out = csv.writer(c_file), csv.writer(o_file)
-        c_out.writerow(CUSTOMER_COLUMNS)
-        o_out.writerow(ORDER_COLUMNS)
-        for customer in sorted(history):
-            rows = history[customer]
-            c_out.writerow([f"cdnow-{customer}", "en-US", rows[0][0]])
-            for position, (day, dollars, cds) in enumerate(rows, start=1):
-                order = f"cdnow-{customer}-{position}"
-                o_out.writerow([order, f"cdnow-{customer}", day, dollars, f"{cds} CDs"])
 
 
 async def _store(path: Path) -> Database:

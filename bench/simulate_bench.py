@@ -23,25 +23,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+from bench.cdnow import read_cdnow, write_import_files
 from careflow.cli.journeys import load_rules_or_exit
 from careflow.cli.simulate import journey_runs, rule_replays
 from careflow.config import Settings
 from careflow.simulate import JourneyReport, SimulationReport, summarise
-
-CUSTOMER_COLUMNS = ["customer_id", "locale", "created_at"]
-ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "amount", "items"]
-# One CDNOW row: customer id, [sample id,] YYYYMMDD, CDs, dollars.
-MASTER_FIELDS, SAMPLE_FIELDS = 4, 5
 
 
 @dataclass(frozen=True)
@@ -63,45 +57,6 @@ class Figures:
     @property
     def ratio(self) -> float:
         return self.journeys_seconds / self.rules_only_seconds
-
-
-def read_cdnow(path: Path) -> dict[str, list[tuple[str, str, str]]]:
-    """Customer id -> (ISO date, dollars, CDs) per order, in the file's order."""
-    history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if not fields or not fields[0].isdigit():
-            continue  # the master file's header
-        if len(fields) == SAMPLE_FIELDS:
-            customer, _sample_id, day, cds, dollars = fields
-        elif len(fields) == MASTER_FIELDS:
-            customer, day, cds, dollars = fields
-        else:
-            raise SystemExit(f"{path}: not a CDNOW file (line {line!r})")
-        history[customer].append((f"{day[:4]}-{day[4:6]}-{day[6:]}", dollars, cds))
-    if not history:
-        raise SystemExit(f"{path}: no CDNOW rows")
-    return history
-
-
-def write_import_files(folder: Path, history: dict[str, list[tuple[str, str, str]]]) -> int:
-    """customers.csv and orders.csv as tests/facts/data/README.md says; returns the orders."""
-    orders = 0
-    with (
-        (folder / "customers.csv").open("w", newline="", encoding="utf-8") as c_file,
-        (folder / "orders.csv").open("w", newline="", encoding="utf-8") as o_file,
-    ):
-        c_out, o_out = csv.writer(c_file), csv.writer(o_file)
-        c_out.writerow(CUSTOMER_COLUMNS)
-        o_out.writerow(ORDER_COLUMNS)
-        for customer in sorted(history):
-            rows = history[customer]
-            c_out.writerow([f"cdnow-{customer}", "en-US", rows[0][0]])
-            for position, (day, dollars, cds) in enumerate(rows, start=1):
-                order = f"cdnow-{customer}-{position}"
-                o_out.writerow([order, f"cdnow-{customer}", day, dollars, f"{cds} CDs"])
-                orders += 1
-    return orders
 
 
 async def _journeys(
