@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -54,6 +55,8 @@ from careflow.simulate.outcomes import (
 from careflow.simulate.plot import plot_messages
 from careflow.simulate.run import run_journeys
 from rules import RuleBook
+
+T = TypeVar("T")
 
 # Scratch stores of simulated data sets, under CAREFLOW_HOME.
 SCRATCH_FOLDER = "simulate"
@@ -118,20 +121,9 @@ def simulate(
             plot=plot,
         )
         return
-    try:
-        replays = asyncio.run(
-            rule_replays(
-                data, rulebooks, runs, settings, first_day, days, assume_consent, customers
-            )
-        )
-    except SimulationDataError as error:
-        err.print(f"[red]{escape(str(error))}[/]")
-        raise typer.Exit(1) from None
-    except ImportRejected as error:
-        for problem in error.problems:
-            err.print(escape(str(problem)), highlight=False, soft_wrap=True)
-        err.print(f"[red]{error}: nothing simulated[/]")
-        raise typer.Exit(1) from None
+    replays = _run_or_exit(
+        rule_replays(data, rulebooks, runs, settings, first_day, days, assume_consent, customers)
+    )
     result: SimulationReport | Comparison
     if len(replays) == 2:
         result = compare(*replays)
@@ -140,9 +132,7 @@ def simulate(
         result = summarise(replays[0])
         print_report(result)
     if json_file is not None:
-        json_file.write_text(
-            json.dumps(asdict(result), default=str, ensure_ascii=False, indent=1), "utf-8"
-        )
+        _write_json(json_file, result)
 
 
 def _journey_command(
@@ -158,27 +148,18 @@ def _journey_command(
     json_file: Path | None,
     plot: Path | None,
 ) -> None:
-    try:
-        results = asyncio.run(
-            journey_runs(
-                data,
-                folders,
-                settings,
-                first_day,
-                days,
-                assume_consent=assume_consent,
-                assume_email=assume_email,
-                customers=customers,
-            )
+    results = _run_or_exit(
+        journey_runs(
+            data,
+            folders,
+            settings,
+            first_day,
+            days,
+            assume_consent=assume_consent,
+            assume_email=assume_email,
+            customers=customers,
         )
-    except SimulationDataError as error:
-        err.print(f"[red]{escape(str(error))}[/]")
-        raise typer.Exit(1) from None
-    except ImportRejected as error:
-        for problem in error.problems:
-            err.print(escape(str(problem)), highlight=False, soft_wrap=True)
-        err.print(f"[red]{error}: nothing simulated[/]")
-        raise typer.Exit(1) from None
+    )
     result: JourneyReport | RunComparison
     if len(results) == 2:
         result = compare_runs(*results)
@@ -196,9 +177,27 @@ def _journey_command(
         plot_messages(per_day, plot, title=title)
         err.print(f"plot written to {plot}")
     if json_file is not None:
-        json_file.write_text(
-            json.dumps(asdict(result), default=str, ensure_ascii=False, indent=1), "utf-8"
-        )
+        _write_json(json_file, result)
+
+
+def _run_or_exit(work: Coroutine[object, object, T]) -> T:
+    """Run the simulation; bad data ends the command with its problems, nothing else."""
+    try:
+        return asyncio.run(work)
+    except SimulationDataError as error:
+        err.print(f"[red]{escape(str(error))}[/]")
+        raise typer.Exit(1) from None
+    except ImportRejected as error:
+        for problem in error.problems:
+            err.print(escape(str(problem)), highlight=False, soft_wrap=True)
+        err.print(f"[red]{error}: nothing simulated[/]")
+        raise typer.Exit(1) from None
+
+
+def _write_json(
+    path: Path, result: SimulationReport | Comparison | JourneyReport | RunComparison
+) -> None:
+    path.write_text(json.dumps(asdict(result), default=str, ensure_ascii=False, indent=1), "utf-8")
 
 
 async def journey_runs(
