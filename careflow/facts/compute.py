@@ -92,7 +92,11 @@ async def _compute_page(
 
 
 class _Assembler:
-    """Builds snapshots for one page; memoises per-zone dates and per-day holidays."""
+    """Builds snapshots for one page; memoises what a page's customers share.
+
+    Thousands of customers share a few zones, locales and birthdays, so the local
+    date, country and holiday are worked out once per (locale, zone) pair.
+    """
 
     def __init__(self, at: datetime, config: FactsConfig) -> None:
         self.at_us = epoch_microseconds_of(at)
@@ -101,6 +105,7 @@ class _Assembler:
         self.default_zone = zone_or_none(config.occasions.default_timezone) or ZoneInfo("UTC")
         self.holidays = HolidayCalendar(config.occasions)
         self._dates: dict[str | None, date] = {}
+        self._places: dict[tuple[str | None, str | None], tuple[date, str | None]] = {}
 
     def facts(
         self,
@@ -110,23 +115,29 @@ class _Assembler:
         csat: int | None,
     ) -> Facts:
         """One customer's snapshot; facts unknown for them are left out."""
+        at_us = self.at_us
         if purchases is None:
             facts = dict(_NO_PURCHASES)
             days_since_last_order = None
             joined_us = profile.created_us
+            spend_last_365d = total_spent = 0.0
+            order_count = 0
         else:
             facts, days_since_last_order = self._purchase_facts(purchases)
             # A customer imported today with orders from years ago joined no later
             # than their first order.
             joined_us = min(profile.created_us, purchases.first_order_us)
-        days_since_signup = max(0, (self.at_us - joined_us) // _DAY_US)
+            spend_last_365d = purchases.spend_last_365d
+            total_spent = purchases.total_spent
+            order_count = purchases.order_count
+        days_since_signup = max(0, (at_us - joined_us) // _DAY_US)
         facts["days_since_signup"] = days_since_signup
         facts["tier"] = tier_of(
             self.config.tiers,
             stored_tier=profile.tier,
-            spend_last_365d=purchases.spend_last_365d if purchases else 0.0,
-            total_spent=purchases.total_spent if purchases else 0.0,
-            order_count=purchases.order_count if purchases else 0,
+            spend_last_365d=spend_last_365d,
+            total_spent=total_spent,
+            order_count=order_count,
         )
         facts["lifecycle_stage"] = lifecycle_stage_of(
             self.config.lifecycle,
@@ -137,12 +148,18 @@ class _Assembler:
         facts["email_marketing_consent"] = profile.email_marketing_consent
         if profile.locale:
             facts["locale"] = profile.locale
-        self._add_occasions(facts, profile)
+        today, holiday = self._place(profile.locale, profile.timezone)
+        if profile.birthday_month is not None and profile.birthday_day is not None:
+            facts["days_until_birthday"] = days_until_birthday(
+                profile.birthday_month, profile.birthday_day, profile.birthday_calendar, today
+            )
+        if holiday is not None:
+            facts["holiday_today"] = holiday
         if complaints is None:
             facts["open_complaints"] = 0
         else:
             facts["open_complaints"] = complaints.open_count
-            age_hours = (self.at_us - complaints.oldest_opened_us) / _HOUR_US
+            age_hours = (at_us - complaints.oldest_opened_us) / _HOUR_US
             facts["oldest_open_complaint_age_hours"] = round(age_hours, 1)
             if complaints.max_severity is not None:
                 facts["max_open_complaint_severity"] = complaints.max_severity
@@ -175,19 +192,16 @@ class _Assembler:
                 facts["order_gap_ratio"] = round(days_since_last_order / interval, 2)
         return facts, days_since_last_order
 
-    def _add_occasions(self, facts: Facts, profile: CustomerProfile) -> None:
-        today = self._today(profile.timezone)
-        if profile.birthday_month is not None and profile.birthday_day is not None:
-            facts["days_until_birthday"] = days_until_birthday(
-                profile.birthday_month, profile.birthday_day, profile.birthday_calendar, today
-            )
-        country = country_of(profile.locale, profile.timezone) or (
-            self.config.occasions.default_country
-        )
-        if country:
-            holiday = self.holidays.holiday_on(country, today)
-            if holiday is not None:
-                facts["holiday_today"] = holiday
+    def _place(self, locale: str | None, zone_name: str | None) -> tuple[date, str | None]:
+        """The customer's local date and the holiday there today, if any."""
+        key = (locale, zone_name)
+        place = self._places.get(key)
+        if place is None:
+            today = self._today(zone_name)
+            country = country_of(locale, zone_name) or self.config.occasions.default_country
+            holiday = self.holidays.holiday_on(country, today) if country else None
+            place = self._places[key] = (today, holiday)
+        return place
 
     def _today(self, zone_name: str | None) -> date:
         """The customer's local date; an unknown zone falls back to the default one."""

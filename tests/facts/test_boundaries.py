@@ -59,3 +59,42 @@ async def test_facts_at_window_edges_match_the_reference(db: Database) -> None:
             assert actual[name] == pytest.approx(value, abs=0.006), (
                 f"customer {customer_id}: {name}, history {sorted(history)}"
             )
+
+
+async def test_orders_stored_out_of_customer_order_give_the_same_facts(db: Database) -> None:
+    """Orders interleaved across customers in the table, as a shop stores them.
+
+    A page's facts must not depend on where its orders sit: the whole page (id
+    range), a thin slice of it (id list) and one customer at a time all agree, and
+    match the reference.
+    """
+    rng = random.Random(7)
+    customers = []
+    histories: dict[int, list[tuple[datetime, float]]] = {}
+    async with db.session() as session:
+        for _ in range(CUSTOMERS):
+            customer = await add_customer(session, created_at=AT - timedelta(days=400))
+            customers.append(customer)
+            histories[customer.id] = []
+        placed = [(customer, order) for customer in customers for order in random_history(rng)]
+        rng.shuffle(placed)
+        for customer, (when, amount) in placed:
+            await add_orders(session, customer, (when, f"{amount:.2f}"))
+            histories[customer.id].append((when, amount))
+        ids = sorted(histories)
+        page = await compute_facts(session, ids, AT, config=CONFIG)
+        thin = ids[::7]
+        sliced = await compute_facts(session, thin, AT, config=CONFIG)
+        one_at_a_time = {
+            customer_id: (await compute_facts(session, [customer_id], AT, config=CONFIG))[
+                customer_id
+            ]
+            for customer_id in thin
+        }
+
+    assert sliced == one_at_a_time == {customer_id: page[customer_id] for customer_id in thin}
+    for customer_id, history in histories.items():
+        for name, value in expected_purchase_facts(history, AT).items():
+            assert page[customer_id][name] == pytest.approx(value, abs=0.006), (
+                f"customer {customer_id}: {name}, history {sorted(history)}"
+            )
