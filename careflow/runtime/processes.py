@@ -31,6 +31,10 @@ def start_child(args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # Its own process group: Ctrl-C in a terminal (or `timeout`) signals the
+            # whole foreground group, and the server must outlive the worker's graceful
+            # shutdown (in-flight sends report to it); careflow stops it afterwards.
+            process_group=0,
         )
 
 

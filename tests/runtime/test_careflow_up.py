@@ -55,14 +55,28 @@ class Up:
 
     def start(self, *args: str) -> None:
         log = (self.home.parent / "up.log").open("ab")
+        # Its own session, as a terminal gives a command its own process group.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "careflow", "up", *args], env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "careflow", "up", *args],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
     def stop(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+    def press_ctrl_c(self) -> int:
+        """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def log(self) -> str:
+        return (self.home.parent / "up.log").read_text(errors="replace")
 
     def outbox(self) -> list[Path]:
         folder = self.home / "outbox"
@@ -182,5 +196,13 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     await up.wait_for_outbox(sent_before_restart + 1, within_seconds=30)
     resolved = [m for subject, m in up.subjects().items() if "k-live-1" in subject]
     assert len(resolved) == 2, "the acknowledgement and, after the restart, the resolution"
-    assert up.stop() == 0
+    # Ctrl-C reaches the Temporal server too unless careflow keeps it out of the
+    # terminal's group: it must stay up until the worker has shut down gracefully
+    # (in-flight sends report to it), so careflow stops it last.
+    assert up.process is not None
+    children = [pid for pid in processes_mentioning(str(up.home)) if pid != up.process.pid]
+    assert children, "the embedded Temporal server runs under careflow's home"
+    assert all(os.getpgid(pid) != os.getpgid(up.process.pid) for pid in children)
+    assert up.press_ctrl_c() == 0
+    assert "errored during worker shutdown" not in up.log()
     assert processes_mentioning(str(up.home)) == []
