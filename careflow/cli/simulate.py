@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import date
 from functools import partial
@@ -325,23 +325,33 @@ def print_report(report: SimulationReport) -> None:
 def print_comparison(comparison: Comparison) -> None:
     """Both reports' journeys side by side, who newly gets or no longer gets each."""
     base, other = comparison.base, comparison.other
-    table = Table(title=f"rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}")
-    for column in ("journey", "newly", "no longer", "customers newly / no longer"):
-        table.add_column(column)
-    for difference in comparison.journeys:
-        names = ", ".join(difference.newly[:5]) + " / " + ", ".join(difference.no_longer[:5])
-        table.add_row(
-            difference.journey, str(len(difference.newly)), str(len(difference.no_longer)), names
+    title = f"rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}"
+    console.print(
+        _who_changed(
+            title, "journey", [(d.journey, d.newly, d.no_longer) for d in comparison.journeys]
         )
-    console.print(table)
-    rules = Table(title="rules that fire for other customers")
-    for column in ("rule", "newly", "no longer", "customers newly / no longer"):
-        rules.add_column(column)
-    for rule in comparison.rules:
-        names = ", ".join(rule.newly[:5]) + " / " + ", ".join(rule.no_longer[:5])
-        rules.add_row(rule.rule_id, str(len(rule.newly)), str(len(rule.no_longer)), names)
-    console.print(rules)
+    )
+    console.print(
+        _who_changed(
+            "rules that fire for other customers",
+            "rule",
+            [(r.rule_id, r.newly, r.no_longer) for r in comparison.rules],
+        )
+    )
     console.print(_per_day("change in journeys started per day", comparison.starts_per_day_change))
+
+
+def _who_changed(
+    title: str, what: str, changes: list[tuple[str, Sequence[str], Sequence[str]]]
+) -> Table:
+    """One row per journey or rule: how many customers newly / no longer get it, and some names."""
+    table = Table(title=title)
+    for column in (what, "newly", "no longer", "customers newly / no longer"):
+        table.add_column(column)
+    for name, newly, no_longer in changes:
+        names = ", ".join(newly[:5]) + " / " + ", ".join(no_longer[:5])
+        table.add_row(name, str(len(newly)), str(len(no_longer)), names)
+    return table
 
 
 def _per_day(title: str, per_day: dict[str, dict[str, int]]) -> Table:
@@ -414,20 +424,19 @@ def print_journey_report(report: JourneyReport) -> None:
 def print_run_comparison(comparison: RunComparison) -> None:
     """Who newly or no longer gets each journey; change in messages and in offer value."""
     base, other = comparison.base, comparison.other
-    table = Table(title=f"journeys: rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}")
-    for column in ("journey", "newly", "no longer", "customers newly / no longer"):
-        table.add_column(column)
-    for change in comparison.journeys:
-        names = ", ".join(change.newly[:5]) + " / " + ", ".join(change.no_longer[:5])
-        table.add_row(change.journey, str(len(change.newly)), str(len(change.no_longer)), names)
-    console.print(table)
-    rules = Table(title="rules that fire for other customers")
-    for column in ("rule", "newly", "no longer", "customers newly / no longer"):
-        rules.add_column(column)
-    for change in comparison.rules:
-        names = ", ".join(change.newly[:5]) + " / " + ", ".join(change.no_longer[:5])
-        rules.add_row(change.journey, str(len(change.newly)), str(len(change.no_longer)), names)
-    console.print(rules)
+    title = f"journeys: rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}"
+    console.print(
+        _who_changed(
+            title, "journey", [(c.journey, c.newly, c.no_longer) for c in comparison.journeys]
+        )
+    )
+    console.print(
+        _who_changed(
+            "rules that fire for other customers",
+            "rule",
+            [(c.journey, c.newly, c.no_longer) for c in comparison.rules],
+        )
+    )
     console.print(_per_day("change in messages sent per day", comparison.messages_per_day_change))
     console.print(f"messages sent in all: {comparison.messages_change:+d}")
     for currency, sent in comparison.offer_value_sent_change.items():
