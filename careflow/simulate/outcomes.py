@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from careflow.simulate.report import RuleCount
+from careflow.simulate.report import JourneyDifference, RuleCount
 from careflow.simulate.run import JourneyRun
 from careflow.store import Customer, JourneyRecord, RuleDecision
 from careflow.timeline import customer_timeline
@@ -262,18 +262,12 @@ async def _timeline(run: JourneyRun, customer: str) -> list[TimelineLine]:
 
 
 @dataclass(frozen=True)
-class JourneyChange:
-    journey: str
-    newly: list[str]  # customers who get it only with the other rules
-    no_longer: list[str]  # customers who get it only with the base rules
-
-
-@dataclass(frozen=True)
 class RunComparison:
     base: JourneyReport
     other: JourneyReport
-    journeys: list[JourneyChange]
-    rules: list[JourneyChange]  # per rule id: customers it fires for newly / no longer
+    journeys: list[JourneyDifference]
+    # Per rule id (in the `journey` field): customers it fires for newly / no longer.
+    rules: list[JourneyDifference]
     # Day (ISO) -> template -> other minus base messages sent.
     messages_per_day_change: dict[str, dict[str, int]]
     messages_change: int
@@ -287,23 +281,12 @@ def compare_runs(
 ) -> RunComparison:
     """Who newly or no longer gets each journey, and what that does to messages and offers."""
     (base_report, base_receivers), (other_report, other_receivers) = base, other
-    journeys = [
-        JourneyChange(
-            name,
-            sorted(
-                other_receivers.journeys.get(name, set()) - base_receivers.journeys.get(name, set())
-            ),
-            sorted(
-                base_receivers.journeys.get(name, set()) - other_receivers.journeys.get(name, set())
-            ),
-        )
-        for name in sorted(set(base_receivers.journeys) | set(other_receivers.journeys))
-    ]
+    journeys = _changes(base_receivers.journeys, other_receivers.journeys)
+    # Rules only where they fire for other customers (every journey is listed).
     rules = [
-        JourneyChange(rule, sorted(after - before), sorted(before - after))
-        for rule in sorted(set(base_receivers.rules) | set(other_receivers.rules))
-        if (before := base_receivers.rules.get(rule, set()))
-        != (after := other_receivers.rules.get(rule, set()))
+        change
+        for change in _changes(base_receivers.rules, other_receivers.rules)
+        if change.newly or change.no_longer
     ]
     change: dict[str, dict[str, int]] = {}
     for day, counts in base_report.messages_per_day.items():
@@ -320,11 +303,12 @@ def compare_runs(
     return RunComparison(base_report, other_report, journeys, rules, change, total, sent, redeemed)
 
 
-def _changes(base: dict[str, set[str]], other: dict[str, set[str]]) -> list[JourneyChange]:
+def _changes(base: dict[str, set[str]], other: dict[str, set[str]]) -> list[JourneyDifference]:
+    """Per name (journey or rule id): who has it only with the other rules, only with the base."""
     changes = []
     for name in sorted(set(base) | set(other)):
         before, after = base.get(name, set()), other.get(name, set())
-        changes.append(JourneyChange(name, sorted(after - before), sorted(before - after)))
+        changes.append(JourneyDifference(name, sorted(after - before), sorted(before - after)))
     return changes
 
 
