@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
-from workflows.journey import JourneyInput
+from workflows.journey import ENDS_BY_MEMO, JourneyInput
 
 if TYPE_CHECKING:
     from workflows.registry import Journey
@@ -93,13 +93,15 @@ class DispatchActivities:
                         workflow_id, journey.name, request, intent, subject, HOLDOUT_STATUS
                     )
                     continue
-                busy = await self._running_instead(request.customer_id, journey.name, subject)
+                busy = await self._running_instead(request.customer_id, journey.name, subject, at)
                 if busy is not None:
                     # One journey of a kind per customer (and subject) at a time, whichever
                     # rule asks: two rules must not send two retention offers.
                     result.existing.append(busy)
                     continue
-                started = await self._start(journey.workflow, workflow_id, request, intent, subject)
+                started = await self._start(
+                    journey.workflow, workflow_id, request, intent, subject, at
+                )
                 (result.started if started else result.existing).append(workflow_id)
                 await self._record_journey(workflow_id, journey.name, request, intent, subject)
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:
@@ -157,11 +159,17 @@ class DispatchActivities:
                 )
         return found
 
-    async def _running_instead(self, customer_id: str, journey: str, subject: str) -> str | None:
-        """The id of a journey of this kind still running for the customer, if any.
+    async def _running_instead(
+        self, customer_id: str, journey: str, subject: str, at: datetime
+    ) -> str | None:
+        """The id of a journey of this kind still running for the customer at `at`, if any.
 
         The journeys table is checked against Temporal, so a journey that ended
         without recording it (it failed, say) does not block the customer forever.
+        A journey whose memo says it ends by `at` does not block either: it is ending
+        at this very instant (a win-back offer giving up at the time of the scan that
+        finds the customer still dormant), and whether its last step has run yet must
+        not decide whether the customer gets a new one.
         """
         records = await running_journeys(
             self.db, customer_id, journeys=[journey], subject=subject or None
@@ -174,6 +182,8 @@ class DispatchActivities:
                     raise
             else:
                 if description.status == WorkflowExecutionStatus.RUNNING:
+                    if _ends_by(await description.memo()) <= at:
+                        continue
                     return record.workflow_id
             await mark_journey_ended(self.db, record.workflow_id, outcome=None, at=activity_now())
         return None
@@ -185,6 +195,7 @@ class DispatchActivities:
         request: DispatchInput,
         intent: Intent,
         subject: str,
+        at: datetime,
     ) -> bool:
         try:
             await self.client.start_workflow(
@@ -195,6 +206,7 @@ class DispatchActivities:
                     ruleset_hash=intent.ruleset_hash,
                     subject=subject,
                     params=dict(intent.params),
+                    as_of=at,
                 ),
                 id=workflow_id,
                 task_queue=self.task_queue,
@@ -305,6 +317,17 @@ def journey_subject(needs_subject: bool, event_subject: str, intent: Intent, on:
     if isinstance(occasion, str) and occasion:
         return f"{occasion}-{on.year}"
     return ""
+
+
+def _ends_by(memo: Mapping[str, Any]) -> datetime:
+    """When a running journey said it will have ended; the far future if it did not say."""
+    value = memo.get(ENDS_BY_MEMO)
+    if not isinstance(value, str):
+        return datetime.max.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 async def _customer_pk(session: AsyncSession, external_id: str) -> int | None:

@@ -80,6 +80,9 @@ class SendEmailResult:
     message_id: str | None = None
     reason: str | None = None
     retry_at: datetime | None = None
+    # When it was sent, on the send step's clock (`as_of`): what a journey counts its
+    # next dates from. None unless sent.
+    sent_at: datetime | None = None
 
 
 def as_of(planned_at: datetime | None) -> datetime:
@@ -216,7 +219,7 @@ class OutreachActivities:
             ),
         )
         if facts.step is not None and facts.step.status in FINAL_STATUSES:
-            return _Prepared.stored(facts.step)
+            return _Prepared.stored(facts.step, now)
         decision = _decide(facts, request, topic, policy, now)
         message_id = message_id_for(key, self.message_domain)
         message = None
@@ -246,10 +249,10 @@ class OutreachActivities:
             },
         )
         if finished is not None:
-            return _Prepared.stored(finished)
+            return _Prepared.stored(finished, now)
         if message is None:
             return _Prepared(SendEmailResult(status, None, reason, decision.until), held=decision)
-        return _Prepared(SendEmailResult(SENT, message_id, None), message)
+        return _Prepared(SendEmailResult(SENT, message_id, None, sent_at=now), message)
 
     @asynccontextmanager
     async def _deciding_for(self, customer_id: str, topic: Topic) -> AsyncIterator[None]:
@@ -307,9 +310,14 @@ class _Prepared:
     held: PolicyDecision | None = None  # the policy's decision when it deferred or skipped
 
     @classmethod
-    def stored(cls, step: StoredStep) -> _Prepared:
-        """A step already finished: its stored result, nothing to send."""
-        return cls(SendEmailResult(step.status, step.message_id, step.reason))
+    def stored(cls, step: StoredStep, now: datetime) -> _Prepared:
+        """A step already finished: its stored result, nothing to send.
+
+        A retry carries its first attempt's `planned_at`, so `now` is the original
+        send's time unless the wall clock has passed it (a live retry, seconds later).
+        """
+        sent_at = now if step.status == SENT else None
+        return cls(SendEmailResult(step.status, step.message_id, step.reason, sent_at=sent_at))
 
 
 @dataclass

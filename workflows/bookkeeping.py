@@ -14,7 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
-    from workflows.journey import JourneyInput
+    from workflows.journey import JourneyInput, journey_start
     from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 PlanT = TypeVar("PlanT")
@@ -29,7 +29,7 @@ async def plan_journey(
         PlanInput(
             workflow_id=workflow.info().workflow_id,
             customer_id=journey.customer_id,
-            now=workflow.now(),
+            now=journey_start(journey),
             subject=journey.subject,
         ),
         start_to_close_timeout=QUICK_TIMEOUT,

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities
     from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput
+    from workflows.journey import JourneyInput, journey_start
     from workflows.sending import send_step
 
 
@@ -42,5 +42,6 @@ class CareMessageWorkflow(JourneyExits):
             topic="care",
             params=plan.params,
             stop=lambda: self.exited,
+            due_at=max(plan.send_at, journey_start(journey)),
         )
         return self.exit_outcome() or result.status

@@ -154,10 +154,12 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         """Close the tasks, tell the customer, ask how it went a day later."""
         case = {"complaint_id": journey.subject}
         await close_tasks()
-        await send_step(
+        resolved = await send_step(
             journey, "resolved", plan.resolved_template, topic="transactional", params=case
         )
-        survey_at = workflow.now() + timedelta(seconds=plan.survey_after_seconds)
+        survey_at = (resolved.sent_at or workflow.now()) + timedelta(
+            seconds=plan.survey_after_seconds
+        )
         if await wait_until(lambda: self.exited or self.answered, survey_at) and self.exited:
             return RESOLVED
         steps = SurveySteps(
@@ -174,6 +176,7 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
                 {**case, **plan.survey_params},
                 answers=self,
                 stop=lambda: self.exited,
+                due_at=survey_at,
             )
         if answer == ANSWERED and self.score is not None and self.score <= plan.low_score_threshold:
             await self._reopen(journey, plan)

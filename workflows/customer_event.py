@@ -16,9 +16,12 @@ class CustomerEventWorkflow:
 
     @workflow.run
     async def run(self, request: EvaluateEventInput) -> DispatchResult:
+        # Live intake leaves `at` unset: the event is evaluated as of now. A simulation
+        # sets it to the event's own time, which must not move with the worker's speed.
+        at = request.at or workflow.now()
         evaluation = await workflow.execute_activity_method(
             RuleActivities.evaluate_event,
-            EvaluateEventInput(request.event_id, at=workflow.now()),
+            EvaluateEventInput(request.event_id, at=at),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
@@ -30,7 +33,7 @@ class CustomerEventWorkflow:
                 customer_id=evaluation.customer_id,
                 intents=evaluation.intents,
                 subject=evaluation.subject,
-                at=workflow.now(),
+                at=at,
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,

@@ -12,7 +12,12 @@ from datetime import datetime
 
 from temporalio import workflow
 
+with workflow.unsafe.imports_passed_through():
+    from workflows.journey import ENDS_BY_MEMO
+
 OPTED_OUT, ERASED = "opted_out", "erased"
+# Journeys started before they told the dispatcher when they end replay without it.
+ENDS_BY_PATCH = "journey-ends-by-memo"
 
 
 class JourneyExits:
@@ -33,6 +38,15 @@ class JourneyExits:
         if self.opted_out:
             return OPTED_OUT
         return None
+
+    def announce_end(self, ends_by: datetime) -> None:
+        """Say in the journey's memo when it will have ended, for the dispatcher.
+
+        A trigger at or after that instant may start the next journey of this kind
+        for the customer even if this one's last step has not run yet.
+        """
+        if workflow.patched(ENDS_BY_PATCH):
+            workflow.upsert_memo({ENDS_BY_MEMO: ends_by.isoformat()})
 
     @workflow.signal(name="opted_out")
     def signal_opted_out(self) -> None:

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities
     from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput
+    from workflows.journey import JourneyInput, journey_start
     from workflows.sending import send_step
 
 
@@ -31,7 +31,9 @@ class OnboardingWorkflow(JourneyExits):
 
     async def _journey(self, journey: JourneyInput) -> str:
         plan = await plan_journey(JourneyActivities.plan_onboarding, journey)
-        started = workflow.now()
+        started = journey_start(journey)
+        if plan.messages:
+            self.announce_end(started + timedelta(seconds=plan.messages[-1].after_seconds))
         for message in plan.messages:
             due = started + timedelta(seconds=message.after_seconds)
             if await wait_until(lambda: self.exited, due):
@@ -42,6 +44,7 @@ class OnboardingWorkflow(JourneyExits):
                 message.template_id,
                 topic="care",
                 stop=lambda: self.exited,
+                due_at=due,
             )
             if self.exited:
                 return self.exit_outcome() or "ended"

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities, OrdersSinceInput
     from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput
+    from workflows.journey import JourneyInput, journey_start
     from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from workflows.sending import send_step
     from workflows.staff import notify_staff, open_task
@@ -40,8 +40,9 @@ class RetentionOfferWorkflow(JourneyExits):
         return await record_outcome(await self._journey(journey))
 
     async def _journey(self, journey: JourneyInput) -> str:
-        started = workflow.now()
+        started = journey_start(journey)
         plan = await plan_journey(JourneyActivities.plan_retention_offer, journey)
+        self.announce_end(plan.give_up_at)
         offer = await send_step(
             journey,
             "offer",
@@ -49,6 +50,7 @@ class RetentionOfferWorkflow(JourneyExits):
             topic="marketing",
             params=plan.params,
             stop=self._done,
+            due_at=started,
         )
         if self._done():
             return self._outcome()
@@ -63,6 +65,7 @@ class RetentionOfferWorkflow(JourneyExits):
             topic="marketing",
             params=plan.params,
             stop=self._done,
+            due_at=plan.remind_at,
         )
         if await wait_until(self._done, plan.give_up_at) or await self._ordered(journey, started):
             return self._outcome()

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities
     from workflows.bookkeeping import plan_journey, record_outcome
     from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput
+    from workflows.journey import JourneyInput, journey_start
     from workflows.staff import notify_staff, open_task
     from workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
@@ -37,14 +37,9 @@ class SatisfactionSurveyWorkflow(JourneyExits, SurveyAnswers):
 
     async def _journey(self, journey: JourneyInput) -> str:
         plan = await plan_journey(JourneyActivities.plan_satisfaction_survey, journey)
+        ask_at = journey_start(journey) + timedelta(seconds=plan.delay_seconds)
         # The customer may answer early (from a receipt link); that is an answer too.
-        if (
-            await wait_until(
-                lambda: self.exited or self.answered,
-                workflow.now() + timedelta(seconds=plan.delay_seconds),
-            )
-            and self.exited
-        ):
+        if await wait_until(lambda: self.exited or self.answered, ask_at) and self.exited:
             return self.exit_outcome() or "ended"
         steps = SurveySteps(
             plan.template_id,
@@ -55,7 +50,7 @@ class SatisfactionSurveyWorkflow(JourneyExits, SurveyAnswers):
         answer = ANSWERED
         if not self.answered:
             answer = await ask_survey(
-                journey, steps, plan.params, answers=self, stop=lambda: self.exited
+                journey, steps, plan.params, answers=self, stop=lambda: self.exited, due_at=ask_at
             )
         if self.exited:
             return self.exit_outcome() or "ended"

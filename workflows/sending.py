@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from temporalio import workflow
 
@@ -28,11 +29,14 @@ async def send_step(
     topic: str,
     params: Mapping[str, ParamValue] | None = None,
     stop: Callable[[], bool] = lambda: False,
+    due_at: datetime | None = None,
 ) -> SendEmailResult:
     """Send one message of this journey, waiting out deferrals unless `stop()` turns true.
 
     `step_id` must be deterministic and unique within the journey: it is half of the
-    ledger's idempotency key, so the same step can never send twice.
+    ledger's idempotency key, so the same step can never send twice. `due_at` is
+    the instant the step is due on the journey's own clock (its start, or the
+    deadline it waited for); the policies decide as of it, or as of now when None.
     """
     request = SendEmailInput(
         workflow_id=workflow.info().workflow_id,
@@ -44,8 +48,11 @@ async def send_step(
         rule_id=journey.rule_id or None,
         ruleset_hash=journey.ruleset_hash or None,
     )
+    # The journey's instants, not `workflow.now()`: that is when a worker ran the task,
+    # later by however long the worker took (see `journey_start`); after a deferral the
+    # step is due at the `retry_at` it waited for.
+    request.planned_at = due_at or workflow.now()
     while True:
-        request.planned_at = workflow.now()
         result = await workflow.execute_activity_method(
             OutreachActivities.send_email,
             request,
@@ -61,3 +68,4 @@ async def send_step(
                 await workflow.wait_condition(stop, timeout=wait)
         if stop():
             return SendEmailResult("skipped", None, "journey ended while the message was deferred")
+        request.planned_at = result.retry_at

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -53,21 +53,30 @@ async def ask_survey(
     *,
     answers: SurveyAnswers,
     stop: Callable[[], bool],
+    due_at: datetime | None = None,
 ) -> str:
-    """Send the survey, remind once, wait for the answer: answered | unanswered | not_sent."""
+    """Send the survey (due at `due_at`), remind once, wait for the answer:
+    answered | unanswered | not_sent."""
 
     def done() -> bool:
         return answers.answered or stop()
 
     sent = await send_step(
-        journey, steps.step_prefix, steps.template_id, topic="care", params=params, stop=done
+        journey,
+        steps.step_prefix,
+        steps.template_id,
+        topic="care",
+        params=params,
+        stop=done,
+        due_at=due_at,
     )
     if answers.answered:
         return ANSWERED
     if stop() or sent.status != "sent":
         return NOT_SENT
-    started = workflow.now()
-    if not await wait_until(done, started + timedelta(seconds=steps.remind_after_seconds)):
+    started = sent.sent_at or workflow.now()
+    remind_at = started + timedelta(seconds=steps.remind_after_seconds)
+    if not await wait_until(done, remind_at):
         await send_step(
             journey,
             f"{steps.step_prefix}-reminder",
@@ -75,6 +84,7 @@ async def ask_survey(
             topic="care",
             params=params,
             stop=done,
+            due_at=remind_at,
         )
         await wait_until(done, started + timedelta(seconds=steps.close_after_seconds))
     return ANSWERED if answers.answered else UNANSWERED

@@ -180,14 +180,20 @@ async def _apply(
     return []
 
 
-async def start_event_workflow(client: Client, event_id: str, task_queue: str) -> str:
-    """Start (or find) the workflow that evaluates rules for this event."""
+async def start_event_workflow(
+    client: Client, event_id: str, task_queue: str, *, at: datetime | None = None
+) -> str:
+    """Start (or find) the workflow that evaluates rules for this event.
+
+    `at` is the instant to evaluate it as of; live intake leaves it to the workflow
+    (now), a simulation gives the event's own time.
+    """
     workflow_id = event_workflow_id(event_id)
     # An event is evaluated once, ever: a running or finished workflow stands.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             CustomerEventWorkflow.run,
-            EvaluateEventInput(event_id=event_id),
+            EvaluateEventInput(event_id=event_id, at=at),
             id=workflow_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

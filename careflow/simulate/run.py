@@ -333,7 +333,9 @@ async def _post(
         async with gate:
             for event in customer_events:
                 event_id, _ = await record_event(run.db, event, now=event.occurred_at)
-                workflow_id = await start_event_workflow(client, event_id, TASK_QUEUE)
+                workflow_id = await start_event_workflow(
+                    client, event_id, TASK_QUEUE, at=event.occurred_at
+                )
                 await client.get_workflow_handle(workflow_id).result()
 
     await asyncio.gather(*(post_all(per_customer[c]) for c in sorted(per_customer)))

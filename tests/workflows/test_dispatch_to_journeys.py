@@ -4,14 +4,16 @@ table."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities, DispatchInput
+from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
 from careflow.config import Settings
+from careflow.journey_config import load_journey_config
 from careflow.store import Database
 from rules.intents import Intent
 from tests.smtp_sink import SmtpSink
@@ -22,6 +24,7 @@ from tests.workflows.harness import (
     subjects,
     zone_at_local_hour,
 )
+from workflows.journey import ENDS_BY_MEMO
 from workflows.registry import JOURNEYS
 
 
@@ -83,3 +86,51 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         assert await workflow_env.client.get_workflow_handle(offer_id).result() == "opted_out"
     assert "retention_reminder C-80" not in subjects(smtp_sink.messages)
     assert await journey_outcome(db, offer_id) == ("ended", "opted_out")
+
+
+async def test_an_offer_ending_at_the_trigger_instant_makes_way_for_the_next_one(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    """The offer's dates count from its trigger, not from when a worker ran it, and a
+    scan at the instant it gives up starts the next offer whether or not its last step
+    has run yet: the outcome may not depend on the worker's speed (simulate's report)."""
+    now = await workflow_env.get_current_time()
+    zone = zone_at_local_hour(now, 12)  # noon for the customer: the offer goes out at once
+    await add_customer(db, "C-81", timezone=zone, now=now)
+    dispatch = DispatchActivities(workflow_env.client, db, journey_settings.task_queue, JOURNEYS)
+    rule = f"dormant-{journey_settings.task_queue}"
+    dormant = Intent(
+        action="start_workflow",
+        rule_id=rule,
+        ruleset="test.rules.yaml",
+        ruleset_hash="h",
+        workflow="retention_offer",
+        reenter_after_days=1,  # a new period every day: only the running offer blocks
+    )
+    goal_wait = timedelta(days=load_journey_config(journey_config).retention_offer.goal_wait_days)
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        first = await ActivityEnvironment().run(
+            dispatch.dispatch_intents, DispatchInput("C-81", [dormant], at=now)
+        )
+        [offer_id] = first.started
+        await smtp_sink.wait_for(1)  # the offer: planned, so its memo says when it ends
+        handle = workflow_env.client.get_workflow_handle(offer_id)
+        memo = await (await handle.describe()).memo()
+        assert datetime.fromisoformat(memo[ENDS_BY_MEMO]) == now + goal_wait
+
+        async def scan_at(at: datetime) -> DispatchResult:
+            request = DispatchInput("C-81", [dormant], at=at)
+            return await ActivityEnvironment().run(dispatch.dispatch_intents, request)
+
+        day_before = await scan_at(now + goal_wait - timedelta(days=1))
+        at_give_up = await scan_at(now + goal_wait)
+        # The first offer is still waiting for its reminder: the clock was not moved.
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert day_before.started == []
+    assert day_before.existing == [offer_id]
+    [next_offer] = at_give_up.started
+    assert next_offer != offer_id
