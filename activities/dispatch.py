@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -86,11 +86,15 @@ class DispatchActivities:
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
                 journey, subject, workflow_id = self._journey_of(request, intent, on)
+                recent = await self._entered_recently(request, intent, journey.name, subject, at)
+                if recent is not None and recent != workflow_id:
+                    result.existing.append(recent)
+                    continue
                 if self.holdout().holds_out(request.customer_id, journey.name):
                     # Picked by the rule, deliberately left alone: the comparison group.
                     result.held_out.append(workflow_id)
                     await self._record_journey(
-                        workflow_id, journey.name, request, intent, subject, HOLDOUT_STATUS
+                        workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS
                     )
                     continue
                 busy = await self._running_instead(request.customer_id, journey.name, subject, at)
@@ -103,7 +107,7 @@ class DispatchActivities:
                     journey.workflow, workflow_id, request, intent, subject, at
                 )
                 (result.started if started else result.existing).append(workflow_id)
-                await self._record_journey(workflow_id, journey.name, request, intent, subject)
+                await self._record_journey(workflow_id, journey.name, request, intent, subject, at)
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:
                 result.signalled += await self._signal(
                     request.customer_id, intent.workflow, intent.signal, request.subject
@@ -158,6 +162,37 @@ class DispatchActivities:
                     )
                 )
         return found
+
+    async def _entered_recently(
+        self, request: DispatchInput, intent: Intent, journey: str, subject: str, at: datetime
+    ) -> str | None:
+        """The journey this rule started (or held out) for the customer less than the
+        rule's `reenter_after` days before `at`, if any.
+
+        The journey id's period (`p<day // reenter_after>`) only makes a repeat within
+        one period find the same id; periods are cut on the calendar, so without this
+        a customer could get the journey again the day after one started, in the next
+        period, where the rule promises `reenter_after` days between them.
+        """
+        days = intent.reenter_after_days
+        if not days:
+            return None
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(JourneyRecord.workflow_id)
+                .join(Customer, Customer.id == JourneyRecord.customer_id)
+                .where(
+                    Customer.external_id == request.customer_id,
+                    JourneyRecord.journey == journey,
+                    JourneyRecord.rule_id == intent.rule_id,
+                    JourneyRecord.subject == subject
+                    if subject
+                    else JourneyRecord.subject.is_(None),
+                    JourneyRecord.started_at > at - timedelta(days=days),
+                )
+                .order_by(JourneyRecord.started_at.desc())
+                .limit(1)
+            )
 
     async def _running_instead(
         self, customer_id: str, journey: str, subject: str, at: datetime
@@ -226,6 +261,7 @@ class DispatchActivities:
         request: DispatchInput,
         intent: Intent,
         subject: str,
+        at: datetime,
         status: str = "running",
     ) -> None:
         try:
@@ -244,7 +280,9 @@ class DispatchActivities:
                         subject=subject or None,
                         status=status,
                         outcome=HOLDOUT_STATUS if status == HOLDOUT_STATUS else None,
-                        started_at=activity_now(),
+                        # The trigger's instant, so re-entry windows are measured
+                        # between triggers, not between the moments workers got to them.
+                        started_at=at,
                     )
                 )
         except IntegrityError:

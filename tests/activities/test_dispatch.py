@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities, DispatchInput
+from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
 from careflow.config import Settings
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
@@ -94,3 +94,35 @@ async def test_two_rules_never_start_two_retention_offers(
         DispatchInput(customer, [offer("declining-frequency")], at=now)
     )
     assert len(third.started) == 1, "once the first offer is over, another rule may start one"
+
+
+async def test_a_rule_restarts_its_journey_only_reenter_after_days_later(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Across a period boundary of the journey ids, too: `reenter_after: 90` promises
+    90 days between one offer and the next, not one offer per calendar quarter."""
+    customer = f"{settings.task_queue}-c"
+    # The last day of a 90-day id period: the next day's id is a new one.
+    last_of_period = date.fromordinal((datetime.now(UTC).date().toordinal() // 90 + 1) * 90 - 1)
+    first_at = datetime.combine(last_of_period, time(6), UTC)
+    async with db.session() as session:
+        await upsert_customer(session, customer, CustomerFields(), first_at)
+    dispatcher = DispatchActivities(
+        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=HoldoutConfig
+    )
+
+    async def trigger(at: datetime) -> DispatchResult:
+        return await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=at))
+
+    first = await trigger(first_at)
+    [offer_id] = first.started
+    await workflow_env.client.get_workflow_handle(offer_id).terminate("test: it ended")
+    next_period = await trigger(first_at + timedelta(days=1))
+    almost = await trigger(first_at + timedelta(days=90) - timedelta(seconds=1))
+    due = await trigger(first_at + timedelta(days=90))
+
+    assert next_period.started == []
+    assert next_period.existing == [offer_id], "the offer of the day before stands"
+    assert almost.started == []
+    assert len(due.started) == 1
+    assert due.started != [offer_id]
