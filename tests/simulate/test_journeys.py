@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from careflow.cli import app
 from careflow.config import Settings
 from careflow.facts import compute_facts
+from careflow.journey_config import load_journey_config
 from careflow.kpis.report import compute_kpis, kpi_settings
 from careflow.simulate import replay, scratch_store
 from careflow.simulate.history import CYCLE
@@ -185,6 +186,43 @@ async def test_same_data_and_rules_give_the_same_report(data: Path, tmp_path: Pa
             await run.db.dispose()
         reports.append(json.dumps(asdict(report), default=str, sort_keys=True))
     assert reports[0] == reports[1]
+
+
+async def test_the_next_offer_starts_the_instant_the_first_gives_up(tmp_path: Path) -> None:
+    """cdnow-01099 is due for an offer by two rules on the first day. The first offer
+    gives up 14 days later at the scan's own time, and the scan at that instant starts
+    the other rule's offer: not a day later on a slower run (the scan used to race the
+    give-up, and about 20 days of a 2,357-customer report moved between runs; the
+    dispatcher's side is tested in tests/workflows/test_dispatch_to_journeys.py)."""
+    folder = _only_customer(tmp_path / "data", "cdnow-01099")
+    goal_wait = timedelta(
+        days=load_journey_config(SHIPPED / "journeys.yaml").retention_offer.goal_wait_days
+    )
+    run = await simulate(folder, SHIPPED, tmp_path / "run", goal_wait.days + 1)
+    try:
+        async with run.db.session() as session:
+            offers = list(
+                await session.scalars(select(JourneyRecord).order_by(JourneyRecord.started_at))
+            )
+    finally:
+        await run.db.dispose()
+    first, second = offers
+    scan_time = run.begin + timedelta(hours=6)
+    assert (first.started_at, first.outcome) == (scan_time, "goal_not_met")
+    assert second.started_at == scan_time + goal_wait
+    assert second.rule_id != first.rule_id
+    assert second.status == "running"
+
+
+def _only_customer(folder: Path, customer: str) -> Path:
+    """An import folder holding one CDNOW customer of the test data and their orders."""
+    folder.mkdir()
+    for name, column in (("customers", 0), ("orders", 1)):
+        with (CDNOW / f"cdnow_{name}.csv").open(encoding="utf-8") as source:
+            header, *rows = list(csv.reader(source))
+        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as target:
+            csv.writer(target).writerows([header, *(r for r in rows if r[column] == customer)])
+    return folder
 
 
 async def test_a_moved_threshold_changes_exactly_the_customers_between(
