@@ -147,11 +147,17 @@ rules:
     description: Half as many orders as the quarter before.
     enabled: true                    # optional, default true
     priority: 20                     # optional, default 0; higher goes first
-    reenter_after: 90                # optional: days before the same journey may start again
+    reenter_after: 90                # optional: days between this rule's starts
     when: ...                        # the conditions, below
     then: ...                        # the actions, below
     examples: ...                    # at least one, below
 ```
+
+A customer has at most one journey of a kind running at a time (and subject, such
+as one complaint), whichever rule asks for it: a second rule's offer waits until
+the first offer has ended, and may start at the instant it gives up. Without
+`reenter_after` a rule starts its journey for a customer once, ever; with it, again
+once that many days have passed since the rule's last start for them.
 
 - **all_matches**: every rule whose conditions hold fires.
 - **first_match**: only the first rule that holds fires, in order of `priority`
