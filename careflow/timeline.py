@@ -11,7 +11,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from careflow.holdout import HOLDOUT_STATUS
 from careflow.intake.apply import find_customer
+from careflow.start_outcomes import (
+    JourneySpan,
+    StartOutcome,
+    StartResult,
+    start_requests,
+    start_result,
+)
 from careflow.store import Database, Event, JourneyRecord, OutreachLedger, RuleDecision, Task
 from rules.phrases import Phrase, Stored, Words
 
@@ -22,7 +30,20 @@ TIMELINE_WORDS = Words(
     {
         "timeline.event": "{type} ({event_id})",
         "timeline.decision": "rule {rule} fired ({ruleset} {ruleset_hash})",
+        "timeline.decision_blocked": "{decision}; {outcome}",
+        "timeline.not_started_reentry": (
+            "{journey} not started: this rule started {workflow_id} on {since}, again from {again}"
+        ),
+        "timeline.not_started_once": (
+            "{journey} not started: this rule started {workflow_id} on {since}, once per customer"
+        ),
+        "timeline.not_started_running": (
+            "{journey} not started: {workflow_id} was running (since {since})"
+        ),
         "timeline.journey": "{journey} started by rule {rule}: {workflow_id}",
+        "timeline.journey_held_out": (
+            "{journey} held out by rule {rule} (comparison group, nothing sent): {workflow_id}"
+        ),
         "timeline.message": "{template} {status}",
         "timeline.message_reason": "{template} {status}: {reason}",
         "timeline.reason": "{reason}",
@@ -65,19 +86,28 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                     {"event_id": event.event_id, "type": event.type, "data": event.data},
                 )
             )
+        journeys = list(
+            await session.scalars(
+                select(JourneyRecord).where(JourneyRecord.customer_id == customer.id)
+            )
+        )
+        spans = [
+            JourneySpan(j.workflow_id, j.journey, j.rule_id, j.status, j.started_at, j.ended_at)
+            for j in journeys
+        ]
         for decision in await session.scalars(
             select(RuleDecision).where(RuleDecision.customer_id == customer.id)
         ):
+            results = [
+                result
+                for request in start_requests(decision.intents)
+                if (result := start_result(request, decision.decided_at, spans)) is not None
+            ]
             entries.append(
                 TimelineEntry(
                     decision.decided_at,
                     "decision",
-                    TIMELINE_WORDS(
-                        "timeline.decision",
-                        rule=decision.rule_id,
-                        ruleset=decision.ruleset,
-                        ruleset_hash=decision.ruleset_hash[:12],
-                    ),
+                    decision_summary(decision, results),
                     {
                         "rule_id": decision.rule_id,
                         "ruleset": decision.ruleset,
@@ -85,18 +115,19 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                         "event_id": decision.event_id,
                         "matched_facts": decision.matched_facts,
                         "intents": decision.intents.get("intents", []),
+                        "journeys": [_result_details(result) for result in results],
                     },
                 )
             )
-        for journey in await session.scalars(
-            select(JourneyRecord).where(JourneyRecord.customer_id == customer.id)
-        ):
+        for journey in journeys:
             entries.append(
                 TimelineEntry(
                     journey.started_at,
                     "journey",
                     TIMELINE_WORDS(
-                        "timeline.journey",
+                        "timeline.journey_held_out"
+                        if journey.status == HOLDOUT_STATUS
+                        else "timeline.journey",
                         journey=Stored("journey", journey.journey),
                         rule=journey.rule_id,
                         workflow_id=journey.workflow_id,
@@ -157,6 +188,59 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
             )
     entries.sort(key=lambda entry: entry.at)
     return entries
+
+
+def decision_summary(decision: RuleDecision, results: list[StartResult]) -> Phrase:
+    """`rule X fired (...)`, and why the journey it asked for did not start, if it did not."""
+    fired = TIMELINE_WORDS(
+        "timeline.decision",
+        rule=decision.rule_id,
+        ruleset=decision.ruleset,
+        ruleset_hash=decision.ruleset_hash[:12],
+    )
+    blocked = next((r for r in results if r.outcome in _NOT_STARTED), None)
+    if blocked is None:
+        return fired
+    return TIMELINE_WORDS("timeline.decision_blocked", decision=fired, outcome=_why(blocked))
+
+
+_NOT_STARTED = (StartOutcome.REENTRY, StartOutcome.RUNNING)
+
+
+def _why(result: StartResult) -> Phrase:
+    journey = Stored("journey", result.journey)
+    since = result.since.date().isoformat()
+    if result.outcome is StartOutcome.RUNNING:
+        return TIMELINE_WORDS(
+            "timeline.not_started_running",
+            journey=journey,
+            workflow_id=result.workflow_id,
+            since=since,
+        )
+    if result.again_from is None:
+        return TIMELINE_WORDS(
+            "timeline.not_started_once",
+            journey=journey,
+            workflow_id=result.workflow_id,
+            since=since,
+        )
+    return TIMELINE_WORDS(
+        "timeline.not_started_reentry",
+        journey=journey,
+        workflow_id=result.workflow_id,
+        since=since,
+        again=result.again_from.date().isoformat(),
+    )
+
+
+def _result_details(result: StartResult) -> dict[str, object]:
+    return {
+        "journey": result.journey,
+        "outcome": result.outcome.value,
+        "workflow_id": result.workflow_id,
+        "since": result.since.isoformat(),
+        "again_from": result.again_from.isoformat() if result.again_from else None,
+    }
 
 
 def message_summary(template_id: str, status: str, reason: str | None) -> Phrase:

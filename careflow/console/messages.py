@@ -595,7 +595,12 @@ _ZH_CN: dict[str, str] = {
     # timeline summaries (careflow/timeline.py)
     "timeline.event": "{type}（{event_id}）",
     "timeline.decision": "规则 {rule} 已触发（{ruleset} {ruleset_hash}）",
+    "timeline.decision_blocked": "{decision}；{outcome}",
+    "timeline.not_started_reentry": "未启动 {journey}：此规则已于 {since} 启动 {workflow_id}，{again} 起可再次启动",
+    "timeline.not_started_once": "未启动 {journey}：此规则已于 {since} 启动 {workflow_id}，每位客户只启动一次",
+    "timeline.not_started_running": "未启动 {journey}：{workflow_id} 仍在进行（自 {since} 起）",
     "timeline.journey": "{journey}，由规则 {rule} 启动：{workflow_id}",
+    "timeline.journey_held_out": "{journey}，由规则 {rule} 留作对照组（不发送）：{workflow_id}",
     "timeline.message": "{template} {status}",
     "timeline.message_reason": "{template} {status}：{reason}",
     "timeline.reason": "{reason}",

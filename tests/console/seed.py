@@ -413,6 +413,12 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
                     matched_facts={"lifecycle_stage": "dormant"},
                     decided_at=ago(40),
                 ),
+                # Rules that asked for an offer the customer did not get, each for the
+                # reason the timeline then gives: another rule's offer was running, the
+                # rule's own offer was too recent, the rule starts it once per customer.
+                _offer_decision(carol.id, "declining-frequency", 90, ago(10)),
+                _offer_decision(carol.id, "dormant-win-back", 180, ago(3)),
+                _offer_decision(alice.id, "vip-declining-frequency", None, ago(1)),
                 RuleDecision(
                     customer_id=carol.id,
                     event_id=None,
@@ -456,3 +462,31 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
             ]
         )
     return Seeded(now, ("c-alice", "c-bob", "c-carol"))
+
+
+def _offer_decision(
+    customer_pk: int, rule: str, reenter_after_days: int | None, at: datetime
+) -> RuleDecision:
+    """A daily scan's audit of `rule` asking for a retention offer, as the scan writes it."""
+    intent = {
+        "action": "start_workflow",
+        "rule_id": rule,
+        "ruleset": "retention",
+        "ruleset_hash": "a" * 64,
+        "workflow": "retention_offer",
+        "signal": None,
+        "tag": None,
+        "team": None,
+        "params": {},
+        "reenter_after_days": reenter_after_days,
+    }
+    return RuleDecision(
+        customer_id=customer_pk,
+        event_id=f"scan:{at.isoformat()}",
+        ruleset="retention",
+        ruleset_hash="a" * 64,
+        rule_id=rule,
+        intents={"intents": [intent]},
+        matched_facts={"lifecycle_stage": "dormant"},
+        decided_at=at,
+    )

@@ -30,6 +30,7 @@ from careflow.simulate.history import CYCLE
 from careflow.simulate.outcomes import compare_runs, summarise_run
 from careflow.simulate.run import SKIP_TIMEOUT, JourneyRun, _advance, run_journeys
 from careflow.store import Customer, JourneyRecord, OutreachLedger
+from careflow.timeline import customer_timeline
 from rules import load_rulebook
 from rules.rulebook import RULE_FILE_PATTERN
 
@@ -204,9 +205,20 @@ async def test_the_next_offer_starts_the_instant_the_first_gives_up(tmp_path: Pa
             offers = list(
                 await session.scalars(select(JourneyRecord).order_by(JourneyRecord.started_at))
             )
+        timeline = await customer_timeline(run.db, "cdnow-01099")
     finally:
         await run.db.dispose()
     first, second = offers
+    # Meanwhile a rule fired every day (the first one, then, the customer now dormant,
+    # the second), and the timeline says why no offer started: the first offer.
+    assert timeline is not None
+    waiting = {
+        entry.at
+        for entry in timeline
+        if "retention_offer not started: " in str(entry.summary)
+        and first.workflow_id in str(entry.summary)
+    }
+    assert waiting == {first.started_at + timedelta(days=day) for day in range(1, goal_wait.days)}
     scan_time = run.begin + timedelta(hours=6)
     assert (first.started_at, first.outcome) == (scan_time, "goal_not_met")
     assert second.started_at == scan_time + goal_wait
