@@ -36,6 +36,7 @@ class JourneySpan:
     status: str
     started_at: datetime
     ended_at: datetime | None
+    subject: str | None = None  # a complaint, an occasion: one journey per subject
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,27 @@ def start_result(
     request: StartRequest, at: datetime, journeys: Sequence[JourneySpan]
 ) -> StartResult | None:
     """What the dispatcher made of `request` at `at`; None when the table cannot tell
-    (the dispatch has not run yet, or the journey was removed by an erasure)."""
+    (the dispatch has not run yet, or the journey was removed by an erasure).
+
+    Journeys about a subject (a complaint, an occasion) are only ever found started:
+    the decision does not record its subject, so which of them stood in the way of
+    which cannot be told.
+    """
+    started = next(
+        (
+            span
+            for span in journeys
+            if span.rule_id == request.rule_id
+            and span.journey == request.journey
+            and span.started_at == at
+        ),
+        None,
+    )
+    if started is not None:
+        held_out = started.status == HOLDOUT_STATUS
+        outcome = StartOutcome.HELD_OUT if held_out else StartOutcome.STARTED
+        return StartResult(outcome, request.journey, started.workflow_id, started.started_at)
+    journeys = [span for span in journeys if span.subject is None]
     same_rule = sorted(
         (
             span
@@ -87,11 +108,6 @@ def start_result(
         ),
         key=lambda span: span.started_at,
     )
-    if same_rule and same_rule[-1].started_at == at:
-        started = same_rule[-1]
-        held_out = started.status == HOLDOUT_STATUS
-        outcome = StartOutcome.HELD_OUT if held_out else StartOutcome.STARTED
-        return StartResult(outcome, request.journey, started.workflow_id, started.started_at)
     if same_rule:
         last = same_rule[-1]
         blocked_by = (request.journey, last.workflow_id, last.started_at)

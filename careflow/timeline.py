@@ -92,7 +92,9 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
             )
         )
         spans = [
-            JourneySpan(j.workflow_id, j.journey, j.rule_id, j.status, j.started_at, j.ended_at)
+            JourneySpan(
+                j.workflow_id, j.journey, j.rule_id, j.status, j.started_at, j.ended_at, j.subject
+            )
             for j in journeys
         ]
         for decision in await session.scalars(

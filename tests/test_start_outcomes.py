@@ -67,6 +67,17 @@ def test_another_rules_journey_of_the_kind_running_until_it_ends() -> None:
     assert start_result(request, SCAN + 3 * DAY, [held]) is None
 
 
+def test_journeys_about_a_subject_are_only_found_started() -> None:
+    """A second complaint's escalation is not held up by the first one's: the decision
+    does not say which complaint it was about, so nothing is claimed."""
+    first = JourneySpan("esc-k-1", "complaint_escalation", "ack", "running", SCAN, None, "k-1")
+    request = StartRequest("ack", "complaint_escalation", None)
+    assert start_result(request, SCAN + DAY, [first]) is None
+    started = start_result(request, SCAN, [first])
+    assert started is not None
+    assert started.outcome is StartOutcome.STARTED
+
+
 def test_start_requests_of_an_audited_decision() -> None:
     intents = {
         "intents": [
