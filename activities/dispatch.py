@@ -363,9 +363,10 @@ def _ends_by(memo: Mapping[str, Any]) -> datetime:
     if not isinstance(value, str):
         return datetime.max.replace(tzinfo=UTC)
     try:
-        return datetime.fromisoformat(value)
+        ends_by = datetime.fromisoformat(value)
     except ValueError:
         return datetime.max.replace(tzinfo=UTC)
+    return ends_by if ends_by.tzinfo else ends_by.replace(tzinfo=UTC)
 
 
 async def _customer_pk(session: AsyncSession, external_id: str) -> int | None:
