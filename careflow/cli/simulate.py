@@ -213,10 +213,18 @@ async def journey_runs(
     on_day: Callable[[date], None] | None = None,
 ) -> list[tuple[JourneyReport, Receivers]]:
     """One run per rules folder, its report and receivers; `on_day` also hears each day end."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        # Moves within a day too: a day that sends thousands of offers takes minutes.
+        TextColumn("{task.fields[sent]:,} messages sent"),
+    )
     results = []
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
-        tasks = [bar.add_task(f"{folder.name}: simulated days", total=days) for folder in folders]
+        tasks = [
+            bar.add_task(f"{folder.name}: simulated days", total=days, sent=0) for folder in folders
+        ]
         for number, (folder, task) in enumerate(zip(folders, tasks, strict=True)):
             run = await run_journeys(
                 data,
@@ -229,6 +237,7 @@ async def journey_runs(
                 assume_consent=assume_consent,
                 assume_email=assume_email,
                 on_day=partial(_advance, bar, task, on_day),
+                on_sent=partial(_count_sent, bar, task),
             )
             try:
                 results.append(await summarise_run(run, customers))
@@ -278,6 +287,10 @@ def _advance(bar: Progress, task: TaskID, also: Callable[[date], None] | None, d
     bar.advance(task)
     if also is not None:
         also(day)
+
+
+def _count_sent(bar: Progress, task: TaskID, sent: int) -> None:
+    bar.update(task, sent=sent)
 
 
 def _facts_config(folder: Path, settings: Settings) -> FactsConfig:

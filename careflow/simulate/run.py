@@ -97,10 +97,14 @@ class SendRecord:
 class SendLog:
     """What every `send_email` call answered, and how many activities are running."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_sent: Callable[[int], None] | None = None) -> None:
         self.sends: dict[str, SendRecord] = {}
+        self.sent = 0
         self.running = 0
         self._idle = asyncio.Condition()
+        # Told the number of messages sent so far at each send: a busy simulated day
+        # can take minutes, and a progress bar that only moves per day looks stuck.
+        self._on_sent = on_sent
 
     def record(self, request: SendEmailInput, result: SendEmailResult, at: datetime) -> None:
         key = f"{request.workflow_id}/{request.step_id}"
@@ -116,6 +120,10 @@ class SendLog:
                 offer_value=float(value) if isinstance(value, int | float) else None,
                 offer_currency=str(currency) if currency is not None else None,
             )
+        if result.status == "sent" and entry.status != "sent":
+            self.sent += 1
+            if self._on_sent is not None:
+                self._on_sent(self.sent)
         entry.status, entry.reason, entry.at = result.status, result.reason, at
         if result.status == "deferred" and result.reason:
             entry.deferrals.append(result.reason)
@@ -214,11 +222,13 @@ async def run_journeys(
     assume_consent: bool = False,
     assume_email: bool = False,
     on_day: Callable[[date], None] | None = None,
+    on_sent: Callable[[int], None] | None = None,
 ) -> JourneyRun:
     """Simulate `days` days from `start` (UTC) with the rules folder `rules_dir`.
 
     Operator files the folder lacks (journeys.yaml, outreach_policy.yaml, ...) are the
     configured ones. The store is `work_dir/careflow.db`, replaced if present.
+    `on_day` hears each simulated day end, `on_sent` the messages sent so far.
     """
     files = await asyncio.to_thread(data_files, data)
     folder = await asyncio.to_thread(
@@ -242,7 +252,7 @@ async def run_journeys(
             await write_records(db, kind, records)
         if assume_consent:
             await grant_marketing_consent(db)
-        run = JourneyRun(db, folder, rulebook.hash, rule_ids, start, days, shift, SendLog())
+        run = JourneyRun(db, folder, rulebook.hash, rule_ids, start, days, shift, SendLog(on_sent))
         run_settings = settings.model_copy(update={"rules_dir": folder, "task_queue": TASK_QUEUE})
         worker = Worker(
             env.client,

@@ -162,6 +162,8 @@ async def test_journeys_run_send_and_agree_with_the_replay_ledger_and_kpis(
             )
             customers = await session.scalar(select(func.count()).select_from(Customer))
         assert kpis.messages_by_status == by_status
+        # What the progress bar counted as it went (`on_sent`) is what was sent.
+        assert run.sends.sent == by_status["sent"]
         assert by_status["sent"] == sum(sum(c.values()) for c in report.messages_per_day.values())
         offered = kpis.retention_offer.offered
         assert offered.journeys + offered.waiting == journeys == offers.started
