@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
+from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
 from workflows.journey import ENDS_BY_MEMO, JourneyInput
@@ -172,14 +173,14 @@ class DispatchActivities:
         The journey id's period (`p<day // reenter_after>`) only makes a repeat within
         one period find the same id; periods are cut on the calendar, so without this
         a customer could get the journey again the day after one started, in the next
-        period, where the rule promises `reenter_after` days between them.
+        period, where the rule promises `reenter_after` days between them. The rule
+        is `reentry_blocker`'s, which the timeline explains with.
         """
-        days = intent.reenter_after_days
-        if not days:
-            return None
+        if not intent.reenter_after_days:
+            return None  # the id has no period: Temporal refuses a second start
         async with self.db.session() as session:
-            return await session.scalar(
-                select(JourneyRecord.workflow_id)
+            records = await session.scalars(
+                select(JourneyRecord)
                 .join(Customer, Customer.id == JourneyRecord.customer_id)
                 .where(
                     Customer.external_id == request.customer_id,
@@ -188,11 +189,13 @@ class DispatchActivities:
                     JourneyRecord.subject == subject
                     if subject
                     else JourneyRecord.subject.is_(None),
-                    JourneyRecord.started_at > at - timedelta(days=days),
                 )
-                .order_by(JourneyRecord.started_at.desc())
-                .limit(1)
             )
+            spans = [journey_span(record) for record in records]
+        blocker = reentry_blocker(
+            StartRequest(intent.rule_id, journey, intent.reenter_after_days), at, spans
+        )
+        return None if blocker is None else blocker.workflow_id
 
     async def _running_instead(
         self, customer_id: str, journey: str, subject: str, at: datetime

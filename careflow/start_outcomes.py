@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from careflow.holdout import HOLDOUT_STATUS
+from careflow.store import JourneyRecord
 
 
 class StartOutcome(Enum):
@@ -37,6 +38,18 @@ class JourneySpan:
     started_at: datetime
     ended_at: datetime | None
     subject: str | None = None  # a complaint, an occasion: one journey per subject
+
+
+def journey_span(record: JourneyRecord) -> JourneySpan:
+    return JourneySpan(
+        record.workflow_id,
+        record.journey,
+        record.rule_id,
+        record.status,
+        record.started_at,
+        record.ended_at,
+        record.subject,
+    )
 
 
 @dataclass(frozen=True)
@@ -98,30 +111,47 @@ def start_result(
         outcome = StartOutcome.HELD_OUT if held_out else StartOutcome.STARTED
         return StartResult(outcome, request.journey, started.workflow_id, started.started_at)
     journeys = [span for span in journeys if span.subject is None]
-    same_rule = sorted(
-        (
-            span
-            for span in journeys
-            if span.rule_id == request.rule_id
-            and span.journey == request.journey
-            and span.started_at <= at
-        ),
-        key=lambda span: span.started_at,
-    )
-    if same_rule:
-        last = same_rule[-1]
-        blocked_by = (request.journey, last.workflow_id, last.started_at)
-        if request.reenter_after_days is None:
-            return StartResult(StartOutcome.REENTRY, *blocked_by)
-        again = last.started_at + timedelta(days=request.reenter_after_days)
-        if at < again:
-            return StartResult(StartOutcome.REENTRY, *blocked_by, again)
+    last = reentry_blocker(request, at, journeys)
+    if last is not None:
+        again = reentry_from(last, request)
+        return StartResult(
+            StartOutcome.REENTRY, request.journey, last.workflow_id, last.started_at, again
+        )
     running = _running_at(at, request.journey, journeys)
     if running is not None:
         return StartResult(
             StartOutcome.RUNNING, request.journey, running.workflow_id, running.started_at
         )
     return None
+
+
+def reentry_blocker(
+    request: StartRequest, at: datetime, journeys: Iterable[JourneySpan]
+) -> JourneySpan | None:
+    """The rule's last start of the journey before `at` when it is too recent for the
+    rule to start it again: within `reenter_after_days`, or at all without them.
+
+    The dispatcher decides with this, and the timeline explains with it.
+    """
+    same_rule = [
+        span
+        for span in journeys
+        if span.rule_id == request.rule_id
+        and span.journey == request.journey
+        and span.started_at <= at
+    ]
+    if not same_rule:
+        return None
+    last = max(same_rule, key=lambda span: span.started_at)
+    again = reentry_from(last, request)
+    return last if again is None or at < again else None
+
+
+def reentry_from(last: JourneySpan, request: StartRequest) -> datetime | None:
+    """When the rule may start the journey again after `last`; None: never."""
+    if request.reenter_after_days is None:
+        return None
+    return last.started_at + timedelta(days=request.reenter_after_days)
 
 
 def _running_at(at: datetime, journey: str, journeys: Iterable[JourneySpan]) -> JourneySpan | None:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.intake.apply import find_customer
 from careflow.start_outcomes import (
-    JourneySpan,
     StartOutcome,
     StartResult,
+    journey_span,
     start_requests,
     start_result,
 )
@@ -91,12 +91,7 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 select(JourneyRecord).where(JourneyRecord.customer_id == customer.id)
             )
         )
-        spans = [
-            JourneySpan(
-                j.workflow_id, j.journey, j.rule_id, j.status, j.started_at, j.ended_at, j.subject
-            )
-            for j in journeys
-        ]
+        spans = [journey_span(journey) for journey in journeys]
         for decision in await session.scalars(
             select(RuleDecision).where(RuleDecision.customer_id == customer.id)
         ):
