@@ -338,25 +338,25 @@ def print_report(report: SimulationReport) -> None:
 def print_comparison(comparison: Comparison) -> None:
     """Both reports' journeys side by side, who newly gets or no longer gets each."""
     base, other = comparison.base, comparison.other
-    title = f"rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}"
-    console.print(
-        _who_changed(
-            title, "journey", [(d.journey, d.newly, d.no_longer) for d in comparison.journeys]
-        )
-    )
-    console.print(
-        _who_changed(
-            "rules that fire for other customers",
-            "rule",
-            [(r.rule_id, r.newly, r.no_longer) for r in comparison.rules],
-        )
+    _print_who_changed(
+        f"rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}",
+        [(d.journey, d.newly, d.no_longer) for d in comparison.journeys],
+        [(r.rule_id, r.newly, r.no_longer) for r in comparison.rules],
     )
     console.print(_per_day("change in journeys started per day", comparison.starts_per_day_change))
 
 
-def _who_changed(
-    title: str, what: str, changes: list[tuple[str, Sequence[str], Sequence[str]]]
-) -> Table:
+Changes = list[tuple[str, Sequence[str], Sequence[str]]]
+
+
+def _print_who_changed(title: str, journeys: Changes, rules: Changes) -> None:
+    """Both comparisons' first two tables: who newly / no longer gets each journey, and
+    the rules that fire for other customers."""
+    console.print(_who_changed(title, "journey", journeys))
+    console.print(_who_changed("rules that fire for other customers", "rule", rules))
+
+
+def _who_changed(title: str, what: str, changes: Changes) -> Table:
     """One row per journey or rule: how many customers newly / no longer get it, and some names."""
     table = Table(title=title)
     for column in (what, "newly", "no longer", "customers newly / no longer"):
@@ -437,18 +437,11 @@ def print_journey_report(report: JourneyReport) -> None:
 def print_run_comparison(comparison: RunComparison) -> None:
     """Who newly or no longer gets each journey; change in messages and in offer value."""
     base, other = comparison.base, comparison.other
-    title = f"journeys: rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}"
-    console.print(
-        _who_changed(
-            title, "journey", [(c.journey, c.newly, c.no_longer) for c in comparison.journeys]
-        )
-    )
-    console.print(
-        _who_changed(
-            "rules that fire for other customers",
-            "rule",
-            [(c.journey, c.newly, c.no_longer) for c in comparison.rules],
-        )
+    _print_who_changed(
+        f"journeys: rules {base.ruleset_hash[:12]} vs {other.ruleset_hash[:12]}",
+        [(c.journey, c.newly, c.no_longer) for c in comparison.journeys],
+        # A run comparison keeps each rule's id in the difference's `journey` field.
+        [(c.journey, c.newly, c.no_longer) for c in comparison.rules],
     )
     console.print(_per_day("change in messages sent per day", comparison.messages_per_day_change))
     console.print(f"messages sent in all: {comparison.messages_change:+d}")
