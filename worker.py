@@ -7,26 +7,37 @@ activity; `python worker.py` runs the whole embedded runtime, exactly like
 
 from __future__ import annotations
 
+import pkgutil
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.registry import build_activities
+import careflow
+from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery
+from careflow.rules import LiveRuleBook
 from careflow.store import Database
-from rules import LiveRuleBook
-from workflows.registry import WORKFLOWS
+from careflow.workflows.registry import WORKFLOWS
 
-# careflow's own non-workflow packages (activity and intent dataclasses, settings)
+
+def _non_workflow_modules() -> list[str]:
+    """Every careflow module except the workflows themselves."""
+    return [
+        f"careflow.{module.name}"
+        for module in pkgutil.iter_modules(careflow.__path__)
+        if module.name != "workflows"
+    ]
+
+
+# careflow's own non-workflow modules (activity and intent dataclasses, settings)
 # are loaded once, outside the sandbox: workflows only use their data types, and
 # re-importing them per workflow would also re-import durable_rules and SQLAlchemy.
+# The workflows package itself stays inside, so the sandbox still checks its code.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "activities", "careflow", "rules"
-    )
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*_non_workflow_modules())
 )
 
 

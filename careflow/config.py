@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from careflow.paths import RULES_DIR, TEMPLATES_DIR
+from careflow.operator_project import default_rules_dir, default_templates_dir
 
 
 class SmtpTarget(BaseModel):
@@ -77,8 +77,14 @@ class Settings(BaseSettings):
     smtp_capture_port: int = Field(default=8025, description="Port of the capture SMTP.")
     mail_from: str = "careflow <care@careflow.localhost>"
     delivery: Literal["smtp", "dry-run"] = "smtp"
-    rules_dir: Path = RULES_DIR
-    templates_dir: Path = TEMPLATES_DIR
+    rules_dir: Path = Field(
+        default_factory=default_rules_dir,
+        description="Operator rule files; default ./rules in an operator project, else shipped.",
+    )
+    templates_dir: Path = Field(
+        default_factory=default_templates_dir,
+        description="Message templates; default ./templates in an operator project, else shipped.",
+    )
     public_url: str = Field(
         default="", description="Base URL for links in emails; default http://CAREFLOW_HTTP."
     )

@@ -34,9 +34,9 @@ class References:
 def registered_journeys() -> dict[str, tuple[str, ...]]:
     """Journeys from the workflow registry, imported lazily: it pulls in temporalio."""
     try:
-        from workflows.registry import JOURNEYS
+        from careflow.workflows.registry import JOURNEYS
     except ModuleNotFoundError as missing:
-        if missing.name not in ("workflows", "workflows.registry"):
+        if missing.name not in ("careflow.workflows", "careflow.workflows.registry"):
             raise
         return dict(DESIGNED_JOURNEYS)
     return {name: tuple(journey.signals) for name, journey in JOURNEYS.items()}

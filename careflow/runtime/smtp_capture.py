@@ -12,8 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
+try:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import Envelope, Session
+except ModuleNotFoundError as missing:  # a deployment installed without the extra
+    raise ModuleNotFoundError(
+        "the embedded capture SMTP server needs careflow's embedded extra: "
+        "pip install 'careflow[embedded]'"
+    ) from missing
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
