@@ -128,16 +128,27 @@ def load_temporal_connection(
 
     in_file = _file_origin(env)
     origins: dict[str, str] = {}
-    for part, variable, file_key in (
-        ("address", "TEMPORAL_ADDRESS", "address"),
-        ("namespace", "TEMPORAL_NAMESPACE", "namespace"),
-        ("api_key", "TEMPORAL_API_KEY", "api_key"),
-        ("server_name", "TEMPORAL_TLS_SERVER_NAME", "tls.server_name"),
-        ("tls", "TEMPORAL_TLS", "tls.disabled"),
+    tls_in_profile = profile.tls or ClientConfigTLS()
+    for part, variable, file_key, value in (
+        ("address", "TEMPORAL_ADDRESS", "address", profile.address),
+        ("namespace", "TEMPORAL_NAMESPACE", "namespace", profile.namespace),
+        ("api_key", "TEMPORAL_API_KEY", "api_key", profile.api_key),
+        ("server_name", "TEMPORAL_TLS_SERVER_NAME", "tls.server_name", tls_in_profile.server_name),
+        ("tls", "TEMPORAL_TLS", "tls.disabled", tls_in_profile.disabled),
     ):
-        origins[part] = variable if variable in env else f"{file_key} {in_file}"
+        if variable in env:
+            origins[part] = variable
+        elif value is not None:
+            origins[part] = f"{file_key} {in_file}"
     if namespace_from_alias:
         origins["namespace"] = DEPRECATED_NAMESPACE_VARIABLE
+    if "TEMPORAL_TLS" not in env:
+        # TLS turned on by another setting (a CA, a certificate, an API key): name that.
+        implicit = sorted(
+            name for name in env if name.startswith("TEMPORAL_TLS_") or name == "TEMPORAL_API_KEY"
+        )
+        if implicit:
+            origins["tls"] = f"TEMPORAL_TLS (TLS is on because {implicit[0]} is set)"
 
     embedded = not profile.address
     tls: TLSConfig | bool = False
@@ -170,6 +181,9 @@ def _tls_config(
     contents: dict[str, bytes | None] = {}
     for part, (variable, file_key) in _TLS_FILES.items():
         source: DataSource | None = getattr(tls, part)
+        if source is None:
+            contents[part] = None
+            continue
         if f"{variable}_PATH" in env:
             setting = f"{variable}_PATH"
         elif f"{variable}_DATA" in env:
