@@ -18,7 +18,7 @@ from careflow.store import SchemaState, create_database
 
 db_app = typer.Typer(name="db", help="The store's schema (migrations).", no_args_is_help=True)
 app.add_typer(db_app)
-console = Console()
+console = Console(soft_wrap=True, highlight=False)
 
 
 async def _schema(upgrade: bool) -> tuple[str, SchemaState, SchemaState]:

@@ -26,6 +26,13 @@ from careflow.temporal_connection import TemporalConnectionError
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+def log_as_a_service() -> None:
+    """Informational logs on stderr: what a service manager's journal should show."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # Alembic's per-connection chatter ("Context impl ...") says nothing to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def run_service(service: Coroutine[Any, Any, None]) -> None:
     """Run a service; a setup mistake is one line on stderr and exit code 2."""
     try:
@@ -61,7 +68,7 @@ def worker() -> None:
     """Run workflows and activities on the task queue (no HTTP API); SIGTERM stops gracefully."""
     from careflow.runtime.worker_service import run_worker_process
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    log_as_a_service()
     run_service(run_worker_process(load_settings()))
 
 
@@ -70,5 +77,5 @@ def api() -> None:
     """Serve the HTTP API and console on CAREFLOW_HTTP (no worker); SIGTERM stops gracefully."""
     from careflow.runtime.api_service import run_api_process
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    log_as_a_service()
     run_service(run_api_process(load_settings()))
