@@ -284,6 +284,7 @@ async def connect_temporal(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
+    waiting_said = False
     while True:
         try:
             client = await Client.connect(
@@ -304,10 +305,12 @@ async def connect_temporal(
         except RPCError as error:
             if error.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
                 raise
+            message = f"cannot reach Temporal at {connection.address}: {error.message}"
             if loop.time() > deadline:
-                raise TemporalConnectionError(
-                    f"cannot reach Temporal at {connection.address}: {error.message}"
-                ) from None
+                raise TemporalConnectionError(message) from None
+        if not waiting_said and still_starting is None:
+            log.warning("%s; trying again for up to %.0f s", message, deadline - loop.time())
+            waiting_said = True
         if still_starting is not None:
             still_starting()
         await asyncio.sleep(0.25)

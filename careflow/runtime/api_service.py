@@ -84,8 +84,8 @@ async def build_api_process(settings: Settings, stack: contextlib.AsyncExitStack
     """Build a `careflow api` process: store (schema checked), Temporal, the HTTP server.
 
     The one place to add what an API process carries besides its routes: a metrics
-    runtime or tracing interceptors for the Temporal client (`connect_temporal`'s
-    `runtime=` and `interceptors=`), middleware or extra routes on
+    runtime or tracing interceptors for the Temporal client
+    (`connect_service_temporal`'s `runtime=` and `interceptors=`), middleware or extra routes on
     `server.config.app`, log set-up. Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)

@@ -10,18 +10,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.store import Database, create_database
-from careflow.temporal_connection import (
-    TemporalConnection,
-    connect_temporal,
-    load_temporal_connection,
-)
+from careflow.temporal_connection import connect_temporal, load_temporal_connection
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +54,24 @@ async def open_store(
 
 
 async def connect_service_temporal(
-    settings: Settings, connection: TemporalConnection | None = None
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """The Temporal client of a service, waiting a while for a server still starting."""
-    connection = connection or load_temporal_connection(settings)
+    """The Temporal client of a service, waiting a while for a server still starting.
+
+    `runtime` (e.g. one with a Prometheus exporter) and `interceptors` (e.g.
+    OpenTelemetry tracing) are handed to the client, and so to its worker.
+    """
+    connection = load_temporal_connection(settings)
     log.info("connecting to Temporal at %s", connection.describe())
-    return await connect_temporal(connection, patience=TEMPORAL_PATIENCE_SECONDS)
+    return await connect_temporal(
+        connection,
+        patience=TEMPORAL_PATIENCE_SECONDS,
+        runtime=runtime,
+        interceptors=interceptors,
+    )
 
 
 def make_delivery(settings: Settings) -> Delivery:

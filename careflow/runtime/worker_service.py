@@ -55,9 +55,9 @@ async def build_worker_process(
     """Build a `careflow worker` process: store (schema checked), Temporal, schedule, worker.
 
     The one place to add what a worker process carries besides its worker: a metrics
-    runtime or tracing interceptors for the Temporal client (`connect_temporal`'s
-    `runtime=` and `interceptors=`), a metrics HTTP endpoint, log set-up. Whatever
-    needs closing goes on `stack`.
+    runtime or tracing interceptors for the Temporal client
+    (`connect_service_temporal`'s `runtime=` and `interceptors=`), a metrics HTTP
+    endpoint, log set-up. Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
     client = await connect_service_temporal(settings)
