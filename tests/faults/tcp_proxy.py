@@ -32,7 +32,6 @@ class TcpProxy:
         self.target_host = target_host
         self.target_port = target_port
         self.tls = tls
-        self.handshake_failures = 0
         self.port = free_port()
         self.cuts = 0
         self._loop = asyncio.new_event_loop()
@@ -65,18 +64,6 @@ class TcpProxy:
     async def _listen(self) -> None:
         # reuse_address (asyncio's default on Unix) lets the port be bound again at once.
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
-        if self.tls is not None:
-            # A client that rejects the certificate ends the handshake; asyncio reports
-            # that to the loop's handler, which would print a trace for every attempt.
-            self._loop.set_exception_handler(self._count_handshake_failure)
-
-    def _count_handshake_failure(
-        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
-    ) -> None:
-        if isinstance(context.get("exception"), ssl.SSLError | ConnectionError):
-            self.handshake_failures += 1
-            return
-        loop.default_exception_handler(context)
 
     async def _close_everything(self) -> None:
         server, self._server = self._server, None

@@ -208,14 +208,12 @@ async def test_tls_through_a_terminating_proxy(tls_proxy: TcpProxy, pki: Pki) ->
     # By name: the certificate is for temporal.test, reached at 127.0.0.1.
     await connect_with({**tls, "TEMPORAL_TLS_SERVER_NAME": "temporal.test"})
 
-    failures_before = tls_proxy.handshake_failures
     assert await connect_problem(
         {**tls, "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki.other_ca_file)}
     ) == (
         "TLS handshake with 127.0.0.1 failed: certificate signed by unknown authority "
         "— check TEMPORAL_TLS_SERVER_CA_CERT_PATH"
     )
-    assert tls_proxy.handshake_failures > failures_before, "the proxy saw the rejected handshake"
     assert (
         await connect_problem({**tls, "TEMPORAL_TLS_SERVER_NAME": "temporal.example.com"})
     ).startswith(
