@@ -191,6 +191,12 @@ async def test_workers_and_an_api_in_their_own_namespace_over_mutual_tls(
         assert all(count == 1 for count in ids.values()), ids
         journey = await client.get_workflow_handle("complaint-svc-1-k-api").describe()
         assert journey.namespace == NAMESPACE
+        # A command given the wrong CA says so in one line, naming the setting.
+        wrong_ca = {**env, "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki.other_ca_file)}
+        assert one_line_error(await run(wrong_ca, "scan")) == (
+            "careflow: TLS handshake with 127.0.0.1 failed: certificate signed by unknown "
+            "authority — check TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+        )
 
         for service in services:
             assert await service.terminate() == 0, service.text()[-4000:]
