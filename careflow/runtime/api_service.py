@@ -25,6 +25,8 @@ from careflow.runtime.service import (
     open_store,
     run_until_stopped,
     stop_on_signals,
+    unless_stopped,
+    warn_if_secret_key_is_local,
 )
 from careflow.store import Database
 
@@ -98,7 +100,11 @@ async def run_api_process(settings: Settings) -> None:
     """Run `careflow api` until SIGINT or SIGTERM, then finish requests in flight."""
     stop = stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
-        process = await build_api_process(settings, stack)
+        process = await unless_stopped(stop, build_api_process(settings, stack))
+        if process is None:
+            log.info("careflow api stopped while starting")
+            return
+        warn_if_secret_key_is_local(settings)
         serving = await process.server.serve_until_listening()
         log.info(
             "careflow api listening on http://%s (Temporal namespace %s)",

@@ -10,17 +10,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from temporalio.client import Client, Interceptor
 from temporalio.runtime import Runtime
 
-from careflow.config import Settings
+from careflow.config import KEY_FILE_NAME, Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.store import Database, create_database
 from careflow.temporal_connection import connect_temporal, load_temporal_connection
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How long a service waits for a Temporal server that is not up yet (a whole
 # deployment started at once); a configuration mistake fails at once instead.
@@ -34,6 +37,38 @@ def stop_on_signals() -> asyncio.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     return stop
+
+
+async def unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, T]) -> T | None:
+    """`work`'s result, or None if a stop signal comes first (then `work` is cancelled).
+
+    A service still starting (waiting for Temporal, say) stops at once on SIGTERM
+    instead of making its service manager wait and then kill it.
+    """
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
+def warn_if_secret_key_is_local(settings: Settings) -> None:
+    """Say so when links and sessions are signed with a key generated on this host.
+
+    Workers and API processes may run on several hosts: each would generate its own
+    key, and a link signed on one would fail on another.
+    """
+    if settings.configured_secret_key is None:
+        log.warning(
+            "CAREFLOW_SECRET_KEY is not set: links are signed with the key generated in %s; "
+            "give every host the same key",
+            settings.resolved_home / KEY_FILE_NAME,
+        )
 
 
 async def open_store(

@@ -16,10 +16,15 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from temporalio.client import Client
 
-from careflow.config import KEY_FILE_NAME, Settings
+from careflow.config import Settings
 from careflow.runtime.api_service import api_server
 from careflow.runtime.schedule import ensure_daily_scan_schedule
-from careflow.runtime.service import open_store, run_until_stopped, stop_on_signals
+from careflow.runtime.service import (
+    open_store,
+    run_until_stopped,
+    stop_on_signals,
+    warn_if_secret_key_is_local,
+)
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.runtime.worker_service import start_worker
@@ -79,13 +84,9 @@ async def run_up(
 
         await ensure_daily_scan_schedule(client, settings)
         _print_locations(console, settings, connection)
-        if settings.configured_secret_key is None and not connection.embedded:
-            # With an external Temporal, workers and the API may run on several hosts:
-            # each would generate its own key, and links signed on one fail on another.
-            console.print(
-                "[yellow]CAREFLOW_SECRET_KEY is not set: links are signed with the key "
-                f"generated in {home / KEY_FILE_NAME}; give every host the same key.[/]"
-            )
+        if not connection.embedded:
+            # With an external Temporal, workers and the API may run on several hosts.
+            warn_if_secret_key_is_local(settings)
         if after_start is not None:
             await after_start(db, client)
 

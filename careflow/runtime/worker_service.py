@@ -23,6 +23,8 @@ from careflow.runtime.service import (
     open_store,
     run_until_stopped,
     stop_on_signals,
+    unless_stopped,
+    warn_if_secret_key_is_local,
 )
 from careflow.store import Database
 from worker import create_worker
@@ -70,7 +72,11 @@ async def run_worker_process(settings: Settings) -> None:
     """Run `careflow worker` until SIGINT or SIGTERM, then shut down gracefully."""
     stop = stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
-        process = await build_worker_process(settings, stack)
+        process = await unless_stopped(stop, build_worker_process(settings, stack))
+        if process is None:
+            log.info("careflow worker stopped while starting")
+            return
+        warn_if_secret_key_is_local(settings)
         log.info(
             "careflow worker polling task queue %s in namespace %s",
             settings.task_queue,

@@ -120,6 +120,19 @@ async def test_services_refuse_a_store_behind_the_code(tmp_path: Path) -> None:
     current = await run(env, "db", "current")
     assert (current.returncode, current.stdout.strip()) == (0, f"{url}: revision 0003 (up to date)")
 
+    # Past the store, a worker waits for a Temporal server that may still be starting,
+    # and says so; SIGTERM meanwhile stops it at once, cleanly.
+    waiting = Service("waiting-worker", env, tmp_path, "worker")
+    try:
+        await waiting.wait_for(
+            "cannot reach Temporal at 127.0.0.1:1: connection refused — check TEMPORAL_ADDRESS; "
+            "trying again for up to"
+        )
+        assert await waiting.terminate() == 0
+        assert "careflow worker stopped while starting" in waiting.text()
+    finally:
+        waiting.kill()
+
 
 async def test_workers_and_an_api_in_their_own_namespace_over_mutual_tls(
     tmp_path: Path,
