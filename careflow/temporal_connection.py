@@ -122,9 +122,13 @@ def load_temporal_connection(
     try:
         profile = ClientConfigProfile.load(override_env_vars=env)
     except RuntimeError as error:  # the bridge's ConfigError: bad TOML, unknown profile
-        where = f"TEMPORAL_CONFIG_FILE {config_file}" if config_file else "Temporal client config"
+        file = config_file or "the Temporal config file"
         detail = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        raise TemporalConnectionError(f"{where}: {detail}") from None
+        if detail.startswith("Profile '") and detail.endswith("' not found"):
+            raise TemporalConnectionError(
+                f"TEMPORAL_PROFILE: no profile {env.get('TEMPORAL_PROFILE')!r} in {file}"
+            ) from None
+        raise TemporalConnectionError(f"TEMPORAL_CONFIG_FILE {file}: {detail}") from None
 
     in_file = _file_origin(env)
     origins: dict[str, str] = {}

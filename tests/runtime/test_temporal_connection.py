@@ -110,7 +110,14 @@ server_name = "temporal.test"
         f"tls.server_ca_cert_path in {config} [profile prod]: cannot read /nowhere/ca.pem: "
         "no such file"
     )
-    assert problem({**env, "TEMPORAL_PROFILE": "staging"}).endswith("Profile 'staging' not found")
+    assert problem({**env, "TEMPORAL_PROFILE": "staging"}) == (
+        f"TEMPORAL_PROFILE: no profile 'staging' in {config}"
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[profile.default\naddress = 1\n")
+    assert problem({"TEMPORAL_CONFIG_FILE": str(broken)}).startswith(
+        f"TEMPORAL_CONFIG_FILE {broken}: Configuration loading error: TOML parse error at line 1"
+    )
 
 
 def test_configuration_mistakes_name_the_setting(tmp_path: Path, pki: Pki) -> None:
