@@ -25,6 +25,7 @@ from tests.faults.conftest import postgres_database
 from tests.faults.tcp_proxy import TcpProxy
 from tests.runtime.conftest import NAMESPACE, Pki
 from tests.smtp_sink import SmtpSink, free_port
+from tests.store.test_schema_state import HEAD, PREVIOUS
 
 __all__ = ["postgres_database"]  # the fault suite's fixture: a fresh PostgreSQL database
 
@@ -96,29 +97,34 @@ async def test_services_refuse_a_store_behind_the_code(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{path}"
     empty = one_line_error(await run(env, "worker"))
     assert empty == (
-        f"careflow: the store {url} has no careflow schema, this careflow needs 0003: "
+        f"careflow: the store {url} has no careflow schema, this careflow needs {HEAD}: "
         "run `careflow db upgrade` first"
     )
 
     old = create_database(url)
-    await old.migrate("0002")  # a store last migrated by an older careflow
+    await old.migrate(PREVIOUS)  # a store last migrated by an older careflow
     await old.dispose()
     for command in ("worker", "api"):
         assert one_line_error(await run(env, command)) == (
-            f"careflow: the store {url} is at revision 0002, this careflow needs 0003: "
+            f"careflow: the store {url} is at revision {PREVIOUS}, this careflow needs {HEAD}: "
             "run `careflow db upgrade` first"
         )
     current = await run(env, "db", "current")
     assert current.returncode == 1
-    assert "revision 0002, this careflow needs 0003: run `careflow db upgrade`" in current.stdout
+    assert f"revision {PREVIOUS}, this careflow needs {HEAD}: run `careflow db upgrade`" in (
+        current.stdout
+    )
 
     upgraded = await run(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert f"{url} upgraded from 0002 to 0003" in upgraded.stdout
+    assert f"{url} upgraded from {PREVIOUS} to {HEAD}" in upgraded.stdout
     again = await run(env, "db", "upgrade")
-    assert f"{url} is up to date at revision 0003" in again.stdout
+    assert f"{url} is up to date at revision {HEAD}" in again.stdout
     current = await run(env, "db", "current")
-    assert (current.returncode, current.stdout.strip()) == (0, f"{url}: revision 0003 (up to date)")
+    assert (current.returncode, current.stdout.strip()) == (
+        0,
+        f"{url}: revision {HEAD} (up to date)",
+    )
 
     # Past the store, a worker waits for a Temporal server that may still be starting,
     # and says so; SIGTERM meanwhile stops it at once, cleanly.
