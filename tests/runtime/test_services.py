@@ -85,6 +85,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return said[0]
 
 
+@pytest.mark.timeout(300)
 async def test_services_refuse_a_store_behind_the_code(tmp_path: Path) -> None:
     path = tmp_path / "careflow.db"
     env = {
@@ -140,6 +141,7 @@ async def test_services_refuse_a_store_behind_the_code(tmp_path: Path) -> None:
         waiting.kill()
 
 
+@pytest.mark.timeout(400)
 async def test_workers_and_an_api_in_their_own_namespace_over_mutual_tls(
     tmp_path: Path,
     mtls_proxy: TcpProxy,
@@ -216,6 +218,30 @@ async def test_workers_and_an_api_in_their_own_namespace_over_mutual_tls(
             "careflow: TLS handshake with 127.0.0.1 failed: certificate signed by unknown "
             "authority — check TEMPORAL_TLS_SERVER_CA_CERT_PATH"
         )
+
+        # A burst while worker-1 is told to stop: it finishes what it holds and exits 0,
+        # worker-2 takes the rest, and every acknowledgement goes out exactly once.
+        burst = [f"k-burst-{n}" for n in range(8)]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+            for n, complaint in enumerate(burst):
+                if n == 3:
+                    services[0].process.send_signal(signal.SIGTERM)
+                customer = f"svc-burst-{n}"
+                for event in (
+                    {"type": "customer_upserted", "customer_id": customer, "occurred_at": now,
+                     "data": {"email": f"{customer}@example.com", "locale": "en"}},
+                    {"type": "complaint_opened", "customer_id": customer, "occurred_at": now,
+                     "data": {"complaint_id": complaint, "severity": "high"}},
+                ):  # fmt: skip
+                    response = await http.post("/events", json=event, timeout=30)
+                    assert response.status_code == 202, response.text
+        assert await asyncio.to_thread(services[0].process.wait, 60) == 0
+        deadline = loop.time() + 120
+        while not all(any(k in str(m["Subject"]) for m in smtp_sink.messages) for k in burst):
+            assert loop.time() < deadline, [str(m["Subject"]) for m in smtp_sink.messages]
+            await asyncio.sleep(0.2)
+        ids = Counter(str(m["Message-ID"]) for m in smtp_sink.messages)
+        assert all(count == 1 for count in ids.values()), ids
 
         for service in services:
             assert await service.terminate() == 0, service.text()[-4000:]
