@@ -28,7 +28,7 @@ def event(
     event_id: str | None = typer.Option(None, "--event-id", help="Accepted once per id."),
     at: str | None = typer.Option(None, "--at", help="When it happened (ISO 8601); default now."),
 ) -> None:
-    """Record an event and evaluate the rules for its customer (needs `careflow up` running)."""
+    """Record an event and evaluate the rules for its customer (needs a running worker)."""
     try:
         body = EventIn.model_validate(
             {

@@ -39,7 +39,7 @@ def scan(
         None, "--at", help="Compute facts as of this time (ISO 8601); default now."
     ),
 ) -> None:
-    """Run the daily scan on demand through the running worker (`careflow up`)."""
+    """Run the daily scan on demand through a running worker (`careflow up` or `worker`)."""
     when = parse_when(at)
     progress = asyncio.run(_scan(when))
     console.print(
