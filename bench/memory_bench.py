@@ -109,7 +109,6 @@ async def serve(
     """The worker process: careflow's worker, its workflow cache fixed at `cache`
     (with `waiting`, also running the benchmark's waiting journeys)."""
     settings = Settings(
-        temporal_address=address,
         database_url=database_url,
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         task_queue=TASK_QUEUE,

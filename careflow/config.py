@@ -1,8 +1,10 @@
-"""Configuration from the environment (`CAREFLOW_*`, `TEMPORAL_ADDRESS`).
+"""Configuration from the environment (`CAREFLOW_*`).
 
 Every setting has an embedded default, so `careflow up` with no configuration runs
 everything locally under `var/`. A setting that names an external service switches
-that part off in the embedded runtime.
+that part off in the embedded runtime. How to reach Temporal follows Temporal's own
+conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, ...) and is read in one place,
+`careflow/temporal_connection.py`.
 """
 
 from __future__ import annotations
@@ -68,11 +70,9 @@ class Settings(BaseSettings):
         default=None, description="External SMTP server; default: local capture server."
     )
     http: str = Field(default="127.0.0.1:8080", description="host:port of the HTTP API.")
-    temporal_port: int = Field(default=7233, description="Port of the embedded Temporal.")
-    temporal_address: str | None = Field(
-        default=None, validation_alias="TEMPORAL_ADDRESS", description="External Temporal."
+    temporal_port: int = Field(
+        default=7233, description="Port of the embedded Temporal (with no TEMPORAL_ADDRESS)."
     )
-    temporal_namespace: str = "default"
     task_queue: str = "careflow"
     smtp_capture_port: int = Field(default=8025, description="Port of the capture SMTP.")
     mail_from: str = "careflow <care@careflow.localhost>"
@@ -130,14 +130,6 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.resolved_home / "outbox"
-
-    @property
-    def embedded_temporal(self) -> bool:
-        return not self.temporal_address
-
-    @property
-    def temporal_target(self) -> str:
-        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     @property
     def temporal_ui_port(self) -> int:

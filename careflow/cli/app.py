@@ -42,6 +42,7 @@ def main() -> None:
 # Command modules register themselves on `app` when imported.
 from careflow.cli import (  # noqa: E402,F401
     customers,
+    db,
     events,
     facts,
     imports,

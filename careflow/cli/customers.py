@@ -9,9 +9,9 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import Client
 
 from careflow.cli.app import app
+from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.erasure import ErasureReport, erase_customer
 from careflow.store import create_database
@@ -72,16 +72,7 @@ def erase(
 
 async def _erase(customer_id: str) -> ErasureReport | None:
     settings = load_settings()
-    try:
-        client = await Client.connect(
-            settings.temporal_target, namespace=settings.temporal_namespace
-        )
-    except RuntimeError as error:
-        err.print(
-            f"[red]cannot reach Temporal at {settings.temporal_target}[/] ({error}); "
-            "start `careflow up` or set TEMPORAL_ADDRESS"
-        )
-        raise typer.Exit(2) from None
+    client = await connect_or_exit(settings)
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.client import Client
 
 from careflow.cli.app import app
+from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.intake.events import AcceptedEvent, EventIn, accept_event
 from careflow.store import create_database
@@ -28,7 +28,7 @@ def event(
     event_id: str | None = typer.Option(None, "--event-id", help="Accepted once per id."),
     at: str | None = typer.Option(None, "--at", help="When it happened (ISO 8601); default now."),
 ) -> None:
-    """Record an event and evaluate the rules for its customer (needs `careflow up` running)."""
+    """Record an event and evaluate the rules for its customer (needs a running worker)."""
     try:
         body = EventIn.model_validate(
             {
@@ -56,14 +56,7 @@ def event(
 
 async def _post(body: EventIn) -> AcceptedEvent:
     settings = load_settings()
-    try:
-        client = await Client.connect(settings.temporal_target)
-    except RuntimeError as error:
-        err.print(
-            f"[red]cannot reach Temporal at {settings.temporal_target}[/] ({error}); "
-            "start `careflow up` first or set TEMPORAL_ADDRESS"
-        )
-        raise typer.Exit(2) from None
+    client = await connect_or_exit(settings)
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()

@@ -18,10 +18,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from temporalio.client import Client
 
 from careflow.cli.app import app
 from careflow.cli.rules import rules_app
+from careflow.cli.temporal import connect_or_exit
 from careflow.config import Settings, load_settings
 from careflow.rule_impact import (
     JourneyInFlight,
@@ -85,7 +85,7 @@ def cancel(
         typer.confirm(f"Cancel {len(records)} running journey(s) of rule {rule!r}?", abort=True)
 
     async def run(db: Database) -> list[str]:
-        client = await connect_temporal(settings)
+        client = await connect_or_exit(settings)
         return await cancel_journeys(db, client, records)
 
     cancelled = asyncio.run(_with_db(settings, run))
@@ -94,18 +94,6 @@ def cancel(
         f"cancelled {len(cancelled)} journey(s) of rule {escape(rule)}"
         + (f"; {gone} had already ended" if gone else "")
     )
-
-
-async def connect_temporal(settings: Settings) -> Client:
-    """The Temporal client, or exit 2 with what to do when Temporal cannot be reached."""
-    try:
-        return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
-    except RuntimeError as error:
-        err.print(
-            f"[red]cannot reach Temporal at {settings.temporal_target}[/] ({escape(str(error))}); "
-            "start `careflow up` or set TEMPORAL_ADDRESS"
-        )
-        raise typer.Exit(2) from None
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -1,17 +1,44 @@
-"""`careflow up`: run everything on the embedded defaults (or configured services)."""
+"""`careflow up`, `careflow worker` and `careflow api`: the service processes.
+
+`up` runs everything on one machine (embedded defaults, migrating the store);
+`worker` and `api` are the separate services of a deployment, any number of each
+against one Temporal namespace and one store, whose schema they check but never
+change (`careflow db upgrade` does).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import typer
 from rich.console import Console
 from temporalio.client import Client
 
 from careflow.cli.app import app
+from careflow.cli.temporal import exit_with
 from careflow.config import load_settings
-from careflow.store import Database
+from careflow.store import Database, SchemaBehindError
+from careflow.temporal_connection import TemporalConnectionError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def log_as_a_service() -> None:
+    """Informational logs on stderr: what a service manager's journal should show."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # Alembic's per-connection chatter ("Context impl ...") says nothing to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_service(service: Coroutine[Any, Any, None]) -> None:
+    """Run a service; a setup mistake is one line on stderr and exit code 2."""
+    try:
+        asyncio.run(service)
+    except (TemporalConnectionError, SchemaBehindError) as error:
+        exit_with(error)
 
 
 @app.command()
@@ -23,7 +50,7 @@ def up(
     """Start the store, Temporal, SMTP capture, the worker and the HTTP API; Ctrl-C stops."""
     from careflow.runtime.up import run_up
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     settings = load_settings()
     console = Console()
 
@@ -33,4 +60,22 @@ def up(
         summary = await load_demo_data(db, client, settings.task_queue)
         console.print(f"demo data: {summary}")
 
-    asyncio.run(run_up(settings, after_start=load_demo if demo else None, console=console))
+    run_service(run_up(settings, after_start=load_demo if demo else None, console=console))
+
+
+@app.command()
+def worker() -> None:
+    """Run workflows and activities on the task queue (no HTTP API); SIGTERM stops gracefully."""
+    from careflow.runtime.worker_service import run_worker_process
+
+    log_as_a_service()
+    run_service(run_worker_process(load_settings()))
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API and console on CAREFLOW_HTTP (no worker); SIGTERM stops gracefully."""
+    from careflow.runtime.api_service import run_api_process
+
+    log_as_a_service()
+    run_service(run_api_process(load_settings()))

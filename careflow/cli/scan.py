@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from careflow.cli.app import app
+from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
@@ -38,7 +39,7 @@ def scan(
         None, "--at", help="Compute facts as of this time (ISO 8601); default now."
     ),
 ) -> None:
-    """Run the daily scan on demand through the running worker (`careflow up`)."""
+    """Run the daily scan on demand through a running worker (`careflow up` or `worker`)."""
     when = parse_when(at)
     progress = asyncio.run(_scan(when))
     console.print(
@@ -49,14 +50,7 @@ def scan(
 
 async def _scan(at: datetime | None) -> ScanProgress:
     settings = load_settings()
-    try:
-        client = await Client.connect(settings.temporal_target)
-    except RuntimeError as error:
-        console.print(
-            f"[red]cannot reach Temporal at {settings.temporal_target}[/] ({error}); "
-            "start `careflow up` first or set TEMPORAL_ADDRESS"
-        )
-        raise typer.Exit(2) from None
+    client = await connect_or_exit(settings)
     started = datetime.now(UTC)
     handle = await client.start_workflow(
         DailyScanWorkflow.run,

@@ -107,7 +107,7 @@ class Console:
         base = self.temporal_ui_url
         if base is None:
             base = f"http://{request.url.hostname}:{self.settings.temporal_ui_port}"
-        namespace = quote(self.settings.temporal_namespace, safe="")
+        namespace = quote(self.api.client.namespace, safe="")
         return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"
 
 

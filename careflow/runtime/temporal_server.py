@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from careflow.runtime.binaries import temporal_cli_path
 from careflow.runtime.processes import start_child, stop_child
+from careflow.temporal_connection import DEFAULT_NAMESPACE, TemporalConnection, connect_temporal
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,19 @@ SEARCH_ATTRIBUTES = {"CareflowCustomer": "Keyword", "CareflowRule": "Keyword"}
 
 
 class EmbeddedTemporal:
-    """A `temporal server start-dev` child process with a persistent SQLite store."""
+    """A `temporal server start-dev` child process with a persistent SQLite store.
 
-    def __init__(self, home: Path, port: int, ui_port: int) -> None:
+    `namespace` (TEMPORAL_NAMESPACE with no TEMPORAL_ADDRESS) is created besides
+    `default`, with careflow's search attributes.
+    """
+
+    def __init__(
+        self, home: Path, port: int, ui_port: int, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> None:
         self.home = home
         self.port = port
         self.ui_port = ui_port
+        self.namespace = namespace
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
 
@@ -63,10 +71,14 @@ class EmbeddedTemporal:
             "--log-level",
             "warn",
         ]
+        if self.namespace != DEFAULT_NAMESPACE:
+            args += ["--namespace", self.namespace]
         for name, kind in SEARCH_ATTRIBUTES.items():
             args += ["--search-attribute", f"{name}={kind}"]
         self.process = start_child(args, self.home / "logs" / "temporal.log")
-        await wait_for_temporal(self.address, within_seconds, self.process)
+        await wait_for_temporal(
+            self.address, within_seconds, self.process, namespace=self.namespace
+        )
 
     async def supervise(self) -> None:
         """Start the server again, on the same store and port, whenever it dies.
@@ -93,20 +105,20 @@ class EmbeddedTemporal:
 
 
 async def wait_for_temporal(
-    address: str, within_seconds: float, process: subprocess.Popen[bytes] | None = None
+    address: str,
+    within_seconds: float,
+    process: subprocess.Popen[bytes] | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Client:
-    """Connect to Temporal, retrying for `within_seconds`; fail early if the server died."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_seconds
-    while True:
+    """Connect to a local dev server, retrying for `within_seconds`; fail early if it died."""
+
+    def still_starting() -> None:
         if process is not None and process.poll() is not None:
             raise RuntimeError(
                 f"the Temporal dev server exited with code {process.returncode}; "
                 "see var/logs/temporal.log"
             )
-        try:
-            return await Client.connect(address)
-        except RuntimeError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.25)
+
+    local = TemporalConnection(address=address, namespace=namespace, embedded=True)
+    return await connect_temporal(local, patience=within_seconds, still_starting=still_starting)

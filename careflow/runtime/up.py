@@ -1,8 +1,9 @@
 """`careflow up`: the store, Temporal, SMTP, the worker and the HTTP API in one process.
 
-Each part is embedded unless configuration points at an external one. SIGINT and
-SIGTERM shut everything down in reverse order; the Temporal dev server is a
-child process that dies with this one even on SIGKILL.
+Each part is embedded unless configuration points at an external one. The worker
+and the API are the same parts `careflow worker` and `careflow api` run; `up` also
+migrates the store. SIGINT and SIGTERM shut everything down in reverse order; the
+Temporal dev server is a child process that dies with this one even on SIGKILL.
 """
 
 from __future__ import annotations
@@ -10,31 +11,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import uvicorn
 from rich.console import Console
 from temporalio.client import Client
 
-from careflow.api.app import create_app
-from careflow.api.state import ApiState
-from careflow.config import KEY_FILE_NAME, Settings
-from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
+from careflow.config import Settings
+from careflow.runtime.api_service import api_server
 from careflow.runtime.schedule import ensure_daily_scan_schedule
+from careflow.runtime.service import (
+    open_store,
+    run_until_stopped,
+    stop_on_signals,
+    warn_if_secret_key_is_local,
+)
 from careflow.runtime.smtp_capture import CaptureSmtpServer
-from careflow.runtime.temporal_server import EmbeddedTemporal, wait_for_temporal
-from careflow.store import Database, create_database
-from careflow.worker import create_worker
+from careflow.runtime.temporal_server import EmbeddedTemporal
+from careflow.runtime.worker_service import start_worker
+from careflow.store import Database
+from careflow.temporal_connection import (
+    TemporalConnection,
+    connect_temporal,
+    load_temporal_connection,
+)
 
 log = logging.getLogger("careflow.up")
-
-
-def make_delivery(settings: Settings) -> Delivery:
-    """Dry-run writes to the outbox; otherwise real SMTP (the capture server by default)."""
-    if settings.delivery == "dry-run":
-        return OutboxDelivery(settings.outbox_dir)
-    return SmtpDelivery(settings.smtp_target)
 
 
 async def run_up(
@@ -45,105 +46,71 @@ async def run_up(
 ) -> None:
     """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work."""
     console = console or Console()
+    connection = load_temporal_connection(settings)
     home = settings.resolved_home
     home.mkdir(parents=True, exist_ok=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
 
     async with contextlib.AsyncExitStack() as stack:
-        db = create_database(settings.sqlalchemy_url)
-        stack.push_async_callback(db.dispose)
-        await db.migrate()
+        db = await open_store(settings, stack, migrate=True)
 
         if settings.embedded_smtp:
             smtp = CaptureSmtpServer(settings.outbox_dir, settings.smtp_capture_port)
             smtp.start()
             stack.callback(smtp.stop)
 
+        serving: dict[str, Awaitable[None]] = {}
         supervisor: asyncio.Task[None] | None = None
-        if settings.embedded_temporal:
-            temporal = EmbeddedTemporal(home, settings.temporal_port, settings.temporal_ui_port)
+        if connection.embedded:
+            temporal = EmbeddedTemporal(
+                home,
+                settings.temporal_port,
+                settings.temporal_ui_port,
+                namespace=connection.namespace,
+            )
             stack.callback(temporal.stop)
             console.print("starting the embedded Temporal server ...")
             await temporal.start()
+            # A Temporal server that cannot be started again ends careflow up, with the reason.
             supervisor = asyncio.create_task(temporal.supervise(), name="careflow-temporal")
             stack.callback(supervisor.cancel)
-        client = await wait_for_temporal(settings.temporal_target, within_seconds=60)
+            serving["the embedded Temporal server"] = supervisor
+        client = await connect_temporal(connection, patience=60)
 
-        delivery = make_delivery(settings)
-        stack.push_async_callback(delivery.close)
-        worker = create_worker(client, settings, db=db, delivery=delivery)
-        worker_task = asyncio.create_task(worker.run(), name="careflow-worker")
-
-        api = _ApiServer(
-            uvicorn.Config(
-                create_app(
-                    ApiState(
-                        db,
-                        client,
-                        settings.task_queue,
-                        settings.secret_key,
-                        api_token=settings.api_token,
-                    )
-                ),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level="warning",
-                lifespan="off",
-            )
-        )
-        api_task = asyncio.create_task(api.serve(), name="careflow-api")
-        while not api.started and not api_task.done():  # noqa: ASYNC110 - uvicorn has no event
-            await asyncio.sleep(0.05)
-        if api_task.done():
-            await api_task  # raises the reason it could not start (port in use, ...)
+        api = api_server(settings, db, client)
+        serving["the HTTP API"] = await api.serve_until_listening()
+        worker = start_worker(settings, client, db, stack)
+        serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
 
         await ensure_daily_scan_schedule(client, settings)
-        _print_locations(console, settings)
-        if settings.configured_secret_key is None and not settings.embedded_temporal:
-            # With an external Temporal, workers and the API may run on several hosts:
-            # each would generate its own key, and links signed on one fail on another.
-            console.print(
-                "[yellow]CAREFLOW_SECRET_KEY is not set: links are signed with the key "
-                f"generated in {home / KEY_FILE_NAME}; give every host the same key.[/]"
-            )
+        _print_locations(console, settings, connection)
+        if not connection.embedded:
+            # With an external Temporal, workers and the API may run on several hosts.
+            warn_if_secret_key_is_local(settings)
         if after_start is not None:
             await after_start(db, client)
 
-        stopper = asyncio.create_task(stop.wait())
-        # A Temporal server that cannot be started again ends careflow up, with the reason.
-        watched = {stopper, worker_task, api_task} | ({supervisor} if supervisor else set())
-        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        console.print("shutting down ...")
-        api.should_exit = True
-        await asyncio.gather(api_task, return_exceptions=True)
-        await worker.shutdown()
-        stopper.cancel()
-        for task in done:
-            failure = None if task is stopper else task.exception()
-            if failure is not None:
-                raise failure
+        async def shutdown() -> None:
+            console.print("shutting down ...")
+            await api.stop()
+            await worker.shutdown()
+            # The server outlives the worker's graceful shutdown (in-flight sends report
+            # to it); the stack stops it last.
+            if supervisor is not None:
+                supervisor.cancel()
+
+        await run_until_stopped(stop, serving, shutdown)
     console.print("careflow stopped.")
 
 
-class _ApiServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: careflow decides when everything stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _print_locations(console: Console, settings: Settings) -> None:
+def _print_locations(console: Console, settings: Settings, connection: TemporalConnection) -> None:
     lines = [
         "[bold green]careflow is up[/]",
         f"  API docs      {settings.base_url}/docs",
-        f"  Temporal      {settings.temporal_target}",
+        f"  Temporal      {connection.describe()}",
         f"  Daily scan    {settings.scan_time} {settings.scan_timezone}",
     ]
-    if settings.embedded_temporal:
+    if connection.embedded:
         lines.append(f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}")
     if settings.embedded_smtp or settings.delivery == "dry-run":
         lines.append(f"  Outbox        {settings.outbox_dir}")

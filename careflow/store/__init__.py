@@ -1,6 +1,12 @@
 """The store: SQLAlchemy models, engine/session factory and migrations."""
 
-from careflow.store.db import Database, create_database
+from careflow.store.db import (
+    UPGRADE_COMMAND,
+    Database,
+    SchemaBehindError,
+    SchemaState,
+    create_database,
+)
 from careflow.store.models import (
     AuditEntry,
     Base,
@@ -19,6 +25,7 @@ from careflow.store.models import (
 )
 
 __all__ = [
+    "UPGRADE_COMMAND",
     "AuditEntry",
     "Base",
     "Complaint",
@@ -32,6 +39,8 @@ __all__ = [
     "Order",
     "OutreachLedger",
     "RuleDecision",
+    "SchemaBehindError",
+    "SchemaState",
     "SurveyResponse",
     "Task",
     "create_database",

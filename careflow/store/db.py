@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +22,25 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+UPGRADE_COMMAND = "careflow db upgrade"
+
+
+class SchemaBehindError(Exception):
+    """The store's schema is older than this code; the message names the command to run."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where the store's schema stands against the migrations this code ships."""
+
+    current: str | None  # the revision stamped in the store; None: no careflow schema
+    head: str  # the newest revision this code knows
+    known: bool  # False: a newer careflow migrated the store (a rolling upgrade)
+
+    @property
+    def behind(self) -> bool:
+        return self.current != self.head and self.known
 
 
 class Database:
@@ -63,10 +85,42 @@ class Database:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`, by default the newest Alembic revision."""
         async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade)
+            await connection.run_sync(_upgrade, revision)
+
+    async def schema_state(self) -> SchemaState:
+        """The store's Alembic revision next to the code's head, without changing anything."""
+        async with self.engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+        scripts = ScriptDirectory.from_config(alembic_config())
+        head = scripts.get_current_head()
+        assert head is not None, "careflow ships at least one migration"
+        known = current is None or current in {
+            script.revision for script in scripts.walk_revisions()
+        }
+        return SchemaState(current=current, head=head, known=known)
+
+    async def require_current_schema(self) -> SchemaState:
+        """Refuse (SchemaBehindError) a store whose schema is older than the code.
+
+        Services never migrate by themselves: several of them start at once during a
+        deployment, and the schema is changed once, by `careflow db upgrade`. A schema
+        newer than the code is accepted: during a rolling upgrade the store is
+        migrated first and the old workers keep running until they are replaced.
+        """
+        state = await self.schema_state()
+        if state.behind:
+            where = make_url(self.url).render_as_string(hide_password=True)
+            have = f"is at revision {state.current}" if state.current else "has no careflow schema"
+            raise SchemaBehindError(
+                f"the store {where} {have}, this careflow needs {state.head}: "
+                f"run `{UPGRADE_COMMAND}` first"
+            )
+        return state
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -89,8 +143,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)
 
 
 def create_database(url: str, *, schema: str | None = None) -> Database:

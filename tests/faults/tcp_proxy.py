@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -19,11 +20,18 @@ _CHUNK = 64 * 1024
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to `target_host`:`target_port` until `cut()`."""
+    """Forwards 127.0.0.1:`port` to `target_host`:`target_port` until `cut()`.
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    With `tls`, it terminates TLS with that server context (as a load balancer in
+    front of a Temporal cluster does) and forwards the plaintext.
+    """
+
+    def __init__(
+        self, target_host: str, target_port: int, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.target_host = target_host
         self.target_port = target_port
+        self.tls = tls
         self.port = free_port()
         self.cuts = 0
         self._loop = asyncio.new_event_loop()
@@ -55,7 +63,7 @@ class TcpProxy:
 
     async def _listen(self) -> None:
         # reuse_address (asyncio's default on Unix) lets the port be bound again at once.
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
 
     async def _close_everything(self) -> None:
         server, self._server = self._server, None

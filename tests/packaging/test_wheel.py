@@ -8,7 +8,6 @@ import subprocess
 import sys
 import venv
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,17 +70,19 @@ def test_the_wheel_installs_only_careflow_and_carries_its_files(wheel: Path) -> 
     assert "careflow/workflows/complaint_escalation.py" in names
 
 
-@pytest.fixture
-def project(installed: Path, tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "care-team"
-    folder.mkdir()
-    yield folder
+def _start_up(careflow: Path, project: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = (project / "up.log").open("ab")
+    return subprocess.Popen(
+        [str(careflow), "up"], cwd=project, env=env, stdout=log, stderr=log, start_new_session=True
+    )
 
 
 @pytest.mark.timeout(600)
 async def test_an_installed_wheel_acknowledges_a_complaint_from_an_operator_project(
-    installed: Path, project: Path
+    installed: Path, tmp_path: Path
 ) -> None:
+    project = tmp_path / "care-team"
+    project.mkdir()
     clean_env = {
         key: value
         for key, value in os.environ.items()
@@ -100,17 +101,13 @@ async def test_an_installed_wheel_acknowledges_a_complaint_from_an_operator_proj
     subject.write_text("[Care team] " + subject.read_text())
 
     (project / "customers.csv").write_text(
-        "customer_id,name,email,locale,timezone\n"
-        "w-001,Ada Wheel,ada@example.com,en,Europe/London\n"
+        "customer_id,name,email,locale,timezone\nw-001,Ada Wheel,ada@example.com,en,Europe/London\n"
     )
     runtime = Up(project / "var")
     env = {**clean_env, **{k: v for k, v in runtime.env.items() if k.startswith("CAREFLOW_")}}
     _run(careflow, "import", "customers", "customers.csv", cwd=project, env=env)
 
-    log = (project / "up.log").open("ab")
-    runtime.process = subprocess.Popen(
-        [str(careflow), "up"], cwd=project, env=env, stdout=log, stderr=log, start_new_session=True
-    )
+    runtime.process = _start_up(careflow, project, env)
     try:
         await runtime.wait_for_api()
         await runtime.post_event(

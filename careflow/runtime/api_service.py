@@ -1,0 +1,115 @@
+"""`careflow api`: the HTTP API and the console, no worker.
+
+Any number of API processes may run against one Temporal namespace and one store:
+they keep no state of their own (console sessions are signed cookies, login limits
+are counted in the store's audit log). On SIGTERM the API stops accepting
+connections, finishes the requests in flight, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+from temporalio.client import Client
+
+from careflow.api.app import create_app
+from careflow.api.state import ApiState
+from careflow.config import Settings
+from careflow.runtime.service import (
+    connect_service_temporal,
+    open_store,
+    run_until_stopped,
+    stop_on_signals,
+    unless_stopped,
+    warn_if_secret_key_is_local,
+)
+from careflow.store import Database
+
+log = logging.getLogger(__name__)
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: careflow decides when everything stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def serve_until_listening(self) -> asyncio.Task[None]:
+        """Start serving; return once it listens, or raise why it could not (port in use)."""
+        task = asyncio.create_task(self.serve(), name="careflow-api")
+        while not self.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.05)
+        if task.done():
+            await task
+            raise RuntimeError(
+                f"the HTTP API stopped while starting on {self.config.host}:{self.config.port}"
+            )
+        return task
+
+    async def stop(self) -> None:
+        self.should_exit = True
+
+
+def api_server(settings: Settings, db: Database, client: Client) -> ApiServer:
+    """The HTTP API and console on `CAREFLOW_HTTP`; `careflow up` shares it."""
+    state = ApiState(
+        db, client, settings.task_queue, settings.secret_key, api_token=settings.api_token
+    )
+    return ApiServer(
+        uvicorn.Config(
+            create_app(state),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+
+
+@dataclass
+class ApiProcess:
+    """Everything one `careflow api` process runs."""
+
+    settings: Settings
+    db: Database
+    client: Client
+    server: ApiServer
+
+
+async def build_api_process(settings: Settings, stack: contextlib.AsyncExitStack) -> ApiProcess:
+    """Build a `careflow api` process: store (schema checked), Temporal, the HTTP server.
+
+    The one place to add what an API process carries besides its routes: a metrics
+    runtime or tracing interceptors for the Temporal client
+    (`connect_service_temporal`'s `runtime=` and `interceptors=`), middleware or extra routes on
+    `server.config.app`, log set-up. Whatever needs closing goes on `stack`.
+    """
+    db = await open_store(settings, stack, migrate=False)
+    client = await connect_service_temporal(settings)
+    server = api_server(settings, db, client)
+    return ApiProcess(settings=settings, db=db, client=client, server=server)
+
+
+async def run_api_process(settings: Settings) -> None:
+    """Run `careflow api` until SIGINT or SIGTERM, then finish requests in flight."""
+    stop = stop_on_signals()
+    async with contextlib.AsyncExitStack() as stack:
+        process = await unless_stopped(stop, build_api_process(settings, stack))
+        if process is None:
+            log.info("careflow api stopped while starting")
+            return
+        warn_if_secret_key_is_local(settings)
+        serving = await process.server.serve_until_listening()
+        log.info(
+            "careflow api listening on http://%s (Temporal namespace %s)",
+            settings.http,
+            process.client.namespace,
+        )
+        await run_until_stopped(stop, {"the HTTP API": serving}, process.server.stop)
+    log.info("careflow api stopped")
