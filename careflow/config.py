@@ -100,6 +100,15 @@ class Settings(BaseSettings):
         description="When set, the staff API (events, customers, tasks, KPIs) needs "
         "`Authorization: Bearer <token>`.",
     )
+    metrics_http: str | None = Field(
+        default=None,
+        pattern=r"^\S*:\d{1,5}$",
+        description="host:port where a worker serves its Prometheus metrics; unset: none.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object a line; `text`: readable lines."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -154,6 +163,14 @@ class Settings(BaseSettings):
     @property
     def http_port(self) -> int:
         return int(self.http.rsplit(":", 1)[1])
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """`CAREFLOW_METRICS_HTTP` as (host, port); an empty host means every interface."""
+        if not self.metrics_http:
+            return None
+        host, port = self.metrics_http.rsplit(":", 1)
+        return host.strip("[]"), int(port)
 
     @property
     def base_url(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import typer
 from rich.console import Console
@@ -21,10 +20,12 @@ def up(
     ),
 ) -> None:
     """Start the store, Temporal, SMTP capture, the worker and the HTTP API; Ctrl-C stops."""
+    # Imported here: the other commands start faster without the runtime and telemetry.
+    from careflow.observability import observe_process
     from careflow.runtime.up import run_up
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
+    observe_process(settings, "careflow")
     console = Console()
 
     async def load_demo(db: Database, client: Client) -> None:

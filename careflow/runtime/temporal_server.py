@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from careflow.runtime.binaries import temporal_cli_path
 from careflow.runtime.processes import start_child, stop_child
@@ -93,9 +94,17 @@ class EmbeddedTemporal:
 
 
 async def wait_for_temporal(
-    address: str, within_seconds: float, process: subprocess.Popen[bytes] | None = None
+    address: str,
+    within_seconds: float,
+    process: subprocess.Popen[bytes] | None = None,
+    *,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect to Temporal, retrying for `within_seconds`; fail early if the server died."""
+    """Connect to Temporal, retrying for `within_seconds`; fail early if the server died.
+
+    `interceptors` go on the client (and so on workers built on it): careflow's
+    processes pass `careflow.observability.tracing_interceptors()`.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_seconds
     while True:
@@ -105,7 +114,7 @@ async def wait_for_temporal(
                 "see var/logs/temporal.log"
             )
         try:
-            return await Client.connect(address)
+            return await Client.connect(address, interceptors=interceptors)
         except RuntimeError:
             if loop.time() > deadline:
                 raise

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import KEY_FILE_NAME, Settings
+from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.smtp_capture import CaptureSmtpServer
@@ -43,7 +44,11 @@ async def run_up(
     after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
     console: Console | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work."""
+    """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work.
+
+    The caller sets the process up first (`careflow.observability.observe_process`);
+    the worker's metrics are also served at `CAREFLOW_METRICS_HTTP` when it is set.
+    """
     console = console or Console()
     home = settings.resolved_home
     home.mkdir(parents=True, exist_ok=True)
@@ -70,7 +75,12 @@ async def run_up(
             await temporal.start()
             supervisor = asyncio.create_task(temporal.supervise(), name="careflow-temporal")
             stack.callback(supervisor.cancel)
-        client = await wait_for_temporal(settings.temporal_target, within_seconds=60)
+        client = await wait_for_temporal(
+            settings.temporal_target, within_seconds=60, interceptors=tracing_interceptors()
+        )
+        metrics_server = start_metrics_server(settings)
+        if metrics_server is not None:
+            stack.callback(metrics_server.close)
 
         delivery = make_delivery(settings)
         stack.push_async_callback(delivery.close)
@@ -91,6 +101,9 @@ async def run_up(
                 host=settings.http_host,
                 port=settings.http_port,
                 log_level="warning",
+                # careflow.access logs each request by its route template instead:
+                # uvicorn's line has the raw path and query (signed tokens, ids).
+                access_log=False,
                 lifespan="off",
             )
         )
