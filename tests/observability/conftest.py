@@ -1,0 +1,105 @@
+"""A complaint posted through the HTTP API to the acknowledgement on the SMTP sink,
+with careflow's full worker on the Temporal test server: what the observability
+tests watch."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import httpx
+from opentelemetry.trace import TracerProvider
+from temporalio.client import Client, Interceptor
+from temporalio.testing import WorkflowEnvironment
+
+from careflow.api.app import create_app
+from careflow.api.state import ApiState
+from careflow.config import Settings
+from careflow.outreach.mailer import SmtpDelivery
+from careflow.store import Database
+from tests.smtp_sink import SmtpSink
+from worker import create_worker
+from workflows.ids import complaint_workflow_id
+
+# The customer's personal data: none of it may show in logs, metrics or traces.
+NAME = "Zhao Lianhua"
+EMAIL = "zhao.lianhua@example.com"
+PHONE = "+8613812345678"
+
+
+@dataclass
+class Complaint:
+    """What one run posted and what came of it."""
+
+    customer_id: str
+    complaint_id: str
+    journey_id: str
+    acknowledgement: EmailMessage
+
+
+def client_with(env: WorkflowEnvironment, interceptors: Sequence[Interceptor]) -> Client:
+    """A client to the test server carrying `interceptors`, as careflow's processes connect."""
+    config = env.client.config()
+    return Client(
+        env.client.service_client,
+        namespace=config["namespace"],
+        data_converter=config["data_converter"],
+        interceptors=interceptors,
+    )
+
+
+@asynccontextmanager
+async def running_careflow(
+    db: Database,
+    client: Client,
+    settings: Settings,
+    tracer_provider: TracerProvider | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API (over ASGI) and the worker, on one client, as `careflow up` runs them."""
+    delivery = SmtpDelivery(settings.smtp_target)
+    app = create_app(
+        ApiState(db, client, settings.task_queue, settings.secret_key),
+        tracer_provider=tracer_provider,
+    )
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with (
+            create_worker(client, settings, db=db, delivery=delivery),
+            httpx.AsyncClient(transport=transport, base_url="http://careflow") as http,
+        ):
+            yield http
+    finally:
+        await delivery.close()
+
+
+async def post_complaint(
+    http: httpx.AsyncClient, sink: SmtpSink, run: str, headers: dict[str, str] | None = None
+) -> Complaint:
+    """A new customer with a name, email and phone opens a complaint; returns once the
+    acknowledgement has arrived. `run` makes the ids unique on the shared server."""
+    customer = f"c-{run}"
+    complaint = f"k-{run}"
+    now = datetime.now(UTC).isoformat()
+    upsert = {
+        "type": "customer_upserted",
+        "customer_id": customer,
+        "occurred_at": now,
+        "event_id": f"u-{run}",
+        "data": {"name": NAME, "email": EMAIL, "phone": PHONE, "locale": "en"},
+    }
+    opened = {
+        "type": "complaint_opened",
+        "customer_id": customer,
+        "occurred_at": now,
+        "event_id": f"o-{run}",
+        "data": {"complaint_id": complaint, "severity": "high", "subject": "Parcel lost"},
+    }
+    for event in (upsert, opened):
+        response = await http.post("/events", json=event, headers=headers or {})
+        assert response.status_code == 202, response.text
+    [ack] = await sink.wait_for(1)
+    assert ack["To"] == EMAIL
+    return Complaint(customer, complaint, complaint_workflow_id(customer, complaint), ack)
