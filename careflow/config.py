@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from careflow.paths import RULES_DIR, TEMPLATES_DIR
@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         default="text", description="`json`: one JSON object a line; `text`: readable lines."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # `CAREFLOW_LOG_LEVEL=info` and `CAREFLOW_LOG_FORMAT=JSON` mean what they say.
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @cached_property
     def resolved_home(self) -> Path:

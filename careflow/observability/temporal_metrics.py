@@ -47,16 +47,21 @@ class SdkMetricsCollector(Collector):
     def __init__(self, url: str) -> None:
         self.url = url
 
+    def describe(self) -> list[Metric]:
+        # Registering must not scrape the exporter (the registry would collect() to
+        # learn the names); the SDK's names never clash with careflow_*.
+        return []
+
     def collect(self) -> Iterator[Metric]:
         try:
             # The URL is built by this module from a loopback address, never from input.
             with urllib.request.urlopen(self.url, timeout=SDK_SCRAPE_TIMEOUT_SECONDS) as answer:  # noqa: S310
-                text = answer.read().decode("utf-8")
-        except OSError as error:
+                families = list(text_string_to_metric_families(answer.read().decode("utf-8")))
+        except (OSError, ValueError) as error:
             # careflow's own metrics are still worth a scrape without the SDK's.
             log.warning("the Temporal SDK's metrics could not be read: %s", error)
             return
-        yield from text_string_to_metric_families(text)
+        yield from families
 
 
 def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:

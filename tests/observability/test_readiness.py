@@ -79,3 +79,18 @@ async def test_an_unreachable_store_is_named(
         assert body["problems"]["store"] == "no answer within 2 s"
     else:
         assert body["problems"]["store"].startswith("ConnectionRefusedError")
+
+
+async def test_probes_need_no_token(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Orchestrators and Prometheus call these without the staff token; neither
+    answer carries personal data."""
+    state = ApiState(
+        db, workflow_env.client, settings.task_queue, settings.secret_key, api_token="t0ken"
+    )
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://careflow") as http:
+        assert (await http.get("/ready")).status_code == 200
+        assert (await http.get("/metrics")).status_code == 200
+        assert (await http.get("/tasks")).status_code == 401
