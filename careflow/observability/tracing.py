@@ -24,7 +24,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -61,10 +61,11 @@ def configure_tracing(service_name: str) -> TracerProvider | None:
     return provider
 
 
-def tracing_interceptors(provider: trace.TracerProvider | None = None) -> list[Interceptor]:
+def tracing_interceptors(provider: trace.TracerProvider | None = None) -> list[TracingInterceptor]:
     """The interceptors a careflow Temporal client needs (pass to `Client.connect`).
 
-    A worker built on that client uses them for its workflows and activities too.
+    A worker built on that client uses them for its workflows and activities too
+    (the interceptor is both a client and a worker interceptor).
     `provider` is for tests; processes use the one `configure_tracing` installed.
     """
     return [TracingInterceptor(trace.get_tracer(TRACER_NAME, tracer_provider=provider))]

@@ -4,13 +4,17 @@ tests watch."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import TracerProvider
 from temporalio.client import Client, Interceptor
 from temporalio.testing import WorkflowEnvironment
@@ -103,3 +107,84 @@ async def post_complaint(
     [ack] = await sink.wait_for(1)
     assert ack["To"] == EMAIL
     return Complaint(customer, complaint, complaint_workflow_id(customer, complaint), ack)
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace receiver: decodes every protobuf POST to /v1/traces."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, dict[str, str], str]] = []  # service, name, attrs, trace
+        self.raw: list[bytes] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                receiver.take(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the test reads the spans, not the receiver's chatter
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def take(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.raw.append(body)
+        for resource_spans in request.resource_spans:
+            service = next(
+                (
+                    kv.value.string_value
+                    for kv in resource_spans.resource.attributes
+                    if kv.key == "service.name"
+                ),
+                "",
+            )
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    attributes = {kv.key: kv.value.string_value for kv in span.attributes}
+                    self.spans.append((service, span.name, attributes, span.trace_id.hex()))
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+# The spans of one complaint's trace, from the request to the acknowledgement sent.
+COMPLAINT_TRACE = {
+    "POST /events",  # the API's request span
+    "StartWorkflow:CustomerEventWorkflow",  # the API starting the event's workflow
+    "RunWorkflow:CustomerEventWorkflow",
+    "RunActivity:evaluate_event",
+    "RunActivity:dispatch_intents",
+    "StartWorkflow:ComplaintEscalationWorkflow",  # the dispatcher starting the journey
+    "RunWorkflow:ComplaintEscalationWorkflow",
+    "RunActivity:send_email",
+}
+
+
+def trace_of_send(receiver: OtlpReceiver, journey_id: str) -> tuple[str, set[str]]:
+    """The trace id of the journey's `send_email` span and the names of its spans."""
+    [trace_id] = {
+        trace
+        for _, name, attributes, trace in receiver.spans
+        if name == "RunActivity:send_email" and attributes.get("temporalWorkflowID") == journey_id
+    }
+    return trace_id, {name for _, name, _, trace in receiver.spans if trace == trace_id}

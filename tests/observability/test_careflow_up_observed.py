@@ -1,5 +1,6 @@
 """`careflow up` watched as an operator watches it: its metrics endpoint, `/metrics`,
-`/ready` going to 503 when Temporal stops, and JSON logs without personal data.
+`/ready` going to 503 when Temporal stops, one trace per event exported over OTLP,
+and JSON logs without personal data.
 
 Real parts: a Temporal dev server of the test's own (`TEMPORAL_ADDRESS`), a SQLite
 store, the SMTP sink, and `careflow up` as a child process.
@@ -19,7 +20,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import create_database
 from tests.faults.harness import CareflowUp
-from tests.observability.conftest import EMAIL, NAME, PHONE
+from tests.observability.conftest import (
+    COMPLAINT_TRACE,
+    EMAIL,
+    NAME,
+    PHONE,
+    OtlpReceiver,
+    trace_of_send,
+)
 from tests.smtp_sink import SmtpSink, free_port
 from workflows.ids import complaint_workflow_id
 
@@ -29,16 +37,18 @@ def families(text: str) -> dict[str, Any]:
 
 
 def sent(text: str) -> float:
-    return sum(
-        sample.value
-        for sample in families(text)["careflow_messages"].samples
-        if sample.labels == {"channel": "email", "status": "sent"}
+    return float(
+        sum(
+            sample.value
+            for sample in families(text)["careflow_messages"].samples
+            if sample.labels == {"channel": "email", "status": "sent"}
+        )
     )
 
 
 @pytest.mark.timeout(300)
-async def test_metrics_readiness_and_json_logs_of_a_running_careflow(
-    tmp_path: Path, smtp_sink: SmtpSink
+async def test_metrics_readiness_traces_and_json_logs_of_a_running_careflow(
+    tmp_path: Path, smtp_sink: SmtpSink, receiver: OtlpReceiver
 ) -> None:
     temporal = EmbeddedTemporal(tmp_path / "temporal", free_port(), free_port())
     await temporal.start()
@@ -51,19 +61,24 @@ async def test_metrics_readiness_and_json_logs_of_a_running_careflow(
         temporal=temporal.address,
         database_url=f"sqlite:///{tmp_path / 'careflow.db'}",
         smtp_port=smtp_sink.port,
-        env={"CAREFLOW_METRICS_HTTP": f"127.0.0.1:{metrics_port}", "CAREFLOW_LOG_FORMAT": "json"},
+        env={
+            "CAREFLOW_METRICS_HTTP": f"127.0.0.1:{metrics_port}",
+            "CAREFLOW_LOG_FORMAT": "json",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_SERVICE_NAME": "careflow-under-test",
+        },
     )
     try:
         careflow.start()
         await careflow.wait_for_api()
         now = datetime.now(UTC).isoformat()
-        upsert = {
+        upsert: dict[str, object] = {
             "type": "customer_upserted",
             "customer_id": "c-1",
             "occurred_at": now,
             "data": {"name": NAME, "email": EMAIL, "phone": PHONE, "locale": "en"},
         }
-        opened = {
+        opened: dict[str, object] = {
             "type": "complaint_opened",
             "customer_id": "c-1",
             "occurred_at": now,
@@ -106,18 +121,26 @@ async def test_metrics_readiness_and_json_logs_of_a_running_careflow(
         careflow.stop()
         temporal.stop()
 
+    # The spans were exported by the time careflow up stopped (its provider flushes
+    # on the way out).
+    journey = complaint_workflow_id("c-1", "k-1")
+    trace_id, in_trace = trace_of_send(receiver, journey)
+    assert in_trace >= COMPLAINT_TRACE, sorted(in_trace)
+    assert {service for service, *_ in receiver.spans} == {"careflow-under-test"}
+
     log = careflow.log_text()
     for personal in (NAME, EMAIL, PHONE, "Zhao", "13812345678"):
         assert personal not in log
     # stdout (careflow up's banner) and stderr (the log) share the file: the log's
     # lines are the JSON objects, one a line.
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    journey = complaint_workflow_id("c-1", "k-1")
     sends = [line for line in lines if line.get("activity_type") == "send_email"]
     assert sends, log[-3000:]
     assert all(line["workflow_id"] == journey for line in sends)
     assert any(line["message"].startswith(f"sent {journey}/ack") for line in sends)
     access = [line for line in lines if line["logger"] == "careflow.access"]
+    # The access log line of the request that began the trace names it.
+    assert trace_id in {line.get("trace_id") for line in access if line["path"] == "/events"}
     assert {(line["method"], line["path"], line["status"]) for line in access} >= {
         ("POST", "/events", 202),
         ("GET", "/ready", 200),
