@@ -33,6 +33,9 @@ TEMPORAL_FIELDS = (
     "attempt",
 )
 
+# Fields of the API's access log lines (careflow/api/observability.py).
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "trace_id")
+
 # Loggers that would write personal data or a line per request at INFO.
 _HELD_TO_WARNING = (
     "mail.log",  # aiosmtpd (the capture SMTP server): every RCPT TO address
@@ -121,10 +124,6 @@ class TextFormatter(logging.Formatter):
             return text
         first, newline, rest = text.partition("\n")
         return f"{first} [{' '.join(ids)}]{newline}{rest}"
-
-
-# Fields of the API's access log lines (careflow/api/observability.py).
-ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "trace_id")
 
 
 class _CareflowHandler(logging.StreamHandler[TextIO]):
