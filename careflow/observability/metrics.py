@@ -18,11 +18,13 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter, Histogram
 
+from careflow.outreach.ledger import DEFERRED, FAILED, SENT, SKIPPED
+
 # Under this label value go the counts of anything outside a label's known set.
 OTHER = "other"
 
-# The ledger statuses a send step can end a call with (see careflow.outreach.ledger).
-MESSAGE_STATUSES = frozenset({"sent", "skipped", "deferred", "failed"})
+# The ledger statuses a send step can end a call with.
+MESSAGE_STATUSES = frozenset({SENT, SKIPPED, DEFERRED, FAILED})
 CHANNELS = frozenset({"email"})
 
 EVENTS = Counter(

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import create_database
-from tests.faults.harness import CareflowUp
+from tests.faults.harness import CareflowUp, wait_until
 from tests.observability.conftest import (
     COMPLAINT_TRACE,
     EMAIL,
@@ -89,13 +89,22 @@ async def test_metrics_readiness_traces_and_json_logs_of_a_running_careflow(
         await smtp_sink.wait_for(1, within_seconds=60)
 
         async with httpx.AsyncClient(base_url=careflow.base_url, timeout=30) as http:
+            worker_endpoint = f"http://127.0.0.1:{metrics_port}/metrics"
+
+            async def counted() -> bool:
+                return sent((await http.get(worker_endpoint)).text) >= 1
+
+            # The message is on the sink a moment before the send step records it.
+            await wait_until(
+                counted, within_seconds=30, failure=lambda: "the message was never counted"
+            )
             ready = await http.get("/ready")
             assert (ready.status_code, ready.json()["checks"]) == (
                 200,
                 {"store": "ok", "temporal": "ok"},
             )
             api_metrics = (await http.get("/metrics")).text
-            worker_metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            worker_metrics = (await http.get(worker_endpoint)).text
             for scraped in (api_metrics, worker_metrics):
                 names = set(families(scraped))
                 assert {

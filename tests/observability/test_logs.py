@@ -21,6 +21,7 @@ from careflow.config import Settings
 from careflow.observability.logs import configure_logging
 from careflow.outreach.links import unsubscribe_token
 from careflow.store import Database
+from tests.faults.harness import wait_until
 from tests.observability.conftest import EMAIL, NAME, PHONE, post_complaint, running_careflow
 from tests.observability.logging_workflow import LoggingProbeWorkflow, log_from_activity
 from tests.smtp_sink import SmtpSink
@@ -69,6 +70,12 @@ async def test_a_complaint_journey_logs_ids_and_no_personal_data(
     with workflow_env.auto_time_skipping_disabled():
         async with running_careflow(db, workflow_env.client, settings) as http:
             complaint = await post_complaint(http, smtp_sink, settings.task_queue)
+            # The message is on the sink a moment before the send step logs it.
+            await wait_until(
+                lambda: f"sent {complaint.journey_id}/ack" in buffer.getvalue(),
+                within_seconds=30,
+                failure=lambda: "the send step never logged the acknowledgement",
+            )
             # A token in the query string, as a careless client might send it.
             await http.get(f"/customers/{complaint.customer_id}/timeline?token=s3cret-t0ken")
     text = buffer.getvalue()

@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.config import Settings
 from careflow.observability.metrics import bounded, count_event, count_message
 from careflow.store import Database
+from tests.faults.harness import wait_until
 from tests.observability.conftest import EMAIL, NAME, PHONE, post_complaint, running_careflow
 from tests.smtp_sink import SmtpSink
 
@@ -33,6 +34,13 @@ async def test_a_complaint_counts_its_event_rule_journey_and_message(
     with workflow_env.auto_time_skipping_disabled():
         async with running_careflow(db, workflow_env.client, settings) as http:
             await post_complaint(http, smtp_sink, settings.task_queue)
+            # The message is on the sink a moment before the send step has recorded it.
+            sent = ("careflow_messages_total", (("channel", "email"), ("status", "sent")))
+            await wait_until(
+                lambda: _value(*sent) > before[sent],
+                within_seconds=30,
+                failure=lambda: "the sent message was never counted",
+            )
             # The same events again are repeats: they count nothing.
             await post_complaint(http, smtp_sink, settings.task_queue)
             scraped = await http.get("/metrics")
