@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 from careflow.facts import facts_for_customer
 from careflow.intake.event_facts import event_facts
 from careflow.observability.metrics import count_rule_firings
+from careflow.rules import LiveRuleBook
+from careflow.rules.intents import Intent
 from careflow.store import Customer, Database, Event, RuleDecision
-from rules import LiveRuleBook
-from rules.intents import Intent
 
 
 @dataclass

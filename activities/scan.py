@@ -15,12 +15,12 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from temporalio import activity
 
-from activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.dispatch import DispatchActivities, DispatchInput
 from careflow.facts import compute_facts
 from careflow.observability.metrics import count_rule_firings
+from careflow.rules import LiveRuleBook, RuleBook
+from careflow.rules.intents import Evaluation, RuleOutcome
 from careflow.store import Customer, Database, RuleDecision
-from rules import LiveRuleBook, RuleBook
-from rules.intents import Evaluation, RuleOutcome
 
 
 @dataclass

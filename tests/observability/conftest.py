@@ -24,9 +24,9 @@ from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database
+from careflow.worker import create_worker
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import SmtpSink
-from worker import create_worker
-from workflows.ids import complaint_workflow_id
 
 # The customer's personal data: none of it may show in logs, metrics or traces.
 NAME = "Zhao Lianhua"

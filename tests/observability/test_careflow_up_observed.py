@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import create_database
+from careflow.workflows.ids import complaint_workflow_id
 from tests.faults.harness import CareflowUp, wait_until
 from tests.observability.conftest import (
     COMPLAINT_TRACE,
@@ -29,7 +30,6 @@ from tests.observability.conftest import (
     trace_of_send,
 )
 from tests.smtp_sink import SmtpSink, free_port
-from workflows.ids import complaint_workflow_id
 
 
 def families(text: str) -> dict[str, Any]:

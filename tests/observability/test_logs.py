@@ -21,11 +21,11 @@ from careflow.config import Settings
 from careflow.observability.logs import configure_logging
 from careflow.outreach.links import unsubscribe_token
 from careflow.store import Database
+from careflow.worker import WORKFLOW_RUNNER
 from tests.faults.harness import wait_until
 from tests.observability.conftest import EMAIL, NAME, PHONE, post_complaint, running_careflow
 from tests.observability.logging_workflow import LoggingProbeWorkflow, log_from_activity
 from tests.smtp_sink import SmtpSink
-from worker import WORKFLOW_RUNNER
 
 Capture = Callable[[str], io.StringIO]
 
