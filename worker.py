@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import careflow
 from careflow.activities.registry import build_activities
 from careflow.config import Settings
+from careflow.observability import client_traces, tracing_interceptors
 from careflow.outreach.mailer import Delivery
 from careflow.rules import LiveRuleBook
 from careflow.store import Database
@@ -36,8 +37,12 @@ def _non_workflow_modules() -> list[str]:
 # are loaded once, outside the sandbox: workflows only use their data types, and
 # re-importing them per workflow would also re-import durable_rules and SQLAlchemy.
 # The workflows package itself stays inside, so the sandbox still checks its code.
+# OpenTelemetry passes through too: the tracing interceptor's spans must reach the
+# process's tracer provider, not a copy of the module made per workflow.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*_non_workflow_modules())
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        *_non_workflow_modules(), "opentelemetry"
+    )
 )
 
 
@@ -50,7 +55,13 @@ def create_worker(
     rulebook: LiveRuleBook | None = None,
     task_queue: str | None = None,
 ) -> Worker:
-    """The worker for careflow's task queue, with everything registered."""
+    """The worker for careflow's task queue, with everything registered.
+
+    Its workflows and activities are traced: by the client's tracing interceptor
+    when the client has one (see `careflow.observability.tracing_interceptors`),
+    else by one added here, so a trace started by whoever started the workflow
+    goes on in it.
+    """
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -59,6 +70,8 @@ def create_worker(
         # On shutdown, running activities get time to finish: a send whose SMTP
         # exchange is done must also record it, or a retry would send it again.
         graceful_shutdown_timeout=timedelta(seconds=20),
+        # A client's interceptors apply to its workers already; twice would double spans.
+        interceptors=[] if client_traces(client) else tracing_interceptors(),
         activities=build_activities(
             settings, db=db, client=client, delivery=delivery, rulebook=rulebook
         ),

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from careflow.activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
+from careflow.observability.metrics import count_journey_started
 from careflow.rules.intents import Intent
 from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
@@ -107,6 +108,8 @@ class DispatchActivities:
                 started = await self._start(
                     journey.workflow, workflow_id, request, intent, subject, at
                 )
+                if started:
+                    count_journey_started(journey.name)
                 (result.started if started else result.existing).append(workflow_id)
                 await self._record_journey(workflow_id, journey.name, request, intent, subject, at)
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:

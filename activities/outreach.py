@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from careflow.observability.metrics import count_message, timed_send
 from careflow.outreach.context import message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
 from careflow.outreach.envelope import (
@@ -47,6 +48,9 @@ from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.outreach.templates import RenderedMessage, TemplateProblem, TemplateRenderer
 from careflow.store import Database
+
+# The channel this module sends on, as metrics and the ledger name it.
+CHANNEL = "email"
 
 
 @dataclass
@@ -162,6 +166,7 @@ class OutreachActivities:
                 atomic=topic is not Topic.TRANSACTIONAL,
             )
         if prepared.held is not None:
+            count_message(CHANNEL, prepared.result.status)
             # Logged here: on SQLite `_prepare` ran in the ledger's thread, outside
             # the activity's context.
             activity.logger.info(
@@ -179,15 +184,19 @@ class OutreachActivities:
         # repeat (same Message-ID) a retry may cause.
         async with self._exchange:
             try:
-                if isinstance(prepared.message, OutgoingEmail):
-                    assert self._flat is not None
-                    await self._flat.deliver_flat(prepared.message)
-                else:
-                    await self.delivery.deliver(prepared.message)
+                with timed_send(CHANNEL):
+                    if isinstance(prepared.message, OutgoingEmail):
+                        assert self._flat is not None
+                        await self._flat.deliver_flat(prepared.message)
+                    else:
+                        await self.delivery.deliver(prepared.message)
             except PermanentDeliveryError as error:
                 await self.ledger.record_outcome(key, FAILED, str(error), as_of(request.planned_at))
+                count_message(CHANNEL, FAILED)
+                activity.logger.warning("failed %s for customer %s", key, request.customer_id)
                 return SendEmailResult(FAILED, None, str(error))
             await self.ledger.record_outcome(key, SENT, None, as_of(request.planned_at))
+        count_message(CHANNEL, SENT)
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
         return prepared.result
 
@@ -236,7 +245,7 @@ class OutreachActivities:
                 "workflow_id": request.workflow_id,
                 "step_id": request.step_id,
                 "template_id": request.template_id,
-                "channel": "email",
+                "channel": CHANNEL,
                 "topic": topic.value,
                 "status": status,
                 "reason": reason,

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.facts import facts_for_customer
 from careflow.intake.event_facts import event_facts
+from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook
 from careflow.rules.intents import Intent
 from careflow.store import Customer, Database, Event, RuleDecision
@@ -88,6 +89,7 @@ class RuleActivities:
                         decided_at=now,
                     )
                 )
+        count_rule_firings(outcome.rule_id for outcome in evaluation.outcomes if outcome.fired)
         activity.logger.info(
             "event %s for customer %s: %d intents",
             request.event_id,

@@ -17,6 +17,7 @@ from temporalio import activity
 
 from careflow.activities.dispatch import DispatchActivities, DispatchInput
 from careflow.facts import compute_facts
+from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook, RuleBook
 from careflow.rules.intents import Evaluation, RuleOutcome
 from careflow.store import Customer, Database, RuleDecision
@@ -88,6 +89,12 @@ class ScanActivities:
         evaluations = await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
         result = ScanPageResult(last_customer_pk=rows[-1][0], customers=len(rows))
         await self._audit(request, snapshots, evaluations)
+        count_rule_firings(
+            outcome.rule_id
+            for evaluation in evaluations
+            for outcome in evaluation.outcomes
+            if outcome.fired
+        )
         requests = [
             (pk, evaluation, DispatchInput(external, list(evaluation.intents), at=request.at))
             for (pk, external, _), evaluation in zip(snapshots, evaluations, strict=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from careflow.operator_project import default_rules_dir, default_templates_dir
@@ -106,6 +106,26 @@ class Settings(BaseSettings):
         description="When set, the staff API (events, customers, tasks, KPIs) needs "
         "`Authorization: Bearer <token>`.",
     )
+    metrics_http: str | None = Field(
+        default=None,
+        pattern=r"^\S*:\d{1,5}$",
+        description="host:port where a worker serves its Prometheus metrics; unset: none.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object a line; `text`: readable lines."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # `CAREFLOW_LOG_LEVEL=info` and `CAREFLOW_LOG_FORMAT=JSON` mean what they say.
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -152,6 +172,14 @@ class Settings(BaseSettings):
     @property
     def http_port(self) -> int:
         return int(self.http.rsplit(":", 1)[1])
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """`CAREFLOW_METRICS_HTTP` as (host, port); an empty host means every interface."""
+        if not self.metrics_http:
+            return None
+        host, port = self.metrics_http.rsplit(":", 1)
+        return host.strip("[]"), int(port)
 
     @property
     def base_url(self) -> str:

@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import TracerProvider
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow import __version__
-from careflow.api import kpis, survey, tasks, unsubscribe
+from careflow.api import kpis, observability, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
 from careflow.api.state import ApiState, State
 from careflow.console import mount_console
@@ -107,6 +108,7 @@ async def get_timeline(customer_id: str, state: State) -> list[TimelineEntryOut]
 
 @router.get("/health")
 async def health() -> dict[str, str]:
+    """Liveness: the process answers (`GET /ready` says whether it can do its work)."""
     return {"status": "ok", "version": __version__}
 
 
@@ -151,8 +153,12 @@ async def answer_unavailable(request: Request, error: Exception) -> Response:
     )
 
 
-def create_app(state: ApiState) -> FastAPI:
-    """The API bound to a store and a Temporal client."""
+def create_app(state: ApiState, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """The API bound to a store and a Temporal client.
+
+    Request spans go to `tracer_provider`, by default the process's (see
+    `careflow.observability.configure_tracing`).
+    """
     app = FastAPI(
         title="careflow",
         version=__version__,
@@ -162,7 +168,10 @@ def create_app(state: ApiState) -> FastAPI:
     app.middleware("http")(refuse_nul_in_url)
     for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
         app.add_exception_handler(outage, answer_unavailable)
+    # Outermost, so its span and access log line cover every other middleware too.
+    app.add_middleware(observability.RequestObservability, tracer_provider=tracer_provider)
     app.include_router(router)
+    app.include_router(observability.router)
     app.include_router(unsubscribe.router)
     app.include_router(survey.router)
     app.include_router(kpis.router, dependencies=[StaffOnly])

@@ -19,18 +19,25 @@ from temporalio.client import Client
 
 from careflow.cli.app import app
 from careflow.cli.temporal import exit_with
-from careflow.config import load_settings
+from careflow.config import Settings, load_settings
 from careflow.store import Database, SchemaBehindError
 from careflow.temporal_connection import TemporalConnectionError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
+def observed_settings(service_name: str) -> Settings:
+    """Settings, with the process's logs, traces and SDK metrics set up for `service_name`.
 
-def log_as_a_service() -> None:
-    """Informational logs on stderr: what a service manager's journal should show."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    Before any Temporal client exists: a client made earlier would keep a runtime
+    without the metrics exporter.
+    """
+    # Imported here: the other commands start faster without the telemetry stack.
+    from careflow.observability import observe_process
+
+    settings = load_settings()
+    observe_process(settings, service_name)
     # Alembic's per-connection chatter ("Context impl ...") says nothing to an operator.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
 
 
 def run_service(service: Coroutine[Any, Any, None]) -> None:
@@ -50,8 +57,7 @@ def up(
     """Start the store, Temporal, SMTP capture, the worker and the HTTP API; Ctrl-C stops."""
     from careflow.runtime.up import run_up
 
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    settings = load_settings()
+    settings = observed_settings("careflow")
     console = Console()
 
     async def load_demo(db: Database, client: Client) -> None:
@@ -68,8 +74,7 @@ def worker() -> None:
     """Run workflows and activities on the task queue (no HTTP API); SIGTERM stops gracefully."""
     from careflow.runtime.worker_service import run_worker_process
 
-    log_as_a_service()
-    run_service(run_worker_process(load_settings()))
+    run_service(run_worker_process(observed_settings("careflow-worker")))
 
 
 @app.command()
@@ -77,5 +82,4 @@ def api() -> None:
     """Serve the HTTP API and console on CAREFLOW_HTTP (no worker); SIGTERM stops gracefully."""
     from careflow.runtime.api_service import run_api_process
 
-    log_as_a_service()
-    run_service(run_api_process(load_settings()))
+    run_service(run_api_process(observed_settings("careflow-api")))

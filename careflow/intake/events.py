@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -41,6 +41,7 @@ from careflow.intake.records import (
     check_time_range,
 )
 from careflow.journeys import running_journeys, signal_journeys
+from careflow.observability.metrics import count_event
 from careflow.store import Database, Event
 from careflow.workflows.customer_event import CustomerEventWorkflow
 from careflow.workflows.ids import event_workflow_id
@@ -54,6 +55,7 @@ EventType = Literal[
     "survey_answered",
     "consent_changed",
 ]
+EVENT_TYPES = frozenset(get_args(EventType))
 
 _DATA_MODELS: dict[str, type[BaseModel]] = {
     "customer_upserted": CustomerFields,
@@ -155,6 +157,7 @@ async def record_event(
     except IntegrityError:
         # The same event_id committed concurrently: it is a duplicate.
         return event_id, True
+    count_event(event.type, EVENT_TYPES)
     return event_id, False
 
 

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.observability import tracing_interceptors
 from careflow.runtime.service import (
     connect_service_temporal,
     open_store,
@@ -67,6 +68,9 @@ def api_server(settings: Settings, db: Database, client: Client) -> ApiServer:
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            # careflow.access logs each request by its route template instead: uvicorn's
+            # line has the raw path and query (signed tokens, ids).
+            access_log=False,
             lifespan="off",
         )
     )
@@ -91,7 +95,7 @@ async def build_api_process(settings: Settings, stack: contextlib.AsyncExitStack
     `server.config.app`, log set-up. Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
-    client = await connect_service_temporal(settings)
+    client = await connect_service_temporal(settings, interceptors=tracing_interceptors())
     server = api_server(settings, db, client)
     return ApiProcess(settings=settings, db=db, client=client, server=server)
 

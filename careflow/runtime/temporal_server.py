@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from careflow.runtime.binaries import temporal_cli_path
 from careflow.runtime.processes import start_child, stop_child
@@ -110,8 +111,13 @@ async def wait_for_temporal(
     process: subprocess.Popen[bytes] | None = None,
     *,
     namespace: str = DEFAULT_NAMESPACE,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect to a local dev server, retrying for `within_seconds`; fail early if it died."""
+    """Connect to a local dev server, retrying for `within_seconds`; fail early if it died.
+
+    `interceptors` go on the client (and so on workers built on it): careflow's
+    processes pass `careflow.observability.tracing_interceptors()`.
+    """
 
     def still_starting() -> None:
         if process is not None and process.poll() is not None:
@@ -121,4 +127,6 @@ async def wait_for_temporal(
             )
 
     local = TemporalConnection(address=address, namespace=namespace, embedded=True)
-    return await connect_temporal(local, patience=within_seconds, still_starting=still_starting)
+    return await connect_temporal(
+        local, patience=within_seconds, still_starting=still_starting, interceptors=interceptors
+    )

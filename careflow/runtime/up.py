@@ -17,6 +17,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from careflow.config import Settings
+from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.runtime.api_service import api_server
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
@@ -44,7 +45,11 @@ async def run_up(
     after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
     console: Console | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work."""
+    """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work.
+
+    The caller sets the process up first (`careflow.observability.observe_process`);
+    the worker's metrics are also served at `CAREFLOW_METRICS_HTTP` when it is set.
+    """
     console = console or Console()
     connection = load_temporal_connection(settings)
     home = settings.resolved_home
@@ -75,7 +80,12 @@ async def run_up(
             supervisor = asyncio.create_task(temporal.supervise(), name="careflow-temporal")
             stack.callback(supervisor.cancel)
             serving["the embedded Temporal server"] = supervisor
-        client = await connect_temporal(connection, patience=60)
+        client = await connect_temporal(
+            connection, patience=60, interceptors=tracing_interceptors()
+        )
+        metrics_server = start_metrics_server(settings)
+        if metrics_server is not None:
+            stack.callback(metrics_server.close)
 
         api = api_server(settings, db, client)
         serving["the HTTP API"] = await api.serve_until_listening()

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from careflow.config import Settings
+from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
     connect_service_temporal,
@@ -62,7 +63,10 @@ async def build_worker_process(
     endpoint, log set-up. Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
-    client = await connect_service_temporal(settings)
+    client = await connect_service_temporal(settings, interceptors=tracing_interceptors())
+    metrics_server = start_metrics_server(settings)
+    if metrics_server is not None:
+        stack.callback(metrics_server.close)
     await ensure_daily_scan_schedule(client, settings)
     worker = start_worker(settings, client, db, stack)
     return WorkerProcess(settings=settings, db=db, client=client, worker=worker)
