@@ -28,7 +28,7 @@ class LedgerUnavailable(Exception):
 
 
 def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(  # noqa: S603 - fixed git arguments, no shell
+    done = subprocess.run(
         ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as CI has it
         input=stdin,
         capture_output=True,

@@ -31,7 +31,7 @@ def _ledger_or_skip(repo: Path) -> list[str]:
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(  # noqa: S603 - fixed git arguments
+    return subprocess.run(
         ["git", "-C", str(repo), *args],  # noqa: S607
         check=True,
         capture_output=True,
