@@ -57,7 +57,7 @@ EXPECTED = {
 def _banned(path: str) -> dict[str, str]:
     """Ruff's TID251 findings for PROBE as if it were the file `path`: name -> message."""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--output-format", "json", "--stdin-filename", path],
+        [sys.executable, "-m", "ruff", "check", "--output-format=json", "--stdin-filename", path],
         input=PROBE,
         capture_output=True,
         text=True,
