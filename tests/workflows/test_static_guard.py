@@ -15,7 +15,7 @@ from careflow.paths import PROJECT_ROOT
 
 WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
 
-PROBE = '''\
+PROBE = """\
 import asyncio
 import os
 import random
@@ -35,7 +35,7 @@ async def step() -> None:
     uuid.uuid4()
     uuid.uuid1()
     await asyncio.sleep(1)
-'''
+"""
 # What each banned use is told to do instead (a fragment of ruff's message).
 EXPECTED = {
     "os": "activity",
