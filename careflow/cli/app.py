@@ -30,5 +30,6 @@ from careflow.cli import (  # noqa: E402,F401
     runtime,
     scan,
     simulate,
+    upgrade,
     users,
 )
