@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from worker import WORKFLOW_RUNNER
@@ -70,9 +71,13 @@ def visibility_query(task_queue: str, closed_since: datetime) -> str:
     )
 
 
-async def count_workflows(client: Client, query: str) -> int:
-    """How many workflows `query` matches (for the progress bar)."""
-    return (await client.count_workflows(query)).count
+async def count_workflows(client: Client, query: str) -> int | None:
+    """How many workflows `query` matches (for the progress bar); None when the
+    server cannot count them."""
+    try:
+        return (await client.count_workflows(query)).count
+    except RPCError:
+        return None
 
 
 async def fetch_histories(
@@ -82,20 +87,30 @@ async def fetch_histories(
     limit: int | None,
     on_fetched: Callable[[WorkflowHistory], None] = lambda _history: None,
 ) -> AsyncIterator[WorkflowHistory]:
-    """The history of every run `query` lists (at most `limit`), a few fetched at once."""
-    pending: set[asyncio.Task[WorkflowHistory]] = set()
+    """The history of every run `query` lists (at most `limit`), a few fetched at once.
 
-    async def fetch(workflow_id: str, run_id: str | None) -> WorkflowHistory:
+    A closed run deleted between listing and fetching (the namespace's retention
+    period ran out) is skipped: there is nothing left to carry on.
+    """
+    pending: set[asyncio.Task[WorkflowHistory | None]] = set()
+
+    async def fetch(workflow_id: str, run_id: str | None) -> WorkflowHistory | None:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        return await handle.fetch_history()
+        try:
+            return await handle.fetch_history()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
 
     async def finish(return_when: str) -> AsyncIterator[WorkflowHistory]:
         nonlocal pending
         done, pending = await asyncio.wait(pending, return_when=return_when)
         for task in done:
             history = task.result()
-            on_fetched(history)
-            yield history
+            if history is not None:
+                on_fetched(history)
+                yield history
 
     try:
         async for execution in client.list_workflows(query, limit=limit):

@@ -4,6 +4,7 @@ copy of the code fails them, by workflow id (exit 1)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,6 @@ from careflow.paths import PROJECT_ROOT
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database, create_database
 from careflow.upgrade_check import (
-    first_mismatch,
     replay_histories,
     save_history,
     visibility_query,
@@ -185,27 +185,39 @@ def _rows(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 async def test_a_failure_names_the_run_and_its_first_mismatch() -> None:
-    """A journey in flight before d63b777 against today's code, as the issue found it."""
+    """A journey in flight before d63b777 against today's code, as the issue found it,
+    and a journey of a workflow type the new code no longer registers."""
     path = HISTORIES_DIR / "unreplayable" / "retention_offer_call_task_before_d63b777.json"
-    history = WorkflowHistory.from_json("retention_offer-c-2", path.read_text(encoding="utf-8"))
+    broken = WorkflowHistory.from_json("retention_offer-c-2", path.read_text(encoding="utf-8"))
+    document = json.loads(
+        (HISTORIES_DIR / "retention_offer_goal_met.json").read_text(encoding="utf-8")
+    )
+    document["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"] = (
+        "RemovedWorkflow"
+    )
+    removed = WorkflowHistory.from_json("removed-1", json.dumps(document))
+    fine = WorkflowHistory.from_json(
+        "care-1", (HISTORIES_DIR / "care_message_birthday.json").read_text(encoding="utf-8")
+    )
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
-        yield history
+        for history in (broken, removed, fine):
+            yield history
 
     check = await replay_histories(histories())
-    assert check.replayed == {}
-    (failure,) = check.failures
-    assert (failure.workflow_type, failure.workflow_id) == (
+    assert check.replayed == {"CareMessageWorkflow": 1}
+    assert not check.ok
+    first, second = check.failures
+    assert (first.workflow_type, first.workflow_id) == (
         "RetentionOfferWorkflow",
         "retention_offer-c-2",
     )
-    assert failure.mismatch == (
+    assert first.mismatch == (
         "[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'send_email' "
         "does not match activity type of activity command 'orders_since'"
     )
-    assert first_mismatch(ValueError("Workflow type X is not registered\nmore")) == (
-        "Workflow type X is not registered"
-    )
+    assert (second.workflow_type, second.workflow_id) == ("RemovedWorkflow", "removed-1")
+    assert second.mismatch.startswith("Workflow class RemovedWorkflow is not registered")
 
 
 def test_saved_history_names_are_the_escaped_id_and_run(tmp_path: Path) -> None:

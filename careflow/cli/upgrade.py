@@ -78,7 +78,8 @@ async def _check(limit: int, closed_since: datetime, save: Path | None) -> Upgra
     settings = load_settings()
     client = await connect_temporal(settings)
     query = visibility_query(settings.task_queue, closed_since)
-    total = min(limit, await count_workflows(client, query))
+    matching = await count_workflows(client, query)
+    total = None if matching is None else min(limit, matching)
     columns = (TextColumn("fetching histories"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("fetch", total=total)
