@@ -2,7 +2,7 @@
 
 A history in `tests/histories/` stands for journeys that were running when it was
 recorded; editing or deleting it makes the replay test prove nothing about them
-(three commits on main did exactly that before this check). So: every path under
+(three commits on main did exactly that before this check). So: every history (`.json`) under
 that folder has one content, the one it had in the first commit that held it, in
 every later commit, in HEAD and in the working tree, and it never disappears.
 
@@ -41,12 +41,14 @@ def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def _blobs(repo: Path, tree: str) -> dict[str, str]:
-    """path -> blob id of every file under the histories folder of a tree-ish."""
+    """path -> blob id of every history (a `.json` file) under the histories folder
+    of a tree-ish; notes beside them (README.md) may be edited."""
     listing = _git(repo, "ls-tree", "-r", "--full-tree", tree, "--", HISTORIES_PATH)
     blobs = {}
     for line in listing.splitlines():
         meta, path = line.split("\t", 1)
-        blobs[path] = meta.split()[2]
+        if path.endswith(".json"):
+            blobs[path] = meta.split()[2]
     return blobs
 
 
