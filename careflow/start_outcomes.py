@@ -4,8 +4,9 @@ The audit records that a rule fired and what it asked for; the journeys table
 records what started, when (at the trigger's instant) and until when. Put together
 they answer the commonest "why didn't this customer get it?" without writing
 anything more per firing: the rule fired, but the rule had started that journey
-for the customer less than `reenter_after` days before (or once, ever, without
-it), or another journey of that kind was running. `start_decision` is the policy
+for the customer less than `reenter_after` days before (or, without it, had
+started that very journey id: once per customer, complaint, occasion or day), or
+another journey of that kind was running. `start_decision` is the policy
 itself, which the dispatcher (activities/dispatch.py) and the rules-only replay
 (careflow/simulate/replay.py) decide with.
 """
