@@ -23,8 +23,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
-from worker import WORKFLOW_RUNNER
-from workflows.registry import WORKFLOWS
+from careflow.worker import WORKFLOW_RUNNER
+from careflow.workflows.registry import WORKFLOWS
 
 # Histories fetched at once: enough to hide the round trips, few enough not to
 # crowd a busy frontend.

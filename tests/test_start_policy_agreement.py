@@ -9,17 +9,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.dispatch import DispatchActivities, DispatchInput
 from careflow.config import Settings
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
+from careflow.rules.intents import Evaluation, Intent, RuleOutcome
 from careflow.simulate.replay import DAILY_SCAN, Replay, Trigger, record_evaluation
 from careflow.start_outcomes import JourneySpan
 from careflow.store import Database, RuleDecision
 from careflow.timeline import customer_timeline
-from rules.intents import Evaluation, Intent, RuleOutcome
-from workflows.registry import JOURNEYS
+from careflow.workflows.registry import JOURNEYS
 
 HOLDOUT = HoldoutConfig(salt="agreement", journeys={"retention_offer": 0.5})
 DAY = timedelta(days=1)

@@ -30,11 +30,11 @@ from careflow.upgrade_check import (
     save_history,
     visibility_query,
 )
+from careflow.worker import create_worker
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink, free_port
 from tests.workflows.harness import HISTORIES_DIR, add_customer, new_id
-from worker import create_worker
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 PACKAGES = ("activities", "careflow", "rules", "workflows", "templates", "worker.py")
 
