@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,13 @@ from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
 from careflow.observability.metrics import count_journey_started
 from careflow.rules.intents import Intent
-from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
+from careflow.start_outcomes import (
+    JourneySpan,
+    StartOutcome,
+    StartRequest,
+    journey_span,
+    start_decision,
+)
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from careflow.workflows.journey import ENDS_BY_MEMO, JourneyInput
 
@@ -87,31 +93,7 @@ class DispatchActivities:
         on = at.date()
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
-                journey, subject, workflow_id = self._journey_of(request, intent, on)
-                recent = await self._entered_recently(request, intent, journey.name, subject, at)
-                if recent is not None and recent != workflow_id:
-                    result.existing.append(recent)
-                    continue
-                if self.holdout().holds_out(request.customer_id, journey.name):
-                    # Picked by the rule, deliberately left alone: the comparison group.
-                    result.held_out.append(workflow_id)
-                    await self._record_journey(
-                        workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS
-                    )
-                    continue
-                busy = await self._running_instead(request.customer_id, journey.name, subject, at)
-                if busy is not None:
-                    # One journey of a kind per customer (and subject) at a time, whichever
-                    # rule asks: two rules must not send two retention offers.
-                    result.existing.append(busy)
-                    continue
-                started = await self._start(
-                    journey.workflow, workflow_id, request, intent, subject, at
-                )
-                if started:
-                    count_journey_started(journey.name)
-                (result.started if started else result.existing).append(workflow_id)
-                await self._record_journey(workflow_id, journey.name, request, intent, subject, at)
+                await self._start_journey(request, intent, on, at, result)
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:
                 result.signalled += await self._signal(
                     request.customer_id, intent.workflow, intent.signal, request.subject
@@ -167,67 +149,101 @@ class DispatchActivities:
                 )
         return found
 
-    async def _entered_recently(
-        self, request: DispatchInput, intent: Intent, journey: str, subject: str, at: datetime
-    ) -> str | None:
-        """The journey this rule started (or held out) for the customer less than the
-        rule's `reenter_after` days before `at`, if any.
+    async def _start_journey(
+        self,
+        request: DispatchInput,
+        intent: Intent,
+        on: date,
+        at: datetime,
+        result: DispatchResult,
+    ) -> None:
+        """Start the journey `intent` asks for if the start policy lets it, or record
+        the customer as held out; what stood in the way goes to `result.existing`."""
+        journey, subject, workflow_id = self._journey_of(request, intent, on)
+        spans = await self._journeys_of_kind(request.customer_id, journey.name, subject)
+        held_out = self.holdout().holds_out(request.customer_id, journey.name)
+        checked: set[str] = set()
+        while True:
+            decision = start_decision(
+                StartRequest(intent.rule_id, journey.name, intent.reenter_after_days),
+                at,
+                spans,
+                workflow_id=workflow_id,
+                subject=subject or None,
+                held_out=held_out,
+            )
+            if decision.outcome is not StartOutcome.RUNNING or decision.workflow_id in checked:
+                break
+            # The table says running; only Temporal knows. Check the one in the way.
+            checked.add(decision.workflow_id)
+            ended_at = await self._ended_by(decision.workflow_id, at)
+            if ended_at is None:
+                break
+            spans = [
+                replace(span, ended_at=ended_at)
+                if span.workflow_id == decision.workflow_id
+                else span
+                for span in spans
+            ]
+        if decision.outcome in (StartOutcome.REENTRY, StartOutcome.RUNNING):
+            # The rule's own recent journey (a repeated trigger finds the same id),
+            # or one journey of a kind per customer and subject, whichever rule asks.
+            result.existing.append(decision.workflow_id)
+        elif decision.outcome is StartOutcome.HELD_OUT:
+            # Picked by the rule, deliberately left alone: the comparison group.
+            result.held_out.append(workflow_id)
+            await self._record_journey(
+                workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS
+            )
+        else:
+            started = await self._start(journey.workflow, workflow_id, request, intent, subject, at)
+            if started:
+                count_journey_started(journey.name)
+            (result.started if started else result.existing).append(workflow_id)
+            await self._record_journey(workflow_id, journey.name, request, intent, subject, at)
 
-        The journey id's period (`p<day // reenter_after>`) only makes a repeat within
-        one period find the same id; periods are cut on the calendar, so without this
-        a customer could get the journey again the day after one started, in the next
-        period, where the rule promises `reenter_after` days between them. The rule
-        is `reentry_blocker`'s, which the timeline explains with.
-        """
-        if not intent.reenter_after_days:
-            return None  # the id has no period: Temporal refuses a second start
+    async def _journeys_of_kind(
+        self, customer_id: str, journey: str, subject: str
+    ) -> list[JourneySpan]:
+        """The customer's journeys of this kind and subject, as the journeys table has them."""
         async with self.db.session() as session:
             records = await session.scalars(
                 select(JourneyRecord)
                 .join(Customer, Customer.id == JourneyRecord.customer_id)
                 .where(
-                    Customer.external_id == request.customer_id,
+                    Customer.external_id == customer_id,
                     JourneyRecord.journey == journey,
-                    JourneyRecord.rule_id == intent.rule_id,
                     JourneyRecord.subject == subject
                     if subject
                     else JourneyRecord.subject.is_(None),
                 )
             )
-            spans = [journey_span(record) for record in records]
-        blocker = reentry_blocker(
-            StartRequest(intent.rule_id, journey, intent.reenter_after_days), at, spans
-        )
-        return None if blocker is None else blocker.workflow_id
+            return [journey_span(record) for record in records]
 
-    async def _running_instead(
-        self, customer_id: str, journey: str, subject: str, at: datetime
-    ) -> str | None:
-        """The id of a journey of this kind still running for the customer at `at`, if any.
+    async def _ended_by(self, workflow_id: str, at: datetime) -> datetime | None:
+        """None when the journey the table calls running is in flight past `at`;
+        otherwise when it ended (or ends), at `at` at the latest.
 
-        The journeys table is checked against Temporal, so a journey that ended
-        without recording it (it failed, say) does not block the customer forever.
-        A journey whose memo says it ends by `at` does not block either: it is ending
-        at this very instant (a win-back offer giving up at the time of the scan that
-        finds the customer still dormant), and whether its last step has run yet must
-        not decide whether the customer gets a new one.
+        A journey that ended without recording it (it failed, say) is marked ended,
+        so it does not block the customer forever. A journey whose memo says it ends
+        by `at` does not block either: it is ending at this very instant (a win-back
+        offer giving up at the time of the scan that finds the customer still
+        dormant), and whether its last step has run yet must not decide whether the
+        customer gets a new one.
         """
-        records = await running_journeys(
-            self.db, customer_id, journeys=[journey], subject=subject or None
-        )
-        for record in records:
-            try:
-                description = await self.client.get_workflow_handle(record.workflow_id).describe()
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-            else:
-                if description.status == WorkflowExecutionStatus.RUNNING:
-                    if _ends_by(await description.memo()) <= at:
-                        continue
-                    return record.workflow_id
-            await mark_journey_ended(self.db, record.workflow_id, outcome=None, at=activity_now())
-        return None
+        try:
+            description = await self.client.get_workflow_handle(workflow_id).describe()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        else:
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                ends_by = _ends_by(await description.memo())
+                return ends_by if ends_by <= at else None
+        now = activity_now()
+        await mark_journey_ended(self.db, workflow_id, outcome=None, at=now)
+        # When it ended is unknown; it is over, so it stands in no one's way.
+        return min(now, at)
 
     async def _start(
         self,

@@ -4,9 +4,11 @@ The audit records that a rule fired and what it asked for; the journeys table
 records what started, when (at the trigger's instant) and until when. Put together
 they answer the commonest "why didn't this customer get it?" without writing
 anything more per firing: the rule fired, but the rule had started that journey
-for the customer less than `reenter_after` days before (or once, ever, without
-it), or another journey of that kind was running. The checks are the dispatcher's
-(activities/dispatch.py), in its order.
+for the customer less than `reenter_after` days before (or, without it, had
+started that very journey id: once per customer, complaint, occasion or day), or
+another journey of that kind was running. `start_decision` is the policy
+itself, which the dispatcher (activities/dispatch.py) and the rules-only replay
+(careflow/simulate/replay.py) decide with.
 """
 
 from __future__ import annotations
@@ -86,11 +88,59 @@ def start_requests(intents: Mapping[str, object]) -> list[StartRequest]:
     return found
 
 
+def start_decision(
+    request: StartRequest,
+    at: datetime,
+    journeys: Iterable[JourneySpan],
+    *,
+    workflow_id: str,
+    subject: str | None = None,
+    held_out: bool = False,
+) -> StartResult:
+    """Whether a fired rule's `start` starts its journey at `at`: the one start policy.
+
+    The dispatcher decides with it, the timeline explains with it and the rules-only
+    replay counts with it; each only gathers `journeys` (the customer's journeys as
+    known at `at`) its own way. In order:
+
+    1. re-entry: the rule started (or held out) this journey for the customer less
+       than `reenter_after_days` before, or, without them, started this very
+       journey id (once per customer, or per complaint, occasion, day);
+    2. holdout: the customer is in the journey's holdout group (`held_out`);
+    3. one of a kind: another journey of the kind is running at `at`, whichever
+       rule started it (two rules must not send two retention offers);
+    4. otherwise `workflow_id` starts.
+
+    Journeys about a subject (a complaint, an occasion) only meet journeys about
+    the same `subject`.
+    """
+    same_subject = [span for span in journeys if span.subject == subject]
+    last = reentry_blocker(request, at, same_subject, workflow_id)
+    if last is not None and last.workflow_id == workflow_id and last.status == HOLDOUT_STATUS:
+        # A repeated trigger of a held-out journey: the customer stays in the group.
+        return StartResult(StartOutcome.HELD_OUT, request.journey, workflow_id, last.started_at)
+    if last is not None:
+        again = reentry_from(last, request)
+        return StartResult(
+            StartOutcome.REENTRY, request.journey, last.workflow_id, last.started_at, again
+        )
+    if held_out:
+        return StartResult(StartOutcome.HELD_OUT, request.journey, workflow_id, at)
+    running = running_at(at, request.journey, same_subject)
+    if running is not None:
+        return StartResult(
+            StartOutcome.RUNNING, request.journey, running.workflow_id, running.started_at
+        )
+    return StartResult(StartOutcome.STARTED, request.journey, workflow_id, at)
+
+
 def start_result(
-    request: StartRequest, at: datetime, journeys: Sequence[JourneySpan]
+    request: StartRequest, at: datetime, journeys: Sequence[JourneySpan], workflow_id: str
 ) -> StartResult | None:
-    """What the dispatcher made of `request` at `at`; None when the table cannot tell
-    (the dispatch has not run yet, or the journey was removed by an erasure).
+    """What the dispatcher made of `request` at `at`, read back from the journeys
+    table; None when the table cannot tell (the dispatch has not run yet, or the
+    journey was removed by an erasure). `workflow_id` is the id the dispatcher built
+    for the request at `at`.
 
     Journeys about a subject (a complaint, an occasion) are only ever found started:
     the decision does not record its subject, so which of them stood in the way of
@@ -110,28 +160,17 @@ def start_result(
         held_out = started.status == HOLDOUT_STATUS
         outcome = StartOutcome.HELD_OUT if held_out else StartOutcome.STARTED
         return StartResult(outcome, request.journey, started.workflow_id, started.started_at)
-    journeys = [span for span in journeys if span.subject is None]
-    last = reentry_blocker(request, at, journeys)
-    if last is not None:
-        again = reentry_from(last, request)
-        return StartResult(
-            StartOutcome.REENTRY, request.journey, last.workflow_id, last.started_at, again
-        )
-    running = _running_at(at, request.journey, journeys)
-    if running is not None:
-        return StartResult(
-            StartOutcome.RUNNING, request.journey, running.workflow_id, running.started_at
-        )
-    return None
+    decision = start_decision(request, at, journeys, workflow_id=workflow_id)
+    return None if decision.outcome is StartOutcome.STARTED else decision
 
 
 def reentry_blocker(
-    request: StartRequest, at: datetime, journeys: Iterable[JourneySpan]
+    request: StartRequest, at: datetime, journeys: Iterable[JourneySpan], workflow_id: str
 ) -> JourneySpan | None:
-    """The rule's last start of the journey before `at` when it is too recent for the
-    rule to start it again: within `reenter_after_days`, or at all without them.
-
-    The dispatcher decides with this, and the timeline explains with it.
+    """The rule's start of the journey that keeps it from starting `workflow_id` at
+    `at`: its last start within `reenter_after_days`; without them, a start of the
+    very same journey id (once per business key: ever, or per complaint, occasion
+    and year, or day, as the journey's id is built).
     """
     same_rule = [
         span
@@ -140,6 +179,8 @@ def reentry_blocker(
         and span.journey == request.journey
         and span.started_at <= at
     ]
+    if request.reenter_after_days is None:
+        return next((span for span in same_rule if span.workflow_id == workflow_id), None)
     if not same_rule:
         return None
     last = max(same_rule, key=lambda span: span.started_at)
@@ -154,12 +195,14 @@ def reentry_from(last: JourneySpan, request: StartRequest) -> datetime | None:
     return last.started_at + timedelta(days=request.reenter_after_days)
 
 
-def _running_at(at: datetime, journey: str, journeys: Iterable[JourneySpan]) -> JourneySpan | None:
+def running_at(at: datetime, journey: str, journeys: Iterable[JourneySpan]) -> JourneySpan | None:
+    """A journey of the kind in flight at `at`: started by then (by any rule, at this
+    very instant too) and not ended by then. A held-out record is no journey."""
     for span in journeys:
         if (
             span.journey == journey
             and span.status != HOLDOUT_STATUS
-            and span.started_at < at
+            and span.started_at <= at
             and (span.ended_at is None or span.ended_at > at)
         ):
             return span

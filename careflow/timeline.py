@@ -16,12 +16,14 @@ from careflow.intake.apply import find_customer
 from careflow.rules.phrases import Phrase, Stored, Words
 from careflow.start_outcomes import (
     StartOutcome,
+    StartRequest,
     StartResult,
     journey_span,
     start_requests,
     start_result,
 )
 from careflow.store import Database, Event, JourneyRecord, OutreachLedger, RuleDecision, Task
+from careflow.workflows.registry import JOURNEYS
 
 # The English words of the summaries (`careflow timeline` prints them); the console
 # says them in the reader's language. Stored values (statuses, journeys, reasons)
@@ -98,7 +100,15 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
             results = [
                 result
                 for request in start_requests(decision.intents)
-                if (result := start_result(request, decision.decided_at, spans)) is not None
+                if (
+                    result := start_result(
+                        request,
+                        decision.decided_at,
+                        spans,
+                        _journey_id(customer_id, request, decision.decided_at),
+                    )
+                )
+                is not None
             ]
             entries.append(
                 TimelineEntry(
@@ -185,6 +195,17 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
             )
     entries.sort(key=lambda entry: entry.at)
     return entries
+
+
+def _journey_id(customer_id: str, request: StartRequest, at: datetime) -> str:
+    """The id the dispatcher built for `request` at `at`, for a journey about no
+    subject (the only ones the timeline explains: see `start_result`)."""
+    journey = JOURNEYS.get(request.journey)
+    if journey is None:
+        return ""
+    return journey.workflow_id(
+        customer_id, request.rule_id, "", at.date(), request.reenter_after_days
+    )
 
 
 def decision_summary(decision: RuleDecision, results: list[StartResult]) -> Phrase:

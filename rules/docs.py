@@ -156,8 +156,12 @@ rules:
 A customer has at most one journey of a kind running at a time (and subject, such
 as one complaint), whichever rule asks for it: a second rule's offer waits until
 the first offer has ended, and may start at the instant it gives up. Without
-`reenter_after` a rule starts its journey for a customer once, ever; with it, again
-once that many days have passed since the rule's last start for them.
+`reenter_after` a rule starts its journey for a customer once, ever (a greeting once
+per occasion and year, a contact-change notice once a day); with it, again once
+that many days have passed since the rule's last start for them. A customer in a
+journey's holdout group is recorded, not started. `careflow timeline` says which
+of these stopped a start, and `careflow simulate --rules-only` counts with the same
+rule.
 
 - **all_matches**: every rule whose conditions hold fires.
 - **first_match**: only the first rule that holds fires, in order of `priority`

@@ -53,7 +53,7 @@ async def test_a_rule_that_fired_says_why_its_journey_did_not_start(db: Database
         f"retention_offer-c-carol-dormant-win-back-p1 on {offer_start.date().isoformat()}, "
         f"again from {(offer_start + timedelta(days=180)).date().isoformat()}",
         "rule vip-declining-frequency": "retention_offer not started: this rule started "
-        "retention_offer-c-alice-declining-frequency-p1 on "
+        "retention_offer-c-alice-vip-declining-frequency on "
         f"{(seeded.now - timedelta(days=20)).date().isoformat()}, once per customer",
     }
     held_out = await customer_timeline(db, "c-bob")

@@ -53,5 +53,6 @@ from careflow.cli import (  # noqa: E402,F401
     runtime,
     scan,
     simulate,
+    upgrade,
     users,
 )

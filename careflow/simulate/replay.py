@@ -2,13 +2,17 @@
 
 Each simulated day, the daily scan evaluates every customer's facts as of the scan
 time, and every order and complaint of that day is evaluated at its own time with
-its event facts, as the live intake would. Journeys are "started" by the same ids
-the dispatcher builds (`workflows.registry`), so re-entry periods and one journey
-per subject hold exactly as in production, and the holdout group
-(`rules/holdout.yaml`) is honoured. Nothing is written: two rule sets can replay
-the same store.
+its event facts, as the live intake would. Whether a rule's `start` starts its
+journey is decided by the dispatcher's own policy (`careflow.start_outcomes.
+start_decision`) over the journeys this replay started, with the ids the dispatcher
+builds (`workflows.registry`): re-entry periods, once per journey id, one journey
+per subject and the holdout group (`rules/holdout.yaml`) hold as in production.
+Nothing is written: two rule sets can replay the same store.
 
 This runs no journey (no messages, policies or goals): `careflow.simulate.run` does.
+So it cannot know when a journey ends: one journey of a kind stands in the way of
+another only when both are asked for at the same instant (two rules firing in one
+scan); a journey started earlier is taken as over. The full run knows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 
@@ -25,10 +29,11 @@ from sqlalchemy import select
 from careflow.activities.dispatch import journey_subject
 from careflow.facts import MAX_IDS_PER_QUERY, compute_facts
 from careflow.facts.config import FactsConfig
-from careflow.holdout import HoldoutConfig
+from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.event_facts import event_facts
 from careflow.rules import RuleBook
 from careflow.rules.intents import Evaluation
+from careflow.start_outcomes import JourneySpan, StartOutcome, StartRequest, start_decision
 from careflow.store import Complaint, Customer, Database, Order
 from careflow.workflows.registry import JOURNEYS
 
@@ -88,7 +93,7 @@ async def replay(
     """Replay `days` days from `start` (UTC); `follow` lists customers to keep timelines of."""
     rule_ids = [rule.id for ruleset in rulebook.rulesets for rule in ruleset.rules]
     result = Replay(rulebook.hash, start, days, rule_ids, timelines={c: [] for c in follow})
-    started: set[str] = set()
+    started: dict[str, list[JourneySpan]] = defaultdict(list)  # per customer
     holdout = holdout or HoldoutConfig()
     for offset in range(days):
         day = start + timedelta(days=offset)
@@ -100,10 +105,12 @@ async def replay(
             if is_scan:
                 evaluated = await _scan(db, rulebook, at, facts_config)
                 for customer, evaluation in evaluated:
-                    _record(result, started, holdout, batch[0], customer, evaluation)
+                    record_evaluation(result, started, holdout, batch[0], customer, evaluation)
                 continue
             for trigger, evaluation in await _events(db, rulebook, batch, facts_config):
-                _record(result, started, holdout, trigger, trigger.customer_id, evaluation)
+                record_evaluation(
+                    result, started, holdout, trigger, trigger.customer_id, evaluation
+                )
         if on_day is not None:
             on_day(day)
     return result
@@ -202,15 +209,15 @@ async def _events(
     ]
 
 
-def _record(
+def record_evaluation(
     result: Replay,
-    started: set[str],
+    started: dict[str, list[JourneySpan]],
     holdout: HoldoutConfig,
     trigger: Trigger,
     customer: str,
     evaluation: Evaluation,
 ) -> None:
-    """Count the firings; start each journey asked for once, by its deterministic id."""
+    """Count the firings; start each journey the start policy lets start."""
     for outcome in evaluation.outcomes:
         if outcome.fired:
             result.customers_by_rule[outcome.rule_id].add(customer)
@@ -226,9 +233,31 @@ def _record(
         workflow_id = journey.workflow_id(
             customer, intent.rule_id, subject, on, intent.reenter_after_days
         )
-        if workflow_id in started:
-            continue  # the dispatcher would find the journey already started
-        started.add(workflow_id)
+        spans = started[customer]
+        decision = start_decision(
+            StartRequest(intent.rule_id, journey.name, intent.reenter_after_days),
+            trigger.at,
+            _known_at(trigger.at, spans),
+            workflow_id=workflow_id,
+            subject=subject or None,
+            held_out=holdout.holds_out(customer, journey.name),
+        )
+        if decision.outcome not in (StartOutcome.STARTED, StartOutcome.HELD_OUT) or any(
+            span.workflow_id == workflow_id for span in spans
+        ):
+            continue  # the dispatcher would find it in the way, or already held out
+        held_out = decision.outcome is StartOutcome.HELD_OUT
+        spans.append(
+            JourneySpan(
+                workflow_id,
+                journey.name,
+                intent.rule_id,
+                HOLDOUT_STATUS if held_out else "running",
+                trigger.at,
+                None,
+                subject or None,
+            )
+        )
         result.journeys.append(
             JourneyStart(
                 at=trigger.at,
@@ -236,6 +265,15 @@ def _record(
                 journey=journey.name,
                 rule_id=intent.rule_id,
                 workflow_id=workflow_id,
-                held_out=holdout.holds_out(customer, journey.name),
+                held_out=held_out,
             )
         )
+
+
+def _known_at(at: datetime, spans: list[JourneySpan]) -> list[JourneySpan]:
+    """The replay's journeys as the policy sees them at `at`: those started at this
+    very instant are running; when the earlier ones ended is unknown (none ran), so
+    they are taken as over."""
+    return [
+        span if span.started_at == at else replace(span, ended_at=span.started_at) for span in spans
+    ]

@@ -104,9 +104,10 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
         await session.flush()
 
         journeys = [
-            # An offer that converted: sent 20 days ago, an order 5 days later.
+            # An offer that converted: sent 20 days ago, an order 5 days later. Its
+            # rule starts it once per customer, so its id has no period.
             JourneyRecord(
-                workflow_id="retention_offer-c-alice-declining-frequency-p1",
+                workflow_id="retention_offer-c-alice-vip-declining-frequency",
                 journey="retention_offer",
                 customer_id=alice.id,
                 rule_id="vip-declining-frequency",

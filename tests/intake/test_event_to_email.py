@@ -21,6 +21,7 @@ from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, OutreachLedger, RuleDecision
 from careflow.worker import create_worker
 from tests.smtp_sink import SmtpSink
+from tests.workflows.harness import save_history
 
 
 def event(kind: EventType, customer: str, data: dict[str, object], event_id: str) -> EventIn:
@@ -57,6 +58,9 @@ async def acknowledge_and_resolve(
         )
         accepted = await accept_event(db, client, queue, complaint)
         await client.get_workflow_handle(accepted.workflow_id).result()
+        await save_history(
+            client.get_workflow_handle(accepted.workflow_id), "customer_event_complaint_opened"
+        )
         # The same event again, and a second event for the same complaint: no new journey.
         await accept_event(db, client, queue, complaint)
         again = event("complaint_opened", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-3-{run}")
@@ -120,6 +124,9 @@ async def test_old_events_are_recorded_but_not_acted_on(
         )
         accepted = await accept_event(db, client, queue, stale)
         result = await client.get_workflow_handle(accepted.workflow_id).result()
+        await save_history(
+            client.get_workflow_handle(accepted.workflow_id), "customer_event_too_old"
+        )
     await delivery.close()
     assert result["not_acted_reason"] == "event is too old to act on"
     assert smtp_sink.messages == []

@@ -14,8 +14,9 @@ from careflow.intake.records import ConsentFields, CustomerFields, OrderFields
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, JourneyRecord, RuleDecision
 from careflow.worker import create_worker
-from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.workflows.daily_scan import PAGES_PER_RUN, DailyScanInput, DailyScanWorkflow
 from tests.smtp_sink import SmtpSink
+from tests.workflows.harness import save_history
 
 DORMANT = 4
 ACTIVE = 3
@@ -84,3 +85,45 @@ async def test_rescan_starts_no_second_journey(
     assert {journey.journey for journey in journeys} == {"retention_offer"}
     assert {journey.rule_id for journey in journeys} == {"dormant-win-back"}
     assert fired.count("dormant-win-back") == 2 * DORMANT, "both scans audit their decisions"
+
+
+async def test_scan_continues_as_new_and_carries_its_counts(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """One customer a page: the first run scans PAGES_PER_RUN pages and continues as
+    new, the second finishes; both runs' histories are the recorded ones."""
+    run = settings.task_queue
+    now = datetime.now(UTC)
+    await seed(db, run, now)
+    quiet = PAGES_PER_RUN + 2 - (DORMANT + ACTIVE)
+    async with db.session() as session:
+        for number in range(quiet):
+            await upsert_customer(
+                session,
+                f"{run}-q{number}",
+                CustomerFields(locale="en", created_at=now - timedelta(days=900)),
+                now,
+            )
+    client = workflow_env.client
+    delivery = SmtpDelivery(settings.smtp_target)
+    with workflow_env.auto_time_skipping_disabled():
+        async with create_worker(client, settings, db=db, delivery=delivery):
+            handle = await client.start_workflow(
+                DailyScanWorkflow.run,
+                DailyScanInput(at=now, page_size=1),
+                id=f"scan-can-{run}",
+                task_queue=settings.task_queue,
+            )
+            progress = await handle.result()
+    await delivery.close()
+
+    customers = PAGES_PER_RUN + 2
+    assert (progress.total_customers, progress.scanned) == (customers, customers)
+    assert progress.journeys_started == DORMANT
+    first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    first_events = [
+        event.WhichOneof("attributes") for event in (await first_run.fetch_history()).events
+    ]
+    assert first_events[-1] == "workflow_execution_continued_as_new_event_attributes"
+    await save_history(first_run, "daily_scan_first_run")
+    await save_history(client.get_workflow_handle(handle.id), "daily_scan_continued_run")

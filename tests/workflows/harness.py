@@ -225,14 +225,27 @@ async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     """Check in the history of a finished run when `CAREFLOW_RECORD_HISTORIES=1`.
 
     Histories are recorded once per shipped workflow version and replayed by
-    test_replay.py; re-recording replaces the file.
+    test_history.py. They are append-only: recording never replaces a file, so a
+    new version of a workflow is recorded under a new name (`<name>_v2`) beside the
+    old one, which must still replay.
     """
     if os.environ.get("CAREFLOW_RECORD_HISTORIES") != "1":
         return
     history = await handle.fetch_history()
     HISTORIES_DIR.mkdir(exist_ok=True)
     path = HISTORIES_DIR / f"{name}.json"
-    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    refuse_existing_history(path)
+    with path.open("x", encoding="utf-8") as file:  # "x": never overwrite, even in a race
+        file.write(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+def refuse_existing_history(path: Path) -> None:
+    """Raise FileExistsError when `path` is already a recorded history."""
+    if path.exists():
+        raise FileExistsError(
+            f"{path} is already recorded and histories are append-only: record the new "
+            "version under a new name (e.g. a `_v2` suffix) and keep the old file"
+        )
 
 
 async def add_journey_record(
