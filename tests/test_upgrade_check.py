@@ -22,7 +22,6 @@ from careflow.cli.upgrade import parse_duration
 from careflow.config import Settings
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.mailer import SmtpDelivery
-from careflow.paths import PROJECT_ROOT
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database, create_database
 from careflow.upgrade_check import (
@@ -36,6 +35,7 @@ from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink, free_port
 from tests.workflows.harness import HISTORIES_DIR, add_customer, new_id
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 PACKAGES = ("activities", "careflow", "rules", "workflows", "templates", "worker.py")
 
 
@@ -59,7 +59,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 def upgrade_check(
-    settings: Settings, server: EmbeddedTemporal, *args: str, code: Path = PROJECT_ROOT
+    settings: Settings, server: EmbeddedTemporal, *args: str, code: Path = REPOSITORY
 ) -> subprocess.CompletedProcess[str]:
     """`careflow upgrade check ARGS` as an operator runs it, with `code` importable first."""
     env = {
@@ -86,9 +86,12 @@ def scratch_copy_with_a_breaking_change(root: Path) -> Path:
     """The code as a developer would change it: the retention offer now waits a
     minute before planning, a new first command its running journeys never issued."""
     for name in PACKAGES:
-        source = PROJECT_ROOT / name
+        source = REPOSITORY / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            # careflow/workflows (and the others) stay links to the copied top-level folders.
+            shutil.copytree(
+                source, root / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy2(source, root / name)
     workflow = root / "workflows" / "retention_offer.py"

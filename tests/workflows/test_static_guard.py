@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from careflow.paths import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
 
