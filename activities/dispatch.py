@@ -175,9 +175,11 @@ class DispatchActivities:
         a customer could get the journey again the day after one started, in the next
         period, where the rule promises `reenter_after` days between them. The rule
         is `reentry_blocker`'s, which the timeline explains with.
+
+        A rule without `reenter_after` starts the journey once, ever: Temporal refuses
+        a second start under the same id, and this finds one started under an id of
+        an earlier form (workflows/ids.py), so a changed id scheme sends nothing twice.
         """
-        if not intent.reenter_after_days:
-            return None  # the id has no period: Temporal refuses a second start
         async with self.db.session() as session:
             records = await session.scalars(
                 select(JourneyRecord)
