@@ -117,6 +117,19 @@ class EventDataError(ValueError):
         super().__init__(str(error))
 
 
+class EventIdConflict(ValueError):
+    """An `event_id` already stored for a different event: the id names one request,
+    so a different body under it is refused rather than dropped as a duplicate."""
+
+    def __init__(self, event_id: str, differences: list[str]) -> None:
+        self.event_id = event_id
+        self.differences = differences
+        super().__init__(
+            f"event_id {event_id!r} was already used for a different event "
+            f"(it differs in {', '.join(differences)}); use a new event_id for a new event"
+        )
+
+
 @dataclass(frozen=True)
 class AcceptedEvent:
     event_id: str
@@ -127,7 +140,12 @@ class AcceptedEvent:
 async def record_event(
     db: Database, event: EventIn, now: datetime | None = None
 ) -> tuple[str, bool]:
-    """Apply the event to the store once. Returns (event_id, was it a duplicate)."""
+    """Apply the event to the store once. Returns (event_id, was it a duplicate).
+
+    A repeated `event_id` with the same type, customer, time and data is a duplicate;
+    with anything else it raises `EventIdConflict`. The effect's own refusals
+    (`BusinessIdConflict`, `AlreadyAnswered`) write nothing.
+    """
     try:
         data = event.validated_data()
     except ValidationError as error:
@@ -137,7 +155,11 @@ async def record_event(
     stored_data = data.model_dump(mode="json", exclude_unset=True)
     try:
         async with db.session() as session:
-            if await session.scalar(select(Event.id).where(Event.event_id == event_id)):
+            stored = await session.scalar(select(Event).where(Event.event_id == event_id))
+            if stored is not None:
+                differences = _differences(stored, event, stored_data)
+                if differences:
+                    raise EventIdConflict(event_id, differences)
                 return event_id, True
             changed_fields = await _apply(session, event, data, now)
             if changed_fields:
@@ -156,6 +178,24 @@ async def record_event(
         # The same event_id committed concurrently: it is a duplicate.
         return event_id, True
     return event_id, False
+
+
+def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[str]:
+    """Where a repeated event differs from the one stored under its id (field names)."""
+    differences = [
+        name
+        for name, before, after in (
+            ("type", stored.type, event.type),
+            ("customer_id", stored.customer_external_id, event.customer_id),
+            ("occurred_at", stored.occurred_at, event.occurred_at),
+        )
+        if before != after
+    ]
+    # `changed_fields` is what applying it found, not part of the request.
+    before_data = {key: value for key, value in stored.data.items() if key != "changed_fields"}
+    if before_data != data:
+        differences.append("data")
+    return differences
 
 
 async def _apply(
@@ -208,6 +248,10 @@ async def accept_event(
     event_id, duplicate = await record_event(db, event)
     if not duplicate and _is_opt_out(event):
         await tell_journeys_about_opt_out(db, client, event.customer_id)
+    if event.type == "survey_answered":
+        # Repeated for a duplicate too: the signal is idempotent, and a retry after
+        # Temporal was unreachable must still reach the journey.
+        await tell_journeys_about_answer(db, client, event)
     workflow_id = await start_event_workflow(client, event_id, task_queue)
     return AcceptedEvent(event_id, duplicate, workflow_id)
 
@@ -225,3 +269,24 @@ async def tell_journeys_about_opt_out(db: Database, client: Client, customer_id:
     listening = [name for name, journey in JOURNEYS.items() if "opted_out" in journey.signals]
     records = await running_journeys(db, customer_id, journeys=listening)
     return await signal_journeys(db, client, records, "opted_out")
+
+
+async def tell_journeys_about_answer(db: Database, client: Client, event: EventIn) -> list[str]:
+    """Signal `survey_answered` (with the score) to the running journey that asked.
+
+    That is the journey named by `workflow_id` when it is the customer's, else the
+    customer's complaint journeys about `complaint_id`: however the answer arrives
+    (the survey page, `POST /events`, the CLI), the journey waiting for it hears it.
+    """
+    answer = event.validated_data()
+    assert isinstance(answer, SurveyFields)
+    workflow_id, complaint_id = answer.workflow_id, answer.complaint_id
+    listening = [name for name, journey in JOURNEYS.items() if "survey_answered" in journey.signals]
+    records = await running_journeys(db, event.customer_id, journeys=listening)
+    if workflow_id:
+        records = [record for record in records if record.workflow_id == workflow_id]
+    elif complaint_id:
+        records = [record for record in records if record.subject == complaint_id]
+    else:
+        return []
+    return await signal_journeys(db, client, records, "survey_answered", answer.score)
