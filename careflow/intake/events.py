@@ -36,6 +36,7 @@ from careflow.intake.records import (
     ComplaintRef,
     ConsentFields,
     CustomerFields,
+    CustomerId,
     OrderFields,
     SurveyFields,
     check_time_range,
@@ -71,7 +72,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType
-    customer_id: str = Field(min_length=1, max_length=128)
+    customer_id: CustomerId = Field(min_length=1, max_length=128)
     occurred_at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)

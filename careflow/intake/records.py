@@ -65,6 +65,20 @@ def check_time_range(value: datetime | date | None) -> datetime | date | None:
     return value
 
 
+def check_customer_id(value: str) -> str:
+    """Refuse customer ids that could not be read back: the API and the console take
+    the id as one segment of a URL path (`/customers/<id>`), and a `/` (or a `.` or
+    `..` segment, which clients resolve away) would name another path."""
+    if "/" in value:
+        raise ValueError("a customer id must not contain '/' (it is one segment of a URL)")
+    if value in (".", ".."):
+        raise ValueError("a customer id must not be '.' or '..' (URLs resolve those away)")
+    return value
+
+
+# A customer id as intake accepts it: every one can be read back through the API.
+CustomerId = Annotated[str, AfterValidator(check_customer_id)]
+
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 MaybeTime = Annotated[
     datetime | date | None, BeforeValidator(_empty_is_none), AfterValidator(check_time_range)
