@@ -104,7 +104,8 @@ async def test_a_csv_row_never_resolves_another_customers_complaint(
     assert (report.imported, report.skipped_invalid) == (1, 1)
     async with db.session() as session:
         k7 = await session.scalar(select(Complaint).where(Complaint.external_id == "k-7"))
-    assert k7 is not None and k7.status == "open", "c-b's row changed c-a's complaint"
+    assert k7 is not None
+    assert k7.status == "open", "c-b's row changed c-a's complaint"
 
 
 @pytest.mark.parametrize(
