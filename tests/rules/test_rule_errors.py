@@ -110,7 +110,8 @@ EXACT_ERRORS = {
             ("[start retention_offer]", "[tag at-risk]"),
         ],
         [
-            "retention.rules.yaml:14:18: param 'campaign' is not used: tag: takes no params; remove it"
+            "retention.rules.yaml:14:18: param 'campaign' is not used: "
+            "tag: takes no params; remove it"
         ],
     ),
     "params of a notify other than message are refused": (
