@@ -156,11 +156,7 @@ async def record_event(
     stored_data = data.model_dump(mode="json", exclude_unset=True)
     try:
         async with db.session() as session:
-            stored = await session.scalar(select(Event).where(Event.event_id == event_id))
-            if stored is not None:
-                differences = _differences(stored, event, stored_data)
-                if differences:
-                    raise EventIdConflict(event_id, differences)
+            if await _stored_as(session, event_id, event, stored_data):
                 return event_id, True
             changed_fields = await _apply(session, event, data, now)
             if changed_fields:
@@ -176,9 +172,30 @@ async def record_event(
                 )
             )
     except IntegrityError:
-        # The same event_id committed concurrently: it is a duplicate.
-        return event_id, True
+        # A concurrent request committed first: the same event_id (a duplicate, or a
+        # conflict when its body differs), or an answer to the same survey.
+        async with db.session() as session:
+            if await _stored_as(session, event_id, event, stored_data):
+                return event_id, True
+            customer = await apply.find_customer(session, event.customer_id)
+            if isinstance(data, SurveyFields) and data.workflow_id and customer is not None:
+                await apply.check_survey_journey(session, customer, data.workflow_id)
+        raise
     return event_id, False
+
+
+async def _stored_as(
+    session: AsyncSession, event_id: str, event: EventIn, data: dict[str, Any]
+) -> bool:
+    """Is this event stored under its id already? Raises `EventIdConflict` when a
+    different event is stored under it."""
+    stored = await session.scalar(select(Event).where(Event.event_id == event_id))
+    if stored is None:
+        return False
+    differences = _differences(stored, event, data)
+    if differences:
+        raise EventIdConflict(event_id, differences)
+    return True
 
 
 def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[str]:
