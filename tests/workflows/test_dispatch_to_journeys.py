@@ -24,6 +24,7 @@ from tests.workflows.harness import (
     subjects,
     zone_at_local_hour,
 )
+from workflows.ids import care_message_workflow_id
 from workflows.journey import ENDS_BY_MEMO
 from workflows.registry import JOURNEYS
 
@@ -63,7 +64,7 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         first = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         again = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         [workflow_id] = first.started
-        assert workflow_id.endswith(f"birthday-{today.year}")
+        assert workflow_id == care_message_workflow_id("C-80", rule, f"birthday-{today.year}")
         assert again.started == []
         assert again.existing == [workflow_id]
         assert await workflow_env.client.get_workflow_handle(workflow_id).result() == "sent"
