@@ -199,12 +199,9 @@ async def _own_complaint(
 async def resolve_complaint(
     session: AsyncSession, customer: Customer, ref: ComplaintRef, default_time: datetime
 ) -> Complaint | None:
-    """Mark a complaint resolved; None when it is unknown for this customer."""
-    complaint = await session.scalar(
-        select(Complaint).where(
-            Complaint.external_id == ref.complaint_id, Complaint.customer_id == customer.id
-        )
-    )
+    """Mark a complaint resolved; None when it is unknown. Raises `BusinessIdConflict`
+    when it is another customer's: one customer's event never resolves another's."""
+    complaint = await _own_complaint(session, customer, ref.complaint_id)
     if complaint is None:
         return None
     if complaint.status != "resolved":

@@ -71,6 +71,14 @@ async def test_a_complaint_id_of_another_customer_is_refused_with_409(
         owners = list(await session.scalars(select(Complaint.customer_id)))
     assert len(owners) == 1
 
+    resolve = _event("complaint_resolved", "c-b", {"complaint_id": "k-1"}, f"r-{run}")
+    refused = await api.post("/events", json=resolve)
+    assert refused.status_code == 409
+    assert refused.json()["detail"][0]["loc"] == ["body", "data", "complaint_id"]
+    async with db.session() as session:
+        statuses = list(await session.scalars(select(Complaint.status)))
+    assert statuses == ["open"]
+
     order = _event("order_placed", "c-a", {"order_id": "o-1", "amount": "10"}, f"c-{run}")
     assert (await api.post("/events", json=order)).status_code == 202
     stolen = _event("order_placed", "c-b", {"order_id": "o-1", "amount": "99"}, f"d-{run}")
