@@ -66,6 +66,9 @@ _DATA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+MAX_EVENT_WORKFLOW_ID = 600
+
+
 class EventIn(BaseModel):
     """The body of `POST /events`."""
 
@@ -83,6 +86,18 @@ class EventIn(BaseModel):
         # PostgreSQL cannot store NUL in text, and no real value contains one.
         if _has_nul(value):
             raise ValueError("text must not contain NUL characters")
+        return value
+
+    @field_validator("event_id")
+    @classmethod
+    def _fits_a_workflow_id(cls, value: str | None) -> str | None:
+        # The event's workflow id carries it escaped; Temporal takes ids of 1000 bytes.
+        if value is not None and len(event_workflow_id(value)) > MAX_EVENT_WORKFLOW_ID:
+            raise ValueError(
+                f"too long once escaped for its workflow id ({MAX_EVENT_WORKFLOW_ID} "
+                "characters, each one other than ASCII letters, digits and . _ : @ - "
+                "counting as 3 per UTF-8 byte)"
+            )
         return value
 
     @field_validator("occurred_at")

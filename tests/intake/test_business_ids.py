@@ -148,3 +148,27 @@ async def test_customer_ids_that_cannot_be_read_back_are_refused_at_intake(
         await import_file(db, rows, "customers")
     assert [problem.field for problem in rejected.value.problems] == ["customer_id"]
     assert await _count(db, Customer) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("customer_id", {"customer_id": "名" * 15}),
+        ("event_id", {"event_id": "名" * 67}),
+        ("complaint_id", {"type": "complaint_opened", "data": {"complaint_id": "é" * 22}}),
+    ],
+)
+async def test_ids_too_long_for_a_workflow_id_once_escaped_are_refused(
+    api: httpx.AsyncClient, db: Database, field: str, body: dict[str, object]
+) -> None:
+    event = {**_event("customer_upserted", "c-1", {}, "e-long"), **body}
+    refused = await api.post("/events", json=event)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"][-1] == field
+    assert "too long" in refused.json()["detail"][0]["msg"]
+    assert await _count(db, Event) == 0
+    # At the bound they are taken, and their journeys' ids fit the store's columns.
+    fitting = {**event, "customer_id": "名" * 14, "event_id": "名" * 66}
+    if field == "complaint_id":
+        fitting["data"] = {"complaint_id": "é" * 21}
+    assert (await api.post("/events", json=fitting)).status_code == 202
