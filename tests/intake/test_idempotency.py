@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.intake.apply import set_consent, upsert_customer
+from careflow.intake.importer import ImportRejected, import_file
 from careflow.intake.records import ConsentFields, CustomerFields
 from careflow.outreach.links import survey_token, unsubscribe_token
 from careflow.store import Consent, Database, Event, JourneyRecord, SurveyResponse
@@ -194,3 +196,36 @@ async def test_two_links_to_one_survey_record_one_answer(
     assert "already answered (1 of 5)" in again.text
     async with db.session() as session:
         assert list(await session.scalars(select(SurveyResponse.score))) == [1]
+
+
+async def test_an_imported_answer_never_answers_a_survey_twice(
+    api: httpx.AsyncClient, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    workflow_id = f"satisfaction_survey-c%2D1-{settings.task_queue}"
+    token = survey_token(settings.secret_key, workflow_id, "c-1")
+    assert (await api.post(f"/survey/{token}", data={"score": "3"})).status_code == 200
+    surveys = tmp_path / "surveys.csv"
+    surveys.write_text(
+        "customer_id,answered_at,score,workflow_id\n"
+        f"c-1,2026-11-20T10:00:00+00:00,5,{workflow_id}\n"
+        "c-1,2026-11-21T10:00:00+00:00,4,w-other\n"
+        "c-1,2026-11-22T10:00:00+00:00,1,w-other\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        await import_file(db, surveys, "surveys")
+    assert [(problem.row, problem.field) for problem in rejected.value.problems] == [
+        (2, "workflow_id"),
+        (4, "workflow_id"),
+    ]
+    assert "was already answered (score 3)" in rejected.value.problems[0].message
+    assert "is answered on row 3 already" in rejected.value.problems[1].message
+    report = await import_file(db, surveys, "surveys", skip_invalid=True)
+    assert report.imported == 1
+    async with db.session() as session:
+        answers = (
+            await session.execute(
+                select(SurveyResponse.workflow_id, SurveyResponse.score).order_by(SurveyResponse.id)
+            )
+        ).all()
+    assert [tuple(answer) for answer in answers] == [(workflow_id, 3), ("w-other", 4)]
