@@ -208,9 +208,10 @@ then:
 ```
 
 A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
-take no params, `notify` only `message`, and `template` is not a param (each
-journey's templates are set per message in `journeys.yaml`). `reenter_after` only
-goes with a rule that starts a journey.
+take no params, `notify` only `message`, `template` is not a param (each
+journey's templates are set per message in `journeys.yaml`), and `occasion` does
+not go with `complaint_escalation` (it is about its complaint). `reenter_after`
+only goes with a rule that starts a journey.
 
 Journeys: $journeys.
 

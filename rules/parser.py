@@ -550,10 +550,21 @@ class _FileParser:
                 ok = False
                 continue
             unused = _unused_param(action, str(key))
+            if unused is None and action == "start" and key == "occasion":
+                unused = self._unused_occasion(item)
             if unused is not None:
                 self.error(key_position(self.path, node, key), unused)
                 ok = False
         return (params if ok else None), positions
+
+    def _unused_occasion(self, item: Mapping[object, object]) -> str | None:
+        journey = item.get("start")
+        if journey in self.references.subject_journeys:
+            return (
+                f"param 'occasion' is not used: {journey} is about the event's own subject "
+                "(its complaint); remove it"
+            )
+        return None
 
     # --- examples ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ REFERENCES = References(
     },
     frozenset({"retention_offer", "complaint_ack"}),
     Path("templates"),
+    subject_journeys=frozenset({"complaint_escalation"}),
 )
 
 VALID = """\
@@ -122,6 +123,17 @@ EXACT_ERRORS = {
         [
             "retention.rules.yaml:14:18: param 'campaign' is not used: notify: takes only "
             "message; remove it"
+        ],
+    ),
+    "an occasion for a journey about a complaint is refused": (
+        [
+            ("- start: retention_offer", "- start: complaint_escalation"),
+            ("[start retention_offer]", "[start complaint_escalation]"),
+            ("{campaign: spring}", "{occasion: birthday}"),
+        ],
+        [
+            "retention.rules.yaml:14:18: param 'occasion' is not used: complaint_escalation "
+            "is about the event's own subject (its complaint); remove it"
         ],
     ),
     "reenter_after on a rule that starts no journey is refused": (
