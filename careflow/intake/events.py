@@ -168,35 +168,34 @@ async def record_event(
         raise EventDataError(error) from error
     now = now or datetime.now(UTC)
     event_id = event.event_id or f"auto-{uuid.uuid4()}"
-    stored_data = data.model_dump(mode="json", exclude_unset=True)
-    try:
-        async with db.session() as session:
-            if await _stored_as(session, event_id, event, stored_data):
-                return event_id, True
-            changed_fields = await _apply(session, event, data, now)
-            if changed_fields:
-                stored_data["changed_fields"] = changed_fields
-            session.add(
-                Event(
-                    event_id=event_id,
-                    type=event.type,
-                    customer_external_id=event.customer_id,
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    data=stored_data,
+    for attempt in range(2):
+        stored_data = data.model_dump(mode="json", exclude_unset=True)
+        try:
+            async with db.session() as session:
+                if await _stored_as(session, event_id, event, stored_data):
+                    return event_id, True
+                changed_fields = await _apply(session, event, data, now)
+                if changed_fields:
+                    stored_data["changed_fields"] = changed_fields
+                session.add(
+                    Event(
+                        event_id=event_id,
+                        type=event.type,
+                        customer_external_id=event.customer_id,
+                        occurred_at=event.occurred_at,
+                        received_at=now,
+                        data=stored_data,
+                    )
                 )
-            )
-    except IntegrityError:
-        # A concurrent request committed first: the same event_id (a duplicate, or a
-        # conflict when its body differs), or an answer to the same survey.
-        async with db.session() as session:
-            if await _stored_as(session, event_id, event, stored_data):
-                return event_id, True
-            customer = await apply.find_customer(session, event.customer_id)
-            if isinstance(data, SurveyFields) and data.workflow_id and customer is not None:
-                await apply.check_survey_journey(session, customer, data.workflow_id)
-        raise
-    return event_id, False
+        except IntegrityError:
+            if attempt:
+                raise
+            # A concurrent request committed the same event_id, order, complaint or
+            # survey answer first: once more, now that its rows are visible, tells a
+            # duplicate from a conflict.
+            continue
+        return event_id, False
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 async def _stored_as(

@@ -6,6 +6,7 @@ through `POST /events` reaches the running journey that asked, as the page's doe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.intake.apply import set_consent, upsert_customer
+from careflow.intake.events import EventIdConflict, EventIn, record_event
 from careflow.intake.importer import ImportRejected, import_file
 from careflow.intake.records import ConsentFields, CustomerFields
 from careflow.outreach.links import survey_token, unsubscribe_token
@@ -229,3 +231,21 @@ async def test_an_imported_answer_never_answers_a_survey_twice(
             )
         ).all()
     assert [tuple(answer) for answer in answers] == [(workflow_id, 3), ("w-other", 4)]
+
+
+async def test_concurrent_repeats_are_one_event(db: Database) -> None:
+    """Repeats racing each other: one is recorded, the others are told they are
+    duplicates (a lost race is checked again, not guessed)."""
+    order = EventIn(
+        type="order_placed",
+        customer_id="c-race",
+        occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+        data={"order_id": "o-race", "amount": "10"},
+        event_id="e-race",
+    )
+    outcomes = await asyncio.gather(*(record_event(db, order) for _ in range(4)))
+    assert sorted(duplicate for _, duplicate in outcomes) == [False, True, True, True]
+    with pytest.raises(EventIdConflict):
+        await record_event(db, order.model_copy(update={"data": {"order_id": "o", "amount": "9"}}))
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == 1
