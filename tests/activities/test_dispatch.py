@@ -126,3 +126,39 @@ async def test_a_rule_restarts_its_journey_only_reenter_after_days_later(
     assert almost.started == []
     assert len(due.started) == 1
     assert due.started != [offer_id]
+
+
+async def test_a_journey_started_under_an_old_form_id_is_not_started_again(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Ids of keys with `-` changed when ids became injective (workflows/ids.py): a
+    once-ever journey that ran under the first form's id is found in the journeys
+    table, so the new id does not send it a second time."""
+    customer = f"c-{settings.task_queue}"
+    now = datetime.now(UTC)
+    old_id = f"onboarding-{customer}-first-order"  # the first form: `-` kept inside keys
+    async with db.session() as session:
+        stored, _ = await upsert_customer(session, customer, CustomerFields(), now)
+        session.add(
+            JourneyRecord(
+                workflow_id=old_id,
+                journey="onboarding",
+                customer_id=stored.id,
+                rule_id="first-order",
+                ruleset_hash="0" * 64,
+                status="ended",
+                outcome="completed",
+                started_at=now - timedelta(days=400),
+                ended_at=now - timedelta(days=380),
+            )
+        )
+    intent = Intent(
+        action="start_workflow",
+        rule_id="first-order",
+        ruleset="orders",
+        ruleset_hash="0" * 64,
+        workflow="onboarding",
+    )
+    dispatcher = DispatchActivities(workflow_env.client, db, settings.task_queue, JOURNEYS)
+    result = await dispatcher.dispatch(DispatchInput(customer, [intent], at=now))
+    assert (result.started, result.existing) == ([], [old_id])
