@@ -15,14 +15,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from careflow.api.pages import customer_language, page
 from careflow.api.state import ApiState, State
-from careflow.intake.apply import AlreadyAnswered
+from careflow.intake.apply import AlreadyAnswered, recorded_answer
 from careflow.intake.events import EventIdConflict, EventIn, accept_event
 from careflow.outreach.links import SURVEY_PATH, InvalidLinkToken, verify_survey_token
-from careflow.store import SurveyResponse
 
 router = APIRouter(tags=["survey"])
 
@@ -74,7 +72,7 @@ async def answer_survey(
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
-    recorded = await recorded_answer(state, claim.workflow_id)
+    recorded = await _recorded_answer(state, claim.workflow_id)
     if recorded is None:
         try:
             await accept_event(
@@ -93,7 +91,7 @@ async def answer_survey(
             )
         except (AlreadyAnswered, EventIdConflict):
             # Answered by a concurrent submit: show what was recorded.
-            recorded = await recorded_answer(state, claim.workflow_id)
+            recorded = await _recorded_answer(state, claim.workflow_id)
     if recorded is not None:
         return page(
             language,
@@ -103,12 +101,6 @@ async def answer_survey(
     return page(language, text["title"], f"<p>{text['thanks']}</p>")
 
 
-async def recorded_answer(state: ApiState, workflow_id: str) -> int | None:
-    """The score recorded for the survey of this journey, if it was answered."""
+async def _recorded_answer(state: ApiState, workflow_id: str) -> int | None:
     async with state.db.session() as session:
-        return await session.scalar(
-            select(SurveyResponse.score)
-            .where(SurveyResponse.workflow_id == workflow_id)
-            .order_by(SurveyResponse.id)
-            .limit(1)
-        )
+        return await recorded_answer(session, workflow_id)

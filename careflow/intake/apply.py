@@ -248,14 +248,19 @@ async def check_survey_journey(session: AsyncSession, customer: Customer, workfl
         customer,
         "workflow_id",
     )
-    recorded = await session.scalar(
+    recorded = await recorded_answer(session, workflow_id)
+    if recorded is not None:
+        raise AlreadyAnswered(workflow_id, recorded)
+
+
+async def recorded_answer(session: AsyncSession, workflow_id: str) -> int | None:
+    """The score recorded for the survey of this journey, if it was answered."""
+    return await session.scalar(
         select(SurveyResponse.score)
         .where(SurveyResponse.workflow_id == workflow_id)
         .order_by(SurveyResponse.id)
         .limit(1)
     )
-    if recorded is not None:
-        raise AlreadyAnswered(workflow_id, recorded)
 
 
 async def set_consent(
