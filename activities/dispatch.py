@@ -87,7 +87,7 @@ class DispatchActivities:
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
                 journey, subject, workflow_id = self._journey_of(request, intent, on)
-                recent = await self._entered_recently(request, intent, journey.name, subject, at)
+                recent = await self._entered_recently(request, intent, journey, subject, at)
                 if recent is not None and recent != workflow_id:
                     result.existing.append(recent)
                     continue
@@ -165,7 +165,7 @@ class DispatchActivities:
         return found
 
     async def _entered_recently(
-        self, request: DispatchInput, intent: Intent, journey: str, subject: str, at: datetime
+        self, request: DispatchInput, intent: Intent, journey: Journey, subject: str, at: datetime
     ) -> str | None:
         """The journey this rule started (or held out) for the customer less than the
         rule's `reenter_after` days before `at`, if any.
@@ -179,23 +179,27 @@ class DispatchActivities:
         A rule without `reenter_after` starts the journey once, ever: Temporal refuses
         a second start under the same id, and this finds one started under an id of
         an earlier form (workflows/ids.py), so a changed id scheme sends nothing twice.
+        A journey about the event's subject (a complaint) runs once per subject,
+        whichever rule starts it (its id has neither rule nor period).
         """
-        async with self.db.session() as session:
-            records = await session.scalars(
-                select(JourneyRecord)
-                .join(Customer, Customer.id == JourneyRecord.customer_id)
-                .where(
-                    Customer.external_id == request.customer_id,
-                    JourneyRecord.journey == journey,
-                    JourneyRecord.rule_id == intent.rule_id,
-                    JourneyRecord.subject == subject
-                    if subject
-                    else JourneyRecord.subject.is_(None),
-                )
+        query = (
+            select(JourneyRecord)
+            .join(Customer, Customer.id == JourneyRecord.customer_id)
+            .where(
+                Customer.external_id == request.customer_id,
+                JourneyRecord.journey == journey.name,
+                JourneyRecord.subject == subject if subject else JourneyRecord.subject.is_(None),
             )
-            spans = [journey_span(record) for record in records]
+            .order_by(JourneyRecord.started_at)
+        )
+        if not journey.needs_subject:
+            query = query.where(JourneyRecord.rule_id == intent.rule_id)
+        async with self.db.session() as session:
+            spans = [journey_span(record) for record in await session.scalars(query)]
+        if journey.needs_subject:
+            return spans[0].workflow_id if spans else None
         blocker = reentry_blocker(
-            StartRequest(intent.rule_id, journey, intent.reenter_after_days), at, spans
+            StartRequest(intent.rule_id, journey.name, intent.reenter_after_days), at, spans
         )
         return None if blocker is None else blocker.workflow_id
 
