@@ -37,7 +37,7 @@ class References:
 def registered_journeys() -> dict[str, tuple[str, ...]]:
     """Journeys from the workflow registry, imported lazily: it pulls in temporalio."""
     try:
-        from workflows.registry import JOURNEYS
+        from careflow.workflows.registry import JOURNEYS
     except ModuleNotFoundError as missing:
         if missing.name not in ("workflows", "workflows.registry"):
             raise
@@ -48,7 +48,7 @@ def registered_journeys() -> dict[str, tuple[str, ...]]:
 def subject_journeys() -> frozenset[str]:
     """Journeys whose subject is the event's (a complaint), from the workflow registry."""
     try:
-        from workflows.registry import JOURNEYS
+        from careflow.workflows.registry import JOURNEYS
     except ModuleNotFoundError as missing:
         if missing.name not in ("workflows", "workflows.registry"):
             raise

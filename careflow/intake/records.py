@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from workflows.ids import encode_key
+from careflow.workflows.ids import encode_key
 
 
 def _empty_is_none(value: object) -> object:

@@ -14,7 +14,7 @@ from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, JourneyRecord, RuleDecision
 from careflow.timeline import customer_timeline
-from worker import create_worker
+from careflow.worker import create_worker
 
 
 async def test_the_decision_that_started_a_journey_says_it_started_it(

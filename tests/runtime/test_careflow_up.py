@@ -17,8 +17,8 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import free_port
-from workflows.ids import complaint_workflow_id
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflows import ids
+from careflow.workflows import ids
 
 # Any text, lone surrogates included: business ids come from other systems.
 keys = st.text(st.characters(codec=None), max_size=12)
