@@ -46,8 +46,17 @@ class RuleActivities:
 
     @activity.defn
     async def evaluate_event(self, request: EvaluateEventInput) -> EvaluateEventResult:
-        """Facts as of now plus the event's own facts, through every rule set."""
+        """Facts as of the workflow's `at` plus the event's own facts, through every rule set.
+
+        The decisions are stamped with `at`, the instant the dispatcher starts their
+        journeys from: one clock for both, so the timeline finds the journey a
+        decision started (a wall-clock stamp, a little later, made it look as if
+        that very journey stood in the decision's way). Whether the event is too old
+        to act on is judged by the later of `at` and the wall clock, so a retry long
+        after an outage does not act on a stale event.
+        """
         now = max(datetime.now(UTC), request.at or datetime.min.replace(tzinfo=UTC))
+        decided_at = request.at or now
         async with self.db.session() as session:
             event = await session.scalar(select(Event).where(Event.event_id == request.event_id))
             if event is None:
@@ -62,7 +71,7 @@ class RuleActivities:
                 return EvaluateEventResult(
                     customer_id, subject=subject, not_acted_reason="event is too old to act on"
                 )
-            facts = await facts_for_customer(session, customer_id, now)
+            facts = await facts_for_customer(session, customer_id, decided_at)
             if facts is None:
                 return EvaluateEventResult(
                     customer_id, subject=subject, not_acted_reason="customer unknown"
@@ -86,7 +95,7 @@ class RuleActivities:
                         rule_id=outcome.rule_id,
                         intents={"intents": [asdict(intent) for intent in outcome.intents]},
                         matched_facts=_jsonable(outcome.matched_facts),
-                        decided_at=now,
+                        decided_at=decided_at,
                     )
                 )
         count_rule_firings(outcome.rule_id for outcome in evaluation.outcomes if outcome.fired)

@@ -41,13 +41,22 @@ async def running_journeys(
 
 
 async def signal_journeys(
-    db: Database, client: Client, records: Iterable[JourneyRecord], signal: str
+    db: Database,
+    client: Client,
+    records: Iterable[JourneyRecord],
+    signal: str,
+    argument: object = None,
 ) -> list[str]:
-    """Send `signal` to each journey; ones Temporal no longer knows are marked ended."""
+    """Send `signal` (with `argument`, if any) to each journey; ones Temporal no longer
+    knows are marked ended."""
     signalled: list[str] = []
     for record in records:
+        handle = client.get_workflow_handle(record.workflow_id)
         try:
-            await client.get_workflow_handle(record.workflow_id).signal(signal)
+            if argument is None:
+                await handle.signal(signal)
+            else:
+                await handle.signal(signal, argument)
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise

@@ -20,6 +20,7 @@ from enum import Enum
 
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.store import JourneyRecord
+from careflow.workflows.ids import first_form_of
 
 
 class StartOutcome(Enum):
@@ -172,6 +173,21 @@ def reentry_blocker(
     very same journey id (once per business key: ever, or per complaint, occasion
     and year, or day, as the journey's id is built).
     """
+    if request.reenter_after_days is None:
+        # The id holds the business key (and the rule, where it matters): a journey
+        # with the same id, or with the id the first scheme gave that key, is this
+        # very journey, whichever rule started it (one escalation per complaint).
+        same_key = {workflow_id, first_form_of(workflow_id)}
+        return next(
+            (
+                span
+                for span in journeys
+                if span.journey == request.journey
+                and span.started_at <= at
+                and span.workflow_id in same_key
+            ),
+            None,
+        )
     same_rule = [
         span
         for span in journeys
@@ -179,8 +195,6 @@ def reentry_blocker(
         and span.journey == request.journey
         and span.started_at <= at
     ]
-    if request.reenter_after_days is None:
-        return next((span for span in same_rule if span.workflow_id == workflow_id), None)
     if not same_rule:
         return None
     last = max(same_rule, key=lambda span: span.started_at)

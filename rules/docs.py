@@ -203,13 +203,19 @@ Put quotes around text that looks like a number or a date.
 ```yaml
 then:
   - start: retention_offer            # start a journey
-    params: {occasion: birthday}      # optional; `template:` must name a folder in templates/email
+    params: {occasion: birthday}      # optional; template variables (`occasion` names the greeting)
   - signal: complaint_resolved        # tell a running journey
     to: complaint_escalation
   - tag: at-risk                      # tag the customer
   - notify: sales                     # a task for a team named under staff.teams in journeys.yaml
     params: {message: Please call this customer.}
 ```
+
+A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
+take no params, `notify` only `message`, `template` is not a param (each
+journey's templates are set per message in `journeys.yaml`), and `occasion` does
+not go with `complaint_escalation` (it is about its complaint). `reenter_after`
+only goes with a rule that starts a journey.
 
 Journeys: $journeys.
 
@@ -233,7 +239,7 @@ examples:
   `file:line:column: message`: unknown facts (with the closest name), wrong value
   types, yes/no surprises, duplicate ids, unknown journeys, signals, templates and teams,
   rules that can never match, rules in a first_match set that can never win, and
-  failing examples. It renders every template a rule names for a sample customer.
+  failing examples, and parameters that would be ignored.
 - `careflow rules explain CUSTOMER_ID [--at TIME] [--event TYPE] [--json]` shows
   every rule for one customer: whether it fires, and if not, the first condition
   that failed and the customer's actual value.

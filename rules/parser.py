@@ -216,10 +216,16 @@ class _FileParser:
         when = self.when(item, pos)
         errors_before_then = len(self.errors)
         then = self.then(item, pos)
+        then_ok = len(self.errors) == errors_before_then
+        if reenter is not None and then_ok and all(i.action != "start_workflow" for i in then):
+            # Only a journey start has a period to re-enter; anything else would ignore it.
+            self.error(
+                key_position(self.path, item, "reenter_after"),
+                "reenter_after is not used: it spaces out the journeys a rule starts, and "
+                "this rule starts none; remove it",
+            )
         # Labels of a broken `then` would only repeat its errors as example errors.
-        labels = (
-            [intent.label for intent in then] if len(self.errors) == errors_before_then else None
-        )
+        labels = [intent.label for intent in then] if then_ok else None
         examples = self.examples(item, pos, labels)
         if len(self.errors) > errors_before or rule_id is None or description is None:
             # Every mistake is already reported; a half-built rule would only add noise.
@@ -462,7 +468,7 @@ class _FileParser:
         target = self.text(item, key, pos)
         target_pos = value_position(self.path, item, key)
         journey_ok = target is None or key != "start" or self.known_journey(target, target_pos)
-        params, params_pos = self.params(item, pos)
+        params, params_pos = self.params(item, pos, key)
         if target is None or params is None or not journey_ok:
             return None
         action = ACTION_KEYS[key]
@@ -517,8 +523,10 @@ class _FileParser:
         return False
 
     def params(
-        self, item: Mapping[object, object], parent: Position
+        self, item: Mapping[object, object], parent: Position, action: str
     ) -> tuple[dict[str, ParamValue] | None, dict[str, Position]]:
+        """An action's `params`; one that careflow would not use is an error, never
+        silently ignored (see `_unused_param`)."""
         if "params" not in item or item["params"] is None:
             return {}, {}
         node = item["params"]
@@ -541,14 +549,22 @@ class _FileParser:
                 )
                 ok = False
                 continue
-            if key == "template" and value not in self.references.templates:
-                self.error(
-                    value_pos,
-                    f"unknown template {value!r}{closest(str(value), self.references.templates)} "
-                    f"(templates are the folders in {self.references.templates_dir / 'email'})",
-                )
+            unused = _unused_param(action, str(key))
+            if unused is None and action == "start" and key == "occasion":
+                unused = self._unused_occasion(item)
+            if unused is not None:
+                self.error(key_position(self.path, node, key), unused)
                 ok = False
         return (params if ok else None), positions
+
+    def _unused_occasion(self, item: Mapping[object, object]) -> str | None:
+        journey = item.get("start")
+        if journey in self.references.subject_journeys:
+            return (
+                f"param 'occasion' is not used: {journey} is about the event's own subject "
+                "(its complaint); remove it"
+            )
+        return None
 
     # --- examples ---------------------------------------------------------------------------
 
@@ -625,3 +641,32 @@ class _FileParser:
         if not ok:
             return None
         return Example(given, tuple(expect), pos, expect_pos)
+
+
+# What each action does with its params. A journey hands its params to its messages'
+# templates (as variables; `occasion` also names what a greeting is for), so any name
+# goes there except `template`: a journey's templates are set per message in
+# journeys.yaml, and a `template` param used to be checked but never sent. `notify`
+# uses `message` as the task's title; `signal` and `tag` use none.
+_PARAM_USE: dict[str, frozenset[str] | None] = {
+    "start": None,
+    "notify": frozenset({"message"}),
+    "signal": frozenset(),
+    "tag": frozenset(),
+}
+
+
+def _unused_param(action: str, name: str) -> str | None:
+    """Why `name` would be ignored in `action`'s params, or None when it is used."""
+    if action == "start" and name == "template":
+        return (
+            "param 'template' is not used: a journey's messages and their templates are set "
+            "in journeys.yaml (e.g. retention_offer.template, reminder_template); remove it "
+            "here and change the template there"
+        )
+    used = _PARAM_USE.get(action)
+    if used is None or name in used:
+        return None
+    if not used:
+        return f"param {name!r} is not used: {action}: takes no params; remove it"
+    return f"param {name!r} is not used: {action}: takes only {', '.join(sorted(used))}; remove it"

@@ -29,6 +29,9 @@ class References:
     templates: frozenset[str]
     templates_dir: Path
     teams: frozenset[str] | None = None  # None: no team list to check against
+    # Journeys about the triggering event's subject (a complaint): an `occasion` param
+    # cannot name what they are about, so it would be ignored.
+    subject_journeys: frozenset[str] = frozenset()
 
 
 def registered_journeys() -> dict[str, tuple[str, ...]]:
@@ -40,6 +43,17 @@ def registered_journeys() -> dict[str, tuple[str, ...]]:
             raise
         return dict(DESIGNED_JOURNEYS)
     return {name: tuple(journey.signals) for name, journey in JOURNEYS.items()}
+
+
+def subject_journeys() -> frozenset[str]:
+    """Journeys whose subject is the event's (a complaint), from the workflow registry."""
+    try:
+        from careflow.workflows.registry import JOURNEYS
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("workflows", "workflows.registry"):
+            raise
+        return frozenset({"complaint_escalation"})
+    return frozenset(name for name, journey in JOURNEYS.items() if journey.needs_subject)
 
 
 def template_ids(templates_dir: Path) -> frozenset[str]:
@@ -79,4 +93,10 @@ def default_references(
 
         templates_dir = TEMPLATES_DIR
     teams = staff_teams(rules_dir) if rules_dir is not None else None
-    return References(registered_journeys(), template_ids(templates_dir), templates_dir, teams)
+    return References(
+        registered_journeys(),
+        template_ids(templates_dir),
+        templates_dir,
+        teams,
+        subject_journeys=subject_journeys(),
+    )

@@ -20,8 +20,8 @@ from careflow.api import kpis, observability, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
 from careflow.api.state import ApiState, State
 from careflow.console import mount_console
-from careflow.intake.apply import find_customer
-from careflow.intake.events import EventDataError, EventIn, accept_event
+from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict, find_customer
+from careflow.intake.events import EventDataError, EventIdConflict, EventIn, accept_event
 from careflow.timeline import customer_timeline
 
 
@@ -49,15 +49,38 @@ class CustomerOut(BaseModel):
 router = APIRouter()
 
 
-@router.post("/events", status_code=202, response_model=EventAccepted, dependencies=[StaffOnly])
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=EventAccepted,
+    dependencies=[StaffOnly],
+    responses={409: {"description": "the event_id, or a business id in data, is taken"}},
+)
 async def post_event(event: EventIn, state: State) -> EventAccepted:
-    """Record an event once (by `event_id`) and evaluate the rules for its customer."""
+    """Record an event once (by `event_id`) and evaluate the rules for its customer.
+
+    409 when the `event_id` was used for a different event, when an order or
+    complaint id in `data` is another customer's, or when the survey answered was
+    answered already.
+    """
     try:
         accepted = await accept_event(state.db, state.client, state.task_queue, event)
     except EventDataError as error:
         raise RequestValidationError(error.errors) from error
+    except EventIdConflict as error:
+        raise _conflict(("body", "event_id"), error) from error
+    except (BusinessIdConflict, AlreadyAnswered) as error:
+        field = error.field if isinstance(error, BusinessIdConflict) else "workflow_id"
+        raise _conflict(("body", "data", field), error) from error
     return EventAccepted(
         event_id=accepted.event_id, duplicate=accepted.duplicate, workflow_id=accepted.workflow_id
+    )
+
+
+def _conflict(location: tuple[str, ...], error: Exception) -> HTTPException:
+    """409 naming the field whose value conflicts with what is stored, and why."""
+    return HTTPException(
+        status_code=409, detail=[{"loc": list(location), "msg": str(error), "type": "conflict"}]
     )
 
 

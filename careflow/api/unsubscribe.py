@@ -7,21 +7,25 @@ mail client's one-click request, or the page's button) records the opt-out as a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, datetime
 from html import escape
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 
 from careflow.api.pages import customer_language, page
-from careflow.api.state import State
-from careflow.intake.events import EventIn, accept_event
+from careflow.api.state import ApiState, State
+from careflow.intake.apply import find_customer
+from careflow.intake.events import EventIdConflict, EventIn, accept_event
 from careflow.outreach.links import (
     UNSUBSCRIBE_PATH,
     InvalidLinkToken,
     verify_unsubscribe_token,
 )
+from careflow.store import Consent
 
 router = APIRouter(include_in_schema=True, tags=["unsubscribe"])
 
@@ -45,6 +49,27 @@ _TOPICS = {
     "en": {"marketing": "offers and news", "care": "greetings and care"},
     "zh": {"marketing": "优惠与资讯", "care": "问候与关怀"},
 }
+
+
+async def consent_granted_since(state: ApiState, customer_id: str, topic: str) -> str | None:
+    """When the customer's email consent to `topic` was last recorded, if it is not
+    withdrawn (`never` when nothing is recorded); None when it is withdrawn already."""
+    async with state.db.session() as session:
+        customer = await find_customer(session, customer_id)
+        consent = (
+            None
+            if customer is None
+            else await session.scalar(
+                select(Consent).where(
+                    Consent.customer_id == customer.id,
+                    Consent.channel == "email",
+                    Consent.topic == topic,
+                )
+            )
+        )
+    if consent is None:
+        return "never"
+    return None if not consent.granted else consent.recorded_at.isoformat()
 
 
 @router.get(UNSUBSCRIBE_PATH + "/{token}", response_class=HTMLResponse)
@@ -72,15 +97,27 @@ async def unsubscribe(token: str, state: State) -> HTMLResponse:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
-    event = EventIn(
-        type="consent_changed",
-        customer_id=claim.customer_external_id,
-        occurred_at=datetime.now(UTC),
-        data={"channel": "email", "topic": claim.topic, "granted": False, "source": "unsubscribe"},
-        # One opt-out per link: a double click or a client's retry is a duplicate.
-        event_id=f"unsubscribe-{hashlib.sha256(token.encode()).hexdigest()[:32]}",
-    )
-    await accept_event(state.db, state.client, state.task_queue, event)
+    granted_since = await consent_granted_since(state, claim.customer_external_id, claim.topic)
+    if granted_since is not None:
+        event = EventIn(
+            type="consent_changed",
+            customer_id=claim.customer_external_id,
+            occurred_at=datetime.now(UTC),
+            data={
+                "channel": "email",
+                "topic": claim.topic,
+                "granted": False,
+                "source": "unsubscribe",
+            },
+            # The request is "withdraw the consent granted at T", not "use this link":
+            # a double click or a client's retry withdraws the same grant (a duplicate),
+            # and the same link after consent was granted again withdraws that grant.
+            event_id="unsubscribe-"
+            + hashlib.sha256(f"{token}|{granted_since}".encode()).hexdigest()[:32],
+        )
+        # A concurrent click may have recorded this withdrawal a moment earlier.
+        with contextlib.suppress(EventIdConflict):
+            await accept_event(state.db, state.client, state.task_queue, event)
     language = await customer_language(state, claim.customer_external_id)
     topic = _TOPICS[language].get(claim.topic, claim.topic)
     text = _TEXT[language]

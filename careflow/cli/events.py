@@ -13,7 +13,8 @@ from rich.console import Console
 from careflow.cli.app import app
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
-from careflow.intake.events import AcceptedEvent, EventIn, accept_event
+from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict
+from careflow.intake.events import AcceptedEvent, EventIdConflict, EventIn, accept_event
 from careflow.store import create_database
 
 console = Console()
@@ -49,7 +50,15 @@ def event(
             where = ".".join(str(part) for part in ("data", *detail["loc"])[not inside_data :])
             err.print(f"[red]{where}[/]: {detail['msg']}", markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
-    accepted = asyncio.run(_post(body))
+    try:
+        accepted = asyncio.run(_post(body))
+    except EventIdConflict as error:
+        err.print(f"[red]--event-id[/]: {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (BusinessIdConflict, AlreadyAnswered) as error:
+        field = error.field if isinstance(error, BusinessIdConflict) else "workflow_id"
+        err.print(f"[red]data.{field}[/]: {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
     state = "duplicate, already accepted" if accepted.duplicate else "accepted"
     console.print(f"{accepted.event_id}: {state}; rules run in {accepted.workflow_id}")
 

@@ -7,6 +7,7 @@ and the same order posted as an event end up as one row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +21,50 @@ from careflow.intake.records import (
     SurveyFields,
     resolve_time,
 )
-from careflow.store import Complaint, Consent, Customer, Order, SurveyResponse
+from careflow.store import Complaint, Consent, Customer, JourneyRecord, Order, SurveyResponse
 
 # Fields whose change other departments must hear about (sales, service, marketing).
 CONTACT_FIELDS = ("name", "email", "phone", "account_manager")
+
+
+class BusinessIdConflict(ValueError):
+    """A business id (an order or complaint id, a journey a survey answers) that is
+    stored for another customer: refused, never taken as the other customer's record.
+
+    `field` is the input field that carries it (`complaint_id`, `order_id`, ...).
+    """
+
+    def __init__(self, field: str, value: str, what: str) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(
+            f"{what} {value!r} belongs to another customer; {field} must be unique across customers"
+        )
+
+
+class AlreadyAnswered(ValueError):
+    """A second answer to one survey (one journey's): a survey is answered once."""
+
+    def __init__(self, workflow_id: str, score: int) -> None:
+        self.workflow_id = workflow_id
+        self.score = score
+        super().__init__(f"the survey of journey {workflow_id!r} was already answered ({score})")
+
+
+async def check_owner(
+    session: AsyncSession, column: Any, owner: Any, value: str, customer: Customer, field: str
+) -> bool:
+    """Is `value` stored in `column` already? Raises `BusinessIdConflict` when it is
+    stored for another customer than `customer` (`owner` is the row's customer column)."""
+    stored_for = await session.scalar(select(owner).where(column == value).limit(1))
+    if stored_for is None:
+        return False
+    if stored_for != customer.id:
+        raise BusinessIdConflict(field, value, _WHAT[field])
+    return True
+
+
+_WHAT = {"order_id": "order", "complaint_id": "complaint", "workflow_id": "the survey of journey"}
 
 
 async def find_customer(session: AsyncSession, external_id: str) -> Customer | None:
@@ -77,8 +118,13 @@ async def ensure_customer(session: AsyncSession, external_id: str, now: datetime
 async def add_order(
     session: AsyncSession, customer: Customer, fields: OrderFields, default_time: datetime
 ) -> bool:
-    """Record an order once; returns False when its order_id was already stored."""
-    if await session.scalar(select(Order.id).where(Order.external_id == fields.order_id)):
+    """Record an order once; returns False when its order_id was already stored.
+
+    Raises `BusinessIdConflict` when the order id is another customer's.
+    """
+    if await check_owner(
+        session, Order.external_id, Order.customer_id, fields.order_id, customer, "order_id"
+    ):
         return False
     ordered_at = (
         resolve_time(fields.ordered_at, customer.timezone) if fields.ordered_at else default_time
@@ -98,10 +144,11 @@ async def add_order(
 async def open_complaint(
     session: AsyncSession, customer: Customer, fields: ComplaintFields, default_time: datetime
 ) -> Complaint:
-    """Record a complaint once (by complaint_id); a repeat updates nothing."""
-    existing = await session.scalar(
-        select(Complaint).where(Complaint.external_id == fields.complaint_id)
-    )
+    """Record a complaint once (by complaint_id); a repeat updates nothing.
+
+    Raises `BusinessIdConflict` when the complaint id is another customer's.
+    """
+    existing = await _own_complaint(session, customer, fields.complaint_id)
     if existing is not None:
         return existing
     zone = customer.timezone
@@ -124,10 +171,11 @@ async def open_complaint(
 async def import_complaint(
     session: AsyncSession, customer: Customer, fields: ComplaintFields, default_time: datetime
 ) -> bool:
-    """Insert a complaint, or bring a stored one's status up to date; True when created."""
-    existing = await session.scalar(
-        select(Complaint).where(Complaint.external_id == fields.complaint_id)
-    )
+    """Insert a complaint, or bring a stored one's status up to date; True when created.
+
+    Raises `BusinessIdConflict` when the complaint id is another customer's.
+    """
+    existing = await _own_complaint(session, customer, fields.complaint_id)
     if existing is None:
         await open_complaint(session, customer, fields, default_time)
         return True
@@ -138,15 +186,22 @@ async def import_complaint(
     return False
 
 
+async def _own_complaint(
+    session: AsyncSession, customer: Customer, complaint_id: str
+) -> Complaint | None:
+    """The customer's complaint with this id; another customer's is a conflict."""
+    existing = await session.scalar(select(Complaint).where(Complaint.external_id == complaint_id))
+    if existing is not None and existing.customer_id != customer.id:
+        raise BusinessIdConflict("complaint_id", complaint_id, "complaint")
+    return existing
+
+
 async def resolve_complaint(
     session: AsyncSession, customer: Customer, ref: ComplaintRef, default_time: datetime
 ) -> Complaint | None:
-    """Mark a complaint resolved; None when it is unknown for this customer."""
-    complaint = await session.scalar(
-        select(Complaint).where(
-            Complaint.external_id == ref.complaint_id, Complaint.customer_id == customer.id
-        )
-    )
+    """Mark a complaint resolved; None when it is unknown. Raises `BusinessIdConflict`
+    when it is another customer's: one customer's event never resolves another's."""
+    complaint = await _own_complaint(session, customer, ref.complaint_id)
     if complaint is None:
         return None
     if complaint.status != "resolved":
@@ -160,11 +215,17 @@ async def resolve_complaint(
 async def record_survey(
     session: AsyncSession, customer: Customer, fields: SurveyFields, answered_at: datetime
 ) -> None:
+    """Record a survey answer; a survey (one journey's) is answered once.
+
+    Raises `BusinessIdConflict` when the complaint or journey it names is another
+    customer's, `AlreadyAnswered` when the journey's survey already has an answer.
+    """
     complaint_pk = None
     if fields.complaint_id:
-        complaint_pk = await session.scalar(
-            select(Complaint.id).where(Complaint.external_id == fields.complaint_id)
-        )
+        complaint = await _own_complaint(session, customer, fields.complaint_id)
+        complaint_pk = complaint.id if complaint is not None else None
+    if fields.workflow_id:
+        await check_survey_journey(session, customer, fields.workflow_id)
     session.add(
         SurveyResponse(
             customer_id=customer.id,
@@ -174,6 +235,31 @@ async def record_survey(
             comment=fields.comment,
             answered_at=answered_at,
         )
+    )
+
+
+async def check_survey_journey(session: AsyncSession, customer: Customer, workflow_id: str) -> None:
+    """Refuse an answer for another customer's journey, or a second answer for one."""
+    await check_owner(
+        session,
+        JourneyRecord.workflow_id,
+        JourneyRecord.customer_id,
+        workflow_id,
+        customer,
+        "workflow_id",
+    )
+    recorded = await recorded_answer(session, workflow_id)
+    if recorded is not None:
+        raise AlreadyAnswered(workflow_id, recorded)
+
+
+async def recorded_answer(session: AsyncSession, workflow_id: str) -> int | None:
+    """The score recorded for the survey of this journey, if it was answered."""
+    return await session.scalar(
+        select(SurveyResponse.score)
+        .where(SurveyResponse.workflow_id == workflow_id)
+        .order_by(SurveyResponse.id)
+        .limit(1)
     )
 
 

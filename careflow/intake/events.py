@@ -36,6 +36,7 @@ from careflow.intake.records import (
     ComplaintRef,
     ConsentFields,
     CustomerFields,
+    CustomerId,
     OrderFields,
     SurveyFields,
     check_time_range,
@@ -67,13 +68,16 @@ _DATA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+MAX_EVENT_WORKFLOW_ID = 600
+
+
 class EventIn(BaseModel):
     """The body of `POST /events`."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: EventType
-    customer_id: str = Field(min_length=1, max_length=128)
+    customer_id: CustomerId = Field(min_length=1, max_length=128)
     occurred_at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -84,6 +88,18 @@ class EventIn(BaseModel):
         # PostgreSQL cannot store NUL in text, and no real value contains one.
         if _has_nul(value):
             raise ValueError("text must not contain NUL characters")
+        return value
+
+    @field_validator("event_id")
+    @classmethod
+    def _fits_a_workflow_id(cls, value: str | None) -> str | None:
+        # The event's workflow id carries it escaped; Temporal takes ids of 1000 bytes.
+        if value is not None and len(event_workflow_id(value)) > MAX_EVENT_WORKFLOW_ID:
+            raise ValueError(
+                f"too long once escaped for its workflow id ({MAX_EVENT_WORKFLOW_ID} "
+                "characters, each one other than ASCII letters, digits and . _ : @ - "
+                "counting as 3 per UTF-8 byte)"
+            )
         return value
 
     @field_validator("occurred_at")
@@ -119,6 +135,19 @@ class EventDataError(ValueError):
         super().__init__(str(error))
 
 
+class EventIdConflict(ValueError):
+    """An `event_id` already stored for a different event: the id names one request,
+    so a different body under it is refused rather than dropped as a duplicate."""
+
+    def __init__(self, event_id: str, differences: list[str]) -> None:
+        self.event_id = event_id
+        self.differences = differences
+        super().__init__(
+            f"event_id {event_id!r} was already used for a different event "
+            f"(it differs in {', '.join(differences)}); use a new event_id for a new event"
+        )
+
+
 @dataclass(frozen=True)
 class AcceptedEvent:
     event_id: str
@@ -129,36 +158,79 @@ class AcceptedEvent:
 async def record_event(
     db: Database, event: EventIn, now: datetime | None = None
 ) -> tuple[str, bool]:
-    """Apply the event to the store once. Returns (event_id, was it a duplicate)."""
+    """Apply the event to the store once. Returns (event_id, was it a duplicate).
+
+    A repeated `event_id` with the same type, customer, time and data is a duplicate;
+    with anything else it raises `EventIdConflict`. The effect's own refusals
+    (`BusinessIdConflict`, `AlreadyAnswered`) write nothing.
+    """
     try:
         data = event.validated_data()
     except ValidationError as error:
         raise EventDataError(error) from error
     now = now or datetime.now(UTC)
     event_id = event.event_id or f"auto-{uuid.uuid4()}"
-    stored_data = data.model_dump(mode="json", exclude_unset=True)
-    try:
-        async with db.session() as session:
-            if await session.scalar(select(Event.id).where(Event.event_id == event_id)):
-                return event_id, True
-            changed_fields = await _apply(session, event, data, now)
-            if changed_fields:
-                stored_data["changed_fields"] = changed_fields
-            session.add(
-                Event(
-                    event_id=event_id,
-                    type=event.type,
-                    customer_external_id=event.customer_id,
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    data=stored_data,
+    for attempt in range(2):
+        stored_data = data.model_dump(mode="json", exclude_unset=True)
+        try:
+            async with db.session() as session:
+                if await _stored_as(session, event_id, event, stored_data):
+                    return event_id, True
+                changed_fields = await _apply(session, event, data, now)
+                if changed_fields:
+                    stored_data["changed_fields"] = changed_fields
+                session.add(
+                    Event(
+                        event_id=event_id,
+                        type=event.type,
+                        customer_external_id=event.customer_id,
+                        occurred_at=event.occurred_at,
+                        received_at=now,
+                        data=stored_data,
+                    )
                 )
-            )
-    except IntegrityError:
-        # The same event_id committed concurrently: it is a duplicate.
-        return event_id, True
-    count_event(event.type, EVENT_TYPES)
-    return event_id, False
+        except IntegrityError:
+            if attempt:
+                raise
+            # A concurrent request committed the same event_id, order, complaint or
+            # survey answer first: once more, now that its rows are visible, tells a
+            # duplicate from a conflict.
+            continue
+        count_event(event.type, EVENT_TYPES)
+        return event_id, False
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+async def _stored_as(
+    session: AsyncSession, event_id: str, event: EventIn, data: dict[str, Any]
+) -> bool:
+    """Is this event stored under its id already? Raises `EventIdConflict` when a
+    different event is stored under it."""
+    stored = await session.scalar(select(Event).where(Event.event_id == event_id))
+    if stored is None:
+        return False
+    differences = _differences(stored, event, data)
+    if differences:
+        raise EventIdConflict(event_id, differences)
+    return True
+
+
+def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[str]:
+    """Where a repeated event differs from the one stored under its id (field names)."""
+    differences = [
+        name
+        for name, before, after in (
+            ("type", stored.type, event.type),
+            ("customer_id", stored.customer_external_id, event.customer_id),
+            ("occurred_at", stored.occurred_at, event.occurred_at),
+        )
+        if before != after
+    ]
+    # `changed_fields` is what applying it found, not part of the request.
+    before_data = {key: value for key, value in stored.data.items() if key != "changed_fields"}
+    if before_data != data:
+        differences.append("data")
+    return differences
 
 
 async def _apply(
@@ -211,6 +283,10 @@ async def accept_event(
     event_id, duplicate = await record_event(db, event)
     if not duplicate and _is_opt_out(event):
         await tell_journeys_about_opt_out(db, client, event.customer_id)
+    if event.type == "survey_answered":
+        # Repeated for a duplicate too: the signal is idempotent, and a retry after
+        # Temporal was unreachable must still reach the journey.
+        await tell_journeys_about_answer(db, client, event)
     workflow_id = await start_event_workflow(client, event_id, task_queue)
     return AcceptedEvent(event_id, duplicate, workflow_id)
 
@@ -228,3 +304,24 @@ async def tell_journeys_about_opt_out(db: Database, client: Client, customer_id:
     listening = [name for name, journey in JOURNEYS.items() if "opted_out" in journey.signals]
     records = await running_journeys(db, customer_id, journeys=listening)
     return await signal_journeys(db, client, records, "opted_out")
+
+
+async def tell_journeys_about_answer(db: Database, client: Client, event: EventIn) -> list[str]:
+    """Signal `survey_answered` (with the score) to the running journey that asked.
+
+    That is the journey named by `workflow_id` when it is the customer's, else the
+    customer's complaint journeys about `complaint_id`: however the answer arrives
+    (the survey page, `POST /events`, the CLI), the journey waiting for it hears it.
+    """
+    answer = event.validated_data()
+    assert isinstance(answer, SurveyFields)
+    workflow_id, complaint_id = answer.workflow_id, answer.complaint_id
+    listening = [name for name, journey in JOURNEYS.items() if "survey_answered" in journey.signals]
+    records = await running_journeys(db, event.customer_id, journeys=listening)
+    if workflow_id:
+        records = [record for record in records if record.workflow_id == workflow_id]
+    elif complaint_id:
+        records = [record for record in records if record.subject == complaint_id]
+    else:
+        return []
+    return await signal_journeys(db, client, records, "survey_answered", answer.score)

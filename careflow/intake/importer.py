@@ -31,12 +31,13 @@ from careflow.intake import apply
 from careflow.intake.records import (
     ComplaintFields,
     CustomerFields,
+    CustomerId,
     MaybeTime,
     OrderFields,
     SurveyFields,
     resolve_time,
 )
-from careflow.store import Complaint, Customer, Database, Order, SurveyResponse
+from careflow.store import Complaint, Customer, Database, JourneyRecord, Order, SurveyResponse
 
 ImportKind = Literal["customers", "orders", "complaints", "surveys"]
 # Rows per multi-row INSERT and ids per `IN (...)` lookup: well under the bound
@@ -45,22 +46,22 @@ BATCH = 1000
 
 
 class CustomerRow(CustomerFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: CustomerId = Field(min_length=1)
 
 
 class OrderRow(OrderFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: CustomerId = Field(min_length=1)
 
 
 class ComplaintRow(ComplaintFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: CustomerId = Field(min_length=1)
 
 
 class SurveyRow(SurveyFields):
     """One answered satisfaction survey; `answered_at` is required: with the customer and
     what was answered (`complaint_id`, `workflow_id`) it identifies the answer."""
 
-    customer_id: str = Field(min_length=1)
+    customer_id: CustomerId = Field(min_length=1)
     answered_at: MaybeTime = Field(...)
 
     @field_validator("answered_at")
@@ -192,6 +193,104 @@ def validate_file(
     return valid, problems
 
 
+# The business ids a row may name that the store holds per customer: (id, owner).
+_OWNED_IDS: dict[str, tuple[Any, Any]] = {
+    "order_id": (Order.external_id, Order.customer_id),
+    "complaint_id": (Complaint.external_id, Complaint.customer_id),
+    "workflow_id": (JourneyRecord.workflow_id, JourneyRecord.customer_id),
+}
+
+
+async def stored_conflicts(
+    db: Database, path: Path, rows: Sequence[tuple[int, BaseModel]]
+) -> list[RowProblem]:
+    """Rows naming a business id the store holds for another customer (an order, a
+    complaint, the journey a survey answers), and answers to a survey answered already
+    (in the store or on an earlier row) with another score or comment.
+
+    A row for one customer must never be taken as, or change, another's record.
+    """
+    named: list[tuple[int, str, str, str]] = []  # row, field, id, the row's customer
+    answers: dict[str, tuple[int, SurveyRow]] = {}
+    problems: list[RowProblem] = []
+    for number, record in rows:
+        customer = str(getattr(record, "customer_id"))  # noqa: B009 - every row model has it
+        for field_name in _OWNED_IDS:
+            value = getattr(record, field_name, None)
+            if value:
+                named.append((number, field_name, str(value), customer))
+        if not isinstance(record, SurveyRow) or not record.workflow_id:
+            continue
+        if record.workflow_id in answers:
+            problems.append(
+                RowProblem(
+                    path,
+                    number,
+                    "workflow_id",
+                    f"the survey of journey {record.workflow_id!r} is answered on row "
+                    f"{answers[record.workflow_id][0]} already; a survey has one answer",
+                )
+            )
+        else:
+            answers[record.workflow_id] = (number, record)
+    owners: dict[tuple[str, str], str] = {}
+    async with db.session() as session:
+        for field_name, (column, owner) in _OWNED_IDS.items():
+            values = sorted({value for _, name, value, _ in named if name == field_name})
+            for first in range(0, len(values), BATCH):
+                for value, customer in await session.execute(
+                    select(column, Customer.external_id)
+                    .join(Customer, Customer.id == owner)
+                    .where(column.in_(values[first : first + BATCH]))
+                ):
+                    owners[(field_name, value)] = customer
+        answered = await answered_surveys(session, sorted(answers))
+    for number, field_name, value, customer in named:
+        stored_for = owners.get((field_name, value))
+        if stored_for is not None and stored_for != customer:
+            problems.append(
+                RowProblem(
+                    path,
+                    number,
+                    field_name,
+                    f"{value!r} belongs to another customer; {field_name} must be unique "
+                    "across customers",
+                )
+            )
+    for workflow_id, (number, record) in answers.items():
+        if workflow_id in answered and answered[workflow_id] != _answer_of(record):
+            problems.append(
+                RowProblem(
+                    path,
+                    number,
+                    "workflow_id",
+                    f"the survey of journey {workflow_id!r} was already answered "
+                    f"(score {answered[workflow_id][0]}); a survey has one answer",
+                )
+            )
+    return problems
+
+
+def _answer_of(record: SurveyRow) -> tuple[int, str | None]:
+    return record.score, record.comment
+
+
+async def answered_surveys(
+    session: AsyncSession, workflow_ids: Sequence[str]
+) -> dict[str, tuple[int, str | None]]:
+    """The first recorded answer (score, comment) of each of these journeys' surveys."""
+    answered: dict[str, tuple[int, str | None]] = {}
+    for first in range(0, len(workflow_ids), BATCH):
+        for workflow_id, score, comment in await session.execute(
+            select(SurveyResponse.workflow_id, SurveyResponse.score, SurveyResponse.comment)
+            .where(SurveyResponse.workflow_id.in_(workflow_ids[first : first + BATCH]))
+            .order_by(SurveyResponse.id.desc())
+        ):
+            # Newest first, so the first answer is the one left standing.
+            answered[str(workflow_id)] = (score, comment)
+    return answered
+
+
 def row_key(record: BaseModel) -> tuple[str, str]:
     """The field that identifies a row and its value (a survey answer: several fields)."""
     if isinstance(record, SurveyRow):
@@ -232,6 +331,11 @@ async def import_file(
     if kind == "customers":
         known_or_new = set()  # customers files reference no one
     valid, problems = validate_file(path, kind, known_or_new)
+    conflicts = await stored_conflicts(db, path, valid)
+    if conflicts:
+        conflicting = {problem.row for problem in conflicts}
+        valid = [(number, record) for number, record in valid if number not in conflicting]
+        problems = sorted([*problems, *conflicts], key=lambda problem: problem.row)
     invalid_rows = len({problem.row for problem in problems})
     report = ImportReport(rows=len(valid) + invalid_rows, problems=problems)
     if problems and not skip_invalid:
@@ -419,6 +523,15 @@ async def _write_surveys(
                 ).where(tuple_(SurveyResponse.customer_id, SurveyResponse.answered_at).in_(batch))
             )
         )
-    new = [values for key, values in keyed.items() if key not in stored]
+    # A survey is answered once: the answer to a journey's survey already stored (by
+    # an event, or with another time) is that answer, not a second one.
+    answered = await answered_surveys(
+        session, sorted({key[3] for key in keyed if key[3] is not None})
+    )
+    new = [
+        values
+        for key, values in keyed.items()
+        if key not in stored and (key[3] is None or key[3] not in answered)
+    ]
     await _insert(session, SurveyResponse, new, progress, len(rows) - len(new))
     return len(new), len(rows) - len(new)

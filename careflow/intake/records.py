@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from careflow.workflows.ids import encode_key
+
 
 def _empty_is_none(value: object) -> object:
     if isinstance(value, str) and not value.strip():
@@ -64,6 +66,38 @@ def check_time_range(value: datetime | date | None) -> datetime | date | None:
         raise ValueError(f"expected a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
+
+# Workflow ids carry customer and complaint ids escaped (workflows/ids.py); escaped,
+# each fits the store's workflow id columns (300) with the rest of a journey's id.
+MAX_ESCAPED_KEY = 128
+
+
+def check_key_length(value: str) -> str:
+    """Refuse a business id too long for a workflow id once escaped."""
+    if len(encode_key(value)) > MAX_ESCAPED_KEY:
+        raise ValueError(
+            f"too long: at most {MAX_ESCAPED_KEY} characters, counting each character "
+            "other than ASCII letters, digits and . _ : @ as 3 per UTF-8 byte"
+        )
+    return value
+
+
+def check_customer_id(value: str) -> str:
+    """Refuse customer ids that could not be read back: the API and the console take
+    the id as one segment of a URL path (`/customers/<id>`), and a `/` (or a `.` or
+    `..` segment, which clients resolve away) would name another path."""
+    if "/" in value:
+        raise ValueError("a customer id must not contain '/' (it is one segment of a URL)")
+    if value in (".", ".."):
+        raise ValueError("a customer id must not be '.' or '..' (URLs resolve those away)")
+    return check_key_length(value)
+
+
+# A customer id as intake accepts it: every one can be read back through the API and
+# fits a workflow id.
+CustomerId = Annotated[str, AfterValidator(check_customer_id)]
+# A complaint id as intake accepts it: it fits a workflow id.
+ComplaintId = Annotated[str, BeforeValidator(_empty_is_none), AfterValidator(check_key_length)]
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 MaybeTime = Annotated[
@@ -131,7 +165,7 @@ class OrderFields(BaseModel):
 class ComplaintFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    complaint_id: Annotated[str, BeforeValidator(_empty_is_none)]
+    complaint_id: ComplaintId
     severity: Annotated[Severity | None, BeforeValidator(_empty_is_none)] = None
     channel: Text = None
     subject: Text = None
@@ -143,7 +177,7 @@ class ComplaintFields(BaseModel):
 class ComplaintRef(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    complaint_id: Annotated[str, BeforeValidator(_empty_is_none)]
+    complaint_id: ComplaintId
     resolved_at: MaybeTime = None
 
 

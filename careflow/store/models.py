@@ -168,8 +168,12 @@ class RuleDecision(Base):
 
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
-    # The facts read each customer's latest score as of a time.
-    __table_args__ = (Index("ix_survey_responses_customer_time", "customer_id", "answered_at"),)
+    __table_args__ = (
+        # The facts read each customer's latest score as of a time.
+        Index("ix_survey_responses_customer_time", "customer_id", "answered_at"),
+        # A journey's survey is answered once; answers not about a journey are NULL.
+        Index("ux_survey_responses_workflow_id", "workflow_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

@@ -126,3 +126,55 @@ async def test_a_rule_restarts_its_journey_only_reenter_after_days_later(
     assert almost.started == []
     assert len(due.started) == 1
     assert due.started != [offer_id]
+
+
+@pytest.mark.parametrize(
+    ("journey", "subject", "rule", "old_id"),
+    [
+        # The first form kept `-` inside keys (workflows/ids.py).
+        ("onboarding", "", "first-order", "onboarding-{customer}-first-order"),
+        # One escalation per complaint, whichever rule starts it.
+        ("complaint_escalation", "k-1", "vip-complaint", "complaint-{customer}-k-1"),
+    ],
+)
+async def test_a_journey_started_under_an_old_form_id_is_not_started_again(
+    db: Database,
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    journey: str,
+    subject: str,
+    rule: str,
+    old_id: str,
+) -> None:
+    """Ids of keys with `-` changed when ids became injective: a once-ever journey that
+    ran under the first form's id is found in the journeys table, so the new id does
+    not send it a second time."""
+    customer = f"c-{settings.task_queue}"
+    old_id = old_id.format(customer=customer)
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        stored, _ = await upsert_customer(session, customer, CustomerFields(), now)
+        session.add(
+            JourneyRecord(
+                workflow_id=old_id,
+                journey=journey,
+                customer_id=stored.id,
+                rule_id="first-order" if journey == "onboarding" else "new-complaint",
+                ruleset_hash="0" * 64,
+                subject=subject or None,
+                status="ended",
+                outcome="completed",
+                started_at=now - timedelta(days=400),
+                ended_at=now - timedelta(days=380),
+            )
+        )
+    intent = Intent(
+        action="start_workflow",
+        rule_id=rule,
+        ruleset="r",
+        ruleset_hash="0" * 64,
+        workflow=journey,
+    )
+    dispatcher = DispatchActivities(workflow_env.client, db, settings.task_queue, JOURNEYS)
+    result = await dispatcher.dispatch(DispatchInput(customer, [intent], subject=subject, at=now))
+    assert (result.started, result.existing) == ([], [old_id])

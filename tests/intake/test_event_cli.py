@@ -33,9 +33,15 @@ def test_bad_data_is_named_before_anything_is_sent(tmp_path: Path) -> None:
 def test_an_event_is_accepted_once(tmp_path: Path, workflow_env: WorkflowEnvironment) -> None:
     temporal = workflow_env.client.service_client.config.target_host
     command = ["event", "complaint_opened", "c-1", "--data", '{"complaint_id": "k-1"}']
-    command += ["--event-id", f"cli-{tmp_path.name}"]
+    command += ["--event-id", f"cli-{tmp_path.name}", "--at", "2026-11-23T10:00:00+08:00"]
     first = CliRunner().invoke(app, command, env=env(tmp_path, temporal))
     second = CliRunner().invoke(app, command, env=env(tmp_path, temporal))
     assert first.exit_code == 0, first.output
     assert f"cli-{tmp_path.name}: accepted" in first.output
     assert "duplicate, already accepted" in second.output
+    # The same id for another event (another time) is refused, not dropped as a duplicate.
+    other = CliRunner().invoke(
+        app, [*command[:-1], "2026-11-24T10:00:00+08:00"], env=env(tmp_path, temporal)
+    )
+    assert other.exit_code == 1
+    assert "was already used for a different event (it differs in occurred_at)" in other.output

@@ -20,6 +20,7 @@ from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, OutreachLedger, RuleDecision
 from careflow.worker import create_worker
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import save_history
 
@@ -66,7 +67,7 @@ async def acknowledge_and_resolve(
         again = event("complaint_opened", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-3-{run}")
         repeat = await accept_event(db, client, queue, again)
         repeat_result = await client.get_workflow_handle(repeat.workflow_id).result()
-        assert repeat_result["existing"] == [f"complaint-c-1-k-9-{run}"]
+        assert repeat_result["existing"] == [complaint_workflow_id("c-1", f"k-9-{run}")]
         await sink.wait_for(1)
         resolved = event("complaint_resolved", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-4-{run}")
         await accept_event(db, client, queue, resolved)

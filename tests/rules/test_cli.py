@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from careflow.cli.app import app
@@ -21,7 +20,7 @@ def test_shipped_rules_are_clean() -> None:
 
 def test_a_valid_file_passes(tmp_path: Path) -> None:
     path = tmp_path / "retention.rules.yaml"
-    path.write_text(VALID.replace("{template: retention_offer}", "{offer: spring}"))
+    path.write_text(VALID)
     result = runner.invoke(app, ["rules", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 ruleset(s), 1 rule(s), 1 example(s) passed" in result.output
@@ -40,25 +39,16 @@ def test_malformed_files_exit_1_with_every_error(tmp_path: Path) -> None:
     assert f"{tmp_path}/b.rules.yaml:13:16: unknown journey 'nope'" in result.output
 
 
-def test_a_template_that_does_not_render_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    templates = tmp_path / "templates"
-    folder = templates / "email" / "broken"
-    folder.mkdir(parents=True)
-    (folder / "subject.en.j2").write_text("Hello {{ customer.nickname }}")
-    (folder / "body.txt.en.j2").write_text("Hi")
-    (folder / "body.html.en.j2").write_text("<p>Hi</p>")
-    monkeypatch.setenv("CAREFLOW_TEMPLATES_DIR", str(templates))
+def test_a_template_param_is_refused_at_its_line(tmp_path: Path) -> None:
+    # It used to be checked and rendered here, then ignored when sending.
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "retention.rules.yaml").write_text(
-        VALID.replace("{template: retention_offer}", "{template: broken}")
+        VALID.replace("{campaign: spring}", "{template: retention_offer}")
     )
     result = runner.invoke(app, ["rules", "check", str(rules)])
     assert result.exit_code == 1, result.output
-    assert f"{rules}/retention.rules.yaml:14:28: template 'broken' (en):" in result.output
-    assert "nickname" in result.output
+    assert f"{rules}/retention.rules.yaml:14:18: param 'template' is not used" in result.output
 
 
 def test_no_rule_files(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ REFERENCES = References(
     },
     frozenset({"retention_offer", "complaint_ack"}),
     Path("templates"),
+    subject_journeys=frozenset({"complaint_escalation"}),
 )
 
 VALID = """\
@@ -34,7 +35,7 @@ rules:
       tier: {is_not: vip}
     then:
       - start: retention_offer
-        params: {template: retention_offer}
+        params: {campaign: spring}
     examples:
       - given: {purchase_frequency_change: -0.6, tier: regular}
         expect: [start retention_offer]
@@ -53,7 +54,7 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
     rulebook = load_rulebook(tmp_path, references=REFERENCES)
     evaluation = rulebook.evaluate({"purchase_frequency_change": -0.75})
     assert [intent.workflow for intent in evaluation.intents] == ["retention_offer"]
-    assert evaluation.intents[0].params == {"template": "retention_offer"}
+    assert evaluation.intents[0].params == {"campaign": "spring"}
     assert len(rulebook.hash) == 64
 
 
@@ -88,16 +89,63 @@ EXACT_ERRORS = {
             "YAML 1.2, where only true and false are booleans; write true or false"
         ],
     ),
-    "unknown journey and template": (
-        [
-            ("start: retention_offer", "start: retention_ofer"),
-            ("template: retention_offer", "template: retention_offr"),
-        ],
+    "unknown journey": (
+        [("start: retention_offer", "start: retention_ofer")],
         [
             "retention.rules.yaml:13:16: unknown journey 'retention_ofer'; did you mean "
             "'retention_offer'? (known journeys: complaint_escalation, retention_offer)",
-            "retention.rules.yaml:14:28: unknown template 'retention_offr'; did you mean "
-            "'retention_offer'? (templates are the folders in templates/email)",
+        ],
+    ),
+    # A parameter that would be accepted and then ignored is refused (issue 16, class 7).
+    "a template param is refused: journeys.yaml sets templates": (
+        [("{campaign: spring}", "{template: retention_offer}")],
+        [
+            "retention.rules.yaml:14:18: param 'template' is not used: a journey's messages "
+            "and their templates are set in journeys.yaml (e.g. retention_offer.template, "
+            "reminder_template); remove it here and change the template there",
+        ],
+    ),
+    "params of a tag are refused": (
+        [
+            ("- start: retention_offer", "- tag: at-risk"),
+            ("[start retention_offer]", "[tag at-risk]"),
+        ],
+        [
+            "retention.rules.yaml:14:18: param 'campaign' is not used: "
+            "tag: takes no params; remove it"
+        ],
+    ),
+    "params of a notify other than message are refused": (
+        [
+            ("- start: retention_offer", "- notify: sales"),
+            ("[start retention_offer]", "[notify sales]"),
+        ],
+        [
+            "retention.rules.yaml:14:18: param 'campaign' is not used: notify: takes only "
+            "message; remove it"
+        ],
+    ),
+    "an occasion for a journey about a complaint is refused": (
+        [
+            ("- start: retention_offer", "- start: complaint_escalation"),
+            ("[start retention_offer]", "[start complaint_escalation]"),
+            ("{campaign: spring}", "{occasion: birthday}"),
+        ],
+        [
+            "retention.rules.yaml:14:18: param 'occasion' is not used: complaint_escalation "
+            "is about the event's own subject (its complaint); remove it"
+        ],
+    ),
+    "reenter_after on a rule that starts no journey is refused": (
+        [
+            ("- start: retention_offer", "- tag: at-risk"),
+            ("[start retention_offer]", "[tag at-risk]"),
+            ("        params: {campaign: spring}\n", ""),
+            ("    priority: 10\n", "    reenter_after: 30\n"),
+        ],
+        [
+            "retention.rules.yaml:8:5: reenter_after is not used: it spaces out the journeys a "
+            "rule starts, and this rule starts none; remove it"
         ],
     ),
     "failing example says why": (
@@ -184,7 +232,7 @@ def test_duplicate_rule_id(tmp_path: Path) -> None:
 
 def test_unknown_signal(tmp_path: Path) -> None:
     text = VALID.replace(
-        "      - start: retention_offer\n        params: {template: retention_offer}\n",
+        "      - start: retention_offer\n        params: {campaign: spring}\n",
         "      - signal: order_placd\n        to: retention_offer\n",
     ).replace("[start retention_offer]", "[signal order_placd to retention_offer]")
     errors = errors_for(tmp_path, text)
@@ -328,7 +376,7 @@ def test_an_empty_file(tmp_path: Path) -> None:
 
 def test_unknown_team(tmp_path: Path) -> None:
     text = VALID.replace(
-        "      - start: retention_offer\n        params: {template: retention_offer}\n",
+        "      - start: retention_offer\n        params: {campaign: spring}\n",
         "      - notify: salse\n",
     ).replace("[start retention_offer]", "[notify salse]")
     (tmp_path / "retention.rules.yaml").write_text(text)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import free_port
 
 
@@ -182,7 +183,9 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     up.start()
     await up.wait_for_api()
     client = await Client.connect(f"127.0.0.1:{up.temporal_port}")
-    description = await client.get_workflow_handle("complaint-demo-c002-k-live-1").describe()
+    description = await client.get_workflow_handle(
+        complaint_workflow_id("demo-c002", "k-live-1")
+    ).describe()
     assert description.status == WorkflowExecutionStatus.RUNNING
     await up.post_event(
         {

@@ -16,6 +16,7 @@ from careflow.config import Settings
 from careflow.journey_config import load_journey_config
 from careflow.rules.intents import Intent
 from careflow.store import Database
+from careflow.workflows.ids import care_message_workflow_id
 from careflow.workflows.journey import ENDS_BY_MEMO
 from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
@@ -63,7 +64,7 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         first = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         again = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         [workflow_id] = first.started
-        assert workflow_id.endswith(f"birthday-{today.year}")
+        assert workflow_id == care_message_workflow_id("C-80", rule, f"birthday-{today.year}")
         assert again.started == []
         assert again.existing == [workflow_id]
         assert await workflow_env.client.get_workflow_handle(workflow_id).result() == "sent"
