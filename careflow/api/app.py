@@ -17,7 +17,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from careflow import __version__
 from careflow.api import kpis, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
+from careflow.api.limits import RequestLimits
 from careflow.api.state import ApiState, State
+from careflow.config import load_settings
 from careflow.console import mount_console
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
@@ -160,6 +162,8 @@ def create_app(state: ApiState) -> FastAPI:
     )
     app.state.careflow = state
     app.middleware("http")(refuse_nul_in_url)
+    # Added last, so it runs first: nothing reads a body before it is bounded.
+    app.add_middleware(RequestLimits, max_body_bytes=load_settings().max_body_bytes)
     for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
         app.add_exception_handler(outage, answer_unavailable)
     app.include_router(router)

@@ -36,6 +36,7 @@ from careflow.intake.records import (
     ComplaintRef,
     ConsentFields,
     CustomerFields,
+    Identifier,
     OrderFields,
     SurveyFields,
     check_time_range,
@@ -71,10 +72,10 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: EventType
-    customer_id: str = Field(min_length=1, max_length=128)
+    customer_id: Identifier = Field(min_length=1, max_length=128)
     occurred_at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
-    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+    event_id: Identifier | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from careflow.intake import apply
 from careflow.intake.records import (
     ComplaintFields,
     CustomerFields,
+    Identifier,
     MaybeTime,
     OrderFields,
     SurveyFields,
@@ -45,22 +46,22 @@ BATCH = 1000
 
 
 class CustomerRow(CustomerFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: Identifier
 
 
 class OrderRow(OrderFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: Identifier
 
 
 class ComplaintRow(ComplaintFields):
-    customer_id: str = Field(min_length=1)
+    customer_id: Identifier
 
 
 class SurveyRow(SurveyFields):
     """One answered satisfaction survey; `answered_at` is required: with the customer and
     what was answered (`complaint_id`, `workflow_id`) it identifies the answer."""
 
-    customer_id: str = Field(min_length=1)
+    customer_id: Identifier
     answered_at: MaybeTime = Field(...)
 
     @field_validator("answered_at")

@@ -13,7 +13,15 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
 
 
 def _empty_is_none(value: object) -> object:
@@ -23,6 +31,26 @@ def _empty_is_none(value: object) -> object:
 
 
 Text = Annotated[str | None, BeforeValidator(_empty_is_none)]
+
+
+def _identifier(value: object) -> object:
+    # A blank id names nothing: refused with its reason, never stored as "" or "  ".
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be blank (an id needs at least one visible character)")
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    # JSON `true` is not the number 1: pydantic's lax mode would take it as one.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+# A business id (customer, order, complaint, event): text with something in it.
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+# A number that a boolean cannot pass for.
+NotBoolean = BeforeValidator(_not_a_boolean)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 Severity = Literal["low", "medium", "high", "critical"]
@@ -122,8 +150,8 @@ class CustomerFields(BaseModel):
 class OrderFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    order_id: Annotated[str, BeforeValidator(_empty_is_none)]
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    order_id: Identifier
+    amount: Annotated[Decimal, NotBoolean] = Field(ge=0, max_digits=14, decimal_places=2)
     items: Text = None
     ordered_at: MaybeTime = None
 
@@ -131,7 +159,7 @@ class OrderFields(BaseModel):
 class ComplaintFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    complaint_id: Annotated[str, BeforeValidator(_empty_is_none)]
+    complaint_id: Identifier
     severity: Annotated[Severity | None, BeforeValidator(_empty_is_none)] = None
     channel: Text = None
     subject: Text = None
@@ -143,14 +171,14 @@ class ComplaintFields(BaseModel):
 class ComplaintRef(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    complaint_id: Annotated[str, BeforeValidator(_empty_is_none)]
+    complaint_id: Identifier
     resolved_at: MaybeTime = None
 
 
 class SurveyFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    score: int = Field(ge=1, le=5)
+    score: Annotated[int, NotBoolean] = Field(ge=1, le=5)
     complaint_id: Text = None
     workflow_id: Text = None
     comment: Text = None
@@ -161,5 +189,5 @@ class ConsentFields(BaseModel):
 
     channel: Literal["email", "sms"] = "email"
     topic: Literal["marketing", "care", "transactional"]
-    granted: bool
+    granted: StrictBool
     source: str = "event"

@@ -1,0 +1,176 @@
+"""What every request body must be before any handler sees it: bounded, and JSON that
+careflow can store and echo back.
+
+`RequestLimits` is plain ASGI middleware so it can count bytes as they arrive: a body
+longer than the limit (`CAREFLOW_MAX_BODY_BYTES`) is refused with 413 as soon as the
+`Content-Length` says so, or, without one (chunked), as soon as the bytes read pass the
+limit; nothing of it is buffered beyond that. A JSON body is then parsed once here and
+refused with 422, naming where, when it holds what Python's `json` accepts but nothing
+downstream can use: `NaN`, `Infinity` or a number too large for a float (which become
+non-finite floats, so the error response itself could not be written), and lone UTF-16
+surrogates (`"\\ud800"`, which cannot be encoded as UTF-8 for the store or a response).
+The body is then handed on unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_NOT_A_NUMBER = object()
+
+
+class BodyTooLarge(Exception):
+    """The body passed the limit while it was being read."""
+
+
+def body_problem(body: bytes) -> dict[str, Any] | None:
+    """A 422 detail item when a JSON body holds a value careflow cannot take, else None.
+
+    A body that is not JSON at all is left to FastAPI, which already answers 422."""
+    try:
+        document = json.loads(body, parse_constant=lambda _name: _NOT_A_NUMBER)
+    except (ValueError, RecursionError):
+        return None
+    for location, value in _walk(document, ("body",)):
+        if value is _NOT_A_NUMBER or (isinstance(value, float) and not math.isfinite(value)):
+            return _detail(location, "must be a finite number (not NaN, Infinity or overflowing)")
+        if isinstance(value, str) and _has_lone_surrogate(value):
+            return _detail(location, "must be valid Unicode text (a lone surrogate is not)")
+    return None
+
+
+def _walk(value: object, location: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], object]]:
+    """Every key and value of a JSON document, with where it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*location, key), key
+            yield from _walk(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*location, index))
+    else:
+        yield location, value
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # `json` pairs valid surrogates into one character, so any left are unpaired.
+    return any("\ud800" <= character <= "\udfff" for character in text)
+
+
+def _detail(location: tuple[str | int, ...], message: str) -> dict[str, Any]:
+    # The location is text the client sent: keep it short and encodable.
+    shown = [
+        part if isinstance(part, int) else part.encode("utf-8", "replace").decode()[:100]
+        for part in location
+    ]
+    return {"type": "value_error", "loc": shown, "msg": message}
+
+
+class RequestLimits:
+    """ASGI middleware: 413 past `max_body_bytes`, 422 for JSON careflow cannot use."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._too_large(send)
+            return
+        try:
+            body = await self._read(receive)
+        except BodyTooLarge:
+            await self._too_large(send)
+            return
+        except _Disconnected:
+            return  # the client went away: there is no one to answer
+        if body and _is_json(scope):
+            problem = body_problem(body)
+            if problem is not None:
+                await _send_json(send, 422, {"detail": [problem]})
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        """The whole body, refusing as soon as it passes the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # A disconnect: let the app see it as it would have.
+                raise _Disconnected(message)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(
+            send,
+            413,
+            {"detail": f"the request body is larger than {self.max_body_bytes} bytes"},
+            close=True,
+        )
+
+
+class _Disconnected(Exception):
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app the body already read, then what follows."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send_json(send: Send, status: int, content: object, *, close: bool = False) -> None:
+    payload = json.dumps(content).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if close:
+        # The rest of the body is not read: the connection cannot carry another request.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
