@@ -21,6 +21,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from careflow.cli.app import app
+from careflow.cli.audit import JOURNEYS_CANCELLED, audit_cli_action
 from careflow.cli.rules import rules_app
 from careflow.config import Settings, load_settings
 from careflow.rule_impact import (
@@ -86,7 +87,15 @@ def cancel(
 
     async def run(db: Database) -> list[str]:
         client = await connect_temporal(settings)
-        return await cancel_journeys(db, client, records)
+        cancelled = await cancel_journeys(db, client, records)
+        await audit_cli_action(
+            db,
+            JOURNEYS_CANCELLED,
+            rule,
+            command="journeys cancel",
+            details={"running": len(records), "cancelled": len(cancelled)},
+        )
+        return cancelled
 
     cancelled = asyncio.run(_with_db(settings, run))
     gone = len(records) - len(cancelled)

@@ -13,7 +13,9 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from careflow.cli.app import app
+from careflow.cli.audit import SCAN_STARTED, audit_cli_action
 from careflow.config import load_settings
+from careflow.store import create_database
 from workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
 console = Console()
@@ -64,6 +66,13 @@ async def _scan(at: datetime | None) -> ScanProgress:
         id=f"daily-scan-manual-{started:%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
     )
+    db = create_database(settings.sqlalchemy_url)
+    try:
+        await db.migrate()
+        details = {"at": at.isoformat() if at else None}
+        await audit_cli_action(db, SCAN_STARTED, handle.id, command="scan", details=details)
+    finally:
+        await db.dispose()
     columns = (
         TextColumn("scanning"),
         BarColumn(),

@@ -33,6 +33,7 @@ from careflow.console.i18n import (
     Translator,
     choose_language,
 )
+from careflow.console.logins import login_is_live
 from careflow.console.roles import Role
 from careflow.console.session import (
     COOKIE_PATH,
@@ -193,14 +194,16 @@ class ConsoleRefusal(Exception):
 
 
 async def visit(request: Request) -> Visit:
-    """The session and user of a console request (a user removed since is logged out)."""
+    """The session and user of a console request (a login ended since, or a user removed
+    since, is logged out)."""
     console: Console = request.app.state.careflow_console
     session = console.sessions.read(request)
     changed = session is None
     session = session or new_session()
     user = None
-    if session.user_id is not None and session.user_name is not None:
-        user = await find_user(console.api.db, session.user_id, session.user_name)
+    if session.user_id is not None and session.user_name is not None and session.login_token:
+        if await login_is_live(console.api.db, session.login_token, session.user_id):
+            user = await find_user(console.api.db, session.user_id, session.user_name)
         if user is None:
             session, changed = session.logged_out(), True
     return Visit(request, console, session, user, choose_language(request), changed)
