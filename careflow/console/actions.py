@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from careflow.api.addresses import client_address
 from careflow.console.audit import (
     CONSENT_CHANGED,
     JOURNEY_CANCELLED,
@@ -86,7 +87,7 @@ async def login(request: Request, current: Annotated[Visit, Depends(visit)]) -> 
             {"next": target, "problem": fresh.t("login.expired"), "name": name},
             status=403,
         )
-    client = request.client.host if request.client else None
+    client = client_address(request, current.console.trusted_proxies)
     retry_after = await login_retry_after(
         current.api.db,
         current.console.login_limits,

@@ -23,6 +23,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import FormData
 
+from careflow.api.addresses import TrustedProxies
 from careflow.api.state import ApiState
 from careflow.config import Settings, load_settings
 from careflow.console.audit import FORBIDDEN, record_audit
@@ -75,6 +76,11 @@ class ConsoleSettings(BaseSettings):
         ge=1,
         description="The window of failed logins, in seconds.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+        "names the client; none by default.",
+    )
 
 
 class Console:
@@ -92,6 +98,7 @@ class Console:
             console_settings.console_login_attempts,
             timedelta(seconds=console_settings.console_login_window),
         )
+        self.trusted_proxies = TrustedProxies.parse(console_settings.trusted_proxies)
         # Developer-owned templates: a normal environment (not sandboxed), escaping on.
         self.templates = Environment(
             loader=PackageLoader("careflow.console", "templates"),

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from temporalio.client import Client
 
@@ -77,23 +78,12 @@ async def run_up(
         worker = create_worker(client, settings, db=db, delivery=delivery)
         worker_task = asyncio.create_task(worker.run(), name="careflow-worker")
 
-        api = _ApiServer(
-            uvicorn.Config(
-                create_app(
-                    ApiState(
-                        db,
-                        client,
-                        settings.task_queue,
-                        settings.secret_key,
-                        api_token=settings.api_token,
-                    )
-                ),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level="warning",
-                lifespan="off",
+        app = create_app(
+            ApiState(
+                db, client, settings.task_queue, settings.secret_key, api_token=settings.api_token
             )
         )
+        api = _ApiServer(api_server_config(app, settings.http_host, settings.http_port))
         api_task = asyncio.create_task(api.serve(), name="careflow-api")
         while not api.started and not api_task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
@@ -126,6 +116,20 @@ async def run_up(
             if failure is not None:
                 raise failure
     console.print("careflow stopped.")
+
+
+def api_server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How the HTTP API is served."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        # careflow reads X-Forwarded-For itself, from CAREFLOW_TRUSTED_PROXIES only
+        # (careflow/api/addresses.py); uvicorn would believe it from 127.0.0.1.
+        proxy_headers=False,
+    )
 
 
 class _ApiServer(uvicorn.Server):
