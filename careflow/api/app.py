@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from careflow import __version__
 from careflow.api import kpis, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
+from careflow.api.headers import SecurityHeaders
 from careflow.api.limits import RequestLimits
 from careflow.api.state import ApiState, State
 from careflow.config import load_settings
@@ -162,6 +163,7 @@ def create_app(state: ApiState) -> FastAPI:
     )
     app.state.careflow = state
     app.middleware("http")(refuse_nul_in_url)
+    app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: nothing reads a body before it is bounded.
     app.add_middleware(RequestLimits, max_body_bytes=load_settings().max_body_bytes)
     for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
