@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from careflow.runtime.private_files import private_umask
+
 app = typer.Typer(
     name="careflow",
     help="careflow: rules and durable workflows for automated customer care.",
@@ -14,7 +16,8 @@ app = typer.Typer(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; what careflow writes is private to its account."""
+    private_umask()
     app()
 
 

@@ -22,6 +22,7 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import KEY_FILE_NAME, Settings
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
+from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal, wait_for_temporal
@@ -47,7 +48,13 @@ async def run_up(
     """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work."""
     console = console or Console()
     home = settings.resolved_home
-    home.mkdir(parents=True, exist_ok=True)
+    # Also when run_up is called without the CLI's entry point (tests, embedding).
+    private_umask()
+    loosened = make_private(home)
+    if loosened:
+        console.print(
+            f"made {len(loosened)} file(s) under {home} private to this account (0700/0600)"
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
