@@ -44,7 +44,10 @@ def body_problem(body: bytes) -> dict[str, Any] | None:
     return None
 
 
-def _walk(value: object, location: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], object]]:
+Location = tuple[str | int, ...]
+
+
+def _walk(value: object, location: Location) -> Iterator[tuple[Location, object]]:
     """Every key and value of a JSON document, with where it is."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -145,7 +148,7 @@ def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", []):
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
+            return bool(media == b"application/json" or media.endswith(b"+json"))
     return False
 
 

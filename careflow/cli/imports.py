@@ -32,7 +32,7 @@ def import_command(
     --skip-invalid is given. Imported history never triggers outreach.
     """
     try:
-        report = asyncio.run(_run(kind, file, skip_invalid))
+        report = asyncio.run(_run(kind, file, skip_invalid, audit_target=str(file.absolute())))
     except ImportRejected as rejected:
         for problem in rejected.problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
@@ -50,7 +50,9 @@ def import_command(
     )
 
 
-async def _run(kind: ImportKind, file: Path, skip_invalid: bool) -> ImportReport:
+async def _run(
+    kind: ImportKind, file: Path, skip_invalid: bool, *, audit_target: str
+) -> ImportReport:
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()
@@ -66,7 +68,7 @@ async def _run(kind: ImportKind, file: Path, skip_invalid: bool) -> ImportReport
         await audit_cli_action(
             db,
             DATA_IMPORTED,
-            str(file.resolve()),
+            audit_target,
             command=f"import {kind}",
             details={
                 "rows": report.rows,

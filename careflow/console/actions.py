@@ -27,10 +27,10 @@ from careflow.console.audit import (
     LOGOUT,
     record_audit,
 )
+from careflow.console.logins import close_login, open_login
 from careflow.console.pages import CONSENT_CHANNELS, CONSENT_TOPICS, customer_view, users_view
 from careflow.console.passwords import MIN_PASSWORD_LENGTH
 from careflow.console.roles import Role
-from careflow.console.logins import close_login, open_login
 from careflow.console.session import SESSION_HOURS, csrf_matches
 from careflow.console.throttle import login_retry_after
 from careflow.console.users import UserError, add_user, authenticate, parse_role, remove_user

@@ -25,9 +25,9 @@ JOURNEY_CANCELLED = "journey_cancelled"
 CONSENT_CHANGED = "consent_changed"
 USER_ADDED = "user_added"
 USER_REMOVED = "user_removed"
-PASSWORD_CHANGED = "password_changed"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name
 # A login replaced an older password hash with a current one.
-PASSWORD_REHASHED = "password_rehashed"
+PASSWORD_REHASHED = "password_rehashed"  # noqa: S105 - an action name
 # The actor of changes made with `careflow users` on the server itself.
 CLI_ACTOR = "cli"
 

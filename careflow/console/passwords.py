@@ -29,8 +29,9 @@ class LegacyScryptHasher:
 
     PREFIX = "scrypt$"
 
-    def identify(self, hash: str | bytes) -> bool:
-        return _text(hash).startswith(self.PREFIX)
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:
+        return _text(hash).startswith(cls.PREFIX)
 
     def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
         raise NotImplementedError("scrypt hashes are only verified, then replaced")

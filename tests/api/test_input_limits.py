@@ -101,7 +101,10 @@ async def test_the_limit_is_configurable_and_a_body_under_it_is_read(
     [
         (_event("survey_answered", '{"score": NaN}'), ["body", "data", "score"]),
         (_event("survey_answered", '{"score": -Infinity}'), ["body", "data", "score"]),
-        (_event("order_placed", '{"order_id": "o1", "amount": Infinity}'), ["body", "data", "amount"]),
+        (
+            _event("order_placed", '{"order_id": "o1", "amount": Infinity}'),
+            ["body", "data", "amount"],
+        ),
         (_event("order_placed", '{"order_id": "o1", "amount": 1e400}'), ["body", "data", "amount"]),
         (_event("customer_upserted", "{}", customer='"c\\ud800"'), ["body", "customer_id"]),
         (_event("customer_upserted", '{"name": "Mei\\udc00"}'), ["body", "data", "name"]),

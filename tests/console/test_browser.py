@@ -150,9 +150,9 @@ async def test_every_page_in_both_languages_shows_the_stores_numbers(
     # The Content-Security-Policy must not block anything the console itself uses.
     page.on(
         "console",
-        lambda message: problems.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            problems.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
 
     # Not logged in: the console sends the browser to the login page.

@@ -127,7 +127,8 @@ async def test_an_old_scrypt_hash_is_upgraded_at_the_next_login(
         stored = await session.scalar(
             select(ConsoleUser.password_hash).where(ConsoleUser.name == "vera")
         )
-    assert stored is not None and stored.startswith("scrypt$")  # a failure changes nothing
+    assert stored is not None
+    assert stored.startswith("scrypt$")  # a failure changes nothing
 
     assert (await log_in(client, "vera")).status_code == 303
     async with db.session() as session:
@@ -139,7 +140,8 @@ async def test_an_old_scrypt_hash_is_upgraded_at_the_next_login(
                 select(AuditEntry.actor).where(AuditEntry.action == PASSWORD_REHASHED)
             )
         )
-    assert stored is not None and stored.startswith("$argon2id$")
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
     assert rehashed == ["vera"]
     # The new hash opens the console just as the old one did.
     async with httpx.AsyncClient(

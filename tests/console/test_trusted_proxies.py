@@ -24,7 +24,6 @@ from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.runtime.up import api_server_config
 from careflow.store import Database
-from tests.console.conftest import PASSWORD
 from tests.console.seed import Seeded
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -64,7 +63,7 @@ async def served(
         await task
 
 
-async def attempt(base: str, forwarded_for: str, password: str = "not the password") -> int:
+async def attempt(base: str, forwarded_for: str) -> int:
     """One login as ada from a fresh browser, claiming `forwarded_for`."""
     headers = {"X-Forwarded-For": forwarded_for}
     async with httpx.AsyncClient(base_url=base, headers=headers) as browser:
@@ -74,7 +73,11 @@ async def attempt(base: str, forwarded_for: str, password: str = "not the passwo
         # Different names, so only the per-address count can refuse.
         response = await browser.post(
             "/console/login",
-            data={"name": f"ada{forwarded_for[-1]}", "password": password, "csrf": token[1]},
+            data={
+                "name": f"ada{forwarded_for[-1]}",
+                "password": "not the password",
+                "csrf": token[1],
+            },
         )
         return response.status_code
 
