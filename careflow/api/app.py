@@ -18,7 +18,7 @@ from careflow import __version__
 from careflow.api import kpis, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
 from careflow.api.headers import SecurityHeaders
-from careflow.api.limits import RequestLimits
+from careflow.api.limits import RequestLimits, bounded_validation_error
 from careflow.api.state import ApiState, State
 from careflow.config import load_settings
 from careflow.console import mount_console
@@ -166,6 +166,7 @@ def create_app(state: ApiState) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: nothing reads a body before it is bounded.
     app.add_middleware(RequestLimits, max_body_bytes=load_settings().max_body_bytes)
+    app.add_exception_handler(RequestValidationError, bounded_validation_error)
     for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
         app.add_exception_handler(outage, answer_unavailable)
     app.include_router(router)

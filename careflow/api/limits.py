@@ -19,6 +19,10 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NOT_A_NUMBER = object()
@@ -72,6 +76,31 @@ def _detail(location: tuple[str | int, ...], message: str) -> dict[str, Any]:
         for part in location
     ]
     return {"type": "value_error", "loc": shown, "msg": message}
+
+
+# How much of a refused value a 422 quotes back: enough to recognise it.
+MAX_QUOTED_INPUT = 200
+
+
+async def bounded_validation_error(request: Request, error: Exception) -> Response:
+    """FastAPI's 422, quoting at most `MAX_QUOTED_INPUT` characters of each refused value
+    (a megabyte of brackets is not worth sending back)."""
+    assert isinstance(error, RequestValidationError)
+    detail = [_bounded_item(item) for item in error.errors()]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+
+def _bounded_item(item: Any) -> Any:
+    if not isinstance(item, dict) or "input" not in item:
+        return item
+    quoted = item["input"]
+    if not isinstance(quoted, str | int | float | bool | None):
+        quoted = json.dumps(jsonable_encoder(quoted), ensure_ascii=False)
+        if len(quoted) <= MAX_QUOTED_INPUT:
+            return item
+    if isinstance(quoted, str) and len(quoted) > MAX_QUOTED_INPUT:
+        return {**item, "input": quoted[: MAX_QUOTED_INPUT - 1] + "…"}
+    return item
 
 
 class RequestLimits:

@@ -174,3 +174,14 @@ async def test_kpi_periods_off_the_calendar_are_422_naming_the_parameter(
     response = await api.get(f"/kpis?{query}")
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", parameter]
+
+
+async def test_a_refused_value_is_quoted_back_only_in_part(api: httpx.AsyncClient) -> None:
+    long_id = "c" * 100_000
+    body = {"type": "customer_upserted", "customer_id": long_id, "occurred_at": NOW}
+    response = await api.post("/events", json=body)
+    assert response.status_code == 422
+    (detail,) = response.json()["detail"]
+    assert detail["loc"] == ["body", "customer_id"]
+    assert detail["input"].startswith("ccc")
+    assert len(response.content) < 2000
