@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from careflow.cli.app import app
 from careflow.cli.audit import SCAN_STARTED, audit_cli_action
 from careflow.config import load_settings
+from careflow.intake.records import check_time_range
 from careflow.store import create_database
 from workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
@@ -31,6 +32,10 @@ def parse_when(value: str | None) -> datetime | None:
         raise typer.BadParameter(
             f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T06:00:00+08:00"
         ) from None
+    try:
+        check_time_range(parsed)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r}: {error}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
