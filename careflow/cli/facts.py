@@ -12,8 +12,8 @@ from rich.table import Table
 
 from careflow.cli.app import app
 from careflow.config import load_settings
-from careflow.intake.records import check_time_range
 from careflow.facts import Facts, FactsConfigError, facts_for_customer
+from careflow.intake.records import check_time_range
 from careflow.store import create_database
 from rules.facts import FACTS_BY_NAME
 
