@@ -15,8 +15,6 @@ The body is then handed on unchanged.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request, Response
@@ -25,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_NOT_A_NUMBER = object()
+from careflow.intake.json_values import load_json, printable_location, unusable_value
 
 
 class BodyTooLarge(Exception):
@@ -37,45 +35,14 @@ def body_problem(body: bytes) -> dict[str, Any] | None:
 
     A body that is not JSON at all is left to FastAPI, which already answers 422."""
     try:
-        document = json.loads(body, parse_constant=lambda _name: _NOT_A_NUMBER)
+        document = load_json(body)
     except (ValueError, RecursionError):
         return None
-    for location, value in _walk(document, ("body",)):
-        if value is _NOT_A_NUMBER or (isinstance(value, float) and not math.isfinite(value)):
-            return _detail(location, "must be a finite number (not NaN, Infinity or overflowing)")
-        if isinstance(value, str) and _has_lone_surrogate(value):
-            return _detail(location, "must be valid Unicode text (a lone surrogate is not)")
-    return None
-
-
-Location = tuple[str | int, ...]
-
-
-def _walk(value: object, location: Location) -> Iterator[tuple[Location, object]]:
-    """Every key and value of a JSON document, with where it is."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*location, key), key
-            yield from _walk(item, (*location, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, (*location, index))
-    else:
-        yield location, value
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    # `json` pairs valid surrogates into one character, so any left are unpaired.
-    return any("\ud800" <= character <= "\udfff" for character in text)
-
-
-def _detail(location: tuple[str | int, ...], message: str) -> dict[str, Any]:
-    # The location is text the client sent: keep it short and encodable.
-    shown = [
-        part if isinstance(part, int) else part.encode("utf-8", "replace").decode()[:100]
-        for part in location
-    ]
-    return {"type": "value_error", "loc": shown, "msg": message}
+    found = unusable_value(document, ("body",))
+    if found is None:
+        return None
+    location, message = found
+    return {"type": "value_error", "loc": printable_location(location), "msg": message}
 
 
 # How much of a refused value a 422 quotes back: enough to recognise it.
