@@ -16,7 +16,7 @@ from careflow.console.audit import CLI_ACTOR, record_audit
 from careflow.store import Database
 
 # Actions of the CLI, as the console's audit page shows and filters them (the `users`
-# commands use the console's own USER_ADDED, USER_REMOVED and PASSWORD_CHANGED).
+# commands use the console's own USER_ADDED, USER_REMOVED and USER_REKEYED).
 CUSTOMER_ERASED = "customer_erased"
 JOURNEYS_CANCELLED = "journeys_cancelled"
 DATA_IMPORTED = "data_imported"

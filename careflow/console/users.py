@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from careflow.console.audit import (
-    PASSWORD_CHANGED,
-    PASSWORD_REHASHED,
+    HASH_UPGRADED,
     USER_ADDED,
+    USER_REKEYED,
     USER_REMOVED,
     add_audit_entry,
 )
@@ -139,7 +139,7 @@ async def change_password(db: Database, name: str, password: str, *, actor: str)
         user.password_hash = password_hash
         user.updated_at = datetime.now(UTC)
         await close_user_logins(session, user.id)
-        add_audit_entry(session, actor, PASSWORD_CHANGED, name)
+        add_audit_entry(session, actor, USER_REKEYED, name)
 
 
 async def find_user(db: Database, user_id: int, name: str) -> UserInfo | None:
@@ -170,5 +170,5 @@ async def authenticate(db: Database, name: str, password: str) -> UserInfo | Non
             # Unless the password was changed meanwhile.
             if stored is not None and stored.password_hash == user.password_hash:
                 stored.password_hash = new_hash
-                add_audit_entry(session, name, PASSWORD_REHASHED, name)
+                add_audit_entry(session, name, HASH_UPGRADED, name)
     return UserInfo(user.id, user.name, Role(user.role), user.created_at)

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from careflow.console.audit import PASSWORD_REHASHED
+from careflow.console.audit import HASH_UPGRADED
 from careflow.console.logins import close_user_logins
 from careflow.console.roles import Role
 from careflow.console.users import add_user, change_password, remove_user
@@ -137,7 +137,7 @@ async def test_an_old_scrypt_hash_is_upgraded_at_the_next_login(
         )
         rehashed = list(
             await session.scalars(
-                select(AuditEntry.actor).where(AuditEntry.action == PASSWORD_REHASHED)
+                select(AuditEntry.actor).where(AuditEntry.action == HASH_UPGRADED)
             )
         )
     assert stored is not None
