@@ -6,10 +6,10 @@ longer than the limit (`CAREFLOW_MAX_BODY_BYTES`) is refused with 413 as soon as
 `Content-Length` says so, or, without one (chunked), as soon as the bytes read pass the
 limit; nothing of it is buffered beyond that. A JSON body is then parsed once here and
 refused with 422, naming where, when it holds what Python's `json` accepts but nothing
-downstream can use: `NaN`, `Infinity` or a number too large for a float (which become
-non-finite floats, so the error response itself could not be written), and lone UTF-16
-surrogates (`"\\ud800"`, which cannot be encoded as UTF-8 for the store or a response).
-The body is then handed on unchanged.
+downstream can use (`NaN`, `Infinity`, overflowing numbers, lone surrogates: see
+careflow/intake/json_values.py, which JSON Lines imports use too). The body is then
+handed on unchanged. `bounded_validation_error` keeps every 422 short, quoting only
+the start of a refused value.
 """
 
 from __future__ import annotations
