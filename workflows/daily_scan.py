@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.scan import CountCustomersInput, ScanActivities, ScanPageInput
+    from careflow.activities.scan import CountCustomersInput, ScanActivities, ScanPageInput
 
 PAGES_PER_RUN = 50
 PAGE_TIMEOUT = timedelta(minutes=10)

@@ -17,7 +17,7 @@ from careflow.cli.audit import SCAN_STARTED, audit_cli_action
 from careflow.config import load_settings
 from careflow.intake.records import check_time_range
 from careflow.store import create_database
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
 console = Console()
 

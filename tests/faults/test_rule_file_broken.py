@@ -24,6 +24,7 @@ from temporalio.client import Client
 from careflow.paths import RULES_DIR
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database, OutreachLedger
+from careflow.workflows.ids import complaint_workflow_id
 from tests.faults.harness import (
     CareflowUp,
     assert_nothing_lost,
@@ -35,7 +36,6 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.smtp_sink import SmtpSink
-from workflows.ids import complaint_workflow_id
 
 SHIPPED = (RULES_DIR / "complaints.rules.yaml").read_text()
 # An unknown fact: the whole edit is rejected, at the line and column of the typo.

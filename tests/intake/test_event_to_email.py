@@ -19,8 +19,8 @@ from careflow.config import Settings
 from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, OutreachLedger, RuleDecision
+from careflow.worker import create_worker
 from tests.smtp_sink import SmtpSink
-from worker import create_worker
 
 
 def event(kind: EventType, customer: str, data: dict[str, object], event_id: str) -> EventIn:

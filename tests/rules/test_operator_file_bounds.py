@@ -16,8 +16,8 @@ import pytest
 
 from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEM_CHARS, MAX_PROBLEMS
 from careflow.journey_config import JourneyConfigError, load_journey_config
-from rules import RuleFileError
-from rules.rulebook import load_rule_files
+from careflow.rules import RuleFileError
+from careflow.rules.rulebook import load_rule_files
 
 
 def billion_laughs(levels: int = 9) -> str:
