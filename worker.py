@@ -83,5 +83,7 @@ if __name__ == "__main__":
 
     # Imported here: the CLI imports this module to build its worker.
     from careflow.cli.app import app
+    from careflow.runtime.private_files import private_umask
 
+    private_umask()
     app(["up", *sys.argv[1:]])

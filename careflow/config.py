@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Signs links and console sessions; default: generated once under home.",
     )
 
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the HTTP API reads; longer ones get 413.",
+    )
     api_token: str | None = Field(
         default=None,
         description="When set, the staff API (events, customers, tasks, KPIs) needs "

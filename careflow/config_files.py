@@ -4,6 +4,16 @@
 are each a pydantic model read through `load_config_file`, which re-reads a file
 only when it changed (so the worker follows edits without a restart) and turns
 validation errors into `FILE:LINE: field.path: message` lines.
+
+Every operator file, rule files included (rules/yamlfile.py), is read through
+`read_operator_file` and `parse_operator_yaml`, which bound what a file can cost:
+at most `MAX_FILE_BYTES`, nesting at most `MAX_DEPTH` deep, and no aliases (`*name`).
+An alias is the one YAML feature whose cost is not proportional to the file: nine
+aliases of nine aliases of ... turn a 1 KB file into millions of values (the "billion
+laughs"), which a loader, and every error message that quotes them, would expand.
+Operator files never need one (a value is written out where it is used), so an alias
+is refused at its line before anything is expanded. `bounded_problems` keeps the
+report of a broken file short enough for a log line and the console's Rules page.
 """
 
 from __future__ import annotations
@@ -15,7 +25,82 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+
+# Operator files are hand-written: the largest shipped one is a few KB.
+MAX_FILE_BYTES = 256 * 1024
+# Deeper than any real file, shallow enough that no recursion limit is reached.
+MAX_DEPTH = 50
+# One problem's text, and how many problems one report lists.
+MAX_PROBLEM_CHARS = 400
+MAX_PROBLEMS = 50
+
+
+class OperatorFileTooLarge(ValueError):
+    """The file is longer than `MAX_FILE_BYTES`; it was not read past that."""
+
+
+class _NoAliasComposer(Composer):
+    """ruamel's composer, refusing an alias where it is written, before it is expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            raise ComposerError(
+                None,
+                None,
+                f"aliases (*{bounded(str(event.anchor), 40)}) are not allowed in careflow "
+                "files; write the value out where it is used",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def read_operator_file(path: Path) -> bytes:
+    """The file's bytes; OperatorFileTooLarge past `MAX_FILE_BYTES` (never reading more)."""
+    with path.open("rb") as file:
+        content = file.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        raise OperatorFileTooLarge(
+            f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; operator files are "
+            "hand-written and much smaller (split it, or look for a pasted blob)"
+        )
+    return content
+
+
+def parse_operator_yaml(text: str, *, preserve_quotes: bool = False) -> Any:
+    """The round-trip document (keeping line numbers); YAMLError, with its mark, for a
+    syntax error, an alias or nesting deeper than `MAX_DEPTH`."""
+    yaml = YAML(typ="rt")
+    yaml.Composer = _NoAliasComposer
+    yaml.max_depth = MAX_DEPTH
+    yaml.preserve_quotes = preserve_quotes
+    return yaml.load(text)
+
+
+def yaml_problem(error: MarkedYAMLError) -> tuple[int, int, str]:
+    """The 1-based line and column of a YAML error and what it says, bounded."""
+    mark = error.problem_mark or error.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = " ".join(part for part in (error.context, error.problem) if part)
+    return line, col, bounded(problem)
+
+
+def bounded(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    """`text`, cut to `limit` characters with a mark saying so."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def bounded_problems(problems: list[str]) -> list[str]:
+    """At most `MAX_PROBLEMS` problems, each bounded, and a last line saying how many more."""
+    shown = [bounded(problem) for problem in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problems")
+    return shown
 
 
 class ConfigFileError(ValueError):
@@ -26,8 +111,8 @@ class ConfigFileError(ValueError):
 
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: invalid {self.what}:\n  " + "\n  ".join(problems))
+        self.problems = bounded_problems(problems)
+        super().__init__(f"{path}: invalid {self.what}:\n  " + "\n  ".join(self.problems))
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -58,9 +143,20 @@ def _load_cached(
 ) -> BaseModel | tuple[str, ...]:
     """The validated model, or the problems; cached per file version (its mtime)."""
     try:
-        document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        text = read_operator_file(path).decode("utf-8")
+    except OperatorFileTooLarge as problem:
+        return (f"{path.name}:1: {problem}",)
+    except UnicodeDecodeError as problem:
+        return (f"{path.name}:1: the file is not UTF-8 text ({problem.reason})",)
+    except OSError as problem:
+        return (f"{path.name}:1: cannot read the file: {problem.strerror}",)
+    try:
+        document = parse_operator_yaml(text)
+    except MarkedYAMLError as problem:
+        line, _col, what = yaml_problem(problem)
+        return (f"{path.name}:{line}: not valid YAML: {what}",)
     except YAMLError as problem:
-        return (f"not valid YAML: {problem}",)
+        return (f"{path.name}:1: not valid YAML: {bounded(str(problem))}",)
     if document is None and empty_ok:
         document = {}
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from string import Template
 from typing import NamedTuple
 
+from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEMS
 from careflow.rules.facts import FACTS, FactDefinition
 from careflow.rules.model import OPERATORS
 from careflow.rules.references import registered_journeys
@@ -196,7 +197,9 @@ does not hold, except `is_not` and `missing`.
 
 Write `true` and `false` for yes/no facts: careflow reads YAML 1.2, where `yes`,
 `no`, `on` and `off` are plain words, and `careflow rules check` says so if you use them.
-Put quotes around text that looks like a number or a date.
+Put quotes around text that looks like a number or a date. YAML aliases (`&name` /
+`*name`) are not accepted: write a value out where it is used. A file may be up to
+$max_file_kib KiB; a check lists at most $max_problems mistakes at once.
 
 ## Actions (`then`)
 
@@ -270,6 +273,8 @@ def render_readme(rulebook: RuleBook | None = None) -> str:
         journeys=", ".join(f"`{name}`" for name in sorted(registered_journeys())),
         triggers="\n\n".join(_trigger(rulebook, trigger) for trigger in TRIGGERS),
         facts="\n".join(_fact_row(fact) for fact in FACTS),
+        max_file_kib=MAX_FILE_BYTES // 1024,
+        max_problems=MAX_PROBLEMS,
     )
 
 

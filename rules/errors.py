@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from careflow.config_files import MAX_PROBLEMS, bounded
+
 
 @dataclass(frozen=True, order=True)
 class RuleError:
@@ -15,15 +17,32 @@ class RuleError:
     col: int
     message: str
 
+    def __post_init__(self) -> None:
+        # A message may quote what the file holds: bounded, so that neither the worker's
+        # log nor the console's Rules page grows with a pasted blob.
+        object.__setattr__(self, "message", bounded(self.message))
+
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
 class RuleFileError(Exception):
-    """Rule files that cannot be used; `.errors` holds every mistake found, in file order."""
+    """Rule files that cannot be used; `.errors` holds the mistakes found, in file order
+    (at most `MAX_PROBLEMS`, then one saying how many more there were)."""
 
     def __init__(self, errors: list[RuleError]) -> None:
-        self.errors = sorted(errors)
+        ordered = sorted(errors)
+        self.errors = ordered[:MAX_PROBLEMS]
+        if len(ordered) > MAX_PROBLEMS:
+            last = ordered[MAX_PROBLEMS]
+            self.errors.append(
+                RuleError(
+                    last.path,
+                    last.line,
+                    last.col,
+                    f"... and {len(ordered) - MAX_PROBLEMS} more problems from here on",
+                )
+            )
         super().__init__("\n".join(str(error) for error in self.errors))
 
 

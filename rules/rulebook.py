@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from careflow.config_files import OperatorFileTooLarge, read_operator_file
 from careflow.rules.analysis import impossible_rule, shadowed_rules
 from careflow.rules.compiler import compile_ruleset
 from careflow.rules.conditions import first_failure
@@ -278,9 +279,12 @@ def load_rule_files(files: Sequence[Path], *, references: References | None = No
     digest = hashlib.sha256()
     for path in files:
         try:
-            content = path.read_bytes()
+            content = read_operator_file(path)
         except OSError as error:
             errors.append(RuleError(str(path), 1, 1, f"cannot read the file: {error.strerror}"))
+            continue
+        except OperatorFileTooLarge as error:
+            errors.append(RuleError(str(path), 1, 1, str(error)))
             continue
         digest.update(path.name.encode() + b"\0" + content + b"\0")
         ruleset, file_errors = parse_ruleset(str(path), content, references)

@@ -11,27 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import ScalarString
 
+from careflow.config_files import bounded, parse_operator_yaml, yaml_problem
 from careflow.rules.errors import Position, RuleError
 
 YAML11_BOOLEAN_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 def read_yaml(path: str, text: str) -> tuple[object, list[RuleError]]:
-    """The document, or the syntax error with its position (duplicate keys included)."""
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
+    """The document, or the syntax error with its position (duplicate keys, aliases and
+    nesting too deep included: careflow/config_files.py bounds every operator file)."""
     try:
-        return yaml.load(text), []
+        return parse_operator_yaml(text, preserve_quotes=True), []
     except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = " ".join(part for part in (error.context, error.problem) if part)
+        line, col, problem = yaml_problem(error)
         return None, [RuleError(path, line, col, f"YAML syntax: {problem}")]
     except ReaderError as error:
         # A control character (an editor or a paste let one through): the reader knows
@@ -93,7 +90,7 @@ def describe(value: object) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {str(value)!r}"
+        return f"the text {bounded(repr(str(value)), 80)}"
     if isinstance(value, date):
         return f"the date {value.isoformat()} (quote it if you meant text)"
     if isinstance(value, Mapping):

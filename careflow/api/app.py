@@ -18,7 +18,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from careflow import __version__
 from careflow.api import kpis, observability, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
+from careflow.api.headers import SecurityHeaders
+from careflow.api.limits import RequestLimits, bounded_validation_error
 from careflow.api.state import ApiState, State
+from careflow.config import load_settings
 from careflow.console import mount_console
 from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict, find_customer
 from careflow.intake.events import EventDataError, EventIdConflict, EventIn, accept_event
@@ -189,6 +192,10 @@ def create_app(state: ApiState, *, tracer_provider: TracerProvider | None = None
     )
     app.state.careflow = state
     app.middleware("http")(refuse_nul_in_url)
+    app.add_middleware(SecurityHeaders)
+    # Added last, so it runs first: nothing reads a body before it is bounded.
+    app.add_middleware(RequestLimits, max_body_bytes=load_settings().max_body_bytes)
+    app.add_exception_handler(RequestValidationError, bounded_validation_error)
     for outage in (DBAPIError, PoolTimeout, RPCError, ConnectionError, TimeoutError):
         app.add_exception_handler(outage, answer_unavailable)
     # Outermost, so its span and access log line cover every other middleware too.

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import AfterValidator
 
 from careflow.api.state import State
 from careflow.config import load_settings
+from careflow.intake.records import check_time_range
 from careflow.kpis import DEFAULT_GOOD_SCORE, KpiReport, compute_kpis, kpi_period, kpi_settings
 
 router = APIRouter()
+# A time a KPI period can start or end at: the years customer records may have, so the
+# default period before it (and its conversion to UTC) stays on the calendar.
+PeriodBound = AfterValidator(check_time_range)
 
 
 @router.get("/kpis", response_model=KpiReport)
 async def get_kpis(
     state: State,
-    since: datetime | None = Query(
-        None, description="Start of the period (ISO 8601; no offset = UTC). Default: 30 days ago."
-    ),
-    until: datetime | None = Query(
-        None, description="End of the period (exclusive). Default: now."
-    ),
+    since: Annotated[
+        datetime | None,
+        PeriodBound,
+        Query(description="Start of the period (ISO 8601; no offset = UTC). Default: 30 days ago."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        PeriodBound,
+        Query(description="End of the period (exclusive). Default: now."),
+    ] = None,
     good_score: int = Query(
         DEFAULT_GOOD_SCORE, ge=1, le=5, description="Survey scores at or above this are good."
     ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from careflow.runtime.private_files import private_umask
+
 app = typer.Typer(
     name="careflow",
     help="careflow: rules and durable workflows for automated customer care.",
@@ -35,7 +37,8 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; what careflow writes is private to its account."""
+    private_umask()
     app()
 
 

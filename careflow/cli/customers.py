@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from careflow.cli.app import app
+from careflow.cli.audit import CUSTOMER_ERASED, audit_cli_action
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.erasure import ErasureReport, erase_customer
@@ -76,6 +77,19 @@ async def _erase(customer_id: str) -> ErasureReport | None:
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
-        return await erase_customer(db, client, customer_id)
+        report = await erase_customer(db, client, customer_id)
+        if report is not None:
+            # Named by the pseudonym: the audit log must not keep the erased id.
+            await audit_cli_action(
+                db,
+                CUSTOMER_ERASED,
+                report.anonymous_id,
+                command="erase",
+                details={
+                    "journeys_cancelled": report.journeys_cancelled,
+                    "events_deleted": report.events_deleted,
+                },
+            )
+        return report
     finally:
         await db.dispose()

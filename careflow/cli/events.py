@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from careflow.cli.app import app
+from careflow.cli.audit import EVENT_RECORDED, audit_cli_action
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict
@@ -69,6 +70,14 @@ async def _post(body: EventIn) -> AcceptedEvent:
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
-        return await accept_event(db, client, settings.task_queue, body)
+        accepted = await accept_event(db, client, settings.task_queue, body)
+        await audit_cli_action(
+            db,
+            EVENT_RECORDED,
+            accepted.event_id,
+            command="event",
+            details={"type": body.type, "duplicate": accepted.duplicate},
+        )
+        return accepted
     finally:
         await db.dispose()

@@ -13,6 +13,7 @@ from rich.table import Table
 from careflow.cli.app import app
 from careflow.config import load_settings
 from careflow.facts import Facts, FactsConfigError, facts_for_customer
+from careflow.intake.records import check_time_range
 from careflow.rules.facts import FACTS_BY_NAME
 from careflow.store import create_database
 
@@ -30,6 +31,10 @@ def parse_at(value: str | None) -> datetime:
         raise typer.BadParameter(
             f"{value!r}: expected an ISO 8601 time such as 2026-11-23T09:00:00+08:00"
         ) from None
+    try:
+        check_time_range(parsed)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r}: {error}") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from careflow.cli.app import app
+from careflow.cli.audit import DATA_IMPORTED, audit_cli_action
 from careflow.config import load_settings
 from careflow.intake.importer import ImportKind, ImportRejected, ImportReport, import_file
 from careflow.store import create_database
@@ -31,7 +32,7 @@ def import_command(
     --skip-invalid is given. Imported history never triggers outreach.
     """
     try:
-        report = asyncio.run(_run(kind, file, skip_invalid))
+        report = asyncio.run(_run(kind, file, skip_invalid, audit_target=str(file.absolute())))
     except ImportRejected as rejected:
         for problem in rejected.problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
@@ -49,18 +50,33 @@ def import_command(
     )
 
 
-async def _run(kind: ImportKind, file: Path, skip_invalid: bool) -> ImportReport:
+async def _run(
+    kind: ImportKind, file: Path, skip_invalid: bool, *, audit_target: str
+) -> ImportReport:
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"importing {kind}", total=None)
-            return await import_file(
+            report = await import_file(
                 db,
                 file,
                 kind,
                 skip_invalid=skip_invalid,
                 progress=lambda done: progress.update(task, completed=done),
             )
+        await audit_cli_action(
+            db,
+            DATA_IMPORTED,
+            audit_target,
+            command=f"import {kind}",
+            details={
+                "rows": report.rows,
+                "imported": report.imported,
+                "already_present": report.already_present,
+                "skipped_invalid": report.skipped_invalid,
+            },
+        )
+        return report
     finally:
         await db.dispose()

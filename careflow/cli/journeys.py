@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
+from careflow.cli.audit import JOURNEYS_CANCELLED, audit_cli_action
 from careflow.cli.rules import rules_app
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import Settings, load_settings
@@ -86,7 +87,15 @@ def cancel(
 
     async def run(db: Database) -> list[str]:
         client = await connect_or_exit(settings)
-        return await cancel_journeys(db, client, records)
+        cancelled = await cancel_journeys(db, client, records)
+        await audit_cli_action(
+            db,
+            JOURNEYS_CANCELLED,
+            rule,
+            command="journeys cancel",
+            details={"running": len(records), "cancelled": len(cancelled)},
+        )
+        return cancelled
 
     cancelled = asyncio.run(_with_db(settings, run))
     gone = len(records) - len(cancelled)

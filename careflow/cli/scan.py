@@ -13,8 +13,11 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from careflow.cli.app import app
+from careflow.cli.audit import SCAN_STARTED, audit_cli_action
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
+from careflow.intake.records import check_time_range
+from careflow.store import create_database
 from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
 console = Console()
@@ -30,6 +33,10 @@ def parse_when(value: str | None) -> datetime | None:
         raise typer.BadParameter(
             f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T06:00:00+08:00"
         ) from None
+    try:
+        check_time_range(parsed)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r}: {error}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -58,6 +65,13 @@ async def _scan(at: datetime | None) -> ScanProgress:
         id=f"daily-scan-manual-{started:%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
     )
+    db = create_database(settings.sqlalchemy_url)
+    try:
+        await db.migrate()
+        details = {"at": at.isoformat() if at else None}
+        await audit_cli_action(db, SCAN_STARTED, handle.id, command="scan", details=details)
+    finally:
+        await db.dispose()
     columns = (
         TextColumn("scanning"),
         BarColumn(),

@@ -1,13 +1,13 @@
-"""`careflow users add|list|remove`: who may log in to the operations console (/console/).
+"""`careflow users add|list|remove|passwd`: who may log in to the operations console.
 
 Run on the server by whoever runs careflow; that is how the first admin is made.
-Every change is written to the console's audit log with the system user's name.
+Every change is written to the console's audit log with the operating-system user
+(careflow/cli/audit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,11 +18,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
+from careflow.cli.audit import cli_actor
 from careflow.cli.journeys import _with_db
 from careflow.config import Settings, load_settings
-from careflow.console.audit import CLI_ACTOR
 from careflow.console.roles import ROLE_NAMES
-from careflow.console.users import UserError, add_user, list_users, parse_role, remove_user
+from careflow.console.users import (
+    UserError,
+    add_user,
+    change_password,
+    list_users,
+    parse_role,
+    remove_user,
+)
 from careflow.store import Database
 
 users_app = typer.Typer(
@@ -39,12 +46,11 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(_with_db(settings, work))
 
 
-def _actor() -> str:
-    """`cli:<system user>`: the audit log says who ran the command, as far as we know."""
-    try:
-        return f"{CLI_ACTOR}:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (containers) and no LOGNAME
-        return CLI_ACTOR
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        # One line, without its line ending: `printf '%s\n' "$PW" | careflow users add ...`.
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
 @users_app.command("add")
@@ -62,14 +68,10 @@ def add(
         chosen = parse_role(role)
     except UserError as error:
         raise typer.BadParameter(str(error), param_hint="--role") from None
-    if password_stdin:
-        # One line, without its line ending: `printf '%s\n' "$PW" | careflow users add ...`.
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     settings = load_settings()
     try:
-        user = _run(settings, lambda db: add_user(db, name, chosen, password, actor=_actor()))
+        user = _run(settings, lambda db: add_user(db, name, chosen, password, actor=cli_actor()))
     except UserError as error:
         err.print(f"[red]{escape(str(error))}[/]")
         raise typer.Exit(1) from None
@@ -100,8 +102,25 @@ def remove(
     if not yes:
         typer.confirm(f"Remove console user {name!r}?", abort=True)
     try:
-        _run(load_settings(), lambda db: remove_user(db, name, actor=_actor()))
+        _run(load_settings(), lambda db: remove_user(db, name, actor=cli_actor()))
     except UserError as error:
         err.print(f"[red]{escape(str(error))}[/]")
         raise typer.Exit(1) from None
     console.print(f"removed {escape(name)}")
+
+
+@users_app.command("passwd")
+def passwd(
+    name: str = typer.Argument(..., help="The user whose password to set."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+) -> None:
+    """Set a console user's password; every session they have ends at once."""
+    password = _read_password(password_stdin)
+    try:
+        _run(load_settings(), lambda db: change_password(db, name, password, actor=cli_actor()))
+    except UserError as error:
+        err.print(f"[red]{escape(str(error))}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"password of {escape(name)} changed; their sessions have ended")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from careflow.api.addresses import client_address
 from careflow.console.audit import (
     CONSENT_CHANGED,
     JOURNEY_CANCELLED,
@@ -26,10 +27,11 @@ from careflow.console.audit import (
     LOGOUT,
     record_audit,
 )
+from careflow.console.logins import close_login, open_login
 from careflow.console.pages import CONSENT_CHANNELS, CONSENT_TOPICS, customer_view, users_view
 from careflow.console.passwords import MIN_PASSWORD_LENGTH
 from careflow.console.roles import Role
-from careflow.console.session import csrf_matches
+from careflow.console.session import SESSION_HOURS, csrf_matches
 from careflow.console.throttle import login_retry_after
 from careflow.console.users import UserError, add_user, authenticate, parse_role, remove_user
 from careflow.console.web import (
@@ -85,7 +87,7 @@ async def login(request: Request, current: Annotated[Visit, Depends(visit)]) -> 
             {"next": target, "problem": fresh.t("login.expired"), "name": name},
             status=403,
         )
-    client = request.client.host if request.client else None
+    client = client_address(request, current.console.trusted_proxies)
     retry_after = await login_retry_after(
         current.api.db,
         current.console.login_limits,
@@ -126,14 +128,18 @@ async def login(request: Request, current: Annotated[Visit, Depends(visit)]) -> 
             status=401,
         )
     await record_audit(current.api.db, user.name, LOGIN, None, {"role": user.role.value})
-    current.with_session(current.session.logged_in_as(user), user)
+    token = await open_login(current.api.db, user.id, timedelta(hours=SESSION_HOURS))
+    current.with_session(current.session.logged_in_as(user, token), user)
     return redirect(current, target)
 
 
 @router.post("/logout")
 async def logout(submitted: ViewerForm) -> RedirectResponse:
-    """End the session (the cookie stays, without a user, for the next login's CSRF token)."""
+    """End the session on the server (a copy of the cookie stops working too); the cookie
+    stays, without a user, for the next login's CSRF token."""
     current = submitted.visit
+    if current.session.login_token:
+        await close_login(current.api.db, current.session.login_token)
     await record_audit(current.api.db, current.actor, LOGOUT)
     current.with_session(current.session.logged_out(), None)
     return redirect(current, LOGIN_PATH)

@@ -25,6 +25,10 @@ JOURNEY_CANCELLED = "journey_cancelled"
 CONSENT_CHANGED = "consent_changed"
 USER_ADDED = "user_added"
 USER_REMOVED = "user_removed"
+# A user's password was set anew (every session of theirs ended with it).
+USER_REKEYED = "password_changed"
+# A login replaced an older password hash with a current one.
+HASH_UPGRADED = "password_rehashed"
 # The actor of changes made with `careflow users` on the server itself.
 CLI_ACTOR = "cli"
 

@@ -36,6 +36,7 @@ from careflow.console.users import list_users
 from careflow.console.web import PREFIX, Visit, render, require
 from careflow.facts import facts_for_customer
 from careflow.intake.apply import find_customer
+from careflow.intake.records import EARLIEST_YEAR, LATEST_YEAR, check_time_range
 from careflow.kpis import compute_kpis, kpi_settings
 from careflow.rules.conditions import describe
 from careflow.rules.explaining import failure_words
@@ -123,6 +124,9 @@ def parse_period(days: str, until: str, *, today: date) -> Period:
             raise InputError("error.until_format") from None
         if last_day > today:
             raise InputError("error.until_future")
+        if last_day.year < EARLIEST_YEAR:
+            # The period's first day would fall off the calendar (or before any customer).
+            raise InputError("error.until_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
     return Period(last_day, count)
 
 
@@ -349,7 +353,12 @@ async def explain_page(
         except ValueError:
             problem = current.t("error.at")
         else:
-            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            try:
+                check_time_range(parsed)
+            except ValueError:
+                problem = current.t("error.at_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
+            else:
+                moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     status = await asyncio.to_thread(rules_status, current.console.rulebook)
     if status.rulebook is None:
         return render(

@@ -1,9 +1,10 @@
-"""Password hashing with scrypt from the standard library.
+"""Password hashing with pwdlib: Argon2id for new hashes, older scrypt hashes upgraded.
 
-scrypt is memory-hard (each guess costs `128 * n * r` bytes, 16 MiB here), which
-is what makes offline guessing of a leaked hash expensive. argon2-cffi would do as
-well but is not a careflow dependency; the parameters are stored with each hash,
-`scrypt$n$r$p$salt$hash`, so they can be raised later without breaking old hashes.
+Argon2id (pwdlib's defaults: 64 MiB, 3 passes) is what OWASP recommends for
+passwords, and pwdlib keeps its parameters in each hash (a PHC string), so they can be
+raised later. careflow first stored `scrypt$n$r$p$salt$hash` hashes at n=2**14; those
+still verify, and `verify_and_update` hands back an Argon2id hash to store in their
+place after a successful login, so old hashes disappear as their users log in.
 """
 
 from __future__ import annotations
@@ -11,19 +12,59 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 
-SCHEME = "scrypt"
-# n=2**14, r=8, p=1: the parameters the Python docs and RFC 7914 use for interactive
-# logins; about 50 ms and 16 MiB per check on a small server.
-N, R, P = 2**14, 8, 1
-SALT_BYTES = 16
-KEY_BYTES = 32
+from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
+from pwdlib.hashers.argon2 import Argon2Hasher
+
 MIN_PASSWORD_LENGTH = 10
 
 
 class PasswordError(ValueError):
     """A password that cannot be used; the message says what is expected."""
+
+
+class LegacyScryptHasher:
+    """Verifies careflow's first hashes, `scrypt$n$r$p$salt$hash`; never makes new ones."""
+
+    PREFIX = "scrypt$"
+
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:
+        return _text(hash).startswith(cls.PREFIX)
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        raise NotImplementedError("scrypt hashes are only verified, then replaced")
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        try:
+            _scheme, n, r, p, salt, key = _text(hash).split("$")
+            expected = base64.b64decode(key)
+            derived = hashlib.scrypt(
+                password.encode("utf-8") if isinstance(password, str) else password,
+                salt=base64.b64decode(salt),
+                n=int(n),
+                r=int(r),
+                p=int(p),
+                # Above the 128*n*r bytes needed (OpenSSL's default limit is 32 MiB).
+                maxmem=256 * int(n) * int(r),
+                dklen=len(expected),
+            )
+        except ValueError:
+            return False
+        return hmac.compare_digest(derived, expected)
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return True
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+# The first hasher makes new hashes; the others only verify (and ask for a rehash).
+_HASHING = PasswordHash((Argon2Hasher(), LegacyScryptHasher()))
+_DUMMY_HASH = _HASHING.hash("not anyone's password")
 
 
 def check_password_rules(password: str) -> None:
@@ -35,40 +76,26 @@ def check_password_rules(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash of `password`, with its parameters."""
+    """An Argon2id hash of `password`, with its salt and parameters."""
     check_password_rules(password)
-    salt = secrets.token_bytes(SALT_BYTES)
-    key = _derive(password, salt, N, R, P)
-    return "$".join((SCHEME, str(N), str(R), str(P), _b64(salt), _b64(key)))
+    return _HASHING.hash(password)
+
+
+def verify_and_update(password: str, stored: str) -> tuple[bool, str | None]:
+    """Does `password` match the stored hash, and if so, a new hash to store when the
+    stored one is an older scheme or weaker parameters (else None). A malformed or
+    unknown hash matches nothing."""
+    try:
+        return _HASHING.verify_and_update(password, stored)
+    except UnknownHashError:
+        return False, None
 
 
 def verify_password(password: str, stored: str) -> bool:
     """True when `password` matches the stored hash; False for any malformed hash."""
-    try:
-        scheme, n, r, p, salt, key = stored.split("$")
-        if scheme != SCHEME:
-            return False
-        expected = base64.b64decode(key)
-        derived = _derive(password, base64.b64decode(salt), int(n), int(r), int(p))
-    except ValueError:
-        return False
-    return hmac.compare_digest(derived, expected)
+    return verify_and_update(password, stored)[0]
 
 
 def dummy_verify(password: str) -> None:
     """Spend the time of a real check, so a login for an unknown name takes as long."""
     verify_password(password, _DUMMY_HASH)
-
-
-def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    # maxmem above the 128*n*r bytes needed (OpenSSL's default limit is 32 MiB).
-    return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * n * r, dklen=KEY_BYTES
-    )
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-_DUMMY_HASH = "$".join((SCHEME, str(N), str(R), str(P), _b64(b"\0" * SALT_BYTES), _b64(b"")))

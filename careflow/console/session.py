@@ -1,12 +1,15 @@
 """The console's signed session cookie, CSRF tokens, and who is asking.
 
-One cookie holds `{"uid", "name", "csrf"}`, signed with itsdangerous under a salt
-of its own (so no other signed careflow value, such as an unsubscribe link, can
-pass for it) and expiring after `SESSION_HOURS`. The user is looked up on every
-request, so removing a user ends their sessions and a role change applies at once.
-Visitors who have not logged in get the same cookie without a user, which carries
-the CSRF token of the login form. Every POST must send the token back as the form
-field `csrf`: a page on another site cannot read the cookie, so cannot forge it.
+One cookie holds `{"uid", "name", "sid", "csrf"}`, signed with itsdangerous under a
+salt of its own (so no other signed careflow value, such as an unsubscribe link, can
+pass for it) and expiring after `SESSION_HOURS`. A signature alone cannot be taken
+back, so a login is also a row on the server (careflow/console/logins.py) named by
+the random `sid`: the cookie works only while that row exists, and logout, a password
+change or removing the user delete it. The user is looked up on every request, so a
+role change applies at once. Visitors who have not logged in get the same cookie
+without a user, which carries the CSRF token of the login form. Every POST must send
+the token back as the form field `csrf`: a page on another site cannot read the
+cookie, so cannot forge it.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ class SessionData:
     csrf: str
     user_id: int | None = None
     user_name: str | None = None
+    # The server-side login this cookie stands for (careflow/console/logins.py).
+    login_token: str | None = None
 
-    def logged_in_as(self, user: UserInfo) -> SessionData:
+    def logged_in_as(self, user: UserInfo, login_token: str) -> SessionData:
         """A session for `user` with a fresh CSRF token (a token seen before login is dropped)."""
-        return SessionData(secrets.token_urlsafe(24), user.id, user.name)
+        return SessionData(secrets.token_urlsafe(24), user.id, user.name, login_token)
 
     def logged_out(self) -> SessionData:
-        return replace(self, csrf=secrets.token_urlsafe(24), user_id=None, user_name=None)
+        return replace(
+            self, csrf=secrets.token_urlsafe(24), user_id=None, user_name=None, login_token=None
+        )
 
 
 class SessionCodec:
@@ -57,16 +64,16 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
-        user_id, name = data.get("uid"), data.get("name")
-        if isinstance(user_id, int) and isinstance(name, str):
-            return SessionData(data["csrf"], user_id, name)
+        user_id, name, token = data.get("uid"), data.get("name"), data.get("sid")
+        if isinstance(user_id, int) and isinstance(name, str) and isinstance(token, str):
+            return SessionData(data["csrf"], user_id, name, token)
         return SessionData(data["csrf"])
 
     def write(self, request: Request, response: Response, session: SessionData) -> None:
         """Set the cookie: HttpOnly, SameSite=Lax, Secure when the request came over HTTPS."""
         payload: dict[str, object] = {"csrf": session.csrf}
         if session.user_id is not None:
-            payload.update(uid=session.user_id, name=session.user_name)
+            payload.update(uid=session.user_id, name=session.user_name, sid=session.login_token)
         response.set_cookie(
             COOKIE_NAME,
             self._serializer.dumps(payload),

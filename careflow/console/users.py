@@ -14,12 +14,19 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from careflow.console.audit import USER_ADDED, USER_REMOVED, add_audit_entry
+from careflow.console.audit import (
+    HASH_UPGRADED,
+    USER_ADDED,
+    USER_REKEYED,
+    USER_REMOVED,
+    add_audit_entry,
+)
+from careflow.console.logins import close_user_logins
 from careflow.console.passwords import (
     PasswordError,
     dummy_verify,
     hash_password,
-    verify_password,
+    verify_and_update,
 )
 from careflow.console.roles import ROLE_NAMES, Role
 from careflow.store import ConsoleUser, Database
@@ -71,7 +78,7 @@ async def add_user(db: Database, name: str, role: Role, password: str, *, actor:
     """Create a user; UserError when the name is taken or invalid or the password too weak."""
     check_name(name)
     try:
-        # scrypt takes tens of milliseconds on purpose: off the event loop.
+        # Argon2 takes tens of milliseconds and 64 MiB on purpose: off the event loop.
         password_hash = await asyncio.to_thread(hash_password, password)
     except PasswordError as error:
         raise UserError(str(error), "password") from None
@@ -112,8 +119,27 @@ async def remove_user(db: Database, name: str, *, actor: str) -> None:
                 raise UserError(
                     f"{name!r} is the last admin; add another admin first", "last_admin"
                 )
+        # Explicitly, not only by the foreign key: SQLite enforces none unless asked.
+        await close_user_logins(session, user.id)
         await session.delete(user)
         add_audit_entry(session, actor, USER_REMOVED, name, {"role": user.role})
+
+
+async def change_password(db: Database, name: str, password: str, *, actor: str) -> None:
+    """Set a user's password and end every session they have (a stolen cookie included);
+    UserError when the user is unknown or the password too weak."""
+    try:
+        password_hash = await asyncio.to_thread(hash_password, password)
+    except PasswordError as error:
+        raise UserError(str(error), "password") from None
+    async with db.session() as session:
+        user = await session.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
+        if user is None:
+            raise UserError(f"no user named {name!r}", "unknown")
+        user.password_hash = password_hash
+        user.updated_at = datetime.now(UTC)
+        await close_user_logins(session, user.id)
+        add_audit_entry(session, actor, USER_REKEYED, name)
 
 
 async def find_user(db: Database, user_id: int, name: str) -> UserInfo | None:
@@ -126,12 +152,23 @@ async def find_user(db: Database, user_id: int, name: str) -> UserInfo | None:
 
 
 async def authenticate(db: Database, name: str, password: str) -> UserInfo | None:
-    """The user when the password is theirs, else None (taking as long for unknown names)."""
+    """The user when the password is theirs, else None (taking as long for unknown names).
+
+    A hash of an older scheme (scrypt) or weaker parameters is replaced with a current
+    one while the password is at hand: the only moment it can be."""
     async with db.session() as session:
         user = await session.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
     if user is None:
         await asyncio.to_thread(dummy_verify, password)
         return None
-    if not await asyncio.to_thread(verify_password, password, user.password_hash):
+    matches, new_hash = await asyncio.to_thread(verify_and_update, password, user.password_hash)
+    if not matches:
         return None
+    if new_hash is not None:
+        async with db.session() as session:
+            stored = await session.get(ConsoleUser, user.id)
+            # Unless the password was changed meanwhile.
+            if stored is not None and stored.password_hash == user.password_hash:
+                stored.password_hash = new_hash
+                add_audit_entry(session, name, HASH_UPGRADED, name)
     return UserInfo(user.id, user.name, Role(user.role), user.created_at)

@@ -23,6 +23,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import FormData
 
+from careflow.api.addresses import TrustedProxies
 from careflow.api.state import ApiState
 from careflow.config import Settings, load_settings
 from careflow.console.audit import FORBIDDEN, record_audit
@@ -33,6 +34,7 @@ from careflow.console.i18n import (
     Translator,
     choose_language,
 )
+from careflow.console.logins import login_is_live
 from careflow.console.roles import Role
 from careflow.console.session import (
     COOKIE_PATH,
@@ -74,6 +76,11 @@ class ConsoleSettings(BaseSettings):
         ge=1,
         description="The window of failed logins, in seconds.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+        "names the client; none by default.",
+    )
 
 
 class Console:
@@ -91,6 +98,7 @@ class Console:
             console_settings.console_login_attempts,
             timedelta(seconds=console_settings.console_login_window),
         )
+        self.trusted_proxies = TrustedProxies.parse(console_settings.trusted_proxies)
         # Developer-owned templates: a normal environment (not sandboxed), escaping on.
         self.templates = Environment(
             loader=PackageLoader("careflow.console", "templates"),
@@ -193,14 +201,16 @@ class ConsoleRefusal(Exception):
 
 
 async def visit(request: Request) -> Visit:
-    """The session and user of a console request (a user removed since is logged out)."""
+    """The session and user of a console request (a login ended since, or a user removed
+    since, is logged out)."""
     console: Console = request.app.state.careflow_console
     session = console.sessions.read(request)
     changed = session is None
     session = session or new_session()
     user = None
-    if session.user_id is not None and session.user_name is not None:
-        user = await find_user(console.api.db, session.user_id, session.user_name)
+    if session.user_id is not None and session.user_name is not None and session.login_token:
+        if await login_is_live(console.api.db, session.login_token, session.user_id):
+            user = await find_user(console.api.db, session.user_id, session.user_name)
         if user is None:
             session, changed = session.logged_out(), True
     return Visit(request, console, session, user, choose_language(request), changed)

@@ -37,6 +37,7 @@ from careflow.intake.records import (
     ConsentFields,
     CustomerFields,
     CustomerId,
+    Identifier,
     OrderFields,
     SurveyFields,
     check_time_range,
@@ -80,7 +81,7 @@ class EventIn(BaseModel):
     customer_id: CustomerId = Field(min_length=1, max_length=128)
     occurred_at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
-    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+    event_id: Identifier | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.intake import apply
+from careflow.intake.json_values import load_json, printable_location, unusable_value
 from careflow.intake.records import (
     ComplaintFields,
     CustomerFields,
@@ -118,9 +119,17 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 if not line.strip():
                     continue
                 try:
-                    value = json.loads(line)
+                    value = load_json(line)
                 except json.JSONDecodeError as error:
                     yield number, {"__error__": f"not valid JSON: {error.msg}"}
+                    continue
+                except RecursionError:
+                    yield number, {"__error__": "not valid JSON: nested too deeply"}
+                    continue
+                unusable = unusable_value(value)
+                if unusable is not None:
+                    where = ".".join(str(part) for part in printable_location(unusable[0]))
+                    yield number, {"__error__": unusable[1], "__field__": where or "(row)"}
                     continue
                 yield (
                     number,
@@ -155,7 +164,8 @@ def validate_file(
             )
             break
         if "__error__" in raw:
-            problems.append(RowProblem(path, number, "(row)", str(raw["__error__"])))
+            field = str(raw.get("__field__", "(row)"))
+            problems.append(RowProblem(path, number, field, str(raw["__error__"])))
             continue
         with_nul = [key for key, value in raw.items() if isinstance(value, str) and "\x00" in value]
         if with_nul:

@@ -13,7 +13,15 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
 
 from careflow.workflows.ids import encode_key
 
@@ -25,6 +33,26 @@ def _empty_is_none(value: object) -> object:
 
 
 Text = Annotated[str | None, BeforeValidator(_empty_is_none)]
+
+
+def _identifier(value: object) -> object:
+    # A blank id names nothing: refused with its reason, never stored as "" or "  ".
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be blank (an id needs at least one visible character)")
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    # JSON `true` is not the number 1: pydantic's lax mode would take it as one.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+# A business id (customer, order, complaint, event): text with something in it.
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+# A number that a boolean cannot pass for.
+NotBoolean = BeforeValidator(_not_a_boolean)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 Severity = Literal["low", "medium", "high", "critical"]
@@ -93,11 +121,11 @@ def check_customer_id(value: str) -> str:
     return check_key_length(value)
 
 
-# A customer id as intake accepts it: every one can be read back through the API and
-# fits a workflow id.
-CustomerId = Annotated[str, AfterValidator(check_customer_id)]
-# A complaint id as intake accepts it: it fits a workflow id.
-ComplaintId = Annotated[str, BeforeValidator(_empty_is_none), AfterValidator(check_key_length)]
+# A customer id as intake accepts it: not blank, every one can be read back through
+# the API and it fits a workflow id.
+CustomerId = Annotated[str, BeforeValidator(_identifier), AfterValidator(check_customer_id)]
+# A complaint id as intake accepts it: not blank, and it fits a workflow id.
+ComplaintId = Annotated[str, BeforeValidator(_identifier), AfterValidator(check_key_length)]
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 MaybeTime = Annotated[
@@ -156,8 +184,8 @@ class CustomerFields(BaseModel):
 class OrderFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    order_id: Annotated[str, BeforeValidator(_empty_is_none)]
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    order_id: Identifier
+    amount: Annotated[Decimal, NotBoolean] = Field(ge=0, max_digits=14, decimal_places=2)
     items: Text = None
     ordered_at: MaybeTime = None
 
@@ -184,7 +212,7 @@ class ComplaintRef(BaseModel):
 class SurveyFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    score: int = Field(ge=1, le=5)
+    score: Annotated[int, NotBoolean] = Field(ge=1, le=5)
     complaint_id: Text = None
     workflow_id: Text = None
     comment: Text = None
@@ -195,5 +223,5 @@ class ConsentFields(BaseModel):
 
     channel: Literal["email", "sms"] = "email"
     topic: Literal["marketing", "care", "transactional"]
-    granted: bool
+    granted: StrictBool
     source: str = "event"

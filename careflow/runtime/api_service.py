@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from careflow.api.app import create_app
@@ -57,23 +58,29 @@ class ApiServer(uvicorn.Server):
         self.should_exit = True
 
 
+def api_server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How the HTTP API is served, by `careflow api` and `careflow up` alike."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        # careflow.access logs each request by its route template instead: uvicorn's
+        # line has the raw path and query (signed tokens, ids).
+        access_log=False,
+        lifespan="off",
+        # careflow reads X-Forwarded-For itself, from CAREFLOW_TRUSTED_PROXIES only
+        # (careflow/api/addresses.py); uvicorn would believe it from 127.0.0.1.
+        proxy_headers=False,
+    )
+
+
 def api_server(settings: Settings, db: Database, client: Client) -> ApiServer:
     """The HTTP API and console on `CAREFLOW_HTTP`; `careflow up` shares it."""
     state = ApiState(
         db, client, settings.task_queue, settings.secret_key, api_token=settings.api_token
     )
-    return ApiServer(
-        uvicorn.Config(
-            create_app(state),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_level="warning",
-            # careflow.access logs each request by its route template instead: uvicorn's
-            # line has the raw path and query (signed tokens, ids).
-            access_log=False,
-            lifespan="off",
-        )
-    )
+    return ApiServer(api_server_config(create_app(state), settings.http_host, settings.http_port))
 
 
 @dataclass

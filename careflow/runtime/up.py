@@ -19,6 +19,7 @@ from temporalio.client import Client
 from careflow.config import Settings
 from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.runtime.api_service import api_server
+from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
     open_store,
@@ -54,6 +55,13 @@ async def run_up(
     connection = load_temporal_connection(settings)
     home = settings.resolved_home
     home.mkdir(parents=True, exist_ok=True)
+    # Also when run_up is called without the CLI's entry point (tests, embedding).
+    private_umask()
+    loosened = make_private(home)
+    if loosened:
+        console.print(
+            f"made {len(loosened)} file(s) under {home} private to this account (0700/0600)"
+        )
     stop = stop_on_signals()
 
     async with contextlib.AsyncExitStack() as stack:

@@ -244,10 +244,25 @@ class ConsoleUser(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     # viewer | operator | admin (careflow/console/roles.py)
     role: Mapped[str] = mapped_column(String(16))
-    # `scrypt$n$r$p$salt$hash`: the parameters travel with the hash so they can grow.
+    # A PHC string (`$argon2id$v=19$m=...`) with its parameters, so they can grow; older
+    # `scrypt$n$r$p$salt$hash` hashes are replaced at the user's next login.
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ConsoleSession(Base):
+    """A console login, valid while its row exists: logout, a password change or the
+    user's removal delete it, and the signed cookie naming it stops working at once."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user", "user_id"),)
+
+    # SHA-256 of the random token the cookie carries: a copy of the table logs no one in.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -147,6 +147,13 @@ async def test_every_page_in_both_languages_shows_the_stores_numbers(
     page = await context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
+    # The Content-Security-Policy must not block anything the console itself uses.
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     # Not logged in: the console sends the browser to the login page.
     await page.goto(f"{served}/console/tasks")
@@ -183,6 +190,7 @@ async def test_every_page_in_both_languages_shows_the_stores_numbers(
             response = await page.goto(f"{served}{path}?lang={language}")
             assert response is not None
             assert response.status == 200, (name, language, response.status)
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
             assert await page.get_attribute("html", "lang") == language
             assert await page.locator("nav").get_by_text(overview_word, exact=True).count() == 1
             # Every section open, so the screenshot shows the numbers too.
@@ -497,3 +505,18 @@ async def check_audit(page: Page, db: Database) -> None:
     )
     assert Counter(map(tuple, shown)) == Counter(map(tuple, entries))
     assert ("login", "ada") in {tuple(row) for row in shown}
+
+
+async def test_no_other_page_can_frame_the_console(served: str, browser: Browser) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    refusals: list[str] = []
+    page.on("console", lambda message: refusals.append(message.text))
+    login = f"{served}/console/login"
+    await page.set_content(f'<iframe id="console" src="{login}" width="600" height="400">')
+    frame = await (await page.wait_for_selector("iframe#console")).content_frame()
+    assert frame is not None
+    await frame.wait_for_load_state()
+    # chromium shows its own error page instead: the login form is not there to click.
+    assert await frame.locator("input[name=password]").count() == 0
+    assert any("frame-ancestors" in text for text in refusals), refusals

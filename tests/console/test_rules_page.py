@@ -16,6 +16,7 @@ from careflow.config import Settings
 from careflow.store import Database
 from tests.console.conftest import log_in
 from tests.console.seed import Seeded
+from tests.rules.test_operator_file_bounds import billion_laughs
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -63,3 +64,25 @@ async def test_a_broken_edit_shows_its_mistakes_and_the_last_good_rules_stay(
         live = good.split("Live rule set ", 1)[1][:12]
         assert f"Live rule set {live}" in broken
         assert 'data-rule="vip-declining-frequency"' in broken
+
+
+async def test_a_billion_laughs_rule_file_leaves_the_rules_page_small(
+    rules_copy: Path,
+    db: Database,
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    seeded: Seeded,
+) -> None:
+    app = create_app(ApiState(db, workflow_env.client, settings.task_queue, settings.secret_key))
+    app.state.careflow_console.rulebook.check_interval = 0
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await log_in(client, "vera")).status_code == 303
+        good = (await client.get("/console/rules")).text
+        laughs = rules_copy / "laughs.rules.yaml"
+        laughs.write_text(billion_laughs(), encoding="utf-8")
+        broken = (await client.get("/console/rules")).text
+    assert "laughs.rules.yaml:4:10: YAML syntax: aliases (*l0) are not allowed" in broken
+    # One mistake more than the good page, not millions of expanded values.
+    assert len(broken) < len(good) + 2000

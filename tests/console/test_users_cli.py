@@ -57,9 +57,9 @@ def test_add_list_and_remove_users() -> None:
     [(name, role, hashed), viewer] = asyncio.run(stored_users())
     assert (name, role) == ("li.wei", "viewer")
     assert viewer[:2] == ("root", "admin")
-    # Stored as a salted scrypt hash, never as given; the line ending is not part of it.
+    # Stored as a salted Argon2id hash, never as given; the line ending is not part of it.
     assert PASSWORD not in hashed
-    assert hashed.startswith("scrypt$")
+    assert hashed.startswith("$argon2id$")
     assert verify_password(PASSWORD, viewer[2])
 
     listed = runner.invoke(app, ["users", "list"])

@@ -2,7 +2,9 @@
 
 schemathesis turns `/openapi.json` into requests for every operation, both ones
 the schema allows and ones it forbids (wrong types, missing fields, unknown
-event types, odd tokens). The document cannot say what `data` holds for each
+event types, odd tokens). Raw JSON bodies with NaN, Infinity or a lone surrogate
+in one field are mixed in (query parameters and console forms are fuzzed in
+test_query_and_forms.py). The document cannot say what `data` holds for each
 event type, so generated events whose `data` is nearly right (right fields, odd
 values, customers and complaints that collide) are mixed in: they are what reach
 the store. Each request goes through the ASGI app with the real store and the
@@ -16,6 +18,8 @@ The run is bounded (a fixed number of examples, no deadline) so it fits CI.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -137,10 +141,39 @@ EVENTS = st.sampled_from(sorted(EVENT_DATA)).flatmap(
         optional={"event_id": st.text(min_size=1, max_size=12)},
     )
 )
+# Values JSON can carry but careflow cannot store or echo: NaN, Infinity, lone surrogates.
+UNUSABLE = st.sampled_from([math.nan, math.inf, -math.inf]) | st.characters(categories=["Cs"]).map(
+    lambda surrogate: f"x{surrogate}"
+)
+
+
+def with_unusable_value(body: dict[str, Any], value: object, where: str) -> Request:
+    """The event as raw JSON with one field (or a new `data` field) set to `value`."""
+    spoiled = {**body, "data": {**body["data"]}}
+    if where in ("customer_id", "event_id"):
+        spoiled[where] = value
+    else:
+        spoiled["data"][where] = value
+    return {
+        "method": "POST",
+        "url": "http://careflow/events",
+        # json.dumps writes NaN and Infinity, and escapes a lone surrogate as \udXXX.
+        "content": json.dumps(spoiled).encode(),
+        "headers": {"content-type": "application/json"},
+    }
+
+
+UNUSABLE_EVENTS = st.builds(
+    with_unusable_value,
+    EVENTS,
+    UNUSABLE,
+    st.sampled_from(["customer_id", "event_id", "score", "amount", "name", "complaint_id"]),
+)
 REQUESTS = st.one_of(
     SCHEMA.as_strategy(GenerationMode.POSITIVE).map(request_of),
     SCHEMA.as_strategy(GenerationMode.NEGATIVE).map(request_of),
     EVENTS.map(lambda body: {"method": "POST", "url": "http://careflow/events", "json": body}),
+    UNUSABLE_EVENTS,
 )
 
 

@@ -209,3 +209,34 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     assert up.press_ctrl_c() == 0
     assert "errored during worker shutdown" not in up.log()
     assert processes_mentioning(str(up.home)) == []
+
+
+@pytest.mark.timeout(300)
+async def test_everything_under_home_is_private_to_the_service_account(up: Up) -> None:
+    # A home an earlier careflow left readable to every account on the machine.
+    (up.home / "outbox").mkdir(parents=True)
+    up.home.chmod(0o755)
+    (up.home / "outbox").chmod(0o755)
+    old_message = up.home / "outbox" / "old.eml"
+    old_message.write_text("Subject: sent before\n\nhello\n")
+    old_message.chmod(0o644)
+    (up.home / "secret_key").write_text("an old key\n")
+    (up.home / "secret_key").chmod(0o644)
+
+    up.start("--demo")
+    await up.wait_for_api()
+    await up.wait_for_subject("demo-k101", within_seconds=60)
+    assert up.stop() == 0
+
+    written = [up.home, *up.home.rglob("*")]
+    names = {path.relative_to(up.home).as_posix() for path in written}
+    # The store, Temporal's database, the outbox and the key: what must not leak.
+    assert {"careflow.db", "temporal.db", "outbox", "secret_key"} <= names, names
+    assert len(up.outbox()) > 1
+    readable = {
+        path.relative_to(up.home).as_posix(): oct(path.stat().st_mode & 0o777)
+        for path in written
+        if path.stat().st_mode & 0o077
+    }
+    assert readable == {}
+    assert "made 4 file(s) under" in up.log()
