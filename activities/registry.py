@@ -21,6 +21,7 @@ from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
+from careflow.staff_alerts import alert_assignee
 from careflow.store import Database
 from rules import LiveRuleBook
 from workflows.registry import JOURNEYS
@@ -48,6 +49,7 @@ def build_journey_activities(
         base_url=settings.base_url,
         secret_key=settings.secret_key,
         policy=policy,
+        alert_assignee=lambda: alert_assignee(journey_config),
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
