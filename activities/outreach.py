@@ -219,6 +219,7 @@ class OutreachActivities:
         decision = _decide(facts, request, topic, policy, now)
         message_id = message_id_for(key, self.message_domain)
         message = None
+        reason: str | None
         if decision.action is Action.SEND:
             try:
                 message = self._compose(facts, request, message_id, now)

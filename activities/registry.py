@@ -110,6 +110,7 @@ def build_activities(
         rules.evaluate_event,
         dispatch.dispatch_intents,
         scan.count_customers,
+        scan.reconcile_journeys,
         scan.scan_page,
         *build_journey_activities(
             settings,

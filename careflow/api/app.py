@@ -21,6 +21,7 @@ from careflow.api.state import ApiState, State
 from careflow.console import mount_console
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventDataError, EventIn, accept_event
+from careflow.journeys import reconcile_customer
 from careflow.timeline import customer_timeline
 
 
@@ -96,6 +97,8 @@ class TimelineEntryOut(BaseModel):
 )
 async def get_timeline(customer_id: str, state: State) -> list[TimelineEntryOut]:
     """Events, rule decisions, journeys, messages (with skip/defer reasons) and tasks."""
+    # Journeys closed in Temporal without telling the store are shown as they ended.
+    await reconcile_customer(state.db, state.client, customer_id)
     entries = await customer_timeline(state.db, customer_id)
     if entries is None:
         raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}")

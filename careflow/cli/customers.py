@@ -14,6 +14,7 @@ from temporalio.client import Client
 from careflow.cli.app import app
 from careflow.config import load_settings
 from careflow.erasure import ErasureReport, erase_customer
+from careflow.journeys import reconcile_customer
 from careflow.store import create_database
 from careflow.timeline import TimelineEntry, customer_timeline
 
@@ -43,9 +44,19 @@ def timeline(
 
 
 async def _timeline(customer_id: str) -> list[TimelineEntry] | None:
-    db = create_database(load_settings().sqlalchemy_url)
+    settings = load_settings()
+    db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
+        try:
+            client = await Client.connect(
+                settings.temporal_target, namespace=settings.temporal_namespace
+            )
+        except RuntimeError as error:
+            # The store's story is still worth telling; journeys are not reconciled.
+            err.print(f"note: Temporal not reached ({error}); journey statuses as stored")
+        else:
+            await reconcile_customer(db, client, customer_id)
         return await customer_timeline(db, customer_id)
     finally:
         await db.dispose()

@@ -36,6 +36,7 @@ from careflow.console.users import list_users
 from careflow.console.web import PREFIX, Visit, render, require
 from careflow.facts import facts_for_customer
 from careflow.intake.apply import find_customer
+from careflow.journeys import reconcile_customer
 from careflow.kpis import compute_kpis, kpi_settings
 from careflow.store import Consent, Customer
 from careflow.timeline import customer_timeline, message_reason
@@ -254,6 +255,8 @@ async def customer_view(
     current: Visit, customer_id: str, *, problem: str | None = None, status: int = 200
 ) -> HTMLResponse:
     """The customer page, with `problem` shown above the consent form when a change failed."""
+    # Journeys closed in Temporal without telling the store are shown as they ended.
+    await reconcile_customer(current.api.db, current.api.client, customer_id)
     entries = await customer_timeline(current.api.db, customer_id)
     async with current.api.db.session() as session:
         customer = await find_customer(session, customer_id)

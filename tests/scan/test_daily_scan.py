@@ -14,6 +14,7 @@ from careflow.intake.records import ConsentFields, CustomerFields, OrderFields
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, JourneyRecord, RuleDecision
 from tests.smtp_sink import SmtpSink
+from tests.workflows.harness import save_history
 from worker import create_worker
 from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 
@@ -84,3 +85,35 @@ async def test_rescan_starts_no_second_journey(
     assert {journey.journey for journey in journeys} == {"retention_offer"}
     assert {journey.rule_id for journey in journeys} == {"dormant-win-back"}
     assert fired.count("dormant-win-back") == 2 * DORMANT, "both scans audit their decisions"
+
+
+async def test_a_scan_reconciles_journeys_before_its_pages(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """The scan asks once, before its first page, which journeys closed abnormally.
+
+    The time-skipping server lists no workflows, so here the answer is a note; the
+    listing itself is tested against the dev server (tests/workflows/test_reconcile.py).
+    Its history is the one checked in for the patched scan.
+    """
+    client = workflow_env.client
+    delivery = SmtpDelivery(settings.smtp_target)
+    with workflow_env.auto_time_skipping_disabled():
+        async with create_worker(client, settings, db=db, delivery=delivery):
+            handle = await client.start_workflow(
+                DailyScanWorkflow.run,
+                DailyScanInput(at=datetime.now(UTC), page_size=3),
+                id=f"scan-reconcile-{settings.task_queue}",
+                task_queue=settings.task_queue,
+            )
+            await handle.result()
+    await delivery.close()
+    events = [event async for event in handle.fetch_history_events()]
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[:3] == ["count_customers", "reconcile_journeys", "scan_page"]
+    if db.is_sqlite:
+        await save_history(handle, "daily_scan_reconcile")
