@@ -81,8 +81,6 @@ CLOSED_OUTCOMES: dict[WorkflowExecutionStatus, str] = {
     WorkflowExecutionStatus.TERMINATED: "terminated",
     WorkflowExecutionStatus.TIMED_OUT: "timed_out",
 }
-# A journey Temporal no longer knows (deleted, or past its retention period).
-NOT_IN_TEMPORAL = "not_in_temporal"
 # Closed executions asked for at once by `reconcile_closed`.
 _PAGE = 500
 
@@ -96,6 +94,10 @@ async def reconcile_journeys(
     (the Temporal UI, `temporal workflow terminate`) never records its own outcome;
     each such journey is marked ended with that outcome (`failed`, `terminated`, ...)
     at the time Temporal closed it. Returns the ids of the journeys it marked.
+
+    A journey Temporal does not know is left as it is: that is as likely a client
+    pointed at another namespace or cluster as a journey past its retention, and
+    ending every journey because of a wrong address would be worse than waiting.
     """
     marked: list[str] = []
     for record in records:
@@ -104,8 +106,6 @@ async def reconcile_journeys(
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
-            await mark_journey_ended(db, record.workflow_id, outcome=NOT_IN_TEMPORAL)
-            marked.append(record.workflow_id)
             continue
         outcome = CLOSED_OUTCOMES.get(description.status) if description.status else None
         if outcome is None:
