@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
+from careflow.pseudonyms import customer_pseudonym
 from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from rules.intents import Intent
@@ -63,6 +64,8 @@ class DispatchActivities:
         task_queue: str,
         journeys: Mapping[str, Journey],
         holdout: Callable[[], HoldoutConfig] = HoldoutConfig,
+        *,
+        secret_key: str,
     ) -> None:
         # `holdout` returns the current holdout configuration (re-read when edited).
         self.holdout = holdout
@@ -72,6 +75,9 @@ class DispatchActivities:
         self.client = client
         self.db = db
         self.task_queue = task_queue
+        # Journey ids and memos name the customer by a keyed pseudonym: Temporal keeps
+        # ids in its own tables after an erased customer's workflows are deleted.
+        self.secret_key = secret_key
 
     @activity.defn
     async def dispatch_intents(self, request: DispatchInput) -> DispatchResult:
@@ -129,7 +135,11 @@ class DispatchActivities:
         journey = self.journeys[intent.workflow]
         subject = journey_subject(journey.needs_subject, request.subject, intent, on)
         workflow_id = journey.workflow_id(
-            request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
+            customer_pseudonym(self.secret_key, request.customer_id),
+            intent.rule_id,
+            subject,
+            on,
+            intent.reenter_after_days,
         )
         return journey, subject, workflow_id
 
@@ -250,7 +260,10 @@ class DispatchActivities:
                 task_queue=self.task_queue,
                 # A journey id is used once: re-entry is expressed in the id (its period).
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={"customer": request.customer_id, "rule": intent.rule_id},
+                memo={
+                    "customer": customer_pseudonym(self.secret_key, request.customer_id),
+                    "rule": intent.rule_id,
+                },
             )
         except WorkflowAlreadyStartedError:
             return False

@@ -104,6 +104,7 @@ def build_activities(
         settings.task_queue,
         JOURNEYS,
         holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
+        secret_key=settings.secret_key,
     )
     scan = ScanActivities(db, rulebook, dispatch)
     return [

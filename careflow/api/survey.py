@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
 from temporalio.service import RPCError, RPCStatusCode
 
-from careflow.api.pages import customer_language, page
+from careflow.api.pages import GONE, customer_language, customer_on_file, page
 from careflow.api.state import State
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.links import SURVEY_PATH, InvalidLinkToken, verify_survey_token
@@ -44,6 +44,8 @@ async def show_survey(token: str, state: State) -> HTMLResponse:
         claim = verify_survey_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     buttons = "".join(
@@ -65,6 +67,8 @@ async def answer_survey(
         claim = verify_survey_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     accepted = await accept_event(
         state.db,
         state.client,

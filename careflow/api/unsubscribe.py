@@ -14,7 +14,7 @@ from html import escape
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from careflow.api.pages import customer_language, page
+from careflow.api.pages import GONE, customer_language, customer_on_file, page
 from careflow.api.state import State
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.links import (
@@ -54,6 +54,8 @@ async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     topic = _TOPICS[language].get(claim.topic, claim.topic)
@@ -72,6 +74,8 @@ async def unsubscribe(token: str, state: State) -> HTMLResponse:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     event = EventIn(
         type="consent_changed",
         customer_id=claim.customer_external_id,

@@ -77,8 +77,18 @@ def erase(
     console.print(
         f"erased {customer_id}: now {report.anonymous_id}; "
         f"{report.journeys_cancelled} journey(s) cancelled, "
-        f"{report.events_deleted} event(s) deleted"
+        f"{report.tasks_closed} open task(s) closed, "
+        f"{report.events_deleted} event(s) deleted, "
+        f"{report.workflows_deleted} Temporal execution(s) deleted, "
+        f"{report.outbox_files_deleted} outbox message(s) deleted, "
+        f"{report.log_files_rewritten} log file(s) rewritten"
     )
+    if report.histories_kept:
+        err.print(
+            f"[yellow]{report.histories_kept} closed workflow histories could not be deleted "
+            "(this Temporal server cannot delete executions); they carry the customer id "
+            "until the namespace's retention period ends[/]"
+        )
 
 
 async def _erase(customer_id: str) -> ErasureReport | None:
@@ -96,6 +106,8 @@ async def _erase(customer_id: str) -> ErasureReport | None:
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
-        return await erase_customer(db, client, customer_id)
+        return await erase_customer(
+            db, client, customer_id, secret_key=settings.secret_key, home=settings.resolved_home
+        )
     finally:
         await db.dispose()

@@ -35,8 +35,10 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
+from careflow.config import local_secret_key
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger
 from tests.smtp_sink import SmtpSink, free_port
 from workflows.complaint_escalation import ComplaintEscalationWorkflow
@@ -120,6 +122,14 @@ class CareflowUp:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def complaint_journey_id(self, number: int) -> str:
+        """The id `careflow up` gives the journey of complaint_event(number): journey ids
+        name the customer by a pseudonym keyed with this process's secret key."""
+        secret = self.env.get("CAREFLOW_SECRET_KEY") or local_secret_key(
+            Path(self.env["CAREFLOW_HOME"])
+        )
+        return complaint_workflow_id(customer_pseudonym(secret, f"c{number}"), f"k{number}")
 
     def start(self) -> None:
         with self.log.open("ab") as log:

@@ -35,7 +35,6 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.smtp_sink import SmtpSink
-from workflows.ids import complaint_workflow_id
 
 SHIPPED = (RULES_DIR / "complaints.rules.yaml").read_text()
 # An unknown fact: the whole edit is rejected, at the line and column of the typo.
@@ -73,8 +72,7 @@ class ComplaintStream:
             async with self.store.session() as session:
                 row = await session.scalar(
                     select(OutreachLedger).where(
-                        OutreachLedger.workflow_id
-                        == complaint_workflow_id(f"c{number}", f"k{number}"),
+                        OutreachLedger.workflow_id == self.careflow.complaint_journey_id(number),
                         OutreachLedger.step_id == "ack",
                         OutreachLedger.status == "sent",
                     )

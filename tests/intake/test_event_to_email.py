@@ -18,9 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.config import Settings
 from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger, RuleDecision
 from tests.smtp_sink import SmtpSink
 from worker import create_worker
+from workflows.ids import complaint_workflow_id
 
 
 def event(kind: EventType, customer: str, data: dict[str, object], event_id: str) -> EventIn:
@@ -62,7 +64,9 @@ async def acknowledge_and_resolve(
         again = event("complaint_opened", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-3-{run}")
         repeat = await accept_event(db, client, queue, again)
         repeat_result = await client.get_workflow_handle(repeat.workflow_id).result()
-        assert repeat_result["existing"] == [f"complaint-c-1-k-9-{run}"]
+        # Journey ids name the customer by a keyed pseudonym, never by the raw id.
+        customer = customer_pseudonym(settings.secret_key, "c-1")
+        assert repeat_result["existing"] == [complaint_workflow_id(customer, f"k-9-{run}")]
         await sink.wait_for(1)
         resolved = event("complaint_resolved", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-4-{run}")
         await accept_event(db, client, queue, resolved)
