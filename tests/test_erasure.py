@@ -24,6 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import JSON, String, Text, cast, select
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
@@ -290,3 +291,24 @@ async def _has(tasks: Awaitable[list[Task]]) -> bool:
 
 async def test_erasing_an_unknown_customer_says_so(db: Database, client: Client) -> None:
     assert await erase_customer(db, client, "nobody", secret_key="k") is None
+
+
+async def test_a_server_that_cannot_delete_gets_the_journeys_stopped_and_says_so(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Temporal's time-skipping test server deletes nothing: erasure stops the journeys,
+    cleans the store, and reports the histories that stay until retention ends."""
+    client = workflow_env.client
+    delivery = OutboxDelivery(settings.outbox_dir)
+    async with create_worker(client, settings, db=db, delivery=delivery):
+        await _customer_goes_through_careflow(db, client, settings, ERASED, "K-erase-2")
+        await _until(lambda: _has(_open_tasks(db, ERASED["id"])), "the complaint journey")
+        report = await erase_customer(
+            db, client, ERASED["id"], secret_key=settings.secret_key, home=settings.resolved_home
+        )
+    await delivery.close()
+    assert report is not None
+    assert report.journeys_cancelled == 1
+    assert report.workflows_deleted == 0
+    assert report.histories_kept >= 1
+    assert _found(ERASED, await _store_texts(db)) == []
