@@ -16,9 +16,16 @@ Where the person was, and what erasure does there:
   items, survey comments) is cleared; their open tasks are closed as `erased`;
 - Temporal: their journeys are cancelled, then every execution careflow started
   for them (journeys and the workflows of their events, running or closed) is
-  deleted with its history, memo and search attributes. A server that cannot
-  delete (the time-skipping test server) keeps closed histories until its
-  retention period ends; the report counts them;
+  deleted with its history, memo and search attributes (Temporal deletes in the
+  background; erasure waits for it, bounded). Journey ids and memos carry the
+  customer's keyed pseudonym, not their id (`careflow/pseudonyms.py`), because
+  Temporal's own bookkeeping (timers, task queues) keeps a workflow id until those
+  fire. What cannot be done from careflow: a server that cannot delete (the
+  time-skipping test server) keeps closed histories, whose inputs carry the
+  customer id, until the namespace's retention period ends (the report counts
+  them); a cluster with history archival keeps its archive; journeys started
+  before ids carried pseudonyms keep the raw id in that bookkeeping until it
+  fires or retention ends;
 - the outbox (`CAREFLOW_HOME/outbox`): every captured message to them or about
   them is deleted;
 - logs under `CAREFLOW_HOME/logs`: lines naming them are rewritten with the
