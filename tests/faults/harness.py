@@ -234,13 +234,14 @@ async def start_complaint_journeys(
         await client.start_workflow(
             ComplaintEscalationWorkflow.run,
             JourneyInput(customer_id=f"c{number}", rule_id="fault-test", subject=f"k{number}"),
-            id=complaint_workflow_id(f"c{number}", f"k{number}"),
+            id=journey_id(number),
             task_queue=task_queue,
         )
 
 
-def journey_handle(client: Client, number: int) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(complaint_workflow_id(f"c{number}", f"k{number}"))
+def journey_id(number: int) -> str:
+    """The id `start_complaint_journeys` gives journey `number`."""
+    return complaint_workflow_id(f"c{number}", f"k{number}")
 
 
 def distinct_messages(sink: SmtpSink) -> int:
@@ -266,9 +267,14 @@ async def resolve_journeys(
     *,
     within_seconds: float,
     watch: CareflowUp | None = None,
+    ids: Callable[[int], str] = journey_id,
 ) -> None:
-    """Resolve every complaint and answer its survey; each journey must end "resolved"."""
-    handles = [journey_handle(client, number) for number in numbers]
+    """Resolve every complaint and answer its survey; each journey must end "resolved".
+
+    `ids` names journey `number` (`CareflowUp.complaint_journey_id` for journeys
+    careflow started from events).
+    """
+    handles = [client.get_workflow_handle(ids(number)) for number in numbers]
     for handle in handles:
         await handle.signal(ComplaintEscalationWorkflow.complaint_resolved)
         await handle.signal(ComplaintEscalationWorkflow.signal_survey_answered, GOOD_SCORE)

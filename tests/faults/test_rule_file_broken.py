@@ -134,7 +134,13 @@ async def test_broken_rule_file_loses_nothing(
         journeys = len(stream.hashes)
         await wait_for_messages(smtp_sink, journeys, within_seconds=120, watch=careflow)
         client = await Client.connect(temporal.address)
-        await resolve_journeys(client, range(journeys), within_seconds=240, watch=careflow)
+        await resolve_journeys(
+            client,
+            range(journeys),
+            within_seconds=240,
+            watch=careflow,
+            ids=careflow.complaint_journey_id,
+        )
     finally:
         careflow.stop()
     # One version per event, in order: the shipped file until the fix was picked up.
