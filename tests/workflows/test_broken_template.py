@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from careflow.api.app import create_app
+from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.store import Database, OutreachLedger
 from careflow.timeline import customer_timeline
@@ -106,3 +109,13 @@ async def test_a_broken_template_fails_the_message_and_the_journey_carries_on(
     ]
     assert [d["step_id"] for d in failed] == ["ack"]
     assert any(e.kind == "task" and "message_failed" in str(e.summary) for e in timeline)
+    # Staff see it where they see their work: GET /tasks (the console's Tasks page).
+    app = create_app(
+        ApiState(db, workflow_env.client, journey_settings.task_queue, journey_settings.secret_key)
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://careflow.test"
+    ) as web:
+        listed = (await web.get("/tasks", params={"kind": "message_failed"})).json()
+    assert {task["status"] for task in listed if task["workflow_id"] == workflow_id} == {"open"}
+    assert any(f"{ack_body}:3: syntax error" in task["title"] for task in listed)
