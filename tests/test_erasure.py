@@ -312,3 +312,56 @@ async def test_a_server_that_cannot_delete_gets_the_journeys_stopped_and_says_so
     assert report.workflows_deleted == 0
     assert report.histories_kept >= 1
     assert _found(ERASED, await _store_texts(db)) == []
+
+
+async def test_erasing_c1_leaves_c10_alone(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A short id inside a longer one (`c1` in `c10`) is not the same customer."""
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        for customer in ("c1", "c10"):
+            row = Customer(
+                external_id=customer,
+                name=f"Name of {customer}",
+                email=f"{customer}@example.org",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                Task(
+                    idempotency_key=f"notify/sales/{customer}/rule-x/2026-12-02",
+                    kind="notification",
+                    assignee="sales",
+                    customer_id=row.id,
+                    title=f"call {customer}",
+                    status="open",
+                    created_at=now,
+                )
+            )
+            session.add(
+                AuditEntry(
+                    at=now, actor="ada", action="consent_changed", target=customer, details={}
+                )
+            )
+    outbox = settings.outbox_dir
+    outbox.mkdir(parents=True)
+    (outbox / "c10.eml").write_text("To: c10@example.org\nSubject: for c10\n\nHello c10\n")
+    report = await erase_customer(
+        db, workflow_env.client, "c1", secret_key=settings.secret_key, home=settings.resolved_home
+    )
+    assert report is not None
+    assert report.tasks_closed == 1
+    async with db.session() as session:
+        tasks = {
+            task.idempotency_key: (task.title, task.status)
+            for task in await session.scalars(select(Task))
+        }
+        targets = set(await session.scalars(select(AuditEntry.target)))
+    assert tasks["notify/sales/c10/rule-x/2026-12-02"] == ("call c10", "open")
+    erased = anonymous_id(settings.secret_key, "c1")
+    assert tasks[f"notify/sales/{erased}/rule-x/2026-12-02"] == (f"call {erased}", "erased")
+    assert targets == {"c10", erased}
+    assert (outbox / "c10.eml").exists()
