@@ -67,7 +67,9 @@ def erase(
     customer_id: str = typer.Argument(..., help="The business's customer id."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
-    """Cancel a customer's journeys, delete their personal data, keep an anonymous ledger."""
+    """Forget a customer: journeys stopped and deleted from Temporal, open tasks closed,
+    personal data deleted or turned into a keyed pseudonym in the store, the outbox and
+    the logs; the anonymous ledger keeps its counts."""
     if not yes:
         typer.confirm(f"Erase customer {customer_id!r}? This cannot be undone", abort=True)
     report = asyncio.run(_erase(customer_id))
