@@ -136,3 +136,15 @@ def test_an_onboarding_step_template_must_exist(operator_files: tuple[Path, Path
     result = runner.invoke(app, ["rules", "check", str(rules)])
     assert result.exit_code == 1, result.output
     assert "onboarding.steps.1.template: template 'onboarding_trips'" in result.output
+
+
+def test_an_unclosed_tag_in_a_file_no_locale_uses_yet_fails_the_check(
+    operator_files: tuple[Path, Path],
+) -> None:
+    # A French body written before its subject: not sent yet, but broken already.
+    rules, templates = operator_files
+    body = templates / "email" / "complaint_ack" / "body.txt.fr.j2"
+    body.write_text("{% extends layout %}\n{% block body %}{{ case.reference {% endblock %}\n")
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert f"{body}:2: syntax error" in result.output.replace("\n", "")
