@@ -146,6 +146,6 @@ def check_templates(
                 renderer.render(template_id, locale, sample_context(template_id, locale))
             except TemplateProblem as problem:
                 problems.setdefault(str(problem), problem)
-    for problem in renderer.syntax_problems():
-        problems.setdefault(str(problem), problem)
+    for unparsed in renderer.syntax_problems():
+        problems.setdefault(str(unparsed), unparsed)
     return list(problems.values())
