@@ -18,7 +18,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
-from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
+from careflow.journeys import (
+    CLOSED_OUTCOMES,
+    mark_journey_ended,
+    running_journeys,
+    signal_journeys,
+)
 from careflow.pseudonyms import customer_pseudonym
 from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
@@ -233,6 +238,14 @@ class DispatchActivities:
                     if _ends_by(await description.memo()) <= at:
                         continue
                     return record.workflow_id
+                # Closed without recording it: say how (failed, terminated, ...).
+                await mark_journey_ended(
+                    self.db,
+                    record.workflow_id,
+                    outcome=CLOSED_OUTCOMES.get(description.status) if description.status else None,
+                    at=description.close_time or activity_now(),
+                )
+                continue
             await mark_journey_ended(self.db, record.workflow_id, outcome=None, at=activity_now())
         return None
 
