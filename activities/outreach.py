@@ -220,12 +220,14 @@ class OutreachActivities:
         message_id = message_id_for(key, self.message_domain)
         message = None
         reason: str | None
+        broken: TemplateProblem | None = None
         if decision.action is Action.SEND:
             try:
                 message = self._compose(facts, request, message_id, now)
             except TemplateProblem as problem:
                 # A broken template fails this message, not the journey: recorded as
                 # failed with the file and line, and staff get a task to fix it.
+                broken = problem
                 status, reason = FAILED, template_problem_reason(problem)
             else:
                 status, reason = SENDING, None
@@ -253,7 +255,7 @@ class OutreachActivities:
         )
         if finished is not None:
             return _Prepared.stored(finished, now)
-        if status == FAILED:
+        if broken is not None:
             add_alert(
                 connection,
                 message_failed_task(
@@ -261,7 +263,7 @@ class OutreachActivities:
                     workflow_id=request.workflow_id,
                     customer_pk=facts.recipient.id if facts.recipient else None,
                     template_id=request.template_id,
-                    problem=reason,
+                    problem=broken,
                     assignee=self.alert_assignee(),
                     now=now,
                 ),

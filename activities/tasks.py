@@ -208,7 +208,7 @@ class TaskActivities:
                         workflow_id=request.workflow_id,
                         customer_pk=customer.id,
                         template_id=request.template_id,
-                        problem=reason,
+                        problem=problem,
                         assignee=self._alert_assignee(),
                         now=now,
                     ),
