@@ -227,14 +227,23 @@ def complaint_event(number: int) -> dict[str, object]:
 
 
 async def start_complaint_journeys(
-    client: Client, numbers: Iterable[int], *, task_queue: str = "careflow"
+    client: Client,
+    numbers: Iterable[int],
+    *,
+    task_queue: str = "careflow",
+    ids: Callable[[int], str] | None = None,
 ) -> None:
-    """Start the complaint journeys directly, as the rules would for a new complaint."""
+    """Start the complaint journeys directly, as the rules would for a new complaint.
+
+    `ids` names journey `number` (`CareflowUp.complaint_journey_id` gives the ids
+    `careflow up` itself would use; default `journey_id`).
+    """
+    ids = ids or journey_id
     for number in numbers:
         await client.start_workflow(
             ComplaintEscalationWorkflow.run,
             JourneyInput(customer_id=f"c{number}", rule_id="fault-test", subject=f"k{number}"),
-            id=journey_id(number),
+            id=ids(number),
             task_queue=task_queue,
         )
 
