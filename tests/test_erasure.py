@@ -25,16 +25,20 @@ import pytest
 from sqlalchemy import JSON, String, Text, cast, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
-from careflow.config import Settings
+from careflow.cli import app
+from careflow.config import Settings, load_settings, local_secret_key
 from careflow.erasure import anonymous_id, erase_customer
+from careflow.intake.apply import upsert_customer
 from careflow.intake.events import EventIn, accept_event
+from careflow.intake.records import CustomerFields
 from careflow.outreach.links import survey_token, unsubscribe_token
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.runtime.temporal_server import EmbeddedTemporal
-from careflow.store import AuditEntry, Base, Customer, Database, Event, Task
+from careflow.store import AuditEntry, Base, Customer, Database, Event, Task, create_database
 from tests.faults.conftest import temporal  # noqa: F401  (the dev-server fixture)
 from worker import create_worker
 
@@ -365,3 +369,52 @@ async def test_erasing_c1_leaves_c10_alone(
     assert tasks[f"notify/sales/{erased}/rule-x/2026-12-02"] == (f"call {erased}", "erased")
     assert targets == {"c10", erased}
     assert (outbox / "c10.eml").exists()
+
+
+def test_careflow_erase_uses_the_deployment_key_and_home(
+    temporal: EmbeddedTemporal,  # noqa: F811
+) -> None:
+    """`careflow erase` keys the pseudonym with CAREFLOW_SECRET_KEY's key and cleans
+    CAREFLOW_HOME's outbox and logs."""
+    settings = load_settings()
+    home = settings.resolved_home
+
+    async def seed() -> None:
+        db = create_database(settings.sqlalchemy_url)
+        try:
+            await db.migrate()
+            async with db.session() as session:
+                await upsert_customer(
+                    session,
+                    ERASED["id"],
+                    CustomerFields(name=ERASED["name"], email=ERASED["email"]),
+                    datetime.now(UTC),
+                )
+        finally:
+            await db.dispose()
+
+    async def external_ids() -> list[str]:
+        db = create_database(settings.sqlalchemy_url)
+        try:
+            async with db.session() as session:
+                return list(await session.scalars(select(Customer.external_id)))
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
+    (home / "outbox").mkdir(parents=True)
+    mail = home / "outbox" / "ack.eml"
+    mail.write_text(f"To: {ERASED['email']}\nSubject: Hello\n\nDear customer\n")
+    (home / "logs").mkdir()
+    (home / "logs" / "worker.log").write_text(f"sent ack to customer {ERASED['id']}\n")
+    result = CliRunner().invoke(
+        app, ["erase", ERASED["id"], "--yes"], env={"TEMPORAL_ADDRESS": temporal.address}
+    )
+    assert result.exit_code == 0, result.output
+    pseudonym = anonymous_id(local_secret_key(home), ERASED["id"])
+    said = result.output.replace("\n", "")  # rich wraps long lines
+    assert f"now {pseudonym}" in said
+    assert "1 outbox message(s) deleted, 1 log file(s) rewritten" in said
+    assert asyncio.run(external_ids()) == [pseudonym]
+    assert not mail.exists()
+    assert (home / "logs" / "worker.log").read_text() == f"sent ack to customer {pseudonym}\n"
