@@ -13,12 +13,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.registry import build_activities
+from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import Delivery
+from careflow.rules import LiveRuleBook
 from careflow.store import Database
-from rules import LiveRuleBook
-from workflows.registry import WORKFLOWS
+from careflow.workflows.registry import WORKFLOWS
 
 # careflow's own non-workflow packages (activity and intent dataclasses, settings)
 # are loaded once, outside the sandbox: workflows only use their data types, and

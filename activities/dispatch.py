@@ -16,7 +16,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.clock import activity_now
+from careflow.activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journeys import (
     CLOSED_OUTCOMES,
@@ -25,13 +25,13 @@ from careflow.journeys import (
     signal_journeys,
 )
 from careflow.pseudonyms import customer_pseudonym
+from careflow.rules.intents import Intent
 from careflow.start_outcomes import StartRequest, journey_span, reentry_blocker
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
-from rules.intents import Intent
-from workflows.journey import ENDS_BY_MEMO, JourneyInput
+from careflow.workflows.journey import ENDS_BY_MEMO, JourneyInput
 
 if TYPE_CHECKING:
-    from workflows.registry import Journey
+    from careflow.workflows.registry import Journey
 
 # Journey ids per `IN (...)` lookup, well under the bound-parameter limits.
 _IDS_PER_QUERY = 1000

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clock import activity_now
+from careflow.activities.clock import activity_now
 from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
 from careflow.intake.apply import find_customer
 from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config

@@ -9,22 +9,22 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.dispatch import DispatchActivities
-from activities.journeys import JourneyActivities
-from activities.outreach import OutreachActivities
-from activities.rules import RuleActivities
-from activities.scan import ScanActivities
-from activities.tasks import TaskActivities
+from careflow.activities.dispatch import DispatchActivities
+from careflow.activities.journeys import JourneyActivities
+from careflow.activities.outreach import OutreachActivities
+from careflow.activities.rules import RuleActivities
+from careflow.activities.scan import ScanActivities
+from careflow.activities.tasks import TaskActivities
 from careflow.config import Settings
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
+from careflow.rules import LiveRuleBook
 from careflow.staff_alerts import alert_assignee
 from careflow.store import Database
-from rules import LiveRuleBook
-from workflows.registry import JOURNEYS
+from careflow.workflows.registry import JOURNEYS
 
 
 def build_journey_activities(

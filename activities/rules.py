@@ -12,9 +12,9 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.facts import facts_for_customer
 from careflow.intake.event_facts import event_facts
+from careflow.rules import LiveRuleBook
+from careflow.rules.intents import Intent
 from careflow.store import Customer, Database, Event, RuleDecision
-from rules import LiveRuleBook
-from rules.intents import Intent
 
 
 @dataclass

@@ -16,12 +16,12 @@ from sqlalchemy import func, insert, select
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.dispatch import DispatchActivities, DispatchInput
 from careflow.facts import compute_facts
 from careflow.journeys import reconcile_closed
+from careflow.rules import LiveRuleBook, RuleBook
+from careflow.rules.intents import Evaluation, RuleOutcome
 from careflow.store import Customer, Database, RuleDecision
-from rules import LiveRuleBook, RuleBook
-from rules.intents import Evaluation, RuleOutcome
 
 
 @dataclass

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clock import activity_now
-from activities.outreach import idempotency_key
+from careflow.activities.clock import activity_now
+from careflow.activities.outreach import idempotency_key
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
 from careflow.outreach.context import build_message_context

@@ -55,11 +55,11 @@ from careflow.runtime.binaries import temporal_test_server_path
 from careflow.runtime.processes import start_child, stop_child
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Task, create_database
+from careflow.worker import create_worker
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.ids import complaint_workflow_id
+from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink, free_port
-from worker import create_worker
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.ids import complaint_workflow_id
-from workflows.journey import JourneyInput
 
 TASK_QUEUE = "careflow"
 # Journeys started at once by the driver; more only queue up in the server.

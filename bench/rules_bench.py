@@ -33,8 +33,8 @@ from pathlib import Path
 
 from durable.engine import MessageNotHandledException, Ruleset
 
-from rules import RuleBook, load_rulebook
-from rules.references import References
+from careflow.rules import RuleBook, load_rulebook
+from careflow.rules.references import References
 
 RETENTION = """\
 name: retention

@@ -40,8 +40,8 @@ import aiosmtplib
 from aiosmtpd.smtp import Envelope, Session
 from temporalio.testing import ActivityEnvironment
 
-from activities.outreach import OutreachActivities, SendEmailInput
 from bench.scale_bench import fresh_postgres_database
+from careflow.activities.outreach import OutreachActivities, SendEmailInput
 from careflow.config import SmtpTarget
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields

@@ -20,8 +20,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.journeys import mark_journey_ended
+from careflow.rules import RuleBook
 from careflow.store import Customer, Database, JourneyRecord
-from rules import RuleBook
 
 RUNNING = "running"
 CANCELLED = "cancelled"

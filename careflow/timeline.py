@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.intake.apply import find_customer
+from careflow.rules.phrases import Phrase, Stored, Words
 from careflow.start_outcomes import (
     StartOutcome,
     StartResult,
@@ -21,7 +22,6 @@ from careflow.start_outcomes import (
     start_result,
 )
 from careflow.store import Database, Event, JourneyRecord, OutreachLedger, RuleDecision, Task
-from rules.phrases import Phrase, Stored, Words
 
 # The English words of the summaries (`careflow timeline` prints them); the console
 # says them in the reader's language. Stored values (statuses, journeys, reasons)

@@ -10,9 +10,9 @@ durable_rules), `rulebook` (load, evaluate, explain), `live` (follow edits), `do
 (generates rules/README.md).
 """
 
-from rules.errors import RuleError, RuleFileError
-from rules.live import LiveRuleBook
-from rules.rulebook import RuleBook, load_rule_files, load_rulebook
+from careflow.rules.errors import RuleError, RuleFileError
+from careflow.rules.live import LiveRuleBook
+from careflow.rules.rulebook import RuleBook, load_rule_files, load_rulebook
 
 __all__ = [
     "LiveRuleBook",

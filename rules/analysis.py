@@ -20,10 +20,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from rules.conditions import describe_leaf, scalar
-from rules.errors import RuleError
-from rules.facts import FACTS_BY_NAME
-from rules.model import AllOf, Condition, Leaf, Rule, Ruleset, Scalar
+from careflow.rules.conditions import describe_leaf, scalar
+from careflow.rules.errors import RuleError
+from careflow.rules.facts import FACTS_BY_NAME
+from careflow.rules.model import AllOf, Condition, Leaf, Rule, Ruleset, Scalar
 
 INF = math.inf
 

@@ -9,8 +9,8 @@ the fact is missing, matching rules/conditions.py: `not (at_least 5)` holds for
 
 from __future__ import annotations
 
-from rules.conditions import scalar
-from rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Ruleset
+from careflow.rules.conditions import scalar
+from careflow.rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Ruleset
 
 Json = dict[str, object]
 

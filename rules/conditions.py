@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Scalar, leaves
-from rules.phrases import Phrase, Words
+from careflow.rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Scalar, leaves
+from careflow.rules.phrases import Phrase, Words
 
 
 def scalar(value: object) -> Scalar:

@@ -13,10 +13,10 @@ from pathlib import Path
 from string import Template
 from typing import NamedTuple
 
-from rules.facts import FACTS, FactDefinition
-from rules.model import OPERATORS
-from rules.references import registered_journeys
-from rules.rulebook import RuleBook, load_rulebook
+from careflow.rules.facts import FACTS, FactDefinition
+from careflow.rules.model import OPERATORS
+from careflow.rules.references import registered_journeys
+from careflow.rules.rulebook import RuleBook, load_rulebook
 
 RULES_DIR = Path(__file__).resolve().parent
 README = RULES_DIR / "README.md"

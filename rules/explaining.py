@@ -6,8 +6,8 @@ reader's language, so each is a `Phrase` (see `rules.phrases`).
 
 from __future__ import annotations
 
-from rules.intents import RuleOutcome
-from rules.phrases import Phrase, Words
+from careflow.rules.intents import RuleOutcome
+from careflow.rules.phrases import Phrase, Words
 
 OUTCOME_WORDS = Words(
     {

@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rules.errors import RuleError, RuleFileError
-from rules.references import References
-from rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
+from careflow.rules.errors import RuleError, RuleFileError
+from careflow.rules.references import References
+from careflow.rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
 
 logger = logging.getLogger(__name__)
 

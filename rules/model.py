@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from rules.errors import Position
-from rules.intents import IntentAction, ParamValue, intent_label
+from careflow.rules.errors import Position
+from careflow.rules.intents import IntentAction, ParamValue, intent_label
 
 Operator = Literal[
     "is",

@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import cast, get_args
 
-from rules.errors import Position, RuleError
-from rules.facts import FACTS_BY_NAME, FactDefinition
-from rules.intents import IntentAction, ParamValue
-from rules.model import (
+from careflow.rules.errors import Position, RuleError
+from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
+from careflow.rules.intents import IntentAction, ParamValue
+from careflow.rules.model import (
     NUMERIC_OPERATORS,
     OPERATORS,
     AllOf,
@@ -30,9 +30,9 @@ from rules.model import (
     Ruleset,
     Scalar,
 )
-from rules.references import References
-from rules.values import closest, fact_value
-from rules.yamlfile import (
+from careflow.rules.references import References
+from careflow.rules.values import closest, fact_value
+from careflow.rules.yamlfile import (
     describe,
     is_yaml11_boolean_word,
     item_position,

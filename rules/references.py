@@ -34,7 +34,7 @@ class References:
 def registered_journeys() -> dict[str, tuple[str, ...]]:
     """Journeys from the workflow registry, imported lazily: it pulls in temporalio."""
     try:
-        from workflows.registry import JOURNEYS
+        from careflow.workflows.registry import JOURNEYS
     except ModuleNotFoundError as missing:
         if missing.name not in ("workflows", "workflows.registry"):
             raise

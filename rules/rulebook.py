@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from rules.analysis import impossible_rule, shadowed_rules
-from rules.compiler import compile_ruleset
-from rules.conditions import first_failure
-from rules.engine import CompiledRuleset
-from rules.errors import RuleError, RuleFileError
-from rules.explaining import OUTCOME_WORDS
-from rules.facts import FACTS_BY_NAME
-from rules.intents import Evaluation, Intent, RuleOutcome
-from rules.model import Rule, Ruleset, leaves
-from rules.parser import parse_ruleset
-from rules.phrases import Phrase
-from rules.references import References, default_references
+from careflow.rules.analysis import impossible_rule, shadowed_rules
+from careflow.rules.compiler import compile_ruleset
+from careflow.rules.conditions import first_failure
+from careflow.rules.engine import CompiledRuleset
+from careflow.rules.errors import RuleError, RuleFileError
+from careflow.rules.explaining import OUTCOME_WORDS
+from careflow.rules.facts import FACTS_BY_NAME
+from careflow.rules.intents import Evaluation, Intent, RuleOutcome
+from careflow.rules.model import Rule, Ruleset, leaves
+from careflow.rules.parser import parse_ruleset
+from careflow.rules.phrases import Phrase
+from careflow.rules.references import References, default_references
 
 RULE_FILE_PATTERN = "*.rules.yaml"
 _NOTHING = Evaluation(intents=(), outcomes=())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from rules.facts import FactDefinition
-from rules.model import Scalar
-from rules.yamlfile import describe, is_yaml11_boolean_word
+from careflow.rules.facts import FactDefinition
+from careflow.rules.model import Scalar
+from careflow.rules.yamlfile import describe, is_yaml11_boolean_word
 
 TYPE_WORDS = {
     "integer": "a whole number",

@@ -17,7 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import ScalarString
 
-from rules.errors import Position, RuleError
+from careflow.rules.errors import Position, RuleError
 
 YAML11_BOOLEAN_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
 

@@ -39,8 +39,8 @@ from careflow.outreach.links import survey_token, unsubscribe_token
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import AuditEntry, Base, Customer, Database, Event, Task, create_database
+from careflow.worker import create_worker
 from tests.faults.conftest import temporal  # noqa: F401  (the dev-server fixture)
-from worker import create_worker
 
 ERASED = {
     "id": "cust-erase-7",

@@ -13,9 +13,9 @@ from typing import TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
-    from workflows.journey import JourneyInput, journey_start
-    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+    from careflow.activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
+    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 PlanT = TypeVar("PlanT")
 

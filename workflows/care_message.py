@@ -12,12 +12,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
-    import activities.outreach  # noqa: F401
-    from activities.journeys import JourneyActivities
-    from workflows.bookkeeping import plan_journey, record_outcome
-    from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput, journey_start
-    from workflows.sending import send_step
+    import careflow.activities.outreach  # noqa: F401
+    from careflow.activities.journeys import JourneyActivities
+    from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.exits import JourneyExits, wait_until
+    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.sending import send_step
 
 
 @workflow.defn(name="CareMessageWorkflow")

@@ -24,20 +24,20 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
-    import activities.outreach  # noqa: F401
-    from activities.journeys import (
+    import careflow.activities.outreach  # noqa: F401
+    from careflow.activities.journeys import (
         ComplaintPlan,
         ComplaintStatusInput,
         DueInput,
         JourneyActivities,
     )
-    from workflows.bookkeeping import plan_journey, record_outcome
-    from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput
-    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
-    from workflows.sending import send_step
-    from workflows.staff import close_tasks, notify_staff, open_task
-    from workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
+    from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.exits import JourneyExits, wait_until
+    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+    from careflow.workflows.sending import send_step
+    from careflow.workflows.staff import close_tasks, notify_staff, open_task
+    from careflow.workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
 # How long the first version waited for its resolution before it gave up quietly.
 RESOLUTION_WAIT = timedelta(days=30)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journeys import JourneyActivities
-    from workflows.bookkeeping import plan_journey, record_outcome
-    from workflows.journey import JourneyInput
-    from workflows.staff import notify_staff
+    from careflow.activities.journeys import JourneyActivities
+    from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.staff import notify_staff
 
 
 @workflow.defn(name="ContactChangeNoticeWorkflow")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
-    from activities.rules import EvaluateEventInput, RuleActivities
-    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+    from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+    from careflow.activities.rules import EvaluateEventInput, RuleActivities
+    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 
 @workflow.defn(name="CustomerEventWorkflow")

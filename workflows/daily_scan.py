@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.scan import (
+    from careflow.activities.scan import (
         CountCustomersInput,
         ReconcileInput,
         ScanActivities,

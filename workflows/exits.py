@@ -13,7 +13,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.journey import ENDS_BY_MEMO
+    from careflow.workflows.journey import ENDS_BY_MEMO
 
 OPTED_OUT, ERASED = "opted_out", "erased"
 # Journeys started before they told the dispatcher when they end replay without it.

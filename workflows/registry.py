@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from workflows import ids
-from workflows.care_message import CareMessageWorkflow
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.customer_event import CustomerEventWorkflow
-from workflows.daily_scan import DailyScanWorkflow
-from workflows.onboarding import OnboardingWorkflow
-from workflows.retention_offer import RetentionOfferWorkflow
-from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+from careflow.workflows import ids
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.customer_event import CustomerEventWorkflow
+from careflow.workflows.daily_scan import DailyScanWorkflow
+from careflow.workflows.onboarding import OnboardingWorkflow
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
+from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 
 @dataclass(frozen=True)

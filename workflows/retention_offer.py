@@ -15,14 +15,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox can resolve the send result's type hints.
-    import activities.outreach  # noqa: F401
-    from activities.journeys import JourneyActivities, OrdersSinceInput
-    from workflows.bookkeeping import plan_journey, record_outcome
-    from workflows.exits import JourneyExits, wait_until
-    from workflows.journey import JourneyInput, journey_start
-    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT
-    from workflows.sending import send_step
-    from workflows.staff import notify_staff, open_task
+    import careflow.activities.outreach  # noqa: F401
+    from careflow.activities.journeys import JourneyActivities, OrdersSinceInput
+    from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.exits import JourneyExits, wait_until
+    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+    from careflow.workflows.sending import send_step
+    from careflow.workflows.staff import notify_staff, open_task
 
 GOAL_MET = "goal_met"
 

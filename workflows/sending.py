@@ -14,9 +14,9 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.outreach import OutreachActivities, SendEmailInput, SendEmailResult
-    from workflows.journey import JourneyInput
-    from workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
+    from careflow.activities.outreach import OutreachActivities, SendEmailInput, SendEmailResult
+    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
 
 ParamValue = str | int | float | bool
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tasks import (
+    from careflow.activities.tasks import (
         CloseTasksInput,
         NotifyStaffInput,
         NotifyStaffResult,
@@ -19,8 +19,8 @@ with workflow.unsafe.imports_passed_through():
         OpenTaskResult,
         TaskActivities,
     )
-    from workflows.journey import JourneyInput
-    from workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
+    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
 
 
 async def open_task(

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.exits import wait_until
-    from workflows.journey import JourneyInput
-    from workflows.sending import ParamValue, send_step
+    from careflow.workflows.exits import wait_until
+    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.sending import ParamValue, send_step
 
 ANSWERED, UNANSWERED, NOT_SENT = "answered", "unanswered", "not_sent"
 

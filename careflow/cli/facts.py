@@ -13,8 +13,8 @@ from rich.table import Table
 from careflow.cli.app import app
 from careflow.config import load_settings
 from careflow.facts import Facts, FactsConfigError, facts_for_customer
+from careflow.rules.facts import FACTS_BY_NAME
 from careflow.store import create_database
-from rules.facts import FACTS_BY_NAME
 
 console = Console()
 err = Console(stderr=True)

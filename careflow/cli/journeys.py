@@ -29,10 +29,10 @@ from careflow.rule_impact import (
     journeys_of_changed_rules,
     running_journeys_of_rule,
 )
+from careflow.rules import RuleBook, RuleFileError, load_rule_files
+from careflow.rules.references import default_references
+from careflow.rules.rulebook import rule_files
 from careflow.store import Database, create_database
-from rules import RuleBook, RuleFileError, load_rule_files
-from rules.references import default_references
-from rules.rulebook import rule_files
 
 journeys_app = typer.Typer(name="journeys", help="Act on journeys in flight.", no_args_is_help=True)
 app.add_typer(journeys_app)

@@ -15,12 +15,12 @@ from rich.table import Table
 
 from careflow.cli.app import app
 from careflow.config import load_settings
-from rules import RuleBook, RuleFileError, load_rule_files
-from rules.explaining import failure_words
-from rules.facts import EVENT_TYPES
-from rules.intents import RuleOutcome
-from rules.references import JOURNEY_CONFIG_FILE, default_references
-from rules.rulebook import rule_files
+from careflow.rules import RuleBook, RuleFileError, load_rule_files
+from careflow.rules.explaining import failure_words
+from careflow.rules.facts import EVENT_TYPES
+from careflow.rules.intents import RuleOutcome
+from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
+from careflow.rules.rulebook import rule_files
 
 rules_app = typer.Typer(
     name="rules", help="Check rule files and explain what they do.", no_args_is_help=True

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from careflow.cli.app import app
 from careflow.config import load_settings
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
 
 console = Console()
 

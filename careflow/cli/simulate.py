@@ -35,6 +35,7 @@ from careflow.config import Settings, load_settings
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, HoldoutConfig, load_holdout_config
 from careflow.intake.importer import ImportRejected
+from careflow.rules import RuleBook
 from careflow.simulate import (
     Comparison,
     Replay,
@@ -54,7 +55,6 @@ from careflow.simulate.outcomes import (
 )
 from careflow.simulate.plot import plot_messages
 from careflow.simulate.run import run_journeys
-from rules import RuleBook
 
 T = TypeVar("T")
 

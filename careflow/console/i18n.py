@@ -18,7 +18,7 @@ from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 
 from careflow.console.messages import MESSAGES
-from rules.phrases import say
+from careflow.rules.phrases import say
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = tuple(MESSAGES)  # ("en", "zh-CN")

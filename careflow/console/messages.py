@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from careflow.rules.conditions import CONDITION_WORDS
+from careflow.rules.explaining import OUTCOME_WORDS
 from careflow.timeline import TIMELINE_WORDS
-from rules.conditions import CONDITION_WORDS
-from rules.explaining import OUTCOME_WORDS
 
 _EN: dict[str, str] = {
     "app.name": "careflow console",

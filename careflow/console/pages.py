@@ -38,11 +38,11 @@ from careflow.facts import facts_for_customer
 from careflow.intake.apply import find_customer
 from careflow.journeys import reconcile_customer
 from careflow.kpis import compute_kpis, kpi_settings
+from careflow.rules.conditions import describe
+from careflow.rules.explaining import failure_words
+from careflow.rules.facts import EVENT_TYPES
 from careflow.store import Consent, Customer
 from careflow.timeline import customer_timeline, message_reason
-from rules.conditions import describe
-from rules.explaining import failure_words
-from rules.facts import EVENT_TYPES
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

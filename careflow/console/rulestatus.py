@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
+from careflow.rules import LiveRuleBook, RuleBook, RuleError, RuleFileError
 from careflow.store import Customer, Database, RuleDecision
-from rules import LiveRuleBook, RuleBook, RuleError, RuleFileError
 
 # The windows the rules page counts firings in, in days.
 FIRING_WINDOWS = (7, 30)

@@ -47,7 +47,7 @@ from careflow.console.throttle import (
     LoginLimits,
 )
 from careflow.console.users import UserInfo, find_user
-from rules import LiveRuleBook
+from careflow.rules import LiveRuleBook
 
 PREFIX = "/console"
 LOGIN_PATH = f"{PREFIX}/login"

@@ -30,7 +30,7 @@ from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import import_file
 from careflow.paths import DEMO_DATA_DIR
 from careflow.store import Database
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 
 AUTHORED_ON = date(2026, 11, 23)
 BIRTHDAY_TODAY = ("demo-c005", "Asia/Shanghai")

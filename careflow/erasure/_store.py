@@ -29,7 +29,7 @@ from careflow.store import (
     SurveyResponse,
     Task,
 )
-from workflows.ids import event_workflow_id
+from careflow.workflows.ids import event_workflow_id
 
 ERASED = "erased"
 

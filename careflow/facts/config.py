@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from careflow.config import load_settings
 from careflow.config_files import ConfigFileError, load_config_file
 from careflow.facts.occasions import zone_or_none
-from rules.facts import HOLIDAYS
+from careflow.rules.facts import HOLIDAYS
 
 TIERS_FILE_NAME = "tiers.yaml"
 

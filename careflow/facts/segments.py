@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from careflow.facts.config import LifecycleRules, TierRules
-from rules.facts import TIERS
+from careflow.rules.facts import TIERS
 
 
 def tier_of(

@@ -14,8 +14,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.facts.pages import epoch_microseconds, ids_filter
+from careflow.rules.facts import SEVERITIES
 from careflow.store.models import Complaint, SurveyResponse
-from rules.facts import SEVERITIES
 
 # Statuses that end a complaint even when no resolution time was recorded.
 CLOSED_STATUSES = ("resolved", "closed")

@@ -29,7 +29,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.rules import EvaluateEventInput
+from careflow.activities.rules import EvaluateEventInput
 from careflow.intake import apply
 from careflow.intake.records import (
     ComplaintFields,
@@ -42,9 +42,9 @@ from careflow.intake.records import (
 )
 from careflow.journeys import running_journeys, signal_journeys
 from careflow.store import Database, Event
-from workflows.customer_event import CustomerEventWorkflow
-from workflows.ids import event_workflow_id
-from workflows.registry import JOURNEYS
+from careflow.workflows.customer_event import CustomerEventWorkflow
+from careflow.workflows.ids import event_workflow_id
+from careflow.workflows.registry import JOURNEYS
 
 EventType = Literal[
     "customer_upserted",

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from careflow.facts.config import FactsConfig, TierThresholds
 from careflow.facts.purchases import YEAR_WINDOW
 from careflow.kpis.care import share
+from careflow.rules.facts import TIERS
 from careflow.store import Customer, Order
-from rules.facts import TIERS
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from temporalio.client import (
 )
 
 from careflow.config import Settings
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 
 SCHEDULE_ID = "careflow-daily-scan"
 

@@ -25,7 +25,7 @@ from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal, wait_for_temporal
 from careflow.store import Database, create_database
-from worker import create_worker
+from careflow.worker import create_worker
 
 log = logging.getLogger("careflow.up")
 

@@ -22,15 +22,15 @@ from itertools import groupby
 
 from sqlalchemy import select
 
-from activities.dispatch import journey_subject
+from careflow.activities.dispatch import journey_subject
 from careflow.facts import MAX_IDS_PER_QUERY, compute_facts
 from careflow.facts.config import FactsConfig
 from careflow.holdout import HoldoutConfig
 from careflow.intake.event_facts import event_facts
+from careflow.rules import RuleBook
+from careflow.rules.intents import Evaluation
 from careflow.store import Complaint, Customer, Database, Order
-from rules import RuleBook
-from rules.intents import Evaluation
-from workflows.registry import JOURNEYS
+from careflow.workflows.registry import JOURNEYS
 
 DAILY_SCAN = "daily_scan"
 

@@ -41,20 +41,20 @@ from temporalio.worker import (
     Worker,
 )
 
-from activities.clock import activity_now
-from activities.outreach import SendEmailInput, SendEmailResult
-from activities.registry import build_activities
+from careflow.activities.clock import activity_now
+from careflow.activities.outreach import SendEmailInput, SendEmailResult
+from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.intake.events import EventIn, record_event, start_event_workflow
 from careflow.intake.importer import CustomerRow, write_records
+from careflow.rules import LiveRuleBook, load_rulebook
+from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.runtime.binaries import temporal_test_server_path
 from careflow.simulate.history import History, LiveEvent, read_history, shift_after
 from careflow.simulate.scratch import data_files, grant_marketing_consent
 from careflow.store import Database, create_database
-from rules import LiveRuleBook, load_rulebook
-from rules.rulebook import RULE_FILE_PATTERN
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
-from workflows.registry import WORKFLOWS
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.workflows.registry import WORKFLOWS
 
 TASK_QUEUE = "simulate"
 # Every simulation keys its pseudonyms (in journey ids, and so in the report) with one

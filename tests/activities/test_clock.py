@@ -17,19 +17,19 @@ from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.clock import activity_now
-from activities.dispatch import DispatchActivities, DispatchInput
-from activities.journeys import JourneyActivities, RecordOutcomeInput
-from activities.tasks import CloseTasksInput, OpenTaskInput, TaskActivities
+from careflow.activities.clock import activity_now
+from careflow.activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.journeys import JourneyActivities, RecordOutcomeInput
+from careflow.activities.tasks import CloseTasksInput, OpenTaskInput, TaskActivities
 from careflow.config import Settings
 from careflow.holdout import HoldoutConfig
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
+from careflow.rules.intents import Intent
 from careflow.store import Database, JourneyRecord, Task
-from rules.intents import Intent
+from careflow.workflows.registry import JOURNEYS
 from tests.workflows.harness import add_customer
-from workflows.registry import JOURNEYS
 
 FAR = timedelta(days=365 * 30)
 # A simulated instant well after the wall clock (as the time-skipping server has).

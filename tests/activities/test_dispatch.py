@@ -9,14 +9,14 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
 from careflow.config import Settings
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
+from careflow.rules.intents import Intent
 from careflow.store import Database, JourneyRecord
-from rules.intents import Intent
-from workflows.registry import JOURNEYS
+from careflow.workflows.registry import JOURNEYS
 
 HALF = HoldoutConfig(salt="test", journeys={"retention_offer": 0.5})
 

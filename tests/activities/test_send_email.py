@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from activities.outreach import OutreachActivities, SendEmailInput, as_of
+from careflow.activities.outreach import OutreachActivities, SendEmailInput, as_of
 from careflow.config import Settings, SmtpTarget
 from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields

@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.console.web import PUBLIC_PATHS
 from careflow.store import AuditEntry, Database, JourneyRecord
+from careflow.workflows.ids import event_workflow_id
 from tests.console.conftest import PASSWORD, csrf_token, log_in
 from tests.console.seed import ALICE, RUNNING_JOURNEY, Seeded
-from workflows.ids import event_workflow_id
 
 
 def console_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -19,10 +19,10 @@ from careflow.config import Settings
 from careflow.console.i18n import Formatter, Translator
 from careflow.console.messages import MESSAGES
 from careflow.console.web import NOTICES, PUBLIC_PATHS
+from careflow.rules import load_rulebook
+from careflow.rules.conditions import CONDITION_WORDS
+from careflow.rules.explaining import OUTCOME_WORDS
 from careflow.timeline import TIMELINE_WORDS, message_summary
-from rules import load_rulebook
-from rules.conditions import CONDITION_WORDS
-from rules.explaining import OUTCOME_WORDS
 from tests.console.conftest import USERS, log_in
 from tests.console.seed import Seeded
 

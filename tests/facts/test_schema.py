@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from careflow.facts import compute_facts
+from careflow.rules.facts import FACTS_BY_NAME
 from careflow.store import Database
-from rules.facts import FACTS_BY_NAME
 from tests.facts.store_rows import (
     CONFIG,
     add_complaint,

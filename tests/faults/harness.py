@@ -40,10 +40,10 @@ from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.ids import complaint_workflow_id
+from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink, free_port
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.ids import complaint_workflow_id
-from workflows.journey import JourneyInput
 
 FULL = os.environ.get("CAREFLOW_FAULTS_FULL") == "1"
 # A score above the low-score threshold: the journey ends "resolved" without reopening.

@@ -20,9 +20,9 @@ from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger, RuleDecision
+from careflow.worker import create_worker
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import SmtpSink
-from worker import create_worker
-from workflows.ids import complaint_workflow_id
 
 
 def event(kind: EventType, customer: str, data: dict[str, object], event_id: str) -> EventIn:

@@ -14,7 +14,7 @@ from careflow.holdout import (
     in_holdout,
     load_holdout_config,
 )
-from workflows.registry import JOURNEYS
+from careflow.workflows.registry import JOURNEYS
 
 CUSTOMERS = [f"c-{number}" for number in range(20000)]
 

@@ -16,6 +16,8 @@ from careflow.cli import app
 from careflow.config import Settings
 from careflow.rule_impact import cancel_journeys, running_journeys_of_rule
 from careflow.store import Customer, Database, JourneyRecord, create_database
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.conftest import write_journey_config
 from tests.workflows.harness import (
@@ -25,8 +27,6 @@ from tests.workflows.harness import (
     new_id,
     write_templates,
 )
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 
 async def record(db: Database, workflow_id: str, rule_id: str, customer: str, at: datetime) -> None:

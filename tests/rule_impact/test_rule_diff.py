@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from careflow.cli import app
 from careflow.rule_impact import journeys_of_changed_rules, rule_change
+from careflow.rules import RuleBook, load_rulebook
+from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.store import Customer, Database, JourneyRecord, create_database
-from rules import RuleBook, load_rulebook
-from rules.rulebook import RULE_FILE_PATTERN
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 T0 = datetime(2026, 11, 1, 8, tzinfo=UTC)

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from careflow.paths import RULES_DIR
-from rules.errors import RuleFileError
-from rules.facts import FACTS
-from rules.references import References, default_references
-from rules.rulebook import RuleBook, load_rule_files
+from careflow.rules.errors import RuleFileError
+from careflow.rules.facts import FACTS
+from careflow.rules.references import References, default_references
+from careflow.rules.rulebook import RuleBook, load_rule_files
 
 BOUNDED = settings(
     max_examples=60,

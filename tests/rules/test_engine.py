@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 
-from rules import engine as engine_module
-from rules.engine import CompiledRuleset, discarded_rulesets_waiting
+from careflow.rules import engine as engine_module
+from careflow.rules.engine import CompiledRuleset, discarded_rulesets_waiting
 
 AT_LEAST_TWO = {"$gte": {"order_count": 2}}
 NO_TIER = {"$nex": {"tier": 1}}

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from careflow.cli.rules import failure_words, outcomes_json, outcomes_table
-from rules import RuleBook, load_rulebook
+from careflow.rules import RuleBook, load_rulebook
 from tests.rules.test_rule_errors import REFERENCES, SHADOWED, VALID
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rules import LiveRuleBook, RuleFileError
+from careflow.rules import LiveRuleBook, RuleFileError
 from tests.rules.test_rule_errors import REFERENCES, VALID
 
 SNAPSHOT = {"purchase_frequency_change": -0.6, "tier": "regular"}
@@ -46,7 +46,7 @@ def test_a_broken_edit_keeps_the_last_good_rules_and_reports(
     write(path, VALID, 0)
     live = LiveRuleBook(tmp_path, references=REFERENCES, check_interval=0)
     good = live.current()
-    with caplog.at_level(logging.ERROR, logger="rules.live"):
+    with caplog.at_level(logging.ERROR, logger="careflow.rules.live"):
         write(path, VALID.replace("tier: {is_not", "tire: {is_not"), 1)
         assert live.current() is good
     assert [str(error) for error in live.last_errors] == [

@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import RuleFileError, load_rulebook
-from rules.references import References
+from careflow.rules import RuleFileError, load_rulebook
+from careflow.rules.references import References
 
 REFERENCES = References({"care_message": ()}, frozenset(), Path("templates"))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from careflow.paths import RULES_DIR
-from rules import RuleFileError, load_rulebook
-from rules.references import References, staff_teams
+from careflow.rules import RuleFileError, load_rulebook
+from careflow.rules.references import References, staff_teams
 
 REFERENCES = References(
     {

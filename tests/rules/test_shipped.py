@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from careflow.paths import RULES_DIR
-from rules import RuleBook, load_rulebook
-from rules.docs import README, TRIGGERS, render_readme
+from careflow.rules import RuleBook, load_rulebook
+from careflow.rules.docs import README, TRIGGERS, render_readme
 
 
 def shipped() -> RuleBook:

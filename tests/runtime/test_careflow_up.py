@@ -19,8 +19,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from careflow.config import local_secret_key
 from careflow.pseudonyms import customer_pseudonym
+from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import free_port
-from workflows.ids import complaint_workflow_id
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -13,10 +13,10 @@ from careflow.intake.apply import add_order, set_consent, upsert_customer
 from careflow.intake.records import ConsentFields, CustomerFields, OrderFields
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, JourneyRecord, RuleDecision
+from careflow.worker import create_worker
+from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import save_history
-from worker import create_worker
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 
 DORMANT = 4
 ACTIVE = 3

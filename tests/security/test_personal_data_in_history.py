@@ -25,10 +25,10 @@ from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, JourneyRecord, OutreachLedger, Task
+from careflow.worker import create_worker
+from careflow.workflows.ids import complaint_workflow_id
 from tests.security.conftest import ON_SQLITE
 from tests.smtp_sink import SmtpSink
-from worker import create_worker
-from workflows.ids import complaint_workflow_id
 
 NAME = "Zebulon Quaxmire-Oyelaran"
 CHINESE_NAME = "钱多宝"

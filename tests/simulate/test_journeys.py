@@ -25,14 +25,14 @@ from careflow.config import Settings
 from careflow.facts import compute_facts
 from careflow.journey_config import load_journey_config
 from careflow.kpis.report import compute_kpis, kpi_settings
+from careflow.rules import load_rulebook
+from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.simulate import replay, scratch_store
 from careflow.simulate.history import CYCLE
 from careflow.simulate.outcomes import compare_runs, summarise_run
 from careflow.simulate.run import SKIP_TIMEOUT, JourneyRun, _advance, run_journeys
 from careflow.store import Customer, JourneyRecord, OutreachLedger
 from careflow.timeline import customer_timeline
-from rules import load_rulebook
-from rules.rulebook import RULE_FILE_PATTERN
 
 CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"

@@ -21,11 +21,11 @@ from careflow.cli import app
 from careflow.facts import compute_facts, facts_for_customer
 from careflow.holdout import HoldoutConfig
 from careflow.intake.event_facts import event_facts
+from careflow.rules import RuleBook, load_rulebook
+from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.simulate import compare, replay, scratch_store, summarise
 from careflow.simulate.scratch import SimulationDataError
 from careflow.store import Customer, Database, Order
-from rules import RuleBook, load_rulebook
-from rules.rulebook import RULE_FILE_PATTERN
 
 CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"

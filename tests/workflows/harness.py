@@ -21,18 +21,18 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.registry import build_journey_activities
+from careflow.activities.registry import build_journey_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.paths import RULES_DIR
 from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
-from workflows.care_message import CareMessageWorkflow
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.onboarding import OnboardingWorkflow
-from workflows.retention_offer import RetentionOfferWorkflow
-from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.onboarding import OnboardingWorkflow
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
+from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 JOURNEY_WORKFLOWS: list[type[Any]] = [
     ComplaintEscalationWorkflow,

@@ -19,6 +19,8 @@ from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.store import Database, OutreachLedger
 from careflow.timeline import customer_timeline
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_complaint,
@@ -30,8 +32,6 @@ from tests.workflows.harness import (
     subjects,
     tasks_of,
 )
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.journey import JourneyInput
 
 MANAGER = "care-manager@careflow.localhost"
 

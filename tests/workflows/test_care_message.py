@@ -17,6 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Database, OutreachLedger
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 from tests.workflows.conftest import write_journey_config
 from tests.workflows.harness import (
@@ -29,9 +32,6 @@ from tests.workflows.harness import (
     subjects,
     zone_at_local_hour,
 )
-from workflows.care_message import CareMessageWorkflow
-from workflows.journey import JourneyInput
-from workflows.registry import JOURNEYS
 
 
 async def _greet(

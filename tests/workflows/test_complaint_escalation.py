@@ -17,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Complaint, Database
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_complaint,
@@ -30,8 +32,6 @@ from tests.workflows.harness import (
     subjects,
     tasks_of,
 )
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.journey import JourneyInput
 
 STAFF = {
     "supervisor": "care-supervisor@careflow.localhost",

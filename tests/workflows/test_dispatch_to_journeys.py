@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
 from careflow.config import Settings
 from careflow.journey_config import load_journey_config
+from careflow.rules.intents import Intent
 from careflow.store import Database
-from rules.intents import Intent
+from careflow.workflows.journey import ENDS_BY_MEMO
+from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_customer,
@@ -24,8 +26,6 @@ from tests.workflows.harness import (
     subjects,
     zone_at_local_hour,
 )
-from workflows.journey import ENDS_BY_MEMO
-from workflows.registry import JOURNEYS
 
 
 def _start(journey: str, rule_id: str, **params: str) -> Intent:

@@ -9,6 +9,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Database, Event
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.onboarding import OnboardingWorkflow
+from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_customer,
@@ -19,10 +23,6 @@ from tests.workflows.harness import (
     subjects,
     tasks_of,
 )
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.journey import JourneyInput
-from workflows.onboarding import OnboardingWorkflow
-from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 
 async def _survey(

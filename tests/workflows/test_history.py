@@ -17,6 +17,12 @@ from temporalio.worker import Replayer
 from careflow.config import Settings
 from careflow.paths import DEMO_DATA_DIR
 from careflow.store import Database, Event
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.registry import JOURNEYS, WORKFLOWS
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     HISTORIES_DIR,
@@ -27,12 +33,6 @@ from tests.workflows.harness import (
     new_id,
     zone_at_local_hour,
 )
-from workflows.care_message import CareMessageWorkflow
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.journey import JourneyInput
-from workflows.registry import JOURNEYS, WORKFLOWS
-from workflows.retention_offer import RetentionOfferWorkflow
 
 HISTORIES = {path.stem: path.read_text(encoding="utf-8") for path in HISTORIES_DIR.glob("*.json")}
 # Every address the journey tests give customers and account managers ends in one of

@@ -10,8 +10,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.journeys import JourneyActivities, PlanInput
-from activities.tasks import NotifyStaffInput, OpenTaskInput, TaskActivities
+from careflow.activities.journeys import JourneyActivities, PlanInput
+from careflow.activities.tasks import NotifyStaffInput, OpenTaskInput, TaskActivities
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.templates import TemplateRenderer

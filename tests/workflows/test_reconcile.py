@@ -18,13 +18,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.journeys import ComplaintPlan, PlanInput
-from activities.scan import ReconcileInput, ScanActivities
+from careflow.activities.journeys import ComplaintPlan, PlanInput
+from careflow.activities.scan import ReconcileInput, ScanActivities
 from careflow.config import Settings
 from careflow.journeys import reconcile_customer
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database
 from careflow.timeline import customer_timeline
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.journey import JourneyInput
 from tests.faults.conftest import temporal  # noqa: F401  (the dev-server fixture)
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
@@ -36,8 +38,6 @@ from tests.workflows.harness import (
     journey_worker,
     new_id,
 )
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.journey import JourneyInput
 
 
 async def _start(

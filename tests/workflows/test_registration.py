@@ -9,13 +9,12 @@ import pkgutil
 from pathlib import Path
 from typing import Any
 
-import activities
-import workflows
-from activities.registry import build_activities
+from careflow import activities, workflows
+from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.store import Database
-from workflows.registry import JOURNEYS, WORKFLOWS
+from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 
 
 def _modules(package: Any) -> list[Any]:

@@ -10,6 +10,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Customer, Database, Order
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_customer,
@@ -22,8 +24,6 @@ from tests.workflows.harness import (
     subjects,
     tasks_of,
 )
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 
 async def _start(

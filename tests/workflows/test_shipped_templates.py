@@ -11,13 +11,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Customer, Database, Event
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_complaint, add_customer, journey_worker, new_id
-from workflows.care_message import CareMessageWorkflow
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])

@@ -11,10 +11,10 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.store import Database
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_customer, journey_worker, new_id
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 
 async def test_call_task_and_its_notification_are_listed(

@@ -20,6 +20,8 @@ from careflow.intake.apply import set_consent
 from careflow.intake.records import ConsentFields
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.store import Customer, Database, OutreachLedger
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.faults.harness import wait_until
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
@@ -30,8 +32,6 @@ from tests.workflows.harness import (
     relaxed_policy,
     zone_at_local_hour,
 )
-from workflows.journey import JourneyInput
-from workflows.retention_offer import RetentionOfferWorkflow
 
 
 def night_policy() -> OutreachPolicy:

@@ -19,6 +19,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.store import Database, Event, OutreachLedger
+from careflow.workflows.care_message import CareMessageWorkflow
+from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
+from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.journey import JourneyInput
+from careflow.workflows.onboarding import OnboardingWorkflow
+from careflow.workflows.retention_offer import RetentionOfferWorkflow
+from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_complaint,
@@ -29,13 +36,6 @@ from tests.workflows.harness import (
     tasks_of,
     zone_at_local_hour,
 )
-from workflows.care_message import CareMessageWorkflow
-from workflows.complaint_escalation import ComplaintEscalationWorkflow
-from workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from workflows.journey import JourneyInput
-from workflows.onboarding import OnboardingWorkflow
-from workflows.retention_offer import RetentionOfferWorkflow
-from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 Handle = WorkflowHandle[Any, str]
 
