@@ -18,8 +18,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.activities.clock import activity_now
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
-from careflow.journeys import mark_journey_ended, running_journeys, signal_journeys
+from careflow.journey_keys import JourneyIds, journey_ids
+from careflow.journeys import (
+    CLOSED_OUTCOMES,
+    mark_journey_ended,
+    running_journeys,
+    signal_journeys,
+)
 from careflow.observability.metrics import count_journey_started
+from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import Intent
 from careflow.start_outcomes import (
     JourneySpan,
@@ -70,6 +77,8 @@ class DispatchActivities:
         task_queue: str,
         journeys: Mapping[str, Journey],
         holdout: Callable[[], HoldoutConfig] = HoldoutConfig,
+        *,
+        secret_key: str,
     ) -> None:
         # `holdout` returns the current holdout configuration (re-read when edited).
         self.holdout = holdout
@@ -79,6 +88,9 @@ class DispatchActivities:
         self.client = client
         self.db = db
         self.task_queue = task_queue
+        # Journey ids and memos name the customer by a keyed pseudonym: Temporal keeps
+        # ids in its own tables after an erased customer's workflows are deleted.
+        self.secret_key = secret_key
 
     @activity.defn
     async def dispatch_intents(self, request: DispatchInput) -> DispatchResult:
@@ -108,15 +120,21 @@ class DispatchActivities:
 
     def _journey_of(
         self, request: DispatchInput, intent: Intent, on: date
-    ) -> tuple[Journey, str, str]:
-        """The journey a start intent asks for, its subject and its deterministic id."""
+    ) -> tuple[Journey, str, JourneyIds]:
+        """The journey a start intent asks for, its subject and its deterministic ids."""
         assert intent.workflow is not None
         journey = self.journeys[intent.workflow]
         subject = journey_subject(journey.needs_subject, request.subject, intent, on)
-        workflow_id = journey.workflow_id(
-            request.customer_id, intent.rule_id, subject, on, intent.reenter_after_days
+        ids = journey_ids(
+            journey.workflow_id,
+            self.secret_key,
+            request.customer_id,
+            intent.rule_id,
+            subject,
+            on,
+            intent.reenter_after_days,
         )
-        return journey, subject, workflow_id
+        return journey, subject, ids
 
     def journey_ids(self, request: DispatchInput) -> list[str] | None:
         """The ids of the journeys the request would start; None when it asks for more
@@ -126,7 +144,7 @@ class DispatchActivities:
         for intent in request.intents:
             if intent.action != "start_workflow" or not intent.workflow:
                 return None
-            ids.append(self._journey_of(request, intent, on)[2])
+            ids.append(self._journey_of(request, intent, on)[2].current)
         return ids
 
     async def recorded(self, workflow_ids: Sequence[str]) -> set[str]:
@@ -159,7 +177,8 @@ class DispatchActivities:
     ) -> None:
         """Start the journey `intent` asks for if the start policy lets it, or record
         the customer as held out; what stood in the way goes to `result.existing`."""
-        journey, subject, workflow_id = self._journey_of(request, intent, on)
+        journey, subject, ids = self._journey_of(request, intent, on)
+        workflow_id = ids.current
         spans = await self._journeys_of_kind(request.customer_id, journey.name, subject)
         held_out = self.holdout().holds_out(request.customer_id, journey.name)
         checked: set[str] = set()
@@ -169,6 +188,7 @@ class DispatchActivities:
                 at,
                 spans,
                 workflow_id=workflow_id,
+                earlier_ids=ids.earlier,
                 subject=subject or None,
                 held_out=held_out,
             )
@@ -240,6 +260,11 @@ class DispatchActivities:
             if description.status == WorkflowExecutionStatus.RUNNING:
                 ends_by = _ends_by(await description.memo())
                 return ends_by if ends_by <= at else None
+            # Closed without recording it: say how (failed, terminated, ...) and when.
+            closed_at = description.close_time or activity_now()
+            outcome = CLOSED_OUTCOMES.get(description.status) if description.status else None
+            await mark_journey_ended(self.db, workflow_id, outcome=outcome, at=closed_at)
+            return min(closed_at, at)
         now = activity_now()
         await mark_journey_ended(self.db, workflow_id, outcome=None, at=now)
         # When it ended is unknown; it is over, so it stands in no one's way.
@@ -269,7 +294,10 @@ class DispatchActivities:
                 task_queue=self.task_queue,
                 # A journey id is used once: re-entry is expressed in the id (its period).
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={"customer": request.customer_id, "rule": intent.rule_id},
+                memo={
+                    "customer": customer_pseudonym(self.secret_key, request.customer_id),
+                    "rule": intent.rule_id,
+                },
             )
         except WorkflowAlreadyStartedError:
             return False

@@ -16,7 +16,6 @@ from functools import partial
 
 from sqlalchemy.engine import Connection
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from careflow.observability.metrics import count_message, timed_send
 from careflow.outreach.context import message_context
@@ -46,7 +45,8 @@ from careflow.outreach.ledger import (
 from careflow.outreach.mailer import Delivery, FlatDelivery, PermanentDeliveryError
 from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
-from careflow.outreach.templates import RenderedMessage, TemplateProblem, TemplateRenderer
+from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.staff_alerts import add_alert, message_failed_task, template_problem_reason
 from careflow.store import Database
 
 # The channel this module sends on, as metrics and the ledger name it.
@@ -106,18 +106,6 @@ def idempotency_key(workflow_id: str, step_id: str) -> str:
     return f"{workflow_id}/{step_id}"
 
 
-def render_or_fail(
-    renderer: TemplateRenderer, template_id: str, locale: str | None, context: dict[str, object]
-) -> RenderedMessage:
-    """Render, turning a template mistake into a non-retryable failure naming file and line."""
-    try:
-        return renderer.render(template_id, locale, context)
-    except TemplateProblem as problem:
-        raise ApplicationError(
-            str(problem), type="TemplateProblem", non_retryable=True
-        ) from problem
-
-
 class OutreachActivities:
     """Activities that contact customers; holds the store, renderer and delivery."""
 
@@ -131,9 +119,12 @@ class OutreachActivities:
         base_url: str,
         secret_key: str,
         policy: Callable[[], OutreachPolicy],
+        alert_assignee: Callable[[], str | None] = lambda: None,
     ) -> None:
         # `policy` returns the current operator policy (re-read when its file changes).
         self.policy = policy
+        # Who is told when a message's template is broken (see careflow/staff_alerts.py).
+        self.alert_assignee = alert_assignee
         self.db = db
         self.renderer = renderer
         self.delivery = delivery
@@ -176,6 +167,10 @@ class OutreachActivities:
                 request.customer_id,
                 prepared.held.reason,
             )
+        if prepared.failed:
+            activity.logger.warning(
+                "failed %s for customer %s: %s", key, request.customer_id, prepared.result.reason
+            )
         if prepared.message is None:
             return prepared.result
         # The `sending` mark is committed before the SMTP exchange starts, and the
@@ -212,8 +207,9 @@ class OutreachActivities:
         """Everything before the SMTP exchange, in one transaction (see `SendLedger`).
 
         Reads the step's row, customer, consent, budget and case; decides; renders
-        (before the row says `sending`, so a template mistake leaves the step as it
-        was); records the decision. Runs outside the event loop on SQLite: nothing
+        (before the row says `sending`: a template mistake records the step as
+        failed with the template's file and line, and opens a task for staff);
+        records the decision. Runs outside the event loop on SQLite: nothing
         here may await.
         """
         facts = read_facts(
@@ -232,9 +228,18 @@ class OutreachActivities:
         decision = _decide(facts, request, topic, policy, now)
         message_id = message_id_for(key, self.message_domain)
         message = None
+        reason: str | None
+        broken: TemplateProblem | None = None
         if decision.action is Action.SEND:
-            message = self._compose(facts, request, message_id, now)
-            status, reason = SENDING, None
+            try:
+                message = self._compose(facts, request, message_id, now)
+            except TemplateProblem as problem:
+                # A broken template fails this message, not the journey: recorded as
+                # failed with the file and line, and staff get a task to fix it.
+                broken = problem
+                status, reason = FAILED, template_problem_reason(problem)
+            else:
+                status, reason = SENDING, None
         else:
             status = DEFERRED if decision.action is Action.DEFER else SKIPPED
             reason = f"{decision.reason}: {decision.detail}".rstrip(": ")
@@ -259,6 +264,20 @@ class OutreachActivities:
         )
         if finished is not None:
             return _Prepared.stored(finished, now)
+        if broken is not None:
+            add_alert(
+                connection,
+                message_failed_task(
+                    key=key,
+                    workflow_id=request.workflow_id,
+                    customer_pk=facts.recipient.id if facts.recipient else None,
+                    template_id=request.template_id,
+                    problem=broken,
+                    assignee=self.alert_assignee(),
+                    now=now,
+                ),
+            )
+            return _Prepared(SendEmailResult(FAILED, None, reason), failed=True)
         if message is None:
             return _Prepared(SendEmailResult(status, None, reason, decision.until), held=decision)
         return _Prepared(SendEmailResult(SENT, message_id, None, sent_at=now), message)
@@ -292,7 +311,7 @@ class OutreachActivities:
             base_url=self.base_url,
             secret_key=self.secret_key,
         )
-        rendered = render_or_fail(self.renderer, request.template_id, recipient.locale, context)
+        rendered = self.renderer.render(request.template_id, recipient.locale, context)
         unsubscribe_url = context.get("unsubscribe_url")
         build = flat_email if self._flat is not None else build_email
         return build(
@@ -317,6 +336,7 @@ class _Prepared:
     result: SendEmailResult
     message: OutgoingEmail | EmailMessage | None = None
     held: PolicyDecision | None = None  # the policy's decision when it deferred or skipped
+    failed: bool = False  # the template could not be rendered (the reason says where)
 
     @classmethod
     def stored(cls, step: StoredStep, now: datetime) -> _Prepared:

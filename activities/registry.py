@@ -22,6 +22,7 @@ from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.rules import LiveRuleBook
+from careflow.staff_alerts import alert_assignee
 from careflow.store import Database
 from careflow.workflows.registry import JOURNEYS
 
@@ -48,6 +49,7 @@ def build_journey_activities(
         base_url=settings.base_url,
         secret_key=settings.secret_key,
         policy=policy,
+        alert_assignee=lambda: alert_assignee(journey_config),
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
@@ -102,12 +104,14 @@ def build_activities(
         settings.task_queue,
         JOURNEYS,
         holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
+        secret_key=settings.secret_key,
     )
     scan = ScanActivities(db, rulebook, dispatch)
     return [
         rules.evaluate_event,
         dispatch.dispatch_intents,
         scan.count_customers,
+        scan.reconcile_journeys,
         scan.scan_page,
         *build_journey_activities(
             settings,

@@ -21,13 +21,20 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from careflow.activities.clock import activity_now
-from careflow.activities.outreach import idempotency_key, render_or_fail
+from careflow.activities.outreach import idempotency_key
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
 from careflow.outreach.context import build_message_context
 from careflow.outreach.envelope import build_email, message_domain, message_id_for
 from careflow.outreach.mailer import Delivery, PermanentDeliveryError
-from careflow.outreach.templates import TemplateRenderer
+from careflow.outreach.templates import TemplateProblem, TemplateRenderer
+from careflow.staff_alerts import (
+    MESSAGE_FAILED,
+    add_alert_async,
+    alert_assignee,
+    message_failed_task,
+    template_problem_reason,
+)
 from careflow.store import Complaint, Customer, Database, Event, Task
 
 # Task kinds, as the API and the KPIs see them.
@@ -160,7 +167,9 @@ class TaskActivities:
                 select(Task).where(
                     Task.workflow_id == request.workflow_id,
                     Task.status == OPEN,
-                    Task.kind != NOTIFICATION,
+                    # A broken-template alert is for whoever fixes templates: it stays
+                    # open when the case it came from closes.
+                    Task.kind.not_in((NOTIFICATION, MESSAGE_FAILED)),
                 )
             )
             closed = 0
@@ -185,7 +194,29 @@ class TaskActivities:
             if not row.assignee:
                 row.status, row.completed_at = FAILED, now
                 return NotifyStaffResult("skipped", f"no address for {request.role}")
-            message = await self._compose(session, customer, row.assignee, key, request)
+            try:
+                message = await self._compose(session, customer, row.assignee, key, request)
+            except TemplateProblem as problem:
+                # Staff mail with a broken template fails this notification, not the
+                # journey; the task it was about stays open, and staff are told why.
+                reason = template_problem_reason(problem)
+                row.status, row.completed_at = FAILED, now
+                await add_alert_async(
+                    session,
+                    message_failed_task(
+                        key=key,
+                        workflow_id=request.workflow_id,
+                        customer_pk=customer.id,
+                        template_id=request.template_id,
+                        problem=problem,
+                        assignee=self._alert_assignee(),
+                        now=now,
+                    ),
+                )
+                activity.logger.warning(
+                    "failed %s for customer %s: %s", key, request.customer_id, reason
+                )
+                return NotifyStaffResult(FAILED, reason)
         try:
             await self.delivery.deliver(message)
         except PermanentDeliveryError as error:
@@ -223,6 +254,9 @@ class TaskActivities:
         session.add(row)
         await session.flush()
         return row
+
+    def _alert_assignee(self) -> str | None:
+        return alert_assignee(self.config_path)
 
     def _address(self, role: str, customer: Customer | None) -> str | None:
         staff = self._config().staff
@@ -267,7 +301,7 @@ class TaskActivities:
             changes=await _contact_changes(session, customer),
         )
         # Staff read careflow's mail in the shop's default language.
-        rendered = render_or_fail(self.renderer, request.template_id, None, context)
+        rendered = self.renderer.render(request.template_id, None, context)
         return build_email(
             rendered,
             sender=self.mail_from,

@@ -12,16 +12,18 @@ every problem at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, time
 from pathlib import Path
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from ruamel.yaml import YAML
 
 from careflow.business_hours import BusinessCalendar
 
 # The line-locating error report is shared with rules/tiers.yaml.
-from careflow.config_files import ConfigFileError, load_config_file
+from careflow.config_files import ConfigFileError, _line_of, load_config_file
 from careflow.facts.occasions import zone_or_none
 
 JOURNEYS_FILE_NAME = "journeys.yaml"
@@ -261,3 +263,53 @@ class JourneyConfig(_Strict):
 def load_journey_config(path: Path) -> JourneyConfig:
     """Read and validate the file; re-read only when it changed since the last call."""
     return load_config_file(path, JourneyConfig, JourneyConfigError)
+
+
+def named_templates(config: JourneyConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every template the configuration names, with the field path that names it.
+
+    Found by walking the model rather than listing fields, so a template setting
+    added to a journey later is checked without anyone remembering to list it here.
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def walk(value: object, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                child = getattr(value, name)
+                if (name == "template" or name.endswith("_template")) and isinstance(child, str):
+                    found.append(((*path, name), child))
+                else:
+                    walk(child, (*path, name))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, str(key)))
+
+    walk(config, ())
+    return found
+
+
+def missing_template_problems(path: Path, templates: Collection[str]) -> list[str]:
+    """`journeys.yaml:LINE: field: ...` for each template the file names that does not exist.
+
+    A broken file reports its own problems instead (there is nothing to check in it).
+    """
+    try:
+        config = load_journey_config(path)
+    except JourneyConfigError as error:
+        return [
+            problem if problem.startswith(f"{path.name}:") else f"{path.name}: {problem}"
+            for problem in error.problems
+        ]
+    missing = [(where, name) for where, name in named_templates(config) if name not in templates]
+    if not missing:
+        return []
+    document = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    return [
+        f"{path.name}:{_line_of(document, where)}: {'.'.join(map(str, where))}: "
+        f"template {name!r} does not exist (no templates/email/{name}/subject.<locale>.j2)"
+        for where, name in missing
+    ]

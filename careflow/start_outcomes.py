@@ -13,14 +13,13 @@ itself, which the dispatcher (activities/dispatch.py) and the rules-only replay
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.store import JourneyRecord
-from careflow.workflows.ids import first_form_of
 
 
 class StartOutcome(Enum):
@@ -95,6 +94,7 @@ def start_decision(
     journeys: Iterable[JourneySpan],
     *,
     workflow_id: str,
+    earlier_ids: Collection[str] = (),
     subject: str | None = None,
     held_out: bool = False,
 ) -> StartResult:
@@ -116,8 +116,12 @@ def start_decision(
     the same `subject`.
     """
     same_subject = [span for span in journeys if span.subject == subject]
-    last = reentry_blocker(request, at, same_subject, workflow_id)
-    if last is not None and last.workflow_id == workflow_id and last.status == HOLDOUT_STATUS:
+    last = reentry_blocker(request, at, same_subject, workflow_id, earlier_ids)
+    if (
+        last is not None
+        and last.workflow_id in {workflow_id, *earlier_ids}
+        and last.status == HOLDOUT_STATUS
+    ):
         # A repeated trigger of a held-out journey: the customer stays in the group.
         return StartResult(StartOutcome.HELD_OUT, request.journey, workflow_id, last.started_at)
     if last is not None:
@@ -136,7 +140,11 @@ def start_decision(
 
 
 def start_result(
-    request: StartRequest, at: datetime, journeys: Sequence[JourneySpan], workflow_id: str
+    request: StartRequest,
+    at: datetime,
+    journeys: Sequence[JourneySpan],
+    workflow_id: str,
+    earlier_ids: Collection[str] = (),
 ) -> StartResult | None:
     """What the dispatcher made of `request` at `at`, read back from the journeys
     table; None when the table cannot tell (the dispatch has not run yet, or the
@@ -161,12 +169,18 @@ def start_result(
         held_out = started.status == HOLDOUT_STATUS
         outcome = StartOutcome.HELD_OUT if held_out else StartOutcome.STARTED
         return StartResult(outcome, request.journey, started.workflow_id, started.started_at)
-    decision = start_decision(request, at, journeys, workflow_id=workflow_id)
+    decision = start_decision(
+        request, at, journeys, workflow_id=workflow_id, earlier_ids=earlier_ids
+    )
     return None if decision.outcome is StartOutcome.STARTED else decision
 
 
 def reentry_blocker(
-    request: StartRequest, at: datetime, journeys: Iterable[JourneySpan], workflow_id: str
+    request: StartRequest,
+    at: datetime,
+    journeys: Iterable[JourneySpan],
+    workflow_id: str,
+    earlier_ids: Collection[str] = (),
 ) -> JourneySpan | None:
     """The rule's start of the journey that keeps it from starting `workflow_id` at
     `at`: its last start within `reenter_after_days`; without them, a start of the
@@ -175,9 +189,10 @@ def reentry_blocker(
     """
     if request.reenter_after_days is None:
         # The id holds the business key (and the rule, where it matters): a journey
-        # with the same id, or with the id the first scheme gave that key, is this
-        # very journey, whichever rule started it (one escalation per complaint).
-        same_key = {workflow_id, first_form_of(workflow_id)}
+        # with the same id, or with an id an earlier scheme gave that key
+        # (`earlier_ids`, see workflows/ids.py), is this very journey, whichever rule
+        # started it (one escalation per complaint).
+        same_key = {workflow_id, *earlier_ids}
         return next(
             (
                 span

@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.intake.apply import find_customer
+from careflow.journey_keys import journey_ids
 from careflow.rules.phrases import Phrase, Stored, Words
 from careflow.start_outcomes import (
+    JourneySpan,
     StartOutcome,
     StartRequest,
     StartResult,
@@ -66,8 +68,14 @@ class TimelineEntry:
     details: dict[str, object] = field(default_factory=dict)
 
 
-async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntry] | None:
-    """Everything careflow knows happened to one customer; None when unknown."""
+async def customer_timeline(
+    db: Database, customer_id: str, *, secret_key: str
+) -> list[TimelineEntry] | None:
+    """Everything careflow knows happened to one customer; None when unknown.
+
+    `secret_key` keys the pseudonyms journey ids carry: with it the timeline judges a
+    rule's start with the very ids the dispatcher built.
+    """
     entries: list[TimelineEntry] = []
     async with db.session() as session:
         customer = await find_customer(session, customer_id)
@@ -101,11 +109,8 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
                 result
                 for request in start_requests(decision.intents)
                 if (
-                    result := start_result(
-                        request,
-                        decision.decided_at,
-                        spans,
-                        _journey_id(customer_id, request, decision.decided_at),
+                    result := _start_result(
+                        request, decision.decided_at, spans, customer_id, secret_key
                     )
                 )
                 is not None
@@ -197,15 +202,29 @@ async def customer_timeline(db: Database, customer_id: str) -> list[TimelineEntr
     return entries
 
 
-def _journey_id(customer_id: str, request: StartRequest, at: datetime) -> str:
-    """The id the dispatcher built for `request` at `at`, for a journey about no
-    subject (the only ones the timeline explains: see `start_result`)."""
+def _start_result(
+    request: StartRequest,
+    at: datetime,
+    spans: list[JourneySpan],
+    customer_id: str,
+    secret_key: str,
+) -> StartResult | None:
+    """What the dispatcher made of `request` at `at`, judged with the ids it built for
+    a journey about no subject (the only ones the timeline explains: see
+    `start_result`)."""
     journey = JOURNEYS.get(request.journey)
     if journey is None:
-        return ""
-    return journey.workflow_id(
-        customer_id, request.rule_id, "", at.date(), request.reenter_after_days
+        return start_result(request, at, spans, "")
+    ids = journey_ids(
+        journey.workflow_id,
+        secret_key,
+        customer_id,
+        request.rule_id,
+        "",
+        at.date(),
+        request.reenter_after_days,
     )
+    return start_result(request, at, spans, ids.current, ids.earlier)
 
 
 def decision_summary(decision: RuleDecision, results: list[StartResult]) -> Phrase:

@@ -242,7 +242,14 @@ examples:
   `file:line:column: message`: unknown facts (with the closest name), wrong value
   types, yes/no surprises, duplicate ids, unknown journeys, signals, templates and teams,
   rules that can never match, rules in a first_match set that can never win, and
-  failing examples, and parameters that would be ignored.
+  failing examples, and parameters that would be ignored. It renders every template of
+  every journey, in every language it has, for a sample customer (a mistake is
+  `template file:line: message`), and checks that every template `journeys.yaml` names
+  exists (`journeys.yaml:line: field: ...`).
+- A template that is broken anyway when a message is due fails that message only:
+  the message is recorded as failed with the template's file and line (on the
+  customer's timeline), the manager in `journeys.yaml` gets a task to fix it, and the
+  journey carries on with its other steps.
 - `careflow rules explain CUSTOMER_ID [--at TIME] [--event TYPE] [--json]` shows
   every rule for one customer: whether it fires, and if not, the first condition
   that failed and the customer's actual value.

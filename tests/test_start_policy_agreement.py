@@ -73,7 +73,9 @@ async def test_dispatcher_timeline_and_replay_agree(
         pks = {
             c: (await upsert_customer(session, c, CustomerFields(), t0))[0].id for c in (kept, held)
         }
-    dispatcher = DispatchActivities(client, db, settings.task_queue, JOURNEYS, lambda: HOLDOUT)
+    dispatcher = DispatchActivities(
+        client, db, settings.task_queue, JOURNEYS, lambda: HOLDOUT, secret_key=settings.secret_key
+    )
     replay = Replay("h", t0.date(), 4, [])
     replayed: dict[str, list[JourneySpan]] = defaultdict(list)
     answers: dict[str, dict[tuple[datetime, str, str], Answer]] = {
@@ -152,7 +154,7 @@ async def test_dispatcher_timeline_and_replay_agree(
 
     timeline: dict[tuple[datetime, str, str], Answer] = {}
     for customer in (kept, held):
-        entries = await customer_timeline(db, customer)
+        entries = await customer_timeline(db, customer, secret_key=settings.secret_key)
         assert entries is not None
         for entry in entries:
             if entry.kind != "decision":

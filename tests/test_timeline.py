@@ -8,11 +8,14 @@ from careflow.store import Database
 from careflow.timeline import customer_timeline
 from tests.console.seed import seed_store
 
+# Seeded journeys carry raw ids (an earlier form): any key explains them.
+KEY = "timeline-test-key"
+
 
 async def test_summaries_in_english(db: Database) -> None:
     await seed_store(db)
-    alice = await customer_timeline(db, "c-alice")
-    carol = await customer_timeline(db, "c-carol")
+    alice = await customer_timeline(db, "c-alice", secret_key=KEY)
+    carol = await customer_timeline(db, "c-carol", secret_key=KEY)
     assert alice is not None
     assert carol is not None
     summaries = {entry.summary for entry in [*alice, *carol]}
@@ -35,8 +38,8 @@ async def test_a_rule_that_fired_says_why_its_journey_did_not_start(db: Database
     """The commonest "why didn't this customer get it?": the rule fired, the offer did not
     start, and the timeline says which journey stood in the way and until when."""
     seeded = await seed_store(db)
-    carol = await customer_timeline(db, "c-carol")
-    alice = await customer_timeline(db, "c-alice")
+    carol = await customer_timeline(db, "c-carol", secret_key=KEY)
+    alice = await customer_timeline(db, "c-alice", secret_key=KEY)
     assert carol is not None
     assert alice is not None
     offer_start = seeded.now - timedelta(days=19)
@@ -56,7 +59,7 @@ async def test_a_rule_that_fired_says_why_its_journey_did_not_start(db: Database
         "retention_offer-c-alice-vip-declining-frequency on "
         f"{(seeded.now - timedelta(days=20)).date().isoformat()}, once per customer",
     }
-    held_out = await customer_timeline(db, "c-bob")
+    held_out = await customer_timeline(db, "c-bob", secret_key=KEY)
     assert held_out is not None
     assert (
         "retention_offer held out by rule dormant-win-back (comparison group, nothing sent): "

@@ -14,9 +14,19 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.scan import CountCustomersInput, ScanActivities, ScanPageInput
+    from careflow.activities.scan import (
+        CountCustomersInput,
+        ReconcileInput,
+        ScanActivities,
+        ScanPageInput,
+    )
 
 PAGES_PER_RUN = 50
+# Patch ids are an API: running scans replay against them.
+RECONCILE_JOURNEYS = "reconcile-journeys-v1"
+# How far back each scan looks for journeys Temporal closed abnormally: two days,
+# so a scan that did not run one day is covered by the next.
+RECONCILE_WINDOW = timedelta(days=2)
 PAGE_TIMEOUT = timedelta(minutes=10)
 PAGE_HEARTBEAT = timedelta(minutes=1)
 PAGE_RETRY = RetryPolicy(
@@ -66,6 +76,15 @@ class DailyScanWorkflow:
                 start_to_close_timeout=PAGE_TIMEOUT,
                 retry_policy=PAGE_RETRY,
             )
+            # Once a scan (not again after continue-as-new): the store learns of
+            # journeys that failed or were terminated outside careflow.
+            if workflow.patched(RECONCILE_JOURNEYS):
+                await workflow.execute_activity_method(
+                    ScanActivities.reconcile_journeys,
+                    ReconcileInput(since=state.at - RECONCILE_WINDOW),
+                    start_to_close_timeout=PAGE_TIMEOUT,
+                    retry_policy=PAGE_RETRY,
+                )
         for _ in range(PAGES_PER_RUN):
             page = await workflow.execute_activity_method(
                 ScanActivities.scan_page,

@@ -2,8 +2,9 @@
 
 A repeated trigger for the same business key yields the same id, so Temporal
 itself refuses a second journey: no duplicate sends, whatever rescans or replays
-happen upstream. Ids carry external customer ids (the business's own keys),
-never names or addresses.
+happen upstream. A journey id names its customer by the keyed pseudonym the
+caller passes in (careflow/pseudonyms.py), never by the business's customer id,
+and no id ever carries a name or an address.
 
 Ids are injective: two different business keys never share an id, so a second
 customer's complaint can never be taken for the first one's. Each key is escaped,
@@ -20,9 +21,10 @@ every other character the old alphabet allowed still stands for itself, so ids
 of keys without them are unchanged. Journeys already running under an old id
 keep working: nothing finds a running journey by recomputing its id (signals,
 cancels and the timeline go through the journeys table, which stores the id it
-was started with), and the dispatcher checks that table, not only Temporal, before
-starting a journey again (activities/dispatch.py). Event ids are one part, so `-`
-stays readable there and re-posting an event finds the workflow it started.
+was started with), and the start policy is given every form a key's id has had
+(careflow/journey_keys.py), so a journey is not started again under a new form.
+Event ids are one part, so `-` stays readable there and re-posting an event finds
+the workflow it started.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class Journey:
     workflow: type[Any]
     description: str
     signals: tuple[str, ...]
-    # Builds the workflow id from (customer id, rule id, subject, day, reenter_after_days).
+    # Builds the workflow id from (customer pseudonym, rule id, subject, day,
+    # reenter_after_days): the dispatcher passes the keyed pseudonym, never the raw id.
     workflow_id: Callable[[str, str, str, date, int | None], str]
     # Whether the journey is about one subject (a complaint) rather than the customer.
     needs_subject: bool = False

@@ -25,6 +25,7 @@ from careflow.config import load_settings
 from careflow.console import mount_console
 from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict, find_customer
 from careflow.intake.events import EventDataError, EventIdConflict, EventIn, accept_event
+from careflow.journeys import reconcile_customer
 from careflow.timeline import customer_timeline
 
 
@@ -123,7 +124,9 @@ class TimelineEntryOut(BaseModel):
 )
 async def get_timeline(customer_id: str, state: State) -> list[TimelineEntryOut]:
     """Events, rule decisions, journeys, messages (with skip/defer reasons) and tasks."""
-    entries = await customer_timeline(state.db, customer_id)
+    # Journeys closed in Temporal without telling the store are shown as they ended.
+    await reconcile_customer(state.db, state.client, customer_id)
+    entries = await customer_timeline(state.db, customer_id, secret_key=state.secret_key)
     if entries is None:
         raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}")
     return [

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
 
-from careflow.api.pages import customer_language, page
+from careflow.api.pages import GONE, customer_language, customer_on_file, page
 from careflow.api.state import ApiState, State
 from careflow.intake.apply import AlreadyAnswered, recorded_answer
 from careflow.intake.events import EventIdConflict, EventIn, accept_event
@@ -48,6 +48,8 @@ async def show_survey(token: str, state: State) -> HTMLResponse:
         claim = verify_survey_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     buttons = "".join(
@@ -70,6 +72,8 @@ async def answer_survey(
         claim = verify_survey_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     recorded = await _recorded_answer(state, claim.workflow_id)

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from careflow.api.pages import customer_language, page
+from careflow.api.pages import GONE, customer_language, customer_on_file, page
 from careflow.api.state import ApiState, State
 from careflow.intake.apply import find_customer
 from careflow.intake.events import EventIdConflict, EventIn, accept_event
@@ -79,6 +79,8 @@ async def confirm_unsubscribe(token: str, state: State) -> HTMLResponse:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     language = await customer_language(state, claim.customer_external_id)
     text = _TEXT[language]
     topic = _TOPICS[language].get(claim.topic, claim.topic)
@@ -97,6 +99,8 @@ async def unsubscribe(token: str, state: State) -> HTMLResponse:
         claim = verify_unsubscribe_token(state.secret_key, token)
     except InvalidLinkToken:
         return page("en", _TEXT["en"]["title"], f"<p>{_TEXT['en']['bad']}</p>", status=400)
+    if not await customer_on_file(state, claim.customer_external_id):
+        return page("en", _TEXT["en"]["title"], GONE, status=410)
     granted_since = await consent_granted_since(state, claim.customer_external_id, claim.topic)
     if granted_since is not None:
         event = EventIn(

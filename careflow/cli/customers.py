@@ -15,7 +15,13 @@ from careflow.cli.audit import CUSTOMER_ERASED, audit_cli_action
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
 from careflow.erasure import ErasureReport, erase_customer
+from careflow.journeys import reconcile_customer
 from careflow.store import create_database
+from careflow.temporal_connection import (
+    TemporalConnectionError,
+    connect_temporal,
+    load_temporal_connection,
+)
 from careflow.timeline import TimelineEntry, customer_timeline
 
 console = Console()
@@ -44,10 +50,18 @@ def timeline(
 
 
 async def _timeline(customer_id: str) -> list[TimelineEntry] | None:
-    db = create_database(load_settings().sqlalchemy_url)
+    settings = load_settings()
+    db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
-        return await customer_timeline(db, customer_id)
+        try:
+            client = await connect_temporal(load_temporal_connection(settings))
+        except TemporalConnectionError as error:
+            # The store's story is still worth telling; journeys are not reconciled.
+            err.print(f"note: Temporal not reached ({error}); journey statuses as stored")
+        else:
+            await reconcile_customer(db, client, customer_id)
+        return await customer_timeline(db, customer_id, secret_key=settings.secret_key)
     finally:
         await db.dispose()
 
@@ -57,7 +71,9 @@ def erase(
     customer_id: str = typer.Argument(..., help="The business's customer id."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
-    """Cancel a customer's journeys, delete their personal data, keep an anonymous ledger."""
+    """Forget a customer: journeys stopped and deleted from Temporal, open tasks closed,
+    personal data deleted or turned into a keyed pseudonym in the store, the outbox and
+    the logs; the anonymous ledger keeps its counts."""
     if not yes:
         typer.confirm(f"Erase customer {customer_id!r}? This cannot be undone", abort=True)
     report = asyncio.run(_erase(customer_id))
@@ -67,8 +83,18 @@ def erase(
     console.print(
         f"erased {customer_id}: now {report.anonymous_id}; "
         f"{report.journeys_cancelled} journey(s) cancelled, "
-        f"{report.events_deleted} event(s) deleted"
+        f"{report.tasks_closed} open task(s) closed, "
+        f"{report.events_deleted} event(s) deleted, "
+        f"{report.workflows_deleted} Temporal execution(s) deleted, "
+        f"{report.outbox_files_deleted} outbox message(s) deleted, "
+        f"{report.log_files_rewritten} log file(s) rewritten"
     )
+    if report.histories_kept:
+        err.print(
+            f"[yellow]{report.histories_kept} closed workflow histories could not be deleted "
+            "(this Temporal server cannot delete executions); they carry the customer id "
+            "until the namespace's retention period ends[/]"
+        )
 
 
 async def _erase(customer_id: str) -> ErasureReport | None:
@@ -77,7 +103,9 @@ async def _erase(customer_id: str) -> ErasureReport | None:
     db = create_database(settings.sqlalchemy_url)
     try:
         await db.migrate()
-        report = await erase_customer(db, client, customer_id)
+        report = await erase_customer(
+            db, client, customer_id, secret_key=settings.secret_key, home=settings.resolved_home
+        )
         if report is not None:
             # Named by the pseudonym: the audit log must not keep the erased id.
             await audit_cli_action(

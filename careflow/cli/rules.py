@@ -19,7 +19,7 @@ from careflow.rules import RuleBook, RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
-from careflow.rules.references import default_references
+from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
 from careflow.rules.rulebook import rule_files
 
 rules_app = typer.Typer(
@@ -44,14 +44,21 @@ def check(
         err.print("no *.rules.yaml files found")
         raise typer.Exit(1)
     references = default_references(settings.templates_dir, settings.rules_dir)
+    # Journeys send templates no rule names, so every template is rendered and every
+    # template the journey configuration names must exist, whatever the rules say.
+    journey_problems = journey_template_problems(
+        journey_config_path(paths or [], settings.rules_dir), references.templates_dir
+    )
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
         for problem in error.errors:
             console.print(escape(str(problem)), highlight=False, soft_wrap=True)
+        for message in journey_problems:
+            console.print(escape(message), highlight=False, soft_wrap=True)
         err.print(f"[red]{len(error.errors)} problem(s) in {len(files)} file(s)[/]")
         raise typer.Exit(1) from None
-    rendering = template_problems(rulebook, references.templates_dir)
+    rendering = template_problems(rulebook, references.templates_dir) + journey_problems
     for message in rendering:
         console.print(escape(message), highlight=False, soft_wrap=True)
     if rendering:
@@ -98,6 +105,30 @@ def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
             except TemplateProblem as problem:
                 problems.append(str(pos.error(f"template {template_id!r} ({locale}): {problem}")))
     return problems
+
+
+def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
+    """The journeys.yaml beside the checked rule files: a folder given that has one, else
+    the configured rules folder's."""
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        if (folder / JOURNEY_CONFIG_FILE).is_file():
+            return folder / JOURNEY_CONFIG_FILE
+    return rules_dir / JOURNEY_CONFIG_FILE
+
+
+def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[str]:
+    """Every template of every journey rendered in every locale it has with sample
+    data, and every template `journeys_file` names checked to exist.
+
+    Each problem names the template file and line (or the journeys.yaml line).
+    """
+    from careflow.journey_config import missing_template_problems
+    from careflow.outreach.samples import check_templates
+    from careflow.outreach.templates import available_templates
+
+    problems = [str(problem) for problem in check_templates(templates_dir)]
+    return problems + missing_template_problems(journeys_file, available_templates(templates_dir))
 
 
 @rules_app.command()

@@ -37,6 +37,7 @@ from careflow.console.web import PREFIX, Visit, render, require
 from careflow.facts import facts_for_customer
 from careflow.intake.apply import find_customer
 from careflow.intake.records import EARLIEST_YEAR, LATEST_YEAR, check_time_range
+from careflow.journeys import reconcile_customer
 from careflow.kpis import compute_kpis, kpi_settings
 from careflow.rules.conditions import describe
 from careflow.rules.explaining import failure_words
@@ -258,7 +259,11 @@ async def customer_view(
     current: Visit, customer_id: str, *, problem: str | None = None, status: int = 200
 ) -> HTMLResponse:
     """The customer page, with `problem` shown above the consent form when a change failed."""
-    entries = await customer_timeline(current.api.db, customer_id)
+    # Journeys closed in Temporal without telling the store are shown as they ended.
+    await reconcile_customer(current.api.db, current.api.client, customer_id)
+    entries = await customer_timeline(
+        current.api.db, customer_id, secret_key=current.api.secret_key
+    )
     async with current.api.db.session() as session:
         customer = await find_customer(session, customer_id)
         consents = (

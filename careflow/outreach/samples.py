@@ -136,13 +136,16 @@ def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, 
 def check_templates(
     templates_dir: Path, fallback_locales: tuple[str, ...] = ("en",)
 ) -> list[TemplateProblem]:
-    """Render every template in every locale it has with sample data; all problems found."""
+    """Render every template in every locale it has with sample data, and parse every
+    other `.j2` file (a layout or a part no locale uses yet); all problems found."""
     renderer = TemplateRenderer(templates_dir, fallback_locales)
-    problems: list[TemplateProblem] = []
+    problems: dict[str, TemplateProblem] = {}
     for template_id in sorted(available_templates(templates_dir)):
         for locale in sorted(template_locales(templates_dir, template_id)):
             try:
                 renderer.render(template_id, locale, sample_context(template_id, locale))
             except TemplateProblem as problem:
-                problems.append(problem)
-    return problems
+                problems.setdefault(str(problem), problem)
+    for unparsed in renderer.syntax_problems():
+        problems.setdefault(str(unparsed), unparsed)
+    return list(problems.values())

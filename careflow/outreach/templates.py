@@ -248,6 +248,18 @@ class TemplateRenderer:
                 names |= meta.find_undeclared_variables(self._parse(name))
         return names - RESERVED_NAMES
 
+    def syntax_problems(self) -> list[TemplateProblem]:
+        """A syntax error in any `.j2` file under the email folder, used or not yet."""
+        problems = []
+        for path in sorted(self.email_dir.rglob("*.j2")):
+            try:
+                self._parse(path.relative_to(self.email_dir).as_posix())
+            except TemplateProblem as problem:
+                problems.append(problem)
+            except UnicodeDecodeError as error:
+                problems.append(TemplateProblem(f"not UTF-8 text: {error.reason}", path=path))
+        return problems
+
     def _parse(self, name: str) -> nodes.Template:
         try:
             source, filename, _ = self._loader.get_source(self.environment, name)

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from careflow.simulate.report import JourneyDifference, RuleCount
-from careflow.simulate.run import JourneyRun
+from careflow.simulate.run import SIMULATION_KEY, JourneyRun
 from careflow.store import Customer, JourneyRecord, RuleDecision
 from careflow.timeline import customer_timeline
 
@@ -253,7 +253,7 @@ async def _offers(run: JourneyRun) -> list[OfferCost]:
 
 
 async def _timeline(run: JourneyRun, customer: str) -> list[TimelineLine]:
-    entries = await customer_timeline(run.db, customer) or []
+    entries = await customer_timeline(run.db, customer, secret_key=SIMULATION_KEY) or []
     return [
         TimelineLine((entry.at - run.shift).strftime("%Y-%m-%d %H:%M"), entry.kind, entry.summary)
         for entry in entries

@@ -57,6 +57,10 @@ from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 from careflow.workflows.registry import WORKFLOWS
 
 TASK_QUEUE = "simulate"
+# Every simulation keys its pseudonyms (in journey ids, and so in the report) with one
+# fixed key, so the same data and rules give the same report whatever the run's home.
+# Nothing a simulation signs leaves it: its mail is captured, never sent.
+SIMULATION_KEY = "careflow-simulation"
 # Customers without an address get one under a reserved domain (RFC 2606): nothing is
 # sent anyway, and without one every message would be skipped for `no_address`.
 ASSUMED_DOMAIN = "simulated.invalid"
@@ -253,7 +257,15 @@ async def run_journeys(
         if assume_consent:
             await grant_marketing_consent(db)
         run = JourneyRun(db, folder, rulebook.hash, rule_ids, start, days, shift, SendLog(on_sent))
-        run_settings = settings.model_copy(update={"rules_dir": folder, "task_queue": TASK_QUEUE})
+        run_settings = settings.model_copy(
+            update={
+                "rules_dir": folder,
+                "task_queue": TASK_QUEUE,
+                "configured_secret_key": SIMULATION_KEY,
+            }
+        )
+        # `secret_key` is computed once per settings object: forget a copied answer.
+        vars(run_settings).pop("secret_key", None)
         worker = Worker(
             env.client,
             task_queue=TASK_QUEUE,

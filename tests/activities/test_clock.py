@@ -115,6 +115,7 @@ async def test_dispatch_and_outcomes_are_stamped_at_the_workflow_time(
         settings.task_queue,
         JOURNEYS,
         holdout=lambda: holdout,
+        secret_key=settings.secret_key,
     )
     result = await at_simulated_time().run(
         dispatcher.dispatch_intents, DispatchInput(customer, [notify, hold])

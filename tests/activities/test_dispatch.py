@@ -42,7 +42,12 @@ async def test_holdout_customers_get_a_record_and_no_journey(
         for customer in customers:
             await upsert_customer(session, customer, CustomerFields(), now)
     dispatcher = DispatchActivities(
-        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=lambda: HALF
+        workflow_env.client,
+        db,
+        settings.task_queue,
+        JOURNEYS,
+        holdout=lambda: HALF,
+        secret_key=settings.secret_key,
     )
     results = [
         await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=now))
@@ -79,7 +84,12 @@ async def test_two_rules_never_start_two_retention_offers(
     async with db.session() as session:
         await upsert_customer(session, customer, CustomerFields(), now)
     dispatcher = DispatchActivities(
-        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=HoldoutConfig
+        workflow_env.client,
+        db,
+        settings.task_queue,
+        JOURNEYS,
+        holdout=HoldoutConfig,
+        secret_key=settings.secret_key,
     )
     first = await dispatcher.dispatch(DispatchInput(customer, [offer("dormant-win-back")], at=now))
     second = await dispatcher.dispatch(
@@ -108,7 +118,12 @@ async def test_a_rule_restarts_its_journey_only_reenter_after_days_later(
     async with db.session() as session:
         await upsert_customer(session, customer, CustomerFields(), first_at)
     dispatcher = DispatchActivities(
-        workflow_env.client, db, settings.task_queue, JOURNEYS, holdout=HoldoutConfig
+        workflow_env.client,
+        db,
+        settings.task_queue,
+        JOURNEYS,
+        holdout=HoldoutConfig,
+        secret_key=settings.secret_key,
     )
 
     async def trigger(at: datetime) -> DispatchResult:
@@ -175,6 +190,8 @@ async def test_a_journey_started_under_an_old_form_id_is_not_started_again(
         ruleset_hash="0" * 64,
         workflow=journey,
     )
-    dispatcher = DispatchActivities(workflow_env.client, db, settings.task_queue, JOURNEYS)
+    dispatcher = DispatchActivities(
+        workflow_env.client, db, settings.task_queue, JOURNEYS, secret_key=settings.secret_key
+    )
     result = await dispatcher.dispatch(DispatchInput(customer, [intent], subject=subject, at=now))
     assert (result.started, result.existing) == ([], [old_id])

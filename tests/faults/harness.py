@@ -35,8 +35,10 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
+from careflow.config import local_secret_key
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.ids import complaint_workflow_id
@@ -120,6 +122,14 @@ class CareflowUp:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def complaint_journey_id(self, number: int) -> str:
+        """The id `careflow up` gives the journey of complaint_event(number): journey ids
+        name the customer by a pseudonym keyed with this process's secret key."""
+        secret = self.env.get("CAREFLOW_SECRET_KEY") or local_secret_key(
+            Path(self.env["CAREFLOW_HOME"])
+        )
+        return complaint_workflow_id(customer_pseudonym(secret, f"c{number}"), f"k{number}")
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -217,20 +227,30 @@ def complaint_event(number: int) -> dict[str, object]:
 
 
 async def start_complaint_journeys(
-    client: Client, numbers: Iterable[int], *, task_queue: str = "careflow"
+    client: Client,
+    numbers: Iterable[int],
+    *,
+    task_queue: str = "careflow",
+    ids: Callable[[int], str] | None = None,
 ) -> None:
-    """Start the complaint journeys directly, as the rules would for a new complaint."""
+    """Start the complaint journeys directly, as the rules would for a new complaint.
+
+    `ids` names journey `number` (`CareflowUp.complaint_journey_id` gives the ids
+    `careflow up` itself would use; default `journey_id`).
+    """
+    ids = ids or journey_id
     for number in numbers:
         await client.start_workflow(
             ComplaintEscalationWorkflow.run,
             JourneyInput(customer_id=f"c{number}", rule_id="fault-test", subject=f"k{number}"),
-            id=complaint_workflow_id(f"c{number}", f"k{number}"),
+            id=ids(number),
             task_queue=task_queue,
         )
 
 
-def journey_handle(client: Client, number: int) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(complaint_workflow_id(f"c{number}", f"k{number}"))
+def journey_id(number: int) -> str:
+    """The id `start_complaint_journeys` gives journey `number`."""
+    return complaint_workflow_id(f"c{number}", f"k{number}")
 
 
 def distinct_messages(sink: SmtpSink) -> int:
@@ -256,9 +276,14 @@ async def resolve_journeys(
     *,
     within_seconds: float,
     watch: CareflowUp | None = None,
+    ids: Callable[[int], str] = journey_id,
 ) -> None:
-    """Resolve every complaint and answer its survey; each journey must end "resolved"."""
-    handles = [journey_handle(client, number) for number in numbers]
+    """Resolve every complaint and answer its survey; each journey must end "resolved".
+
+    `ids` names journey `number` (`CareflowUp.complaint_journey_id` for journeys
+    careflow started from events).
+    """
+    handles = [client.get_workflow_handle(ids(number)) for number in numbers]
     for handle in handles:
         await handle.signal(ComplaintEscalationWorkflow.complaint_resolved)
         await handle.signal(ComplaintEscalationWorkflow.signal_survey_answered, GOOD_SCORE)

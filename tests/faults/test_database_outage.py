@@ -104,7 +104,13 @@ async def test_database_outage_loses_nothing(
         await post(batches[-1])
         await wait_for_messages(smtp_sink, JOURNEYS, within_seconds=300, watch=careflow)
         client = await Client.connect(temporal.address)
-        await resolve_journeys(client, range(JOURNEYS), within_seconds=240, watch=careflow)
+        await resolve_journeys(
+            client,
+            range(JOURNEYS),
+            within_seconds=240,
+            watch=careflow,
+            ids=careflow.complaint_journey_id,
+        )
     finally:
         careflow.stop()
         proxy.stop()

@@ -24,7 +24,6 @@ from temporalio.client import Client
 from careflow.paths import RULES_DIR
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database, OutreachLedger
-from careflow.workflows.ids import complaint_workflow_id
 from tests.faults.harness import (
     CareflowUp,
     assert_nothing_lost,
@@ -73,8 +72,7 @@ class ComplaintStream:
             async with self.store.session() as session:
                 row = await session.scalar(
                     select(OutreachLedger).where(
-                        OutreachLedger.workflow_id
-                        == complaint_workflow_id(f"c{number}", f"k{number}"),
+                        OutreachLedger.workflow_id == self.careflow.complaint_journey_id(number),
                         OutreachLedger.step_id == "ack",
                         OutreachLedger.status == "sent",
                     )
@@ -136,7 +134,13 @@ async def test_broken_rule_file_loses_nothing(
         journeys = len(stream.hashes)
         await wait_for_messages(smtp_sink, journeys, within_seconds=120, watch=careflow)
         client = await Client.connect(temporal.address)
-        await resolve_journeys(client, range(journeys), within_seconds=240, watch=careflow)
+        await resolve_journeys(
+            client,
+            range(journeys),
+            within_seconds=240,
+            watch=careflow,
+            ids=careflow.complaint_journey_id,
+        )
     finally:
         careflow.stop()
     # One version per event, in order: the shipped file until the fix was picked up.

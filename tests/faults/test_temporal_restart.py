@@ -65,7 +65,8 @@ async def test_temporal_restart_loses_nothing(
     careflow.start()
     await careflow.wait_for_api()
     client = await Client.connect(temporal.address)
-    await start_complaint_journeys(client, range(JOURNEYS))
+    # The ids `careflow up` gives the journeys of complaint events posted below too.
+    await start_complaint_journeys(client, range(JOURNEYS), ids=careflow.complaint_journey_id)
     try:
         for restart, number in enumerate(posted_while_down):
             # Each restart lands while acknowledgements are going out.
@@ -86,7 +87,13 @@ async def test_temporal_restart_loses_nothing(
             assert accepted.json()["duplicate"] is True, "the event was stored the first time"
         journeys = JOURNEYS + RESTARTS
         await wait_for_messages(smtp_sink, journeys, within_seconds=300, watch=careflow)
-        await resolve_journeys(client, range(journeys), within_seconds=240, watch=careflow)
+        await resolve_journeys(
+            client,
+            range(journeys),
+            within_seconds=240,
+            watch=careflow,
+            ids=careflow.complaint_journey_id,
+        )
     finally:
         careflow.stop()
     await assert_nothing_lost(
@@ -112,7 +119,9 @@ async def test_careflow_up_restarts_its_embedded_temporal(
     try:
         await careflow.wait_for_api()
         client = await Client.connect(careflow.temporal_address)
-        await start_complaint_journeys(client, range(EMBEDDED_JOURNEYS))
+        await start_complaint_journeys(
+            client, range(EMBEDDED_JOURNEYS), ids=careflow.complaint_journey_id
+        )
         await wait_for_messages(
             smtp_sink, EMBEDDED_JOURNEYS // 3, within_seconds=180, watch=careflow
         )
@@ -132,7 +141,13 @@ async def test_careflow_up_restarts_its_embedded_temporal(
             watch=careflow,
         )
         await wait_for_messages(smtp_sink, EMBEDDED_JOURNEYS, within_seconds=300, watch=careflow)
-        await resolve_journeys(client, range(EMBEDDED_JOURNEYS), within_seconds=240, watch=careflow)
+        await resolve_journeys(
+            client,
+            range(EMBEDDED_JOURNEYS),
+            within_seconds=240,
+            watch=careflow,
+            ids=careflow.complaint_journey_id,
+        )
         assert "the embedded Temporal server exited with code -9" in careflow.log_text()
     finally:
         careflow.stop()

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.config import Settings
 from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger, RuleDecision
 from careflow.worker import create_worker
 from careflow.workflows.ids import complaint_workflow_id
@@ -67,7 +68,9 @@ async def acknowledge_and_resolve(
         again = event("complaint_opened", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-3-{run}")
         repeat = await accept_event(db, client, queue, again)
         repeat_result = await client.get_workflow_handle(repeat.workflow_id).result()
-        assert repeat_result["existing"] == [complaint_workflow_id("c-1", f"k-9-{run}")]
+        # Journey ids name the customer by a keyed pseudonym, never by the raw id.
+        customer = customer_pseudonym(settings.secret_key, "c-1")
+        assert repeat_result["existing"] == [complaint_workflow_id(customer, f"k-9-{run}")]
         await sink.wait_for(1)
         resolved = event("complaint_resolved", "c-1", {"complaint_id": f"k-9-{run}"}, f"e-4-{run}")
         await accept_event(db, client, queue, resolved)

@@ -48,7 +48,7 @@ async def test_the_decision_that_started_a_journey_says_it_started_it(
             select(JourneyRecord.started_at).where(JourneyRecord.journey == "onboarding")
         )
     assert decided_at == started_at
-    entries = await customer_timeline(db, customer)
+    entries = await customer_timeline(db, customer, secret_key=settings.secret_key)
     assert entries is not None
     decision = next(
         entry

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from careflow.cli.app import app
+from careflow.paths import RULES_DIR, TEMPLATES_DIR
 from tests.rules.test_rule_errors import VALID
 
 runner = CliRunner()
@@ -54,3 +57,85 @@ def test_a_template_param_is_refused_at_its_line(tmp_path: Path) -> None:
 def test_no_rule_files(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "check", str(tmp_path)])
     assert result.exit_code == 1
+
+
+@pytest.fixture
+def operator_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Copies of the shipped rules and templates, configured as the live ones."""
+    rules, templates = tmp_path / "rules", tmp_path / "templates"
+    shutil.copytree(RULES_DIR, rules, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(TEMPLATES_DIR, templates)
+    monkeypatch.setenv("CAREFLOW_RULES_DIR", str(rules))
+    monkeypatch.setenv("CAREFLOW_TEMPLATES_DIR", str(templates))
+    return rules, templates
+
+
+def test_an_unclosed_tag_in_a_template_no_rule_names_fails_the_check(
+    operator_files: tuple[Path, Path],
+) -> None:
+    # The issue's example: complaint_update is sent by the complaint journey, named
+    # only in journeys.yaml; an unclosed `{{` on line 4 used to print "ok".
+    rules, templates = operator_files
+    body = templates / "email" / "complaint_update" / "body.txt.zh-CN.j2"
+    lines = body.read_text(encoding="utf-8").splitlines()
+    lines[3] = "您的案件 {{ case.reference 正在处理中。"
+    body.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert f"{body}:4: syntax error" in result.output.replace("\n", "")
+
+
+def test_a_broken_layout_fails_every_template_that_uses_it(
+    operator_files: tuple[Path, Path],
+) -> None:
+    rules, templates = operator_files
+    layout = templates / "email" / "_layouts" / "base.html.en.j2"
+    layout.write_text(layout.read_text(encoding="utf-8") + "\n{{ oops\n", encoding="utf-8")
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert f"{layout}:" in result.output.replace("\n", "")
+
+
+def test_a_template_the_journey_configuration_names_must_exist(
+    operator_files: tuple[Path, Path],
+) -> None:
+    rules, _ = operator_files
+    config = rules / "journeys.yaml"
+    text = config.read_text(encoding="utf-8")
+    line = text.splitlines().index("  update_template: complaint_update") + 1
+    config.write_text(
+        text.replace("update_template: complaint_update", "update_template: complaint_updaet"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"journeys.yaml:{line}: complaint.update_template: template 'complaint_updaet' "
+        "does not exist" in result.output.replace("\n", "")
+    )
+
+
+def test_an_onboarding_step_template_must_exist(operator_files: tuple[Path, Path]) -> None:
+    rules, _ = operator_files
+    config = rules / "journeys.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "template: onboarding_tips", "template: onboarding_trips"
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert "onboarding.steps.1.template: template 'onboarding_trips'" in result.output
+
+
+def test_an_unclosed_tag_in_a_file_no_locale_uses_yet_fails_the_check(
+    operator_files: tuple[Path, Path],
+) -> None:
+    # A French body written before its subject: not sent yet, but broken already.
+    rules, templates = operator_files
+    body = templates / "email" / "complaint_ack" / "body.txt.fr.j2"
+    body.write_text("{% extends layout %}\n{% block body %}{{ case.reference {% endblock %}\n")
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert f"{body}:2: syntax error" in result.output.replace("\n", "")

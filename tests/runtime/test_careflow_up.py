@@ -17,6 +17,8 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from careflow.config import local_secret_key
+from careflow.pseudonyms import customer_pseudonym
 from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import free_port
 
@@ -183,9 +185,10 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     up.start()
     await up.wait_for_api()
     client = await Client.connect(f"127.0.0.1:{up.temporal_port}")
-    description = await client.get_workflow_handle(
-        complaint_workflow_id("demo-c002", "k-live-1")
-    ).describe()
+    journey_id = complaint_workflow_id(
+        customer_pseudonym(local_secret_key(up.home), "demo-c002"), "k-live-1"
+    )
+    description = await client.get_workflow_handle(journey_id).describe()
     assert description.status == WorkflowExecutionStatus.RUNNING
     await up.post_event(
         {

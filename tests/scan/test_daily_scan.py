@@ -127,3 +127,35 @@ async def test_scan_continues_as_new_and_carries_its_counts(
     assert first_events[-1] == "workflow_execution_continued_as_new_event_attributes"
     await save_history(first_run, "daily_scan_first_run")
     await save_history(client.get_workflow_handle(handle.id), "daily_scan_continued_run")
+
+
+async def test_a_scan_reconciles_journeys_before_its_pages(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """The scan asks once, before its first page, which journeys closed abnormally.
+
+    The time-skipping server lists no workflows, so here the answer is a note; the
+    listing itself is tested against the dev server (tests/workflows/test_reconcile.py).
+    Its history is the one checked in for the patched scan.
+    """
+    client = workflow_env.client
+    delivery = SmtpDelivery(settings.smtp_target)
+    with workflow_env.auto_time_skipping_disabled():
+        async with create_worker(client, settings, db=db, delivery=delivery):
+            handle = await client.start_workflow(
+                DailyScanWorkflow.run,
+                DailyScanInput(at=datetime.now(UTC), page_size=3),
+                id=f"scan-reconcile-{settings.task_queue}",
+                task_queue=settings.task_queue,
+            )
+            await handle.result()
+    await delivery.close()
+    events = [event async for event in handle.fetch_history_events()]
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[:3] == ["count_customers", "reconcile_journeys", "scan_page"]
+    if db.is_sqlite:
+        await save_history(handle, "daily_scan_reconcile")

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.config import Settings
 from careflow.intake.events import EventIn, EventType, accept_event
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, JourneyRecord, OutreachLedger, Task
 from careflow.worker import create_worker
 from careflow.workflows.ids import complaint_workflow_id
@@ -104,7 +105,9 @@ async def test_no_personal_data_enters_workflow_history(
                 },
             )
         )
-        journey = client.get_workflow_handle(complaint_workflow_id(customer, complaint))
+        journey = client.get_workflow_handle(
+            complaint_workflow_id(customer_pseudonym(settings.secret_key, customer), complaint)
+        )
         # Every service-level target is missed: escalations go to staff, naming the customer.
         await workflow_env.sleep(timedelta(days=10))
         started.add(

@@ -30,7 +30,7 @@ from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.simulate import replay, scratch_store
 from careflow.simulate.history import CYCLE
 from careflow.simulate.outcomes import compare_runs, summarise_run
-from careflow.simulate.run import SKIP_TIMEOUT, JourneyRun, _advance, run_journeys
+from careflow.simulate.run import SIMULATION_KEY, SKIP_TIMEOUT, JourneyRun, _advance, run_journeys
 from careflow.store import Customer, JourneyRecord, OutreachLedger
 from careflow.timeline import customer_timeline
 
@@ -207,7 +207,7 @@ async def test_the_next_offer_starts_the_instant_the_first_gives_up(tmp_path: Pa
             offers = list(
                 await session.scalars(select(JourneyRecord).order_by(JourneyRecord.started_at))
             )
-        timeline = await customer_timeline(run.db, "cdnow-01099")
+        timeline = await customer_timeline(run.db, "cdnow-01099", secret_key=SIMULATION_KEY)
     finally:
         await run.db.dispose()
     first, second = offers

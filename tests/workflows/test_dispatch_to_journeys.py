@@ -57,7 +57,13 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
     await add_customer(
         db, "C-80", timezone=zone, birthday=date(1992, today.month, today.day), now=now
     )
-    dispatch = DispatchActivities(workflow_env.client, db, journey_settings.task_queue, JOURNEYS)
+    dispatch = DispatchActivities(
+        workflow_env.client,
+        db,
+        journey_settings.task_queue,
+        JOURNEYS,
+        secret_key=journey_settings.secret_key,
+    )
     birthday = DispatchInput("C-80", [_start("care_message", rule, occasion="birthday")], at=now)
     offer = DispatchInput("C-80", [_start("retention_offer", f"dormant-{rule}")], at=now)
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
@@ -102,7 +108,13 @@ async def test_an_offer_ending_at_the_trigger_instant_makes_way_for_the_next_one
     now = await workflow_env.get_current_time()
     zone = zone_at_local_hour(now, 12)  # noon for the customer: the offer goes out at once
     await add_customer(db, "C-81", timezone=zone, now=now)
-    dispatch = DispatchActivities(workflow_env.client, db, journey_settings.task_queue, JOURNEYS)
+    dispatch = DispatchActivities(
+        workflow_env.client,
+        db,
+        journey_settings.task_queue,
+        JOURNEYS,
+        secret_key=journey_settings.secret_key,
+    )
     rule = f"dormant-{journey_settings.task_queue}"
     dormant = Intent(
         action="start_workflow",
