@@ -14,8 +14,10 @@ from careflow.config import Settings
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
+from careflow.journey_keys import journey_ids
 from careflow.rules.intents import Evaluation, Intent, RuleOutcome
 from careflow.simulate.replay import DAILY_SCAN, Replay, Trigger, record_evaluation
+from careflow.simulate.run import SIMULATION_KEY
 from careflow.start_outcomes import JourneySpan
 from careflow.store import Database, RuleDecision
 from careflow.timeline import customer_timeline
@@ -63,6 +65,20 @@ def last_day_of_a_past_period() -> datetime:
     return datetime.combine(date.fromordinal(last), time(6), UTC)
 
 
+def offer_id(customer: str, rule_id: str, at: datetime, reenter_after_days: int | None) -> str:
+    """The retention offer's id as the dispatcher, the timeline and the replay build it
+    (all three keyed with the simulations' key here)."""
+    return journey_ids(
+        JOURNEYS["retention_offer"].workflow_id,
+        SIMULATION_KEY,
+        customer,
+        rule_id,
+        "",
+        at.date(),
+        reenter_after_days,
+    ).current
+
+
 async def test_dispatcher_timeline_and_replay_agree(
     db: Database, workflow_env: WorkflowEnvironment, settings: Settings
 ) -> None:
@@ -74,7 +90,7 @@ async def test_dispatcher_timeline_and_replay_agree(
             c: (await upsert_customer(session, c, CustomerFields(), t0))[0].id for c in (kept, held)
         }
     dispatcher = DispatchActivities(
-        client, db, settings.task_queue, JOURNEYS, lambda: HOLDOUT, secret_key=settings.secret_key
+        client, db, settings.task_queue, JOURNEYS, lambda: HOLDOUT, secret_key=SIMULATION_KEY
     )
     replay = Replay("h", t0.date(), 4, [])
     replayed: dict[str, list[JourneySpan]] = defaultdict(list)
@@ -88,9 +104,7 @@ async def test_dispatcher_timeline_and_replay_agree(
         result = await dispatcher.dispatch(DispatchInput(customer, list(intents), at=at))
         blockers = iter(result.existing)
         for intent in intents:
-            workflow_id = JOURNEYS["retention_offer"].workflow_id(
-                customer, intent.rule_id, "", at.date(), intent.reenter_after_days
-            )
+            workflow_id = offer_id(customer, intent.rule_id, at, intent.reenter_after_days)
             key = (at, customer, intent.rule_id)
             if workflow_id in result.started:
                 answers["dispatcher"][key] = ("started", workflow_id)
@@ -154,7 +168,7 @@ async def test_dispatcher_timeline_and_replay_agree(
 
     timeline: dict[tuple[datetime, str, str], Answer] = {}
     for customer in (kept, held):
-        entries = await customer_timeline(db, customer, secret_key=settings.secret_key)
+        entries = await customer_timeline(db, customer, secret_key=SIMULATION_KEY)
         assert entries is not None
         for entry in entries:
             if entry.kind != "decision":
@@ -170,7 +184,7 @@ async def test_dispatcher_timeline_and_replay_agree(
 
     dispatched = answers["dispatcher"]
     offered = dispatched[(t0, kept, "a")][1]
-    next_id = JOURNEYS["retention_offer"].workflow_id(kept, "a", "", (t0 + DAY).date(), 90)
+    next_id = offer_id(kept, "a", t0 + DAY, 90)
     assert next_id != offered, "the next day is in the next id period"
     assert dispatched == {
         (t0, kept, "a"): ("started", offered),

@@ -22,6 +22,7 @@ from careflow.cli.upgrade import parse_duration
 from careflow.config import Settings
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.pseudonyms import customer_pseudonym
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database, create_database
 from careflow.upgrade_check import (
@@ -30,6 +31,7 @@ from careflow.upgrade_check import (
     visibility_query,
 )
 from careflow.worker import create_worker
+from careflow.workflows.ids import complaint_workflow_id
 from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink, free_port
@@ -166,7 +168,8 @@ async def test_upgrade_check_passes_unchanged_code_and_names_the_journeys_a_chan
     assert "safe to roll the workers" in unchanged.stdout
     # <escaped workflow id>.<run id>.json, each a history the replay tests can load
     saved_ids = {unquote(path.name.rsplit(".", 2)[0]) for path in saved.glob("*.json")}
-    assert saved_ids == {*offers, event_workflow, "complaint-u-0-k-1"}
+    journey = complaint_workflow_id(customer_pseudonym(settings.secret_key, "u-0"), "k-1")
+    assert saved_ids == {*offers, event_workflow, journey}
     for path in saved.glob("*.json"):
         assert WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")).events
 

@@ -31,8 +31,10 @@ from careflow.facts import MAX_IDS_PER_QUERY, compute_facts
 from careflow.facts.config import FactsConfig
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.event_facts import event_facts
+from careflow.journey_keys import journey_ids
 from careflow.rules import RuleBook
 from careflow.rules.intents import Evaluation
+from careflow.simulate.run import SIMULATION_KEY
 from careflow.start_outcomes import JourneySpan, StartOutcome, StartRequest, start_decision
 from careflow.store import Complaint, Customer, Database, Order
 from careflow.workflows.registry import JOURNEYS
@@ -230,9 +232,17 @@ def record_evaluation(
             continue
         journey = JOURNEYS[intent.workflow]
         subject = journey_subject(journey.needs_subject, trigger.subject, intent, on)
-        workflow_id = journey.workflow_id(
-            customer, intent.rule_id, subject, on, intent.reenter_after_days
-        )
+        # The id a simulation's dispatcher builds (keyed with the simulations' key), so
+        # the replay names the journeys `careflow simulate` starts.
+        workflow_id = journey_ids(
+            journey.workflow_id,
+            SIMULATION_KEY,
+            customer,
+            intent.rule_id,
+            subject,
+            on,
+            intent.reenter_after_days,
+        ).current
         spans = started[customer]
         decision = start_decision(
             StartRequest(intent.rule_id, journey.name, intent.reenter_after_days),

@@ -124,12 +124,16 @@ class CareflowUp:
         return f"http://127.0.0.1:{self.http_port}"
 
     def complaint_journey_id(self, number: int) -> str:
-        """The id `careflow up` gives the journey of complaint_event(number): journey ids
-        name the customer by a pseudonym keyed with this process's secret key."""
+        """The id `careflow up` gives the journey of complaint_event(number)."""
+        return self.journey_of(f"c{number}", f"k{number}")
+
+    def journey_of(self, customer_id: str, complaint_id: str) -> str:
+        """The id `careflow up` gives a complaint's journey: journey ids name the
+        customer by a pseudonym keyed with this process's secret key."""
         secret = self.env.get("CAREFLOW_SECRET_KEY") or local_secret_key(
             Path(self.env["CAREFLOW_HOME"])
         )
-        return complaint_workflow_id(customer_pseudonym(secret, f"c{number}"), f"k{number}")
+        return complaint_workflow_id(customer_pseudonym(secret, customer_id), complaint_id)
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -215,12 +219,17 @@ async def seed_customers(db: Database, numbers: Iterable[int], *, open_complaint
                 )
 
 
+# When the fault suite's complaints happen: one instant, so posting an event again
+# (after a 503, say) repeats the very same request, as a client's retry must.
+COMPLAINTS_AT = datetime.now(UTC)
+
+
 def complaint_event(number: int) -> dict[str, object]:
     """The `POST /events` body opening complaint k<n> of customer c<n>."""
     return {
         "type": "complaint_opened",
         "customer_id": f"c{number}",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": COMPLAINTS_AT.isoformat(),
         "data": {"complaint_id": f"k{number}", "severity": "low", "subject": "Late parcel"},
         "event_id": f"fault-complaint-{number}",
     }

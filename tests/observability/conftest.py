@@ -23,6 +23,7 @@ from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
+from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database
 from careflow.worker import create_worker
 from careflow.workflows.ids import complaint_workflow_id
@@ -80,13 +81,20 @@ async def running_careflow(
 
 
 async def post_complaint(
-    http: httpx.AsyncClient, sink: SmtpSink, run: str, headers: dict[str, str] | None = None
+    http: httpx.AsyncClient,
+    sink: SmtpSink,
+    settings: Settings,
+    headers: dict[str, str] | None = None,
+    *,
+    at: datetime | None = None,
 ) -> Complaint:
     """A new customer with a name, email and phone opens a complaint; returns once the
-    acknowledgement has arrived. `run` makes the ids unique on the shared server."""
+    acknowledgement has arrived. The task queue makes the ids unique on the shared
+    server; posting again with the same `at` repeats the very same events."""
+    run = settings.task_queue
     customer = f"c-{run}"
     complaint = f"k-{run}"
-    now = datetime.now(UTC).isoformat()
+    now = (at or datetime.now(UTC)).isoformat()
     upsert = {
         "type": "customer_upserted",
         "customer_id": customer,
@@ -106,7 +114,8 @@ async def post_complaint(
         assert response.status_code == 202, response.text
     [ack] = await sink.wait_for(1)
     assert ack["To"] == EMAIL
-    return Complaint(customer, complaint, complaint_workflow_id(customer, complaint), ack)
+    journey = complaint_workflow_id(customer_pseudonym(settings.secret_key, customer), complaint)
+    return Complaint(customer, complaint, journey, ack)
 
 
 class OtlpReceiver:

@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import create_database
-from careflow.workflows.ids import complaint_workflow_id
 from tests.faults.harness import CareflowUp, wait_until
 from tests.observability.conftest import (
     COMPLAINT_TRACE,
@@ -132,7 +131,7 @@ async def test_metrics_readiness_traces_and_json_logs_of_a_running_careflow(
 
     # The spans were exported by the time careflow up stopped (its provider flushes
     # on the way out).
-    journey = complaint_workflow_id("c-1", "k-1")
+    journey = careflow.journey_of("c-1", "k-1")
     trace_id, in_trace = trace_of_send(receiver, journey)
     assert in_trace >= COMPLAINT_TRACE, sorted(in_trace)
     assert {service for service, *_ in receiver.spans} == {"careflow-under-test"}

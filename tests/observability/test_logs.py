@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from temporalio.worker import Worker
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.intake.apply import upsert_customer
+from careflow.intake.records import CustomerFields
 from careflow.observability.logs import configure_logging
 from careflow.outreach.links import unsubscribe_token
 from careflow.store import Database
@@ -69,7 +72,7 @@ async def test_a_complaint_journey_logs_ids_and_no_personal_data(
     buffer = capture_logs("json")
     with workflow_env.auto_time_skipping_disabled():
         async with running_careflow(db, workflow_env.client, settings) as http:
-            complaint = await post_complaint(http, smtp_sink, settings.task_queue)
+            complaint = await post_complaint(http, smtp_sink, settings)
             # The message is on the sink a moment before the send step logs it.
             await wait_until(
                 lambda: f"sent {complaint.journey_id}/ack" in buffer.getvalue(),
@@ -142,6 +145,9 @@ async def test_the_access_log_names_no_unmatched_path(
     db: Database, workflow_env: WorkflowEnvironment, settings: Settings, capture_logs: Capture
 ) -> None:
     buffer = capture_logs("json")
+    async with db.session() as session:
+        # A customer on file: links of unknown (or erased) customers answer 410.
+        await upsert_customer(session, "c-9", CustomerFields(locale="en"), datetime.now(UTC))
     app = create_app(ApiState(db, workflow_env.client, settings.task_queue, settings.secret_key))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://careflow") as http:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
@@ -31,9 +33,10 @@ async def test_a_complaint_counts_its_event_rule_journey_and_message(
     db: Database, workflow_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     before = {sample: _value(*sample) for sample in COUNTED}
+    at = datetime.now(UTC)
     with workflow_env.auto_time_skipping_disabled():
         async with running_careflow(db, workflow_env.client, settings) as http:
-            await post_complaint(http, smtp_sink, settings.task_queue)
+            await post_complaint(http, smtp_sink, settings, at=at)
             # The message is on the sink a moment before the send step has recorded it.
             sent = ("careflow_messages_total", (("channel", "email"), ("status", "sent")))
             await wait_until(
@@ -42,7 +45,7 @@ async def test_a_complaint_counts_its_event_rule_journey_and_message(
                 failure=lambda: "the sent message was never counted",
             )
             # The same events again are repeats: they count nothing.
-            await post_complaint(http, smtp_sink, settings.task_queue)
+            await post_complaint(http, smtp_sink, settings, at=at)
             scraped = await http.get("/metrics")
     assert scraped.status_code == 200
     assert scraped.headers["content-type"].startswith("text/plain")

@@ -45,7 +45,7 @@ async def test_one_trace_from_the_request_to_the_message_sent(
     try:
         with workflow_env.auto_time_skipping_disabled():
             async with running_careflow(db, client, settings, provider) as http:
-                complaint = await post_complaint(http, smtp_sink, settings.task_queue)
+                complaint = await post_complaint(http, smtp_sink, settings)
         assert provider.force_flush()
     finally:
         provider.shutdown()

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from careflow.pseudonyms import customer_pseudonym
 from careflow.runtime.binaries import temporal_cli_path
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.workflows.ids import complaint_workflow_id
@@ -136,7 +137,8 @@ async def test_two_workers_and_an_api_survive_a_sigkill_and_are_watched(
             )  # fmt: skip
             assert listed.returncode == 0, listed.stderr
             for n, complaint in enumerate(complaints):
-                assert complaint_workflow_id(f"deploy-{n}", complaint) in listed.stdout
+                customer = customer_pseudonym(env["CAREFLOW_SECRET_KEY"], f"deploy-{n}")
+                assert complaint_workflow_id(customer, complaint) in listed.stdout
 
             # Both the API's /metrics and the surviving worker's endpoint carry careflow's
             # and the SDK's families; the acknowledgements are counted where they were sent.

@@ -18,9 +18,11 @@ import httpx
 import pytest
 
 from careflow.config import Settings
+from careflow.pseudonyms import customer_pseudonym
 from careflow.runtime.schedule import SCHEDULE_ID
 from careflow.store import create_database
 from careflow.temporal_connection import connect_temporal, load_temporal_connection
+from careflow.workflows.ids import complaint_workflow_id
 from tests.faults.conftest import postgres_database
 from tests.faults.tcp_proxy import TcpProxy
 from tests.runtime.conftest import NAMESPACE, Pki
@@ -210,7 +212,10 @@ async def test_workers_and_an_api_in_their_own_namespace_over_mutual_tls(
             await asyncio.sleep(0.2)
         ids = Counter(str(m["Message-ID"]) for m in smtp_sink.messages)
         assert all(count == 1 for count in ids.values()), ids
-        journey = await client.get_workflow_handle("complaint-svc-1-k-api").describe()
+        journey_id = complaint_workflow_id(
+            customer_pseudonym(env["CAREFLOW_SECRET_KEY"], "svc-1"), "k-api"
+        )
+        journey = await client.get_workflow_handle(journey_id).describe()
         assert journey.namespace == NAMESPACE
         # A command given the wrong CA says so in one line, naming the setting.
         wrong_ca = {**env, "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki.other_ca_file)}

@@ -14,6 +14,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
 from careflow.config import Settings
 from careflow.journey_config import load_journey_config
+from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import Intent
 from careflow.store import Database
 from careflow.workflows.ids import care_message_workflow_id
@@ -70,7 +71,8 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         first = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         again = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         [workflow_id] = first.started
-        assert workflow_id == care_message_workflow_id("C-80", rule, f"birthday-{today.year}")
+        customer = customer_pseudonym(journey_settings.secret_key, "C-80")
+        assert workflow_id == care_message_workflow_id(customer, rule, f"birthday-{today.year}")
         assert again.started == []
         assert again.existing == [workflow_id]
         assert await workflow_env.client.get_workflow_handle(workflow_id).result() == "sent"
