@@ -377,7 +377,17 @@ def connect_failure(error: Exception, connection: TemporalConnection) -> tuple[s
     for needles, message in checks:
         if any(needle in text for needle in needles):
             return message, False
-    if connection.uses_tls and ("close_notify" in text or "UnexpectedEof" in text):
+    presents_certificate = isinstance(connection.tls, TLSConfig) and bool(
+        connection.tls.client_cert
+    )
+    # A server that wants a client certificate ends the connection right after the
+    # handshake; depending on timing the client sees close_notify, an unexpected EOF
+    # or just a transport error. Without a certificate configured, that is the likely
+    # cause, whichever of them arrives.
+    closed: tuple[str, ...] = ("close_notify", "UnexpectedEof")
+    if connection.uses_tls and not presents_certificate and "ConnectionRefused" not in text:
+        closed += ("transport error",)
+    if connection.uses_tls and any(needle in text for needle in closed):
         return (
             f"TLS handshake with {host} failed: the server closed the connection; it may "
             f"require a client certificate — check {cert} and {key}",

@@ -21,6 +21,7 @@ from careflow.temporal_connection import (
 from tests.faults.tcp_proxy import TcpProxy
 from tests.runtime.api_key_gate import ApiKeyGate
 from tests.runtime.conftest import API_KEY, NAMESPACE, Pki
+from tests.smtp_sink import free_port
 
 SETTINGS = Settings(temporal_port=17233)
 
@@ -288,3 +289,12 @@ async def test_an_api_key_travels_as_a_bearer_token(api_key_gate: ApiKeyGate, pk
         f"Temporal at {cloud['TEMPORAL_ADDRESS']} requires authentication"
     )
     assert api_key_gate.presented[-1] is None
+
+
+async def test_nothing_listening_over_tls_is_not_blamed_on_a_certificate() -> None:
+    # Without a client certificate, a server that ends the connection after the
+    # handshake is taken to want one; a port where nothing listens is just refused.
+    port = free_port()
+    assert await connect_problem(
+        {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "TEMPORAL_TLS": "true"}
+    ) == (f"cannot reach Temporal at 127.0.0.1:{port}: connection refused — check TEMPORAL_ADDRESS")
