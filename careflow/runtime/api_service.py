@@ -21,7 +21,6 @@ from temporalio.client import Client
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
-from careflow.observability import tracing_interceptors
 from careflow.runtime.service import (
     connect_service_temporal,
     open_store,
@@ -96,13 +95,12 @@ class ApiProcess:
 async def build_api_process(settings: Settings, stack: contextlib.AsyncExitStack) -> ApiProcess:
     """Build a `careflow api` process: store (schema checked), Temporal, the HTTP server.
 
-    The one place to add what an API process carries besides its routes: a metrics
-    runtime or tracing interceptors for the Temporal client
-    (`connect_service_temporal`'s `runtime=` and `interceptors=`), middleware or extra routes on
-    `server.config.app`, log set-up. Whatever needs closing goes on `stack`.
+    The one place to add what an API process carries besides its routes (middleware
+    or extra routes on `server.config.app`; the traced client comes from
+    careflow/runtime/service.py). Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
-    client = await connect_service_temporal(settings, interceptors=tracing_interceptors())
+    client = await connect_service_temporal(settings)
     server = api_server(settings, db, client)
     return ApiProcess(settings=settings, db=db, client=client, server=server)
 

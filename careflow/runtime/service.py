@@ -10,16 +10,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from temporalio.client import Client, Interceptor
-from temporalio.runtime import Runtime
+from temporalio.client import Client
 
 from careflow.config import KEY_FILE_NAME, Settings
+from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.store import Database, create_database
-from careflow.temporal_connection import connect_temporal, load_temporal_connection
+from careflow.temporal_connection import (
+    TemporalConnection,
+    connect_temporal,
+    load_temporal_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +93,27 @@ async def open_store(
 
 
 async def connect_service_temporal(
-    settings: Settings,
-    *,
-    runtime: Runtime | None = None,
-    interceptors: Sequence[Interceptor] = (),
+    settings: Settings, connection: TemporalConnection | None = None
 ) -> Client:
-    """The Temporal client of a service, waiting a while for a server still starting.
+    """The Temporal client of a service, traced, waiting a while for a server still
+    starting.
 
-    `runtime` (e.g. one with a Prometheus exporter) and `interceptors` (e.g.
-    OpenTelemetry tracing) are handed to the client, and so to its worker.
+    The tracing interceptor goes on every service's client (and so on its worker), so
+    one trace follows an event from the API through the journeys it starts. The SDK's
+    metrics runtime is the process's default, installed by `observe_process` first.
     """
-    connection = load_temporal_connection(settings)
+    connection = connection or load_temporal_connection(settings)
     log.info("connecting to Temporal at %s", connection.describe())
     return await connect_temporal(
-        connection,
-        patience=TEMPORAL_PATIENCE_SECONDS,
-        runtime=runtime,
-        interceptors=interceptors,
+        connection, patience=TEMPORAL_PATIENCE_SECONDS, interceptors=tracing_interceptors()
     )
+
+
+def serve_metrics(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    """The process's metrics at `CAREFLOW_METRICS_HTTP` when it is set, closed with `stack`."""
+    server = start_metrics_server(settings)
+    if server is not None:
+        stack.callback(server.close)
 
 
 def make_delivery(settings: Settings) -> Delivery:

@@ -17,13 +17,14 @@ from rich.console import Console
 from temporalio.client import Client
 
 from careflow.config import Settings
-from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.runtime.api_service import api_server
 from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
+    connect_service_temporal,
     open_store,
     run_until_stopped,
+    serve_metrics,
     stop_on_signals,
     warn_if_secret_key_is_local,
 )
@@ -31,11 +32,7 @@ from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.runtime.worker_service import start_worker
 from careflow.store import Database
-from careflow.temporal_connection import (
-    TemporalConnection,
-    connect_temporal,
-    load_temporal_connection,
-)
+from careflow.temporal_connection import TemporalConnection, load_temporal_connection
 
 log = logging.getLogger("careflow.up")
 
@@ -88,12 +85,8 @@ async def run_up(
             supervisor = asyncio.create_task(temporal.supervise(), name="careflow-temporal")
             stack.callback(supervisor.cancel)
             serving["the embedded Temporal server"] = supervisor
-        client = await connect_temporal(
-            connection, patience=60, interceptors=tracing_interceptors()
-        )
-        metrics_server = start_metrics_server(settings)
-        if metrics_server is not None:
-            stack.callback(metrics_server.close)
+        client = await connect_service_temporal(settings, connection)
+        serve_metrics(settings, stack)
 
         api = api_server(settings, db, client)
         serving["the HTTP API"] = await api.serve_until_listening()

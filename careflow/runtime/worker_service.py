@@ -16,13 +16,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from careflow.config import Settings
-from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
     connect_service_temporal,
     make_delivery,
     open_store,
     run_until_stopped,
+    serve_metrics,
     stop_on_signals,
     unless_stopped,
     warn_if_secret_key_is_local,
@@ -57,16 +57,13 @@ async def build_worker_process(
 ) -> WorkerProcess:
     """Build a `careflow worker` process: store (schema checked), Temporal, schedule, worker.
 
-    The one place to add what a worker process carries besides its worker: a metrics
-    runtime or tracing interceptors for the Temporal client
-    (`connect_service_temporal`'s `runtime=` and `interceptors=`), a metrics HTTP
-    endpoint, log set-up. Whatever needs closing goes on `stack`.
+    The one place to add what a worker process carries besides its worker (the
+    traced client and the metrics endpoint come from careflow/runtime/service.py).
+    Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
-    client = await connect_service_temporal(settings, interceptors=tracing_interceptors())
-    metrics_server = start_metrics_server(settings)
-    if metrics_server is not None:
-        stack.callback(metrics_server.close)
+    client = await connect_service_temporal(settings)
+    serve_metrics(settings, stack)
     await ensure_daily_scan_schedule(client, settings)
     worker = start_worker(settings, client, db, stack)
     return WorkerProcess(settings=settings, db=db, client=client, worker=worker)
