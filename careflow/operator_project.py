@@ -84,6 +84,8 @@ def _operator_files() -> list[tuple[Path, Path]]:
 def init_project(root: Path) -> InitializedProject:
     """Write the shipped operator files into `root`; all of them or, on refusal, none."""
     root = root.resolve()
+    if root.exists() and not root.is_dir():
+        raise ProjectExistsError([root])
     files = _operator_files()
     existing = [root / relative for _, relative in files if (root / relative).exists()]
     if (root / "README.md").exists():

@@ -37,9 +37,24 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point; what careflow writes is private to its account."""
+    """Console-script entry point; what careflow writes is private to its account.
+
+    A setup mistake (a setting that does not parse, a store out of reach) is one line
+    on stderr naming what to check, and exit code 2, from every command.
+    """
+    from careflow.cli.setup_errors import setup_problem
+
     private_umask()
-    app()
+    try:
+        app()
+    except Exception as error:
+        problem = setup_problem(error)
+        if problem is None:
+            raise
+        from careflow.cli.temporal import say_setup_problem
+
+        say_setup_problem(problem)
+        raise SystemExit(2) from None
 
 
 # Command modules register themselves on `app` when imported.

@@ -29,5 +29,10 @@ async def connect_or_exit(settings: Settings) -> Client:
 
 def exit_with(error: Exception) -> NoReturn:
     """Print `error` as one red line on stderr and exit 2 (a setup problem, not a bug)."""
-    err.print(f"[red]careflow: {escape(str(error))}[/]", highlight=False, soft_wrap=True)
+    say_setup_problem(str(error))
     raise typer.Exit(2)
+
+
+def say_setup_problem(problem: str) -> None:
+    """`problem` as one red line on stderr: `careflow: ...`."""
+    err.print(f"[red]careflow: {escape(problem)}[/]", highlight=False, soft_wrap=True)
