@@ -19,9 +19,10 @@ from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.observability import client_traces, tracing_interceptors
 from careflow.outreach.mailer import Delivery
+from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
 from careflow.store import Database
-from careflow.workflows.registry import WORKFLOWS
+from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 
 
 def _non_workflow_modules() -> list[str]:
@@ -73,7 +74,13 @@ def create_worker(
         # A client's interceptors apply to its workers already; twice would double spans.
         interceptors=[] if client_traces(client) else tracing_interceptors(),
         activities=build_activities(
-            settings, db=db, client=client, delivery=delivery, rulebook=rulebook
+            settings,
+            db=db,
+            client=client,
+            delivery=delivery,
+            journeys=JOURNEYS,
+            references=build_references(settings),
+            rulebook=rulebook,
         ),
     )
 

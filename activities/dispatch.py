@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,8 +17,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.activities.clock import activity_now
+from careflow.contracts.events import DispatchInput, DispatchResult
+from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyInput
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.journey_keys import JourneyIds, journey_ids
+from careflow.journey_spec import Journey
 from careflow.journeys import (
     CLOSED_OUTCOMES,
     mark_journey_ended,
@@ -36,35 +39,9 @@ from careflow.start_outcomes import (
     start_decision,
 )
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
-from careflow.workflows.journey import ENDS_BY_MEMO, JourneyInput
-
-if TYPE_CHECKING:
-    from careflow.workflows.registry import Journey
 
 # Journey ids per `IN (...)` lookup, well under the bound-parameter limits.
 _IDS_PER_QUERY = 1000
-
-
-@dataclass
-class DispatchInput:
-    customer_id: str
-    intents: list[Intent]
-    subject: str = ""
-    # When the trigger happened (the journey's period for re-entry is its date).
-    at: datetime | None = None
-
-
-@dataclass
-class DispatchResult:
-    """What each intent led to; `existing` lists journeys that a repeated trigger found."""
-
-    started: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    held_out: list[str] = field(default_factory=list)
-    signalled: list[str] = field(default_factory=list)
-    tagged: list[str] = field(default_factory=list)
-    notified: list[str] = field(default_factory=list)
-    not_acted_reason: str | None = None
 
 
 class DispatchActivities:

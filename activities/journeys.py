@@ -10,7 +10,6 @@ never personal data.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from careflow.activities.clock import activity_now
+from careflow.contracts.journeys import (
+    CarePlan,
+    ComplaintPlan,
+    ComplaintStatusInput,
+    ContactChangePlan,
+    DueInput,
+    OnboardingMessage,
+    OnboardingPlan,
+    OrdersSinceInput,
+    PlanInput,
+    RecordOutcomeInput,
+    RetentionPlan,
+    SurveyPlan,
+)
+from careflow.contracts.outreach import ParamValue
 from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
 from careflow.intake.apply import find_customer
 from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config
@@ -29,121 +43,8 @@ from careflow.outreach.links import survey_url
 from careflow.outreach.zones import customer_zone
 from careflow.store import Complaint, Customer, Database, Order
 
-ParamValue = str | int | float | bool
 BIRTHDAY = "birthday"
 HOUR, DAY = 3600.0, 86400.0
-
-
-@dataclass
-class PlanInput:
-    """Who the journey is for, what about, and the journey's own clock (`workflow.now()`)."""
-
-    workflow_id: str
-    customer_id: str
-    now: datetime
-    subject: str = ""
-
-
-@dataclass
-class RetentionPlan:
-    params: dict[str, ParamValue]
-    remind_at: datetime
-    give_up_at: datetime
-    call_task: bool
-    call_due_at: datetime
-    template_id: str = "retention_offer"
-    reminder_template_id: str = "retention_reminder"
-    call_template_id: str = "staff_call_task"
-
-
-@dataclass
-class CarePlan:
-    """When and what to send; `skip_reason` when the occasion cannot be honoured."""
-
-    template_id: str
-    params: dict[str, ParamValue]
-    send_at: datetime
-    skip_reason: str | None = None
-
-
-@dataclass
-class ComplaintPlan:
-    """Deadlines of the service-level ladder, in UTC, counted in business hours."""
-
-    response_due: datetime
-    resolution_due: datetime
-    give_up_at: datetime
-    levels: list[str]
-    # Durations are seconds: Temporal's JSON converter carries no timedelta.
-    survey_after_seconds: float
-    survey_remind_after_seconds: float
-    survey_close_after_seconds: float
-    low_score_threshold: int
-    reopen_due_hours: float
-    survey_params: dict[str, ParamValue]
-    ack_template: str = "complaint_ack"
-    update_template: str = "complaint_update"
-    resolved_template: str = "complaint_resolved"
-    escalation_template: str = "staff_escalation"
-    survey_template: str = "satisfaction_survey"
-    survey_reminder_template: str = "survey_reminder"
-
-
-@dataclass
-class SurveyPlan:
-    delay_seconds: float
-    remind_after_seconds: float
-    close_after_seconds: float
-    low_score_threshold: int
-    params: dict[str, ParamValue]
-    low_score_task_due_hours: float = 24
-    template_id: str = "satisfaction_survey"
-    reminder_template_id: str = "survey_reminder"
-
-
-@dataclass
-class OnboardingMessage:
-    step: str
-    template_id: str
-    after_seconds: float
-
-
-@dataclass
-class OnboardingPlan:
-    messages: list[OnboardingMessage] = field(default_factory=list)
-
-
-@dataclass
-class ContactChangePlan:
-    roles: list[str]
-    template_id: str = "staff_contact_change"
-
-
-@dataclass
-class DueInput:
-    """`hours` working hours after `start`, on the configured business calendar."""
-
-    start: datetime
-    hours: float
-
-
-@dataclass
-class OrdersSinceInput:
-    customer_id: str
-    since: datetime
-
-
-@dataclass
-class RecordOutcomeInput:
-    workflow_id: str
-    outcome: str
-
-
-@dataclass
-class ComplaintStatusInput:
-    customer_id: str
-    complaint_id: str
-    status: str  # escalated | reopened
 
 
 class JourneyActivities:
@@ -202,7 +103,12 @@ class JourneyActivities:
             birthday = _next_birthday(customer, today)
             params: dict[str, ParamValue] = {"occasion": BIRTHDAY}
             if birthday is None:
-                return CarePlan(template_id, params, request.now, "no birthday on file")
+                return CarePlan(
+                    template_id=template_id,
+                    params=params,
+                    send_at=request.now,
+                    skip_reason="no birthday on file",
+                )
             day = birthday
         else:
             # A holiday journey is started on (or shortly before) the holiday itself.
@@ -219,7 +125,12 @@ class JourneyActivities:
             params |= _coupon_params(
                 settings.coupon, config.currency, settings.code_prefix, request
             )
-        return CarePlan(template_id, params, max(send_at, request.now), skip_reason)
+        return CarePlan(
+            template_id=template_id,
+            params=params,
+            send_at=max(send_at, request.now),
+            skip_reason=skip_reason,
+        )
 
     @activity.defn
     async def plan_complaint(self, request: PlanInput) -> ComplaintPlan:
@@ -278,14 +189,21 @@ class JourneyActivities:
         """The onboarding series: each message and how long after the start it goes out."""
         steps = self._config().onboarding.steps
         return OnboardingPlan(
-            [OnboardingMessage(s.step, s.template, s.after_days * DAY) for s in steps]
+            messages=[
+                OnboardingMessage(
+                    step=s.step, template_id=s.template, after_seconds=s.after_days * DAY
+                )
+                for s in steps
+            ]
         )
 
     @activity.defn
     async def plan_contact_change_notice(self, request: PlanInput) -> ContactChangePlan:
         """Which teams hear about a customer's changed contact data."""
         settings = self._config().contact_change
-        return ContactChangePlan([f"team:{team}" for team in settings.teams], settings.template)
+        return ContactChangePlan(
+            roles=[f"team:{team}" for team in settings.teams], template_id=settings.template
+        )
 
     @activity.defn
     async def business_due(self, request: DueInput) -> datetime:

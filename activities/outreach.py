@@ -17,6 +17,7 @@ from functools import partial
 from sqlalchemy.engine import Connection
 from temporalio import activity
 
+from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
 from careflow.observability.metrics import count_message, timed_send
 from careflow.outreach.context import message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
@@ -51,42 +52,6 @@ from careflow.store import Database
 
 # The channel this module sends on, as metrics and the ledger name it.
 CHANNEL = "email"
-
-
-@dataclass
-class SendEmailInput:
-    """One intended email, identified by its journey and a deterministic step id."""
-
-    workflow_id: str
-    step_id: str
-    customer_id: str  # the business's external id
-    template_id: str
-    topic: str = "transactional"  # transactional | care | marketing
-    params: dict[str, str | int | float | bool] = field(default_factory=dict)
-    rule_id: str | None = None
-    ruleset_hash: str | None = None
-    # The journey's own time (workflow.now()). Policies decide, and every time the
-    # step writes is stamped, as of the later of this and the wall clock (`as_of`), so
-    # a journey on the time-skipping server (tests, simulations) sees quiet hours and
-    # budgets at its simulated time and leaves a ledger in that time.
-    planned_at: datetime | None = None
-
-
-@dataclass
-class SendEmailResult:
-    """What happened: sent, or an expected outcome (skipped, failed, deferred) and why.
-
-    `deferred` comes with `retry_at`: quiet hours or the contact budget say not now;
-    the journey waits until then and calls again with the same step id.
-    """
-
-    status: str
-    message_id: str | None = None
-    reason: str | None = None
-    retry_at: datetime | None = None
-    # When it was sent, on the send step's clock (`as_of`): what a journey counts its
-    # next dates from. None unless sent.
-    sent_at: datetime | None = None
 
 
 def as_of(planned_at: datetime | None) -> datetime:
@@ -189,7 +154,7 @@ class OutreachActivities:
                 await self.ledger.record_outcome(key, FAILED, str(error), as_of(request.planned_at))
                 count_message(CHANNEL, FAILED)
                 activity.logger.warning("failed %s for customer %s", key, request.customer_id)
-                return SendEmailResult(FAILED, None, str(error))
+                return SendEmailResult(status=MessageStatus.FAILED, reason=str(error))
             await self.ledger.record_outcome(key, SENT, None, as_of(request.planned_at))
         count_message(CHANNEL, SENT)
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
@@ -277,10 +242,16 @@ class OutreachActivities:
                     now=now,
                 ),
             )
-            return _Prepared(SendEmailResult(FAILED, None, reason), failed=True)
+            return _Prepared(
+                SendEmailResult(status=MessageStatus.FAILED, reason=reason), failed=True
+            )
         if message is None:
-            return _Prepared(SendEmailResult(status, None, reason, decision.until), held=decision)
-        return _Prepared(SendEmailResult(SENT, message_id, None, sent_at=now), message)
+            held = SendEmailResult(
+                status=MessageStatus(status), reason=reason, retry_at=decision.until
+            )
+            return _Prepared(held, held=decision)
+        sent = SendEmailResult(status=MessageStatus.SENT, message_id=message_id, sent_at=now)
+        return _Prepared(sent, message)
 
     @asynccontextmanager
     async def _deciding_for(self, customer_id: str, topic: Topic) -> AsyncIterator[None]:
@@ -346,7 +317,14 @@ class _Prepared:
         send's time unless the wall clock has passed it (a live retry, seconds later).
         """
         sent_at = now if step.status == SENT else None
-        return cls(SendEmailResult(step.status, step.message_id, step.reason, sent_at=sent_at))
+        return cls(
+            SendEmailResult(
+                status=MessageStatus(step.status),
+                message_id=step.message_id,
+                reason=step.reason,
+                sent_at=sent_at,
+            )
+        )
 
 
 @dataclass

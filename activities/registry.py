@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,14 @@ from careflow.activities.tasks import TaskActivities
 from careflow.config import Settings
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
+from careflow.journey_spec import Journey
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.rules import LiveRuleBook
+from careflow.rules.references import References
 from careflow.staff_alerts import alert_assignee
 from careflow.store import Database
-from careflow.workflows.registry import JOURNEYS
 
 
 def build_journey_activities(
@@ -87,11 +88,17 @@ def build_activities(
     db: Database,
     client: Client,
     delivery: Delivery,
+    journeys: Mapping[str, Journey],
+    references: References,
     rulebook: LiveRuleBook | None = None,
 ) -> list[Callable[..., Any]]:
-    """Bind every activity to its dependencies; a test fails if one is left out."""
+    """Bind every activity to its dependencies; a test fails if one is left out.
+
+    `journeys` (the workflow registry) and `references` (what rules may name) are
+    handed in by the process that assembles the worker: activities import no workflows.
+    """
     policy_path = settings.rules_dir / POLICY_FILE_NAME
-    rulebook = rulebook or LiveRuleBook(settings.rules_dir)
+    rulebook = rulebook or LiveRuleBook(settings.rules_dir, references=references)
     rules = RuleActivities(
         db,
         rulebook,
@@ -102,8 +109,8 @@ def build_activities(
         client,
         db,
         settings.task_queue,
-        JOURNEYS,
-        holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
+        journeys,
+        holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
         secret_key=settings.secret_key,
     )
     scan = ScanActivities(db, rulebook, dispatch)

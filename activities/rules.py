@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from careflow.contracts.events import EvaluateEventInput, EvaluateEventResult
 from careflow.facts import facts_for_customer
 from careflow.intake.event_facts import event_facts
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook
-from careflow.rules.intents import Intent
 from careflow.store import Customer, Database, Event, RuleDecision
-
-
-@dataclass
-class EvaluateEventInput:
-    event_id: str
-    # The workflow's time; facts are computed as of the later of this and the clock
-    # (see SendEmailInput.planned_at for why).
-    at: datetime | None = None
-
-
-@dataclass
-class EvaluateEventResult:
-    """The intents to dispatch, or why the event was not acted on."""
-
-    customer_id: str
-    intents: list[Intent] = field(default_factory=list)
-    subject: str = ""  # the business key the event is about (a complaint id), if any
-    not_acted_reason: str | None = None
 
 
 class RuleActivities:
@@ -69,12 +51,14 @@ class RuleActivities:
                 # Replayed history is recorded, never acted on: nobody wants an apology
                 # for a complaint from last year.
                 return EvaluateEventResult(
-                    customer_id, subject=subject, not_acted_reason="event is too old to act on"
+                    customer_id=customer_id,
+                    subject=subject,
+                    not_acted_reason="event is too old to act on",
                 )
             facts = await facts_for_customer(session, customer_id, decided_at)
             if facts is None:
                 return EvaluateEventResult(
-                    customer_id, subject=subject, not_acted_reason="customer unknown"
+                    customer_id=customer_id, subject=subject, not_acted_reason="customer unknown"
                 )
             facts.update(event_facts(event.type, event.data))
             # A reload reads and compiles files: keep it off the event loop.
@@ -105,7 +89,9 @@ class RuleActivities:
             customer_id,
             len(evaluation.intents),
         )
-        return EvaluateEventResult(customer_id, list(evaluation.intents), subject)
+        return EvaluateEventResult(
+            customer_id=customer_id, intents=list(evaluation.intents), subject=subject
+        )
 
 
 def _jsonable(facts: dict[str, object]) -> dict[str, object]:

@@ -9,57 +9,27 @@ journey ids are deterministic, so a second start finds the first.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict
 
 from sqlalchemy import func, insert, select
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
-from careflow.activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.dispatch import DispatchActivities
+from careflow.contracts.events import DispatchInput
+from careflow.contracts.scan import (
+    CountCustomersInput,
+    ReconcileInput,
+    ReconcileResult,
+    ScanPageInput,
+    ScanPageResult,
+)
 from careflow.facts import compute_facts
 from careflow.journeys import reconcile_closed
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook, RuleBook
 from careflow.rules.intents import Evaluation, RuleOutcome
 from careflow.store import Customer, Database, RuleDecision
-
-
-@dataclass
-class ScanPageInput:
-    scan_id: str
-    at: datetime
-    after_customer_pk: int = 0
-    page_size: int = 2000
-
-
-@dataclass
-class ScanPageResult:
-    """Where the page ended (None: no customers left) and what it did."""
-
-    last_customer_pk: int | None
-    customers: int = 0
-    rules_fired: int = 0
-    journeys_started: int = 0
-    journeys_existing: int = 0
-
-
-@dataclass
-class CountCustomersInput:
-    after_customer_pk: int = 0
-
-
-@dataclass
-class ReconcileInput:
-    """Journeys Temporal closed since `since` are checked against the store."""
-
-    since: datetime
-
-
-@dataclass
-class ReconcileResult:
-    marked: int  # journeys the store believed running that Temporal had closed
-    note: str | None = None  # why nothing could be checked, if so
 
 
 class ScanActivities:
@@ -91,12 +61,14 @@ class ScanActivities:
                 raise
             # A server without visibility queries (the time-skipping test server):
             # timelines still reconcile when they are read.
-            return ReconcileResult(0, f"Temporal cannot list closed journeys: {error.message}")
+            return ReconcileResult(
+                marked=0, note=f"Temporal cannot list closed journeys: {error.message}"
+            )
         if marked:
             activity.logger.warning(
                 "%d journeys had closed in Temporal without recording it", len(marked)
             )
-        return ReconcileResult(len(marked))
+        return ReconcileResult(marked=len(marked))
 
     @activity.defn
     async def scan_page(self, request: ScanPageInput) -> ScanPageResult:
@@ -128,7 +100,13 @@ class ScanActivities:
             if outcome.fired
         )
         requests = [
-            (pk, evaluation, DispatchInput(external, list(evaluation.intents), at=request.at))
+            (
+                pk,
+                evaluation,
+                DispatchInput(
+                    customer_id=external, intents=list(evaluation.intents), at=request.at
+                ),
+            )
             for (pk, external, _), evaluation in zip(snapshots, evaluations, strict=True)
             if evaluation.intents
         ]

@@ -9,7 +9,6 @@ loaded here, so they never enter workflow history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +21,14 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.activities.clock import activity_now
 from careflow.activities.outreach import idempotency_key
+from careflow.contracts.tasks import (
+    CloseTasksInput,
+    CloseTasksResult,
+    NotifyStaffInput,
+    NotifyStaffResult,
+    OpenTaskInput,
+    OpenTaskResult,
+)
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
 from careflow.outreach.context import build_message_context
@@ -45,57 +52,6 @@ ACCOUNT_MANAGER = "account_manager"
 TEAM_PREFIX = "team:"
 # Updates that change nothing do not hide the one that did, among this many.
 _RECENT_UPDATES = 20
-
-
-@dataclass
-class OpenTaskInput:
-    """A task for a staff role: `agent`, `supervisor`, `manager`, `account_manager`, `team:x`."""
-
-    workflow_id: str
-    step_id: str
-    kind: str
-    role: str
-    customer_id: str
-    title: str
-    due_at: datetime | None = None
-    complaint_id: str = ""
-
-
-@dataclass
-class OpenTaskResult:
-    task_id: int
-    created: bool
-
-
-@dataclass
-class NotifyStaffInput:
-    """One email to the staff member behind `role`, about a customer (and maybe a case)."""
-
-    workflow_id: str
-    step_id: str
-    role: str
-    customer_id: str
-    template_id: str
-    reason: str = ""
-    due_at: datetime | None = None
-    complaint_id: str = ""
-
-
-@dataclass
-class NotifyStaffResult:
-    status: str  # sent | failed | skipped
-    reason: str | None = None
-
-
-@dataclass
-class CloseTasksInput:
-    workflow_id: str
-    status: str = DONE
-
-
-@dataclass
-class CloseTasksResult:
-    closed: int
 
 
 class TaskActivities:
@@ -132,7 +88,7 @@ class TaskActivities:
             async with self.db.session() as session:
                 existing = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
                 if existing is not None:
-                    return OpenTaskResult(existing, created=False)
+                    return OpenTaskResult(task_id=existing, created=False)
                 customer = await find_customer(session, request.customer_id)
                 task = Task(
                     idempotency_key=key,
@@ -154,9 +110,9 @@ class TaskActivities:
             async with self.db.session() as session:
                 found = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
             assert found is not None
-            return OpenTaskResult(found, created=False)
+            return OpenTaskResult(task_id=found, created=False)
         activity.logger.info("opened task %s for customer %s", key, request.customer_id)
-        return OpenTaskResult(task_id, created=True)
+        return OpenTaskResult(task_id=task_id, created=True)
 
     @activity.defn
     async def close_tasks(self, request: CloseTasksInput) -> CloseTasksResult:
@@ -176,7 +132,7 @@ class TaskActivities:
             for task in tasks:
                 task.status, task.completed_at = request.status, now
                 closed += 1
-        return CloseTasksResult(closed)
+        return CloseTasksResult(closed=closed)
 
     @activity.defn
     async def notify_staff(self, request: NotifyStaffInput) -> NotifyStaffResult:
@@ -187,13 +143,13 @@ class TaskActivities:
             customer = await find_customer(session, request.customer_id)
             row = await self._claim(session, key, request, customer, now)
             if row.status in (SENT, FAILED):
-                return NotifyStaffResult(row.status)
+                return NotifyStaffResult(status=row.status)
             if customer is None or customer.erased_at is not None:
                 row.status, row.completed_at = FAILED, now
-                return NotifyStaffResult("skipped", "customer unknown or erased")
+                return NotifyStaffResult(status="skipped", reason="customer unknown or erased")
             if not row.assignee:
                 row.status, row.completed_at = FAILED, now
-                return NotifyStaffResult("skipped", f"no address for {request.role}")
+                return NotifyStaffResult(status="skipped", reason=f"no address for {request.role}")
             try:
                 message = await self._compose(session, customer, row.assignee, key, request)
             except TemplateProblem as problem:
@@ -216,15 +172,15 @@ class TaskActivities:
                 activity.logger.warning(
                     "failed %s for customer %s: %s", key, request.customer_id, reason
                 )
-                return NotifyStaffResult(FAILED, reason)
+                return NotifyStaffResult(status=FAILED, reason=reason)
         try:
             await self.delivery.deliver(message)
         except PermanentDeliveryError as error:
             await self._finish(key, FAILED)
-            return NotifyStaffResult(FAILED, str(error))
+            return NotifyStaffResult(status=FAILED, reason=str(error))
         await self._finish(key, SENT)
         activity.logger.info("notified %s for customer %s", key, request.customer_id)
-        return NotifyStaffResult(SENT)
+        return NotifyStaffResult(status=SENT)
 
     async def _claim(
         self,

@@ -50,6 +50,7 @@ from bench.careflow_process import complaint_id, customer_id, prepare_store, res
 from bench.harness import Figure
 from bench.waiting_journey import WaitingJourneyWorkflow
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.runtime.binaries import temporal_test_server_path
 from careflow.runtime.processes import start_child, stop_child
@@ -58,7 +59,6 @@ from careflow.store import Task, create_database
 from careflow.worker import create_worker
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.ids import complaint_workflow_id
-from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink, free_port
 
 TASK_QUEUE = "careflow"

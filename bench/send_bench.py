@@ -41,8 +41,9 @@ from aiosmtpd.smtp import Envelope, Session
 from temporalio.testing import ActivityEnvironment
 
 from bench.scale_bench import fresh_postgres_database
-from careflow.activities.outreach import OutreachActivities, SendEmailInput
+from careflow.activities.outreach import OutreachActivities
 from careflow.config import SmtpTarget
+from careflow.contracts import SendEmailInput
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.outreach.context import message_context

@@ -15,8 +15,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from careflow.contracts import JourneyInput
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput
 
 # Far beyond any measurement: the timer never fires while the benchmark runs.
 WAIT = timedelta(days=30)

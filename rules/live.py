@@ -32,7 +32,7 @@ class LiveRuleBook:
         self,
         directory: Path,
         *,
-        references: References | None = None,
+        references: References,
         check_interval: float = CHECK_INTERVAL_SECONDS,
     ) -> None:
         self.directory = Path(directory)

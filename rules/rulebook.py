@@ -21,7 +21,7 @@ from careflow.rules.intents import Evaluation, Intent, RuleOutcome
 from careflow.rules.model import Rule, Ruleset, leaves
 from careflow.rules.parser import parse_ruleset
 from careflow.rules.phrases import Phrase
-from careflow.rules.references import References, default_references
+from careflow.rules.references import References
 
 RULE_FILE_PATTERN = "*.rules.yaml"
 _NOTHING = Evaluation(intents=(), outcomes=())
@@ -262,18 +262,17 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_rulebook(directory: Path, *, references: References | None = None) -> RuleBook:
+def load_rulebook(directory: Path, *, references: References) -> RuleBook:
     """Load, check and compile every `*.rules.yaml` in `directory`.
 
-    Raises RuleFileError with every mistake (including failing examples).
+    Raises RuleFileError with every mistake (including failing examples). The
+    references come from the process that loads the rules (careflow/rule_references.py).
     """
-    references = references or default_references(rules_dir=directory)
     return load_rule_files(rule_files([directory]), references=references)
 
 
-def load_rule_files(files: Sequence[Path], *, references: References | None = None) -> RuleBook:
+def load_rule_files(files: Sequence[Path], *, references: References) -> RuleBook:
     """Load, check and compile the given rule files into one RuleBook."""
-    references = references or default_references()
     errors: list[RuleError] = []
     rulesets: list[Ruleset] = []
     digest = hashlib.sha256()

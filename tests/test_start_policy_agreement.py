@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from careflow.activities.dispatch import DispatchActivities, DispatchInput
+from careflow.activities.dispatch import DispatchActivities
 from careflow.config import Settings
+from careflow.contracts import DispatchInput
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
@@ -101,7 +102,9 @@ async def test_dispatcher_timeline_and_replay_agree(
 
     async def trigger(at: datetime, customer: str, *intents: Intent) -> None:
         """The rules fired `intents` for `customer` at `at`: the three take it from here."""
-        result = await dispatcher.dispatch(DispatchInput(customer, list(intents), at=at))
+        result = await dispatcher.dispatch(
+            DispatchInput(customer_id=customer, intents=list(intents), at=at)
+        )
         blockers = iter(result.existing)
         for intent in intents:
             workflow_id = offer_id(customer, intent.rule_id, at, intent.reenter_after_days)

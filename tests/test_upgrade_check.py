@@ -20,6 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from careflow.cli.upgrade import parse_duration
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.intake.events import EventIn, accept_event
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.pseudonyms import customer_pseudonym
@@ -32,7 +33,6 @@ from careflow.upgrade_check import (
 )
 from careflow.worker import create_worker
 from careflow.workflows.ids import complaint_workflow_id
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink, free_port
 from tests.workflows.harness import HISTORIES_DIR, add_customer, new_id
@@ -120,7 +120,9 @@ async def start_journeys(
         await add_customer(db, customer, tier="vip", now=now)
         handle = await client.start_workflow(
             RetentionOfferWorkflow.run,
-            JourneyInput(customer, "dormant-win-back", "h", as_of=now),
+            JourneyInput(
+                customer_id=customer, rule_id="dormant-win-back", ruleset_hash="h", as_of=now
+            ),
             id=new_id(f"retention_offer-{customer}"),
             task_queue=settings.task_queue,
         )

@@ -7,25 +7,30 @@ outcome goes to the `journeys` table for the KPIs and the timeline.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.journeys import JourneyActivities, PlanInput, RecordOutcomeInput
-    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.contracts.activity import ActivityContract
+    from careflow.contracts.journeys import (
+        RECORD_OUTCOME,
+        JourneyInput,
+        JourneyOutcome,
+        PlanInput,
+        RecordOutcomeInput,
+    )
+    from careflow.workflows.calls import call_activity
+    from careflow.workflows.journey import journey_start
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 PlanT = TypeVar("PlanT")
 
 
-async def plan_journey(
-    method: Callable[[JourneyActivities, PlanInput], Awaitable[PlanT]], journey: JourneyInput
-) -> PlanT:
+async def plan_journey(plan: ActivityContract[PlanInput, PlanT], journey: JourneyInput) -> PlanT:
     """Ask the journey's plan activity once; the answer is recorded in history."""
-    return await workflow.execute_activity_method(
-        method,
+    return await call_activity(
+        plan,
         PlanInput(
             workflow_id=workflow.info().workflow_id,
             customer_id=journey.customer_id,
@@ -37,10 +42,10 @@ async def plan_journey(
     )
 
 
-async def record_outcome(outcome: str) -> str:
+async def record_outcome(outcome: JourneyOutcome) -> JourneyOutcome:
     """Record how the journey ended (for the KPIs) and return the outcome."""
-    await workflow.execute_activity_method(
-        JourneyActivities.record_outcome,
+    await call_activity(
+        RECORD_OUTCOME,
         RecordOutcomeInput(workflow_id=workflow.info().workflow_id, outcome=outcome),
         start_to_close_timeout=QUICK_TIMEOUT,
         retry_policy=QUICK_RETRY,

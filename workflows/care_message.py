@@ -11,12 +11,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # Imported by name so the sandbox can resolve the send result's type hints.
-    import careflow.activities.outreach  # noqa: F401
-    from careflow.activities.journeys import JourneyActivities
+    from careflow.contracts.journeys import PLAN_CARE_MESSAGE, JourneyInput, JourneyOutcome
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.journey import journey_start
     from careflow.workflows.sending import send_step
 
 
@@ -25,16 +23,16 @@ class CareMessageWorkflow(JourneyExits):
     """One greeting for one occasion; its id comes from `ids.care_message_workflow_id`."""
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
         return await record_outcome(await self._journey(journey))
 
-    async def _journey(self, journey: JourneyInput) -> str:
-        plan = await plan_journey(JourneyActivities.plan_care_message, journey)
+    async def _journey(self, journey: JourneyInput) -> JourneyOutcome:
+        plan = await plan_journey(PLAN_CARE_MESSAGE, journey)
         if plan.skip_reason is not None:
             workflow.logger.info("not greeting %s: %s", journey.customer_id, plan.skip_reason)
-            return "skipped"
+            return JourneyOutcome.SKIPPED
         if await wait_until(lambda: self.exited, plan.send_at):
-            return self.exit_outcome() or "ended"
+            return self.exit_outcome() or JourneyOutcome.ENDED
         result = await send_step(
             journey,
             "greeting",
@@ -44,4 +42,4 @@ class CareMessageWorkflow(JourneyExits):
             stop=lambda: self.exited,
             due_at=max(plan.send_at, journey_start(journey)),
         )
-        return self.exit_outcome() or result.status
+        return self.exit_outcome() or JourneyOutcome.of_message(result.status)

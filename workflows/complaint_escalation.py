@@ -23,17 +23,20 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # Imported by name so the sandbox can resolve the send result's type hints.
-    import careflow.activities.outreach  # noqa: F401
-    from careflow.activities.journeys import (
+    from careflow.contracts.journeys import (
+        BUSINESS_DUE,
+        PLAN_COMPLAINT,
+        SET_COMPLAINT_STATUS,
         ComplaintPlan,
+        ComplaintStatus,
         ComplaintStatusInput,
         DueInput,
-        JourneyActivities,
+        JourneyInput,
+        JourneyOutcome,
     )
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.calls import call_activity
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import close_tasks, notify_staff, open_task
@@ -43,7 +46,11 @@ with workflow.unsafe.imports_passed_through():
 RESOLUTION_WAIT = timedelta(days=30)
 # Patch ids are an API: running journeys replay against them.
 SLA_LADDER = "sla-ladder-v1"
-RESOLVED, UNRESOLVED, REOPENED = "resolved", "unresolved", "reopened"
+RESOLVED, UNRESOLVED, REOPENED = (
+    JourneyOutcome.RESOLVED,
+    JourneyOutcome.UNRESOLVED,
+    JourneyOutcome.REOPENED,
+)
 
 
 @workflow.defn(name="ComplaintEscalationWorkflow")
@@ -58,12 +65,12 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         self.level = 0
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
         if workflow.patched(SLA_LADDER):
             return await record_outcome(await self._ladder(journey))
         return await self._first_version(journey)
 
-    async def _first_version(self, journey: JourneyInput) -> str:
+    async def _first_version(self, journey: JourneyInput) -> JourneyOutcome:
         """What journeys started before the ladder shipped still do (they replay this)."""
         case = {"complaint_id": journey.subject}
         await send_step(journey, "ack", "complaint_ack", topic="transactional", params=case)
@@ -74,14 +81,14 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         except TimeoutError:
             return UNRESOLVED
         if self.erased:
-            return "erased"
+            return JourneyOutcome.ERASED
         await send_step(
             journey, "resolved", "complaint_resolved", topic="transactional", params=case
         )
         return RESOLVED
 
-    async def _ladder(self, journey: JourneyInput) -> str:
-        plan = await plan_journey(JourneyActivities.plan_complaint, journey)
+    async def _ladder(self, journey: JourneyInput) -> JourneyOutcome:
+        plan = await plan_journey(PLAN_COMPLAINT, journey)
         complaint = journey.subject
         await send_step(
             journey,
@@ -107,7 +114,7 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         if not await wait_until(lambda: self.resolved or self.erased, plan.give_up_at):
             return UNRESOLVED
         if self.erased:
-            return "erased"
+            return JourneyOutcome.ERASED
         return await self._resolved(journey, plan)
 
     def _target_met(self, target: str) -> bool:
@@ -150,7 +157,7 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
             stop=lambda: self.erased,
         )
 
-    async def _resolved(self, journey: JourneyInput, plan: ComplaintPlan) -> str:
+    async def _resolved(self, journey: JourneyInput, plan: ComplaintPlan) -> JourneyOutcome:
         """Close the tasks, tell the customer, ask how it went a day later."""
         case = {"complaint_id": journey.subject}
         await close_tasks()
@@ -163,10 +170,10 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         if await wait_until(lambda: self.exited or self.answered, survey_at) and self.exited:
             return RESOLVED
         steps = SurveySteps(
-            plan.survey_template,
-            plan.survey_reminder_template,
-            plan.survey_remind_after_seconds,
-            plan.survey_close_after_seconds,
+            template_id=plan.survey_template,
+            reminder_template_id=plan.survey_reminder_template,
+            remind_after_seconds=plan.survey_remind_after_seconds,
+            close_after_seconds=plan.survey_close_after_seconds,
         )
         answer = ANSWERED
         if not self.answered:
@@ -186,13 +193,13 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
     async def _reopen(self, journey: JourneyInput, plan: ComplaintPlan) -> None:
         """A low score: the case goes back to a manager."""
         complaint, manager = journey.subject, plan.levels[-1]
-        due_at = await workflow.execute_activity_method(
-            JourneyActivities.business_due,
+        due_at = await call_activity(
+            BUSINESS_DUE,
             DueInput(start=workflow.now(), hours=plan.reopen_due_hours),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        await self._set_status(journey, REOPENED)
+        await self._set_status(journey, "reopened")
         await open_task(
             journey,
             "task-reopened",
@@ -212,10 +219,12 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
             complaint_id=complaint,
         )
 
-    async def _set_status(self, journey: JourneyInput, status: str) -> None:
-        await workflow.execute_activity_method(
-            JourneyActivities.set_complaint_status,
-            ComplaintStatusInput(journey.customer_id, journey.subject, status),
+    async def _set_status(self, journey: JourneyInput, status: ComplaintStatus) -> None:
+        await call_activity(
+            SET_COMPLAINT_STATUS,
+            ComplaintStatusInput(
+                customer_id=journey.customer_id, complaint_id=journey.subject, status=status
+            ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )

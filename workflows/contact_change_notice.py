@@ -9,9 +9,12 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.journeys import JourneyActivities
+    from careflow.contracts.journeys import (
+        PLAN_CONTACT_CHANGE_NOTICE,
+        JourneyInput,
+        JourneyOutcome,
+    )
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
-    from careflow.workflows.journey import JourneyInput
     from careflow.workflows.staff import notify_staff
 
 
@@ -20,8 +23,8 @@ class ContactChangeNoticeWorkflow:
     """One notice per customer and day; its id comes from `ids.contact_change_workflow_id`."""
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
-        plan = await plan_journey(JourneyActivities.plan_contact_change_notice, journey)
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
+        plan = await plan_journey(PLAN_CONTACT_CHANGE_NOTICE, journey)
         for role in plan.roles:
             await notify_staff(
                 journey,
@@ -30,4 +33,4 @@ class ContactChangeNoticeWorkflow:
                 role=role,
                 reason="The customer's contact data changed.",
             )
-        return await record_outcome("notified")
+        return await record_outcome(JourneyOutcome.NOTIFIED)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
-    from careflow.activities.rules import EvaluateEventInput, RuleActivities
+    from careflow.contracts.events import (
+        DISPATCH_INTENTS,
+        EVALUATE_EVENT,
+        DispatchInput,
+        DispatchResult,
+        EvaluateEventInput,
+    )
+    from careflow.workflows.calls import call_activity
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 
@@ -19,16 +25,16 @@ class CustomerEventWorkflow:
         # Live intake leaves `at` unset: the event is evaluated as of now. A simulation
         # sets it to the event's own time, which must not move with the worker's speed.
         at = request.at or workflow.now()
-        evaluation = await workflow.execute_activity_method(
-            RuleActivities.evaluate_event,
-            EvaluateEventInput(request.event_id, at=at),
+        evaluation = await call_activity(
+            EVALUATE_EVENT,
+            EvaluateEventInput(event_id=request.event_id, at=at),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
         if not evaluation.intents:
             return DispatchResult(not_acted_reason=evaluation.not_acted_reason or "no rule fired")
-        return await workflow.execute_activity_method(
-            DispatchActivities.dispatch_intents,
+        return await call_activity(
+            DISPATCH_INTENTS,
             DispatchInput(
                 customer_id=evaluation.customer_id,
                 intents=evaluation.intents,

@@ -7,23 +7,27 @@ new every few dozen pages so its history stays small at a million customers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.scan import (
+    from careflow.contracts.scan import (
+        COUNT_CUSTOMERS,
+        RECONCILE_JOURNEYS,
+        SCAN_PAGE,
         CountCustomersInput,
+        DailyScanInput,
         ReconcileInput,
-        ScanActivities,
         ScanPageInput,
+        ScanProgress,
     )
+    from careflow.workflows.calls import call_activity
 
 PAGES_PER_RUN = 50
 # Patch ids are an API: running scans replay against them.
-RECONCILE_JOURNEYS = "reconcile-journeys-v1"
+RECONCILE_PATCH = "reconcile-journeys-v1"
 # How far back each scan looks for journeys Temporal closed abnormally: two days,
 # so a scan that did not run one day is covered by the next.
 RECONCILE_WINDOW = timedelta(days=2)
@@ -32,30 +36,6 @@ PAGE_HEARTBEAT = timedelta(minutes=1)
 PAGE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)
 )
-
-
-@dataclass
-class DailyScanInput:
-    """`at` is the time facts are computed as of (default: when the scan starts)."""
-
-    at: datetime | None = None
-    page_size: int = 2000
-    # Carried across continue-as-new:
-    after_customer_pk: int = 0
-    total_customers: int | None = None
-    scanned: int = 0
-    rules_fired: int = 0
-    journeys_started: int = 0
-
-
-@dataclass
-class ScanProgress:
-    at: datetime | None
-    total_customers: int | None
-    scanned: int
-    rules_fired: int
-    journeys_started: int
-    done: bool
 
 
 @workflow.defn(name="DailyScanWorkflow")
@@ -70,24 +50,24 @@ class DailyScanWorkflow:
         if state.at is None:
             state.at = workflow.now()
         if state.total_customers is None:
-            state.total_customers = await workflow.execute_activity_method(
-                ScanActivities.count_customers,
+            state.total_customers = await call_activity(
+                COUNT_CUSTOMERS,
                 CountCustomersInput(),
                 start_to_close_timeout=PAGE_TIMEOUT,
                 retry_policy=PAGE_RETRY,
             )
             # Once a scan (not again after continue-as-new): the store learns of
             # journeys that failed or were terminated outside careflow.
-            if workflow.patched(RECONCILE_JOURNEYS):
-                await workflow.execute_activity_method(
-                    ScanActivities.reconcile_journeys,
+            if workflow.patched(RECONCILE_PATCH):
+                await call_activity(
+                    RECONCILE_JOURNEYS,
                     ReconcileInput(since=state.at - RECONCILE_WINDOW),
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
                 )
         for _ in range(PAGES_PER_RUN):
-            page = await workflow.execute_activity_method(
-                ScanActivities.scan_page,
+            page = await call_activity(
+                SCAN_PAGE,
                 ScanPageInput(
                     scan_id=f"scan:{state.at.isoformat()}",
                     at=state.at,

@@ -13,9 +13,9 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.workflows.journey import ENDS_BY_MEMO
+    from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyOutcome
 
-OPTED_OUT, ERASED = "opted_out", "erased"
+OPTED_OUT, ERASED = JourneyOutcome.OPTED_OUT, JourneyOutcome.ERASED
 # Journeys started before they told the dispatcher when they end replay without it.
 ENDS_BY_PATCH = "journey-ends-by-memo"
 
@@ -31,7 +31,7 @@ class JourneyExits:
     def exited(self) -> bool:
         return self.opted_out or self.erased
 
-    def exit_outcome(self) -> str | None:
+    def exit_outcome(self) -> JourneyOutcome | None:
         """The outcome to record when an exit ended the journey, else None."""
         if self.erased:
             return ERASED

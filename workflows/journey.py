@@ -1,32 +1,13 @@
-"""What every journey is started with: ids and the rule that started it, never personal data."""
+"""The instant a journey counts from (its input, `JourneyInput`, is in careflow.contracts)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from temporalio import workflow
 
-# The memo key under which a journey says when it will have ended (an ISO instant).
-ENDS_BY_MEMO = "ends_by"
-
-
-@dataclass
-class JourneyInput:
-    """The one argument of every journey workflow.
-
-    `subject` is the business key the journey is about when a customer can have
-    several at once (a complaint id, an occasion such as `birthday-2026`).
-    `as_of` is the instant of the trigger that started it (the scan's time, the
-    event's evaluation time); the plan's dates count from it.
-    """
-
-    customer_id: str
-    rule_id: str = ""
-    ruleset_hash: str = ""
-    subject: str = ""
-    params: dict[str, str | int | float | bool] = field(default_factory=dict)
-    as_of: datetime | None = None
+with workflow.unsafe.imports_passed_through():
+    from careflow.contracts.journeys import JourneyInput
 
 
 def journey_start(journey: JourneyInput) -> datetime:

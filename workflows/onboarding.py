@@ -12,12 +12,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # Imported by name so the sandbox can resolve the send result's type hints.
-    import careflow.activities.outreach  # noqa: F401
-    from careflow.activities.journeys import JourneyActivities
+    from careflow.contracts.journeys import PLAN_ONBOARDING, JourneyInput, JourneyOutcome
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.journey import journey_start
     from careflow.workflows.sending import send_step
 
 
@@ -26,18 +24,18 @@ class OnboardingWorkflow(JourneyExits):
     """One customer's onboarding series."""
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
         return await record_outcome(await self._journey(journey))
 
-    async def _journey(self, journey: JourneyInput) -> str:
-        plan = await plan_journey(JourneyActivities.plan_onboarding, journey)
+    async def _journey(self, journey: JourneyInput) -> JourneyOutcome:
+        plan = await plan_journey(PLAN_ONBOARDING, journey)
         started = journey_start(journey)
         if plan.messages:
             self.announce_end(started + timedelta(seconds=plan.messages[-1].after_seconds))
         for message in plan.messages:
             due = started + timedelta(seconds=message.after_seconds)
             if await wait_until(lambda: self.exited, due):
-                return self.exit_outcome() or "ended"
+                return self.exit_outcome() or JourneyOutcome.ENDED
             await send_step(
                 journey,
                 message.step,
@@ -47,5 +45,5 @@ class OnboardingWorkflow(JourneyExits):
                 due_at=due,
             )
             if self.exited:
-                return self.exit_outcome() or "ended"
-        return "completed"
+                return self.exit_outcome() or JourneyOutcome.ENDED
+        return JourneyOutcome.COMPLETED

@@ -7,10 +7,10 @@ registered workflow type names are an API and are never renamed while running.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from careflow.journey_spec import Journey
 from careflow.workflows import ids
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
@@ -20,21 +20,6 @@ from careflow.workflows.daily_scan import DailyScanWorkflow
 from careflow.workflows.onboarding import OnboardingWorkflow
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
-
-
-@dataclass(frozen=True)
-class Journey:
-    """A workflow that rules may start or signal, and how its id is built."""
-
-    name: str
-    workflow: type[Any]
-    description: str
-    signals: tuple[str, ...]
-    # Builds the workflow id from (customer pseudonym, rule id, subject, day,
-    # reenter_after_days): the dispatcher passes the keyed pseudonym, never the raw id.
-    workflow_id: Callable[[str, str, str, date, int | None], str]
-    # Whether the journey is about one subject (a complaint) rather than the customer.
-    needs_subject: bool = False
 
 
 def _per_complaint(customer: str, _rule: str, subject: str, _on: date, _re: int | None) -> str:
@@ -67,13 +52,6 @@ JOURNEYS: dict[str, Journey] = {
             name="complaint_escalation",
             workflow=ComplaintEscalationWorkflow,
             description="Acknowledge a new complaint at once and follow it to resolution.",
-            signals=(
-                "complaint_resolved",
-                "complaint_responded",
-                "survey_answered",
-                "opted_out",
-                "customer_erased",
-            ),
             workflow_id=_per_complaint,
             needs_subject=True,
         ),
@@ -81,14 +59,12 @@ JOURNEYS: dict[str, Journey] = {
             name="retention_offer",
             workflow=RetentionOfferWorkflow,
             description="Win a customer back: offer, one reminder, then a call for VIPs.",
-            signals=("order_placed", "opted_out", "customer_erased"),
             workflow_id=_per_rule("retention_offer"),
         ),
         Journey(
             name="care_message",
             workflow=CareMessageWorkflow,
             description="A birthday or holiday greeting at a friendly local hour.",
-            signals=("opted_out", "customer_erased"),
             # The dispatcher makes the subject `<occasion>-<year>` from the rule's
             # `occasion` parameter.
             workflow_id=_per_occasion,
@@ -97,21 +73,18 @@ JOURNEYS: dict[str, Journey] = {
             name="satisfaction_survey",
             workflow=SatisfactionSurveyWorkflow,
             description="Ask how we did after a purchase; remind once; follow up low scores.",
-            signals=("survey_answered", "opted_out", "customer_erased"),
             workflow_id=_per_rule("satisfaction_survey"),
         ),
         Journey(
             name="onboarding",
             workflow=OnboardingWorkflow,
             description="Welcome a new customer with a short series of messages.",
-            signals=("opted_out", "customer_erased"),
             workflow_id=_per_rule("onboarding"),
         ),
         Journey(
             name="contact_change_notice",
             workflow=ContactChangeNoticeWorkflow,
             description="Tell sales, service and marketing that a customer's contact data changed.",
-            signals=(),
             workflow_id=_per_day,
         ),
     )

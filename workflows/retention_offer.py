@@ -14,17 +14,23 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # Imported by name so the sandbox can resolve the send result's type hints.
-    import careflow.activities.outreach  # noqa: F401
-    from careflow.activities.journeys import JourneyActivities, OrdersSinceInput
+    from careflow.contracts.journeys import (
+        ORDERS_SINCE,
+        PLAN_RETENTION_OFFER,
+        JourneyInput,
+        JourneyOutcome,
+        OrdersSinceInput,
+    )
+    from careflow.contracts.outreach import MessageStatus
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
+    from careflow.workflows.calls import call_activity
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.journey import journey_start
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import notify_staff, open_task
 
-GOAL_MET = "goal_met"
+GOAL_MET = JourneyOutcome.GOAL_MET
 
 
 @workflow.defn(name="RetentionOfferWorkflow")
@@ -36,12 +42,12 @@ class RetentionOfferWorkflow(JourneyExits):
         self.ordered = False
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
         return await record_outcome(await self._journey(journey))
 
-    async def _journey(self, journey: JourneyInput) -> str:
+    async def _journey(self, journey: JourneyInput) -> JourneyOutcome:
         started = journey_start(journey)
-        plan = await plan_journey(JourneyActivities.plan_retention_offer, journey)
+        plan = await plan_journey(PLAN_RETENTION_OFFER, journey)
         self.announce_end(plan.give_up_at)
         offer = await send_step(
             journey,
@@ -54,8 +60,8 @@ class RetentionOfferWorkflow(JourneyExits):
         )
         if self._done():
             return self._outcome()
-        if offer.status != "sent":
-            return f"offer_{offer.status}"
+        if offer.status != MessageStatus.SENT:
+            return JourneyOutcome.of_offer(offer.status)
         if await wait_until(self._done, plan.remind_at) or await self._ordered(journey, started):
             return self._outcome()
         await send_step(
@@ -70,7 +76,7 @@ class RetentionOfferWorkflow(JourneyExits):
         if await wait_until(self._done, plan.give_up_at) or await self._ordered(journey, started):
             return self._outcome()
         if not plan.call_task:
-            return "goal_not_met"
+            return JourneyOutcome.GOAL_NOT_MET
         reason = "A win-back offer and its reminder did not bring the customer back."
         await open_task(
             journey,
@@ -88,13 +94,13 @@ class RetentionOfferWorkflow(JourneyExits):
             reason=reason,
             due_at=plan.call_due_at,
         )
-        return "call_task"
+        return JourneyOutcome.CALL_TASK
 
     async def _ordered(self, journey: JourneyInput, since: datetime) -> bool:
         """Whether an order arrived that no `order_placed` signal announced."""
-        orders = await workflow.execute_activity_method(
-            JourneyActivities.orders_since,
-            OrdersSinceInput(journey.customer_id, since),
+        orders = await call_activity(
+            ORDERS_SINCE,
+            OrdersSinceInput(customer_id=journey.customer_id, since=since),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
@@ -104,7 +110,7 @@ class RetentionOfferWorkflow(JourneyExits):
     def _done(self) -> bool:
         return self.ordered or self.exited
 
-    def _outcome(self) -> str:
+    def _outcome(self) -> JourneyOutcome:
         return self.exit_outcome() or GOAL_MET
 
     @workflow.signal(name="order_placed")

@@ -11,16 +11,14 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # Imported by name so the sandbox can resolve the send result's type hints.
-    import careflow.activities.outreach  # noqa: F401
-    from careflow.activities.journeys import JourneyActivities
+    from careflow.contracts.journeys import PLAN_SATISFACTION_SURVEY, JourneyInput, JourneyOutcome
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.journey import JourneyInput, journey_start
+    from careflow.workflows.journey import journey_start
     from careflow.workflows.staff import notify_staff, open_task
     from careflow.workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
-LOW_SCORE = "low_score"
+LOW_SCORE = JourneyOutcome.LOW_SCORE
 
 
 @workflow.defn(name="SatisfactionSurveyWorkflow")
@@ -32,20 +30,20 @@ class SatisfactionSurveyWorkflow(JourneyExits, SurveyAnswers):
         SurveyAnswers.__init__(self)
 
     @workflow.run
-    async def run(self, journey: JourneyInput) -> str:
+    async def run(self, journey: JourneyInput) -> JourneyOutcome:
         return await record_outcome(await self._journey(journey))
 
-    async def _journey(self, journey: JourneyInput) -> str:
-        plan = await plan_journey(JourneyActivities.plan_satisfaction_survey, journey)
+    async def _journey(self, journey: JourneyInput) -> JourneyOutcome:
+        plan = await plan_journey(PLAN_SATISFACTION_SURVEY, journey)
         ask_at = journey_start(journey) + timedelta(seconds=plan.delay_seconds)
         # The customer may answer early (from a receipt link); that is an answer too.
         if await wait_until(lambda: self.exited or self.answered, ask_at) and self.exited:
-            return self.exit_outcome() or "ended"
+            return self.exit_outcome() or JourneyOutcome.ENDED
         steps = SurveySteps(
-            plan.template_id,
-            plan.reminder_template_id,
-            plan.remind_after_seconds,
-            plan.close_after_seconds,
+            template_id=plan.template_id,
+            reminder_template_id=plan.reminder_template_id,
+            remind_after_seconds=plan.remind_after_seconds,
+            close_after_seconds=plan.close_after_seconds,
         )
         answer = ANSWERED
         if not self.answered:
@@ -53,7 +51,7 @@ class SatisfactionSurveyWorkflow(JourneyExits, SurveyAnswers):
                 journey, steps, plan.params, answers=self, stop=lambda: self.exited, due_at=ask_at
             )
         if self.exited:
-            return self.exit_outcome() or "ended"
+            return self.exit_outcome() or JourneyOutcome.ENDED
         if answer == ANSWERED and self.score is not None and self.score <= plan.low_score_threshold:
             due_at = workflow.now() + timedelta(hours=plan.low_score_task_due_hours)
             reason = f"Low satisfaction score: {self.score}"

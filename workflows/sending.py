@@ -14,11 +14,16 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.outreach import OutreachActivities, SendEmailInput, SendEmailResult
-    from careflow.workflows.journey import JourneyInput
+    from careflow.contracts.journeys import JourneyInput
+    from careflow.contracts.outreach import (
+        SEND_EMAIL,
+        MessageStatus,
+        ParamValue,
+        SendEmailInput,
+        SendEmailResult,
+    )
+    from careflow.workflows.calls import call_activity
     from careflow.workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
-
-ParamValue = str | int | float | bool
 
 
 async def send_step(
@@ -53,19 +58,22 @@ async def send_step(
     # step is due at the `retry_at` it waited for.
     request.planned_at = due_at or workflow.now()
     while True:
-        result = await workflow.execute_activity_method(
-            OutreachActivities.send_email,
+        result = await call_activity(
+            SEND_EMAIL,
             request,
             start_to_close_timeout=SEND_TIMEOUT,
             schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
             retry_policy=SEND_RETRY,
         )
-        if result.status != "deferred" or result.retry_at is None:
+        if result.status != MessageStatus.DEFERRED or result.retry_at is None:
             return result
         wait = result.retry_at - workflow.now()
         if wait.total_seconds() > 0:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(stop, timeout=wait)
         if stop():
-            return SendEmailResult("skipped", None, "journey ended while the message was deferred")
+            return SendEmailResult(
+                status=MessageStatus.SKIPPED,
+                reason="journey ended while the message was deferred",
+            )
         request.planned_at = result.retry_at

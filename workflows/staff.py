@@ -11,15 +11,18 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.activities.tasks import (
+    from careflow.contracts.journeys import JourneyInput
+    from careflow.contracts.tasks import (
+        CLOSE_TASKS,
+        NOTIFY_STAFF,
+        OPEN_TASK,
         CloseTasksInput,
         NotifyStaffInput,
         NotifyStaffResult,
         OpenTaskInput,
         OpenTaskResult,
-        TaskActivities,
     )
-    from careflow.workflows.journey import JourneyInput
+    from careflow.workflows.calls import call_activity
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
 
 
@@ -34,8 +37,8 @@ async def open_task(
     complaint_id: str = "",
 ) -> OpenTaskResult:
     """Create a staff task once (keyed by this journey and `step_id`)."""
-    return await workflow.execute_activity_method(
-        TaskActivities.open_task,
+    return await call_activity(
+        OPEN_TASK,
         OpenTaskInput(
             workflow_id=workflow.info().workflow_id,
             step_id=step_id,
@@ -62,8 +65,8 @@ async def notify_staff(
     complaint_id: str = "",
 ) -> NotifyStaffResult:
     """Email the staff member behind `role` once (keyed by this journey and `step_id`)."""
-    return await workflow.execute_activity_method(
-        TaskActivities.notify_staff,
+    return await call_activity(
+        NOTIFY_STAFF,
         NotifyStaffInput(
             workflow_id=workflow.info().workflow_id,
             step_id=step_id,
@@ -81,8 +84,8 @@ async def notify_staff(
 
 async def close_tasks(status: str = "done") -> None:
     """Close this journey's open staff tasks."""
-    await workflow.execute_activity_method(
-        TaskActivities.close_tasks,
+    await call_activity(
+        CLOSE_TASKS,
         CloseTasksInput(workflow_id=workflow.info().workflow_id, status=status),
         start_to_close_timeout=QUICK_TIMEOUT,
         retry_policy=QUICK_RETRY,

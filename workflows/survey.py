@@ -13,11 +13,16 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from careflow.contracts.journeys import JourneyInput, JourneyOutcome
+    from careflow.contracts.outreach import MessageStatus, ParamValue
     from careflow.workflows.exits import wait_until
-    from careflow.workflows.journey import JourneyInput
-    from careflow.workflows.sending import ParamValue, send_step
+    from careflow.workflows.sending import send_step
 
-ANSWERED, UNANSWERED, NOT_SENT = "answered", "unanswered", "not_sent"
+ANSWERED, UNANSWERED, NOT_SENT = (
+    JourneyOutcome.ANSWERED,
+    JourneyOutcome.UNANSWERED,
+    JourneyOutcome.NOT_SENT,
+)
 
 
 class SurveyAnswers:
@@ -35,7 +40,7 @@ class SurveyAnswers:
             self.score = score
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SurveySteps:
     """Templates, step ids and timings of one survey with its single reminder."""
 
@@ -54,7 +59,7 @@ async def ask_survey(
     answers: SurveyAnswers,
     stop: Callable[[], bool],
     due_at: datetime | None = None,
-) -> str:
+) -> JourneyOutcome:
     """Send the survey (due at `due_at`), remind once, wait for the answer:
     answered | unanswered | not_sent."""
 
@@ -72,7 +77,7 @@ async def ask_survey(
     )
     if answers.answered:
         return ANSWERED
-    if stop() or sent.status != "sent":
+    if stop() or sent.status != MessageStatus.SENT:
         return NOT_SENT
     started = sent.sent_at or workflow.now()
     remind_at = started + timedelta(seconds=steps.remind_after_seconds)

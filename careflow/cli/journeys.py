@@ -30,8 +30,8 @@ from careflow.rule_impact import (
     journeys_of_changed_rules,
     running_journeys_of_rule,
 )
+from careflow.rule_references import build_references
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
-from careflow.rules.references import default_references
 from careflow.rules.rulebook import rule_files
 from careflow.store import Database, create_database
 
@@ -122,7 +122,7 @@ def load_rules_or_exit(directory: Path, settings: Settings) -> RuleBook:
         err.print(f"[red]no *.rules.yaml files in {escape(str(directory))}[/]")
         raise typer.Exit(1)
     try:
-        return load_rule_files(files, references=default_references(settings.templates_dir))
+        return load_rule_files(files, references=build_references(settings, rules_dir=directory))
     except RuleFileError as error:
         for problem in error.errors:
             err.print(escape(str(problem)), highlight=False, soft_wrap=True)

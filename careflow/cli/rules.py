@@ -15,11 +15,12 @@ from rich.table import Table
 
 from careflow.cli.app import app
 from careflow.config import load_settings
+from careflow.rule_references import build_references
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
-from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
+from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
 
 rules_app = typer.Typer(
@@ -43,7 +44,7 @@ def check(
     if not files:
         err.print("no *.rules.yaml files found")
         raise typer.Exit(1)
-    references = default_references(settings.templates_dir, settings.rules_dir)
+    references = build_references(settings)
     # Journeys send templates no rule names, so every template is rendered and every
     # template the journey configuration names must exist, whatever the rules say.
     journey_problems = journey_template_problems(
@@ -152,7 +153,7 @@ def explain(
     try:
         rulebook = load_rule_files(
             rule_files([settings.rules_dir]),
-            references=default_references(settings.templates_dir, settings.rules_dir),
+            references=build_references(settings),
         )
     except RuleFileError as error:
         err.print(escape(str(error)))

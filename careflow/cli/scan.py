@@ -16,9 +16,10 @@ from careflow.cli.app import app
 from careflow.cli.audit import SCAN_STARTED, audit_cli_action
 from careflow.cli.temporal import connect_or_exit
 from careflow.config import load_settings
+from careflow.contracts.scan import DailyScanInput, ScanProgress
 from careflow.intake.records import check_time_range
 from careflow.store import create_database
-from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow, ScanProgress
+from careflow.workflows.daily_scan import DailyScanWorkflow
 
 console = Console()
 

@@ -49,6 +49,7 @@ from careflow.console.throttle import (
     LoginLimits,
 )
 from careflow.console.users import UserInfo, find_user
+from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
 
 PREFIX = "/console"
@@ -91,7 +92,7 @@ class Console:
         self.api = api
         self.sessions = SessionCodec(api.secret_key)
         # Built as the worker builds its own (activities/registry.py), so both see the same.
-        self.rulebook = LiveRuleBook(settings.rules_dir)
+        self.rulebook = LiveRuleBook(settings.rules_dir, references=build_references(settings))
         console_settings = ConsoleSettings()
         self.temporal_ui_url = console_settings.temporal_ui_url
         self.login_limits = LoginLimits(

@@ -26,11 +26,12 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from careflow.contracts.scan import DailyScanInput
 from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import import_file
 from careflow.paths import DEMO_DATA_DIR
 from careflow.store import Database
-from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.workflows.daily_scan import DailyScanWorkflow
 
 AUTHORED_ON = date(2026, 11, 23)
 BIRTHDAY_TODAY = ("demo-c005", "Asia/Shanghai")

@@ -29,7 +29,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from careflow.activities.rules import EvaluateEventInput
+from careflow.contracts.events import EvaluateEventInput
 from careflow.intake import apply
 from careflow.intake.records import (
     ComplaintFields,

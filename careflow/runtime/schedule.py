@@ -25,7 +25,8 @@ from temporalio.client import (
 )
 
 from careflow.config import Settings
-from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
+from careflow.contracts.scan import DailyScanInput
+from careflow.workflows.daily_scan import DailyScanWorkflow
 
 log = logging.getLogger(__name__)
 

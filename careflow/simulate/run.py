@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -42,19 +43,21 @@ from temporalio.worker import (
 )
 
 from careflow.activities.clock import activity_now
-from careflow.activities.outreach import SendEmailInput, SendEmailResult
 from careflow.activities.registry import build_activities
 from careflow.config import Settings
+from careflow.contracts.outreach import SendEmailInput, SendEmailResult
+from careflow.contracts.scan import DailyScanInput
 from careflow.intake.events import EventIn, record_event, start_event_workflow
 from careflow.intake.importer import CustomerRow, write_records
+from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.runtime.binaries import temporal_test_server_path
 from careflow.simulate.history import History, LiveEvent, read_history, shift_after
 from careflow.simulate.scratch import data_files, grant_marketing_consent
 from careflow.store import Database, create_database
-from careflow.workflows.daily_scan import DailyScanInput, DailyScanWorkflow
-from careflow.workflows.registry import WORKFLOWS
+from careflow.workflows.daily_scan import DailyScanWorkflow
+from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 
 TASK_QUEUE = "simulate"
 # Every simulation keys its pseudonyms (in journey ids, and so in the report) with one
@@ -238,7 +241,9 @@ async def run_journeys(
     folder = await asyncio.to_thread(
         _rules_folder, rules_dir, settings.rules_dir, work_dir / "rules"
     )
-    rulebook = await asyncio.to_thread(load_rulebook, folder)
+    # The rules are checked against the journeys and templates the simulated worker runs.
+    references = await asyncio.to_thread(build_references, settings, rules_dir=folder)
+    rulebook = await asyncio.to_thread(partial(load_rulebook, folder, references=references))
     rule_ids = list(dict.fromkeys(r.id for ruleset in rulebook.rulesets for r in ruleset.rules))
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server_path())
@@ -277,7 +282,9 @@ async def run_journeys(
                 db=db,
                 client=env.client,
                 delivery=CapturedDelivery(),
-                rulebook=LiveRuleBook(folder),
+                journeys=JOURNEYS,
+                references=references,
+                rulebook=LiveRuleBook(folder, references=references),
             ),
             interceptors=[_RecordSends(run.sends)],
         )

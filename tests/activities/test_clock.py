@@ -18,10 +18,11 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from careflow.activities.clock import activity_now
-from careflow.activities.dispatch import DispatchActivities, DispatchInput
-from careflow.activities.journeys import JourneyActivities, RecordOutcomeInput
-from careflow.activities.tasks import CloseTasksInput, OpenTaskInput, TaskActivities
+from careflow.activities.dispatch import DispatchActivities
+from careflow.activities.journeys import JourneyActivities
+from careflow.activities.tasks import TaskActivities
 from careflow.config import Settings
+from careflow.contracts import CloseTasksInput, DispatchInput, OpenTaskInput, RecordOutcomeInput
 from careflow.holdout import HoldoutConfig
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.outreach.templates import TemplateRenderer
@@ -118,7 +119,7 @@ async def test_dispatch_and_outcomes_are_stamped_at_the_workflow_time(
         secret_key=settings.secret_key,
     )
     result = await at_simulated_time().run(
-        dispatcher.dispatch_intents, DispatchInput(customer, [notify, hold])
+        dispatcher.dispatch_intents, DispatchInput(customer_id=customer, intents=[notify, hold])
     )
     assert result.notified == ["service"]
     assert len(result.held_out) == 1
@@ -145,7 +146,8 @@ async def test_dispatch_and_outcomes_are_stamped_at_the_workflow_time(
     environment = ActivityEnvironment()
     environment.info = dataclasses.replace(environment.info, started_time=ended)
     await environment.run(
-        journeys.record_outcome, RecordOutcomeInput(result.held_out[0], "goal_met")
+        journeys.record_outcome,
+        RecordOutcomeInput(workflow_id=result.held_out[0], outcome="goal_met"),
     )
     async with db.session() as session:
         record = await session.scalar(select(JourneyRecord))
@@ -165,12 +167,20 @@ async def test_tasks_are_stamped_at_the_workflow_time(db: Database, settings: Se
         secret_key=settings.secret_key,
     )
     await at_simulated_time().run(
-        tasks.open_task, OpenTaskInput("journey-C-T", "call", "call", "agent", "C-T", "Call")
+        tasks.open_task,
+        OpenTaskInput(
+            workflow_id="journey-C-T",
+            step_id="call",
+            kind="call",
+            role="agent",
+            customer_id="C-T",
+            title="Call",
+        ),
     )
     done = SIMULATED + timedelta(days=2)
     environment = ActivityEnvironment()
     environment.info = dataclasses.replace(environment.info, started_time=done)
-    closed = await environment.run(tasks.close_tasks, CloseTasksInput("journey-C-T"))
+    closed = await environment.run(tasks.close_tasks, CloseTasksInput(workflow_id="journey-C-T"))
     async with db.session() as session:
         task = await session.scalar(select(Task))
     assert closed.closed == 1

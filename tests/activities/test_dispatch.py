@@ -9,8 +9,9 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+from careflow.activities.dispatch import DispatchActivities
 from careflow.config import Settings
+from careflow.contracts import DispatchInput, DispatchResult
 from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
@@ -50,11 +51,15 @@ async def test_holdout_customers_get_a_record_and_no_journey(
         secret_key=settings.secret_key,
     )
     results = [
-        await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=now))
+        await dispatcher.dispatch(
+            DispatchInput(customer_id=customer, intents=[offer("win-back")], at=now)
+        )
         for customer in customers
     ]
     again = [
-        await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=now))
+        await dispatcher.dispatch(
+            DispatchInput(customer_id=customer, intents=[offer("win-back")], at=now)
+        )
         for customer in customers
     ]
 
@@ -91,9 +96,11 @@ async def test_two_rules_never_start_two_retention_offers(
         holdout=HoldoutConfig,
         secret_key=settings.secret_key,
     )
-    first = await dispatcher.dispatch(DispatchInput(customer, [offer("dormant-win-back")], at=now))
+    first = await dispatcher.dispatch(
+        DispatchInput(customer_id=customer, intents=[offer("dormant-win-back")], at=now)
+    )
     second = await dispatcher.dispatch(
-        DispatchInput(customer, [offer("declining-frequency")], at=now)
+        DispatchInput(customer_id=customer, intents=[offer("declining-frequency")], at=now)
     )
     assert len(first.started) == 1
     assert second.started == []
@@ -101,7 +108,7 @@ async def test_two_rules_never_start_two_retention_offers(
 
     await workflow_env.client.get_workflow_handle(first.started[0]).terminate("test: it ended")
     third = await dispatcher.dispatch(
-        DispatchInput(customer, [offer("declining-frequency")], at=now)
+        DispatchInput(customer_id=customer, intents=[offer("declining-frequency")], at=now)
     )
     assert len(third.started) == 1, "once the first offer is over, another rule may start one"
 
@@ -127,7 +134,9 @@ async def test_a_rule_restarts_its_journey_only_reenter_after_days_later(
     )
 
     async def trigger(at: datetime) -> DispatchResult:
-        return await dispatcher.dispatch(DispatchInput(customer, [offer("win-back")], at=at))
+        return await dispatcher.dispatch(
+            DispatchInput(customer_id=customer, intents=[offer("win-back")], at=at)
+        )
 
     first = await trigger(first_at)
     [offer_id] = first.started
@@ -193,5 +202,7 @@ async def test_a_journey_started_under_an_old_form_id_is_not_started_again(
     dispatcher = DispatchActivities(
         workflow_env.client, db, settings.task_queue, JOURNEYS, secret_key=settings.secret_key
     )
-    result = await dispatcher.dispatch(DispatchInput(customer, [intent], subject=subject, at=now))
+    result = await dispatcher.dispatch(
+        DispatchInput(customer_id=customer, intents=[intent], subject=subject, at=now)
+    )
     assert (result.started, result.existing) == ([], [old_id])

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from careflow.activities.outreach import OutreachActivities, SendEmailInput, as_of
+from careflow.activities.outreach import OutreachActivities, as_of
 from careflow.config import Settings, SmtpTarget
+from careflow.contracts import SendEmailInput
 from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
 from careflow.outreach.links import verify_unsubscribe_token

@@ -19,6 +19,7 @@ from careflow.config import Settings
 from careflow.console.i18n import Formatter, Translator
 from careflow.console.messages import MESSAGES
 from careflow.console.web import NOTICES, PUBLIC_PATHS
+from careflow.rule_references import shipped_references
 from careflow.rules import load_rulebook
 from careflow.rules.conditions import CONDITION_WORDS
 from careflow.rules.explaining import OUTCOME_WORDS
@@ -206,7 +207,7 @@ def page_text(html: str, descriptions: list[str]) -> str:
 async def test_phrases_from_rules_and_the_timeline_are_said_in_chinese(
     console_app: FastAPI, seeded: Seeded
 ) -> None:
-    rulebook = load_rulebook(Settings().rules_dir)
+    rulebook = load_rulebook(Settings().rules_dir, references=shipped_references())
     rules = [rule for ruleset in rulebook.rulesets for rule in ruleset.rules]
     descriptions = sorted((rule.description for rule in rules), key=len, reverse=True)
     paths = [

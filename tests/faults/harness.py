@@ -36,13 +36,13 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
 from careflow.config import local_secret_key
+from careflow.contracts import JourneyInput
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.pseudonyms import customer_pseudonym
 from careflow.store import Database, OutreachLedger
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.ids import complaint_workflow_id
-from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink, free_port
 
 FULL = os.environ.get("CAREFLOW_FAULTS_FULL") == "1"

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from careflow.cli import app
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.rule_impact import cancel_journeys, running_journeys_of_rule
 from careflow.store import Customer, Database, JourneyRecord, create_database
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.conftest import write_journey_config
@@ -67,7 +67,7 @@ async def test_cancel_stops_the_rules_journeys_only(
             await record(db, workflow_id, rule, customer, now)
             handles[customer] = await client.start_workflow(
                 RetentionOfferWorkflow.run,
-                JourneyInput(customer, rule, "h"),
+                JourneyInput(customer_id=customer, rule_id=rule, ruleset_hash="h"),
                 id=workflow_id,
                 task_queue=journey_settings.task_queue,
             )

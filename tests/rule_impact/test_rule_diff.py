@@ -12,12 +12,18 @@ from typer.testing import CliRunner
 
 from careflow.cli import app
 from careflow.rule_impact import journeys_of_changed_rules, rule_change
+from careflow.rule_references import shipped_references
 from careflow.rules import RuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.store import Customer, Database, JourneyRecord, create_database
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 T0 = datetime(2026, 11, 1, 8, tzinfo=UTC)
+
+
+def shipped_rules(folder: Path) -> RuleBook:
+    """The rules in `folder`, checked against the shipped journeys and templates."""
+    return load_rulebook(folder, references=shipped_references())
 
 
 def copy_rules(target: Path) -> Path:
@@ -56,7 +62,7 @@ JOURNEYS = [
 
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[RuleBook, Path]:
-    before = load_rulebook(copy_rules(tmp_path / "rules"))
+    before = shipped_rules(copy_rules(tmp_path / "rules"))
     edit_rules(tmp_path / "rules")
     return before, tmp_path / "rules"
 
@@ -97,7 +103,7 @@ async def test_lists_journeys_of_changed_and_removed_rules(
 ) -> None:
     before, edited = folders
     await seed(db, before)
-    found = await journeys_of_changed_rules(db, load_rulebook(edited))
+    found = await journeys_of_changed_rules(db, shipped_rules(edited))
     assert [(item.workflow_id, item.change, item.ruleset) for item in found] == [
         ("wf-old-birthday", "changed", "occasions"),
         ("wf-dormant", "changed", "retention"),
@@ -122,7 +128,7 @@ async def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
     monkeypatch.delenv("CAREFLOW_DATABASE_URL", raising=False)
     (tmp_path / "var").mkdir()
-    before = load_rulebook(copy_rules(tmp_path / "rules"))
+    before = shipped_rules(copy_rules(tmp_path / "rules"))
     edit_rules(tmp_path / "rules")
     db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'careflow.db'}")
     await db.migrate()

@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from careflow.paths import RULES_DIR
+from careflow.rule_references import shipped_references
 from careflow.rules.errors import RuleFileError
 from careflow.rules.facts import FACTS
-from careflow.rules.references import References, default_references
+from careflow.rules.references import References
 from careflow.rules.rulebook import RuleBook, load_rule_files
 
 BOUNDED = settings(
@@ -161,7 +162,7 @@ def edited_shipped_files(draw: st.DrawFn) -> str:
 
 @pytest.fixture(scope="module")
 def references() -> References:
-    return default_references()
+    return shipped_references()
 
 
 def assert_loads_or_names_its_mistakes(path: Path, content: bytes, references: References) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEM_CHARS, MAX_PROBLEMS
 from careflow.journey_config import JourneyConfigError, load_journey_config
+from careflow.rule_references import shipped_references
 from careflow.rules import RuleFileError
 from careflow.rules.rulebook import load_rule_files
 
@@ -31,7 +32,7 @@ def billion_laughs(levels: int = 9) -> str:
 
 def _rule_file_errors(path: Path) -> list[str]:
     with pytest.raises(RuleFileError) as caught:
-        load_rule_files([path])
+        load_rule_files([path], references=shipped_references())
     return [str(error) for error in caught.value.errors]
 
 
@@ -109,7 +110,7 @@ def test_reports_stay_short_however_much_the_file_repeats(tmp_path: Path) -> Non
     path.write_text(f"name: noisy\nowner: ops\ndescription: d\nrules:\n{rules}\n", "utf-8")
     assert path.stat().st_size < MAX_FILE_BYTES
     with pytest.raises(RuleFileError) as caught:
-        load_rule_files([path])
+        load_rule_files([path], references=shipped_references())
     errors = caught.value.errors
     assert len(errors) == MAX_PROBLEMS + 1
     assert errors[-1].message.startswith("... and ")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from careflow.paths import RULES_DIR
+from careflow.rule_references import staff_teams
 from careflow.rules import RuleFileError, load_rulebook
-from careflow.rules.references import References, staff_teams
+from careflow.rules.references import References
 
 REFERENCES = References(
     {

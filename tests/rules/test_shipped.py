@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from careflow.generated_docs import generated_documents
 from careflow.paths import RULES_DIR
+from careflow.rule_references import shipped_references
 from careflow.rules import RuleBook, load_rulebook
-from careflow.rules.docs import README, TRIGGERS, render_readme
+from careflow.rules.docs import TRIGGERS
 
 
 def shipped() -> RuleBook:
     # Loading runs every example of every rule through its whole ruleset.
-    return load_rulebook(RULES_DIR)
+    return load_rulebook(RULES_DIR, references=shipped_references())
 
 
 def test_every_shipped_rule_has_examples_and_they_pass() -> None:
@@ -62,7 +64,8 @@ def test_the_worked_examples_name_shipped_rules() -> None:
         assert (trigger.ruleset, trigger.rule_id) in rules, trigger
 
 
-def test_readme_is_up_to_date() -> None:
-    assert README.read_text(encoding="utf-8") == render_readme(), (
-        "rules/README.md is stale: run `python -m rules.docs`"
-    )
+def test_generated_documents_are_up_to_date() -> None:
+    for path, text in generated_documents().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path} is stale: run `python -m careflow.generated_docs`"
+        )

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import DailyScanInput
 from careflow.intake.apply import add_order, set_consent, upsert_customer
 from careflow.intake.records import ConsentFields, CustomerFields, OrderFields
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.store import Database, JourneyRecord, RuleDecision
 from careflow.worker import create_worker
-from careflow.workflows.daily_scan import PAGES_PER_RUN, DailyScanInput, DailyScanWorkflow
+from careflow.workflows.daily_scan import PAGES_PER_RUN, DailyScanWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import save_history
 

@@ -25,7 +25,8 @@ from careflow.config import Settings
 from careflow.facts import compute_facts
 from careflow.journey_config import load_journey_config
 from careflow.kpis.report import compute_kpis, kpi_settings
-from careflow.rules import load_rulebook
+from careflow.rule_references import shipped_references
+from careflow.rules import RuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.simulate import replay, scratch_store
 from careflow.simulate.history import CYCLE
@@ -42,6 +43,11 @@ START = date(1997, 10, 1)
 CUSTOMERS = 120
 
 pytestmark = pytest.mark.timeout(600)
+
+
+def shipped_rules(folder: Path) -> RuleBook:
+    """The rules in `folder`, checked against the shipped journeys and templates."""
+    return load_rulebook(folder, references=shipped_references())
 
 
 @pytest.fixture
@@ -94,7 +100,12 @@ async def test_journeys_run_send_and_agree_with_the_replay_ledger_and_kpis(
         # Rule firings: the same customers as the quick replay over the unshifted history.
         scratch = await scratch_store(data, tmp_path / "scratch", assume_consent=True)
         try:
-            quick = await replay(scratch, load_rulebook(SHIPPED), start=START, days=days)
+            quick = await replay(
+                scratch,
+                shipped_rules(SHIPPED),
+                start=START,
+                days=days,
+            )
         finally:
             await scratch.dispose()
         assert receivers.rules == {rule: set(c) for rule, c in quick.customers_by_rule.items()}

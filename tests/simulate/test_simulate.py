@@ -21,6 +21,7 @@ from careflow.cli import app
 from careflow.facts import compute_facts, facts_for_customer
 from careflow.holdout import HoldoutConfig
 from careflow.intake.event_facts import event_facts
+from careflow.rule_references import shipped_references
 from careflow.rules import RuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
 from careflow.simulate import compare, replay, scratch_store, summarise
@@ -31,6 +32,11 @@ CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
 START = date(1997, 10, 1)
 SCAN = time(6)
+
+
+def shipped_rules(folder: Path) -> RuleBook:
+    """The rules in `folder`, checked against the shipped journeys and templates."""
+    return load_rulebook(folder, references=shipped_references())
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ async def explained(db: Database, rulebook: RuleBook, at: datetime) -> dict[str,
 
 
 async def test_firings_are_what_explain_says_on_sample_days(store: Database) -> None:
-    rulebook = load_rulebook(SHIPPED)
+    rulebook = shipped_rules(SHIPPED)
     everyone = sorted((await customer_ids(store)).values())
     result = await replay(store, rulebook, start=START, days=12, follow=everyone)
     for offset in (0, 5, 11):
@@ -117,7 +123,7 @@ async def test_firings_are_what_explain_says_on_sample_days(store: Database) -> 
 
 
 async def test_same_data_and_rules_give_the_same_report(store: Database) -> None:
-    rulebook = load_rulebook(SHIPPED)
+    rulebook = shipped_rules(SHIPPED)
     first = summarise(await replay(store, rulebook, start=START, days=5))
     second = summarise(await replay(store, rulebook, start=START, days=5))
     assert first == second
@@ -133,8 +139,8 @@ async def test_a_moved_threshold_differs_by_the_customers_between(
     retention = other_dir / "retention.rules.yaml"
     text = retention.read_text(encoding="utf-8")
     retention.write_text(text.replace("between: [90, 365]", "between: [120, 365]"), "utf-8")
-    base = await replay(store, load_rulebook(SHIPPED), start=START, days=1)
-    other = await replay(store, load_rulebook(other_dir), start=START, days=1)
+    base = await replay(store, shipped_rules(SHIPPED), start=START, days=1)
+    other = await replay(store, shipped_rules(other_dir), start=START, days=1)
     comparison = compare(base, other)
 
     ids = await customer_ids(store)
@@ -160,7 +166,13 @@ async def test_a_moved_threshold_differs_by_the_customers_between(
 
 async def test_holdout_customers_start_nothing(store: Database) -> None:
     holdout = HoldoutConfig(salt="s", journeys={"retention_offer": 0.5})
-    result = await replay(store, load_rulebook(SHIPPED), start=START, days=1, holdout=holdout)
+    result = await replay(
+        store,
+        shipped_rules(SHIPPED),
+        start=START,
+        days=1,
+        holdout=holdout,
+    )
     offers = [s for s in result.journeys if s.journey == "retention_offer"]
     held = [s for s in result.journeys if s.held_out]
     assert 0 < len(held) < len(offers)

@@ -17,10 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Database, OutreachLedger
 from careflow.timeline import customer_timeline
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
-from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_complaint,
@@ -63,7 +63,9 @@ async def test_a_broken_template_fails_the_message_and_the_journey_carries_on(
         await add_journey_record(db, workflow_id, "complaint_escalation", customer, now=now)
         handle = await workflow_env.client.start_workflow(
             ComplaintEscalationWorkflow.run,
-            JourneyInput(customer, "complaint-new", "h", "CS-1"),
+            JourneyInput(
+                customer_id=customer, rule_id="complaint-new", ruleset_hash="h", subject="CS-1"
+            ),
             id=workflow_id,
             task_queue=journey_settings.task_queue,
         )

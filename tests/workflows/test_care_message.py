@@ -16,9 +16,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Database, OutreachLedger
 from careflow.workflows.care_message import CareMessageWorkflow
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 from tests.workflows.conftest import write_journey_config
@@ -39,7 +39,7 @@ async def _greet(
 ) -> object:
     return await env.client.start_workflow(
         CareMessageWorkflow.run,
-        JourneyInput(customer, "birthday", "h", subject),
+        JourneyInput(customer_id=customer, rule_id="birthday", ruleset_hash="h", subject=subject),
         id=workflow_id,
         task_queue=settings.task_queue,
     )
@@ -235,7 +235,12 @@ async def test_one_greeting_per_occasion_and_year(
         with pytest.raises(WorkflowAlreadyStartedError):
             await workflow_env.client.start_workflow(
                 CareMessageWorkflow.run,
-                JourneyInput("C-36", "birthday", "h", f"national_day-{now.year}"),
+                JourneyInput(
+                    customer_id="C-36",
+                    rule_id="birthday",
+                    ruleset_hash="h",
+                    subject=f"national_day-{now.year}",
+                ),
                 id=first,
                 task_queue=journey_settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

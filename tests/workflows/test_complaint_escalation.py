@@ -16,9 +16,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Complaint, Database
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
-from careflow.workflows.journey import JourneyInput
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_complaint,
@@ -49,7 +49,12 @@ async def _open(
     await add_journey_record(db, workflow_id, "complaint_escalation", customer, now=now)
     handle = await env.client.start_workflow(
         ComplaintEscalationWorkflow.run,
-        JourneyInput(customer, "complaint-new", "h", f"CS-{customer}"),
+        JourneyInput(
+            customer_id=customer,
+            rule_id="complaint-new",
+            ruleset_hash="h",
+            subject=f"CS-{customer}",
+        ),
         id=workflow_id,
         task_queue=settings.task_queue,
     )

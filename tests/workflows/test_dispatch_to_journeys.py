@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from careflow.activities.dispatch import DispatchActivities, DispatchInput, DispatchResult
+from careflow.activities.dispatch import DispatchActivities
 from careflow.config import Settings
+from careflow.contracts import ENDS_BY_MEMO, DispatchInput, DispatchResult
 from careflow.journey_config import load_journey_config
 from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import Intent
 from careflow.store import Database
 from careflow.workflows.ids import care_message_workflow_id
-from careflow.workflows.journey import ENDS_BY_MEMO
 from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
@@ -65,8 +65,12 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
         JOURNEYS,
         secret_key=journey_settings.secret_key,
     )
-    birthday = DispatchInput("C-80", [_start("care_message", rule, occasion="birthday")], at=now)
-    offer = DispatchInput("C-80", [_start("retention_offer", f"dormant-{rule}")], at=now)
+    birthday = DispatchInput(
+        customer_id="C-80", intents=[_start("care_message", rule, occasion="birthday")], at=now
+    )
+    offer = DispatchInput(
+        customer_id="C-80", intents=[_start("retention_offer", f"dormant-{rule}")], at=now
+    )
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         first = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
         again = await ActivityEnvironment().run(dispatch.dispatch_intents, birthday)
@@ -89,7 +93,7 @@ async def test_birthday_rule_starts_one_greeting_per_year_and_opt_out_ends_an_of
             signal="opted_out",
         )
         signalled = await ActivityEnvironment().run(
-            dispatch.dispatch_intents, DispatchInput("C-80", [opt_out], at=now)
+            dispatch.dispatch_intents, DispatchInput(customer_id="C-80", intents=[opt_out], at=now)
         )
         assert signalled.signalled == [offer_id]
         assert await workflow_env.client.get_workflow_handle(offer_id).result() == "opted_out"
@@ -129,7 +133,7 @@ async def test_an_offer_ending_at_the_trigger_instant_makes_way_for_the_next_one
     goal_wait = timedelta(days=load_journey_config(journey_config).retention_offer.goal_wait_days)
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         first = await ActivityEnvironment().run(
-            dispatch.dispatch_intents, DispatchInput("C-81", [dormant], at=now)
+            dispatch.dispatch_intents, DispatchInput(customer_id="C-81", intents=[dormant], at=now)
         )
         [offer_id] = first.started
         await smtp_sink.wait_for(1)  # the offer: planned, so its memo says when it ends
@@ -138,7 +142,7 @@ async def test_an_offer_ending_at_the_trigger_instant_makes_way_for_the_next_one
         assert datetime.fromisoformat(memo[ENDS_BY_MEMO]) == now + goal_wait
 
         async def scan_at(at: datetime) -> DispatchResult:
-            request = DispatchInput("C-81", [dormant], at=at)
+            request = DispatchInput(customer_id="C-81", intents=[dormant], at=at)
             return await ActivityEnvironment().run(dispatch.dispatch_intents, request)
 
         day_before = await scan_at(now + goal_wait - timedelta(days=1))

@@ -8,9 +8,9 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Database, Event
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.onboarding import OnboardingWorkflow
 from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 from tests.smtp_sink import SmtpSink
@@ -33,7 +33,7 @@ async def _survey(
     workflow_id = new_id(f"satisfaction_survey-{customer}")
     handle = await env.client.start_workflow(
         SatisfactionSurveyWorkflow.run,
-        JourneyInput(customer, "post-purchase", "h"),
+        JourneyInput(customer_id=customer, rule_id="post-purchase", ruleset_hash="h"),
         id=workflow_id,
         task_queue=settings.task_queue,
     )
@@ -118,7 +118,7 @@ async def test_onboarding_series_in_order(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         handle = await workflow_env.client.start_workflow(
             OnboardingWorkflow.run,
-            JourneyInput("C-44", "new-customer", "h"),
+            JourneyInput(customer_id="C-44", rule_id="new-customer", ruleset_hash="h"),
             id=new_id("onboarding-C-44"),
             task_queue=journey_settings.task_queue,
         )
@@ -139,7 +139,7 @@ async def test_onboarding_opt_out_stops_the_series(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         handle = await workflow_env.client.start_workflow(
             OnboardingWorkflow.run,
-            JourneyInput("C-45", "new-customer", "h"),
+            JourneyInput(customer_id="C-45", rule_id="new-customer", ruleset_hash="h"),
             id=new_id("onboarding-C-45"),
             task_queue=journey_settings.task_queue,
         )
@@ -173,7 +173,7 @@ async def test_contact_change_notifies_each_team_once(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         handle = await workflow_env.client.start_workflow(
             ContactChangeNoticeWorkflow.run,
-            JourneyInput("C-46", "contact-changed", "h"),
+            JourneyInput(customer_id="C-46", rule_id="contact-changed", ruleset_hash="h"),
             id=workflow_id,
             task_queue=journey_settings.task_queue,
         )

@@ -16,13 +16,13 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.paths import DEMO_DATA_DIR
 from careflow.store import Database, Event
 from careflow.worker import WORKFLOW_RUNNER
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
@@ -139,12 +139,29 @@ async def test_demo_customers_personal_data_never_enters_history(
     runs = [
         (
             CareMessageWorkflow,
-            JourneyInput(third, "b", "h", f"birthday-{local_today.year}"),
+            JourneyInput(
+                customer_id=third,
+                rule_id="b",
+                ruleset_hash="h",
+                subject=f"birthday-{local_today.year}",
+            ),
             "sent",
         ),
-        (RetentionOfferWorkflow, JourneyInput(first, "dormant", "h"), "call_task"),
-        (ComplaintEscalationWorkflow, JourneyInput(second, "c", "h", "CS-PII"), "unresolved"),
-        (ContactChangeNoticeWorkflow, JourneyInput(third, "contact", "h"), "notified"),
+        (
+            RetentionOfferWorkflow,
+            JourneyInput(customer_id=first, rule_id="dormant", ruleset_hash="h"),
+            "call_task",
+        ),
+        (
+            ComplaintEscalationWorkflow,
+            JourneyInput(customer_id=second, rule_id="c", ruleset_hash="h", subject="CS-PII"),
+            "unresolved",
+        ),
+        (
+            ContactChangeNoticeWorkflow,
+            JourneyInput(customer_id=third, rule_id="contact", ruleset_hash="h"),
+            "notified",
+        ),
     ]
     texts = []
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):

@@ -10,9 +10,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from careflow.activities.journeys import JourneyActivities, PlanInput
-from careflow.activities.tasks import NotifyStaffInput, OpenTaskInput, TaskActivities
+from careflow.activities.journeys import JourneyActivities
+from careflow.activities.tasks import TaskActivities
 from careflow.config import Settings
+from careflow.contracts import NotifyStaffInput, OpenTaskInput, PlanInput
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
@@ -48,7 +49,9 @@ async def test_complaint_deadlines_count_business_hours(db: Database, settings: 
     await add_complaint(db, "C-1", "CS-1", opened_at=FRIDAY_EVENING, severity="critical")
     plan = await ActivityEnvironment().run(
         _journeys(settings, db).plan_complaint,
-        PlanInput("complaint-C-1-CS-1", "C-1", FRIDAY_EVENING, "CS-1"),
+        PlanInput(
+            workflow_id="complaint-C-1-CS-1", customer_id="C-1", now=FRIDAY_EVENING, subject="CS-1"
+        ),
     )
     # VIP critical: respond within 1 working hour (Friday 17-18), resolve within 4
     # (Friday's hour plus Monday 9-12, Shanghai time).
@@ -67,7 +70,7 @@ async def test_offer_value_follows_the_tier(
     await add_customer(db, "C-2", tier=tier, now=FRIDAY_EVENING)
     plan = await ActivityEnvironment().run(
         _journeys(settings, db).plan_retention_offer,
-        PlanInput("retention-C-2", "C-2", FRIDAY_EVENING),
+        PlanInput(workflow_id="retention-C-2", customer_id="C-2", now=FRIDAY_EVENING),
     )
     assert plan.params["offer_value"] == expected
     assert plan.params["offer_currency"] == "CNY"
@@ -88,7 +91,12 @@ async def test_lunar_birthday_falls_on_this_years_solar_date(
     )
     plan = await ActivityEnvironment().run(
         _journeys(settings, db).plan_care_message,
-        PlanInput("care-C-3", "C-3", datetime(2026, 9, 24, 16, 0, tzinfo=UTC), "birthday-2026"),
+        PlanInput(
+            workflow_id="care-C-3",
+            customer_id="C-3",
+            now=datetime(2026, 9, 24, 16, 0, tzinfo=UTC),
+            subject="birthday-2026",
+        ),
     )
     assert plan.skip_reason is None
     assert plan.send_at == datetime(2026, 9, 25, 1, 0, tzinfo=UTC)  # 9:00 in Shanghai
@@ -101,7 +109,9 @@ async def test_a_bad_occasion_subject_is_a_permanent_error(
     with pytest.raises(ApplicationError, match="expected <occasion>-<year>") as raised:
         await ActivityEnvironment().run(
             _journeys(settings, db).plan_care_message,
-            PlanInput("care-C-4", "C-4", FRIDAY_EVENING, "birthday"),
+            PlanInput(
+                workflow_id="care-C-4", customer_id="C-4", now=FRIDAY_EVENING, subject="birthday"
+            ),
         )
     assert raised.value.non_retryable
 
@@ -113,17 +123,24 @@ async def test_tasks_and_staff_emails_happen_once_per_step(
     await add_complaint(db, "C-5", "CS-5", opened_at=FRIDAY_EVENING, severity="high")
     tasks = _tasks(settings, db)
     task = OpenTaskInput(
-        "complaint-C-5", "task-supervisor", "escalation", "supervisor", "C-5", "t", None, "CS-5"
+        workflow_id="complaint-C-5",
+        step_id="task-supervisor",
+        kind="escalation",
+        role="supervisor",
+        customer_id="C-5",
+        title="t",
+        due_at=None,
+        complaint_id="CS-5",
     )
     first = await ActivityEnvironment().run(tasks.open_task, task)
     again = await ActivityEnvironment().run(tasks.open_task, task)
     assert (first.created, again.created, again.task_id) == (True, False, first.task_id)
     notice = NotifyStaffInput(
-        "complaint-C-5",
-        "notify-supervisor",
-        "supervisor",
-        "C-5",
-        "staff_escalation",
+        workflow_id="complaint-C-5",
+        step_id="notify-supervisor",
+        role="supervisor",
+        customer_id="C-5",
+        template_id="staff_escalation",
         reason="The response target was missed.",
         complaint_id="CS-5",
     )
@@ -144,6 +161,13 @@ async def test_unknown_staff_role_is_a_permanent_error(db: Database, settings: S
     with pytest.raises(ApplicationError, match="unknown staff role") as raised:
         await ActivityEnvironment().run(
             _tasks(settings, db).open_task,
-            OpenTaskInput("w", "s", "call", "janitor", "C-6", "t"),
+            OpenTaskInput(
+                workflow_id="w",
+                step_id="s",
+                kind="call",
+                role="janitor",
+                customer_id="C-6",
+                title="t",
+            ),
         )
     assert raised.value.non_retryable

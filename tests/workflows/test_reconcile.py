@@ -18,15 +18,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from careflow.activities.journeys import ComplaintPlan, PlanInput
-from careflow.activities.scan import ReconcileInput, ScanActivities
+from careflow.activities.scan import ScanActivities
 from careflow.config import Settings
+from careflow.contracts import ComplaintPlan, JourneyInput, PlanInput, ReconcileInput
 from careflow.journeys import reconcile_customer
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import Database
 from careflow.timeline import customer_timeline
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
-from careflow.workflows.journey import JourneyInput
 from tests.faults.conftest import temporal  # noqa: F401  (the dev-server fixture)
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
@@ -49,7 +48,12 @@ async def _start(
     await add_journey_record(db, workflow_id, "complaint_escalation", customer, now=now)
     handle = await client.start_workflow(
         ComplaintEscalationWorkflow.run,
-        JourneyInput(customer, "complaint-new", "h", f"CS-{customer}"),
+        JourneyInput(
+            customer_id=customer,
+            rule_id="complaint-new",
+            ruleset_hash="h",
+            subject=f"CS-{customer}",
+        ),
         id=workflow_id,
         task_queue=settings.task_queue,
     )

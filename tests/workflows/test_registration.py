@@ -13,6 +13,7 @@ from careflow import activities, workflows
 from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import OutboxDelivery
+from careflow.rule_references import build_references
 from careflow.store import Database
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 
@@ -59,14 +60,24 @@ async def test_every_activity_is_registered(
         db=db,
         client=workflow_env.client,
         delivery=OutboxDelivery(tmp_path / "outbox"),
+        journeys=JOURNEYS,
+        references=build_references(settings),
     )
     registered = {fn.__temporal_activity_definition.name for fn in bound}  # type: ignore[attr-defined]
     assert _defined_activities() - registered == set()
     assert len(registered) == len(bound)  # and none twice
 
 
-def test_every_journey_listens_for_the_signals_it_declares() -> None:
+def test_a_journeys_signals_are_the_ones_its_workflow_handles() -> None:
     for journey in JOURNEYS.values():
         handled = set(journey.workflow.__temporal_workflow_definition.signals)
-        assert set(journey.signals) <= handled, journey.name
+        assert set(journey.signals) == handled - {None}, journey.name
         assert journey.workflow in WORKFLOWS
+    # The exits every journey honours, and the goals, come from the classes' handlers.
+    assert set(JOURNEYS["complaint_escalation"].signals) == {
+        "complaint_resolved",
+        "complaint_responded",
+        "survey_answered",
+        "opted_out",
+        "customer_erased",
+    }

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Customer, Database, Order
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
@@ -35,7 +35,7 @@ async def _start(
     await add_journey_record(db, workflow_id, "retention_offer", customer, now=now)
     handle = await env.client.start_workflow(
         RetentionOfferWorkflow.run,
-        JourneyInput(customer, "declining-frequency", "h"),
+        JourneyInput(customer_id=customer, rule_id="declining-frequency", ruleset_hash="h"),
         id=workflow_id,
         task_queue=settings.task_queue,
     )
@@ -161,7 +161,7 @@ async def test_big_spending_vip_gets_the_bigger_offer(
             )
         handle = await workflow_env.client.start_workflow(
             RetentionOfferWorkflow.run,
-            JourneyInput("C-5", "dormant", "h"),
+            JourneyInput(customer_id="C-5", rule_id="dormant", ruleset_hash="h"),
             id=new_id("retention_offer-C-5"),
             task_queue=journey_settings.task_queue,
         )

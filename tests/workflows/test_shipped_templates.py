@@ -10,11 +10,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Customer, Database, Event
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_complaint, add_customer, journey_worker, new_id
@@ -39,14 +39,21 @@ async def test_every_journey_message_renders_from_the_shipped_templates(
     async with journey_worker(workflow_env.client, settings, db, journey_config):
         holiday = await workflow_env.client.start_workflow(
             CareMessageWorkflow.run,
-            JourneyInput("C-90", "holiday", "h", f"mid_autumn-{now.year}"),
+            JourneyInput(
+                customer_id="C-90",
+                rule_id="holiday",
+                ruleset_hash="h",
+                subject=f"mid_autumn-{now.year}",
+            ),
             id=new_id("care"),
             task_queue=settings.task_queue,
         )
         assert await holiday.result() == "sent"
         complaint = await workflow_env.client.start_workflow(
             ComplaintEscalationWorkflow.run,
-            JourneyInput("C-90", "complaint", "h", "CS-90"),
+            JourneyInput(
+                customer_id="C-90", rule_id="complaint", ruleset_hash="h", subject="CS-90"
+            ),
             id=new_id("complaint"),
             task_queue=settings.task_queue,
         )
@@ -60,7 +67,7 @@ async def test_every_journey_message_renders_from_the_shipped_templates(
         assert await complaint.result() == "reopened"
         offer = await workflow_env.client.start_workflow(
             RetentionOfferWorkflow.run,
-            JourneyInput("C-90", "dormant", "h"),
+            JourneyInput(customer_id="C-90", rule_id="dormant", ruleset_hash="h"),
             id=new_id("retention"),
             task_queue=settings.task_queue,
         )
@@ -101,7 +108,7 @@ async def test_contact_change_notice_names_the_changed_fields(
     async with journey_worker(workflow_env.client, settings, db, journey_config):
         handle = await workflow_env.client.start_workflow(
             ContactChangeNoticeWorkflow.run,
-            JourneyInput("C-91", "contact", "h"),
+            JourneyInput(customer_id="C-91", rule_id="contact", ruleset_hash="h"),
             id=new_id("contact"),
             task_queue=settings.task_queue,
         )

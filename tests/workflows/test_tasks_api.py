@@ -10,8 +10,8 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Database
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_customer, journey_worker, new_id
@@ -30,7 +30,7 @@ async def test_call_task_and_its_notification_are_listed(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         handle = await workflow_env.client.start_workflow(
             RetentionOfferWorkflow.run,
-            JourneyInput("C-70", "dormant", "h"),
+            JourneyInput(customer_id="C-70", rule_id="dormant", ruleset_hash="h"),
             id=workflow_id,
             task_queue=journey_settings.task_queue,
         )

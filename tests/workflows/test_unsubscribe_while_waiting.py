@@ -16,11 +16,11 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.intake.apply import set_consent
 from careflow.intake.records import ConsentFields
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.store import Customer, Database, OutreachLedger
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.faults.harness import wait_until
 from tests.smtp_sink import SmtpSink
@@ -52,7 +52,7 @@ async def offer_waiting_for_morning(
     await add_journey_record(db, workflow_id, "retention_offer", customer, now=now)
     handle = await env.client.start_workflow(
         RetentionOfferWorkflow.run,
-        JourneyInput(customer, "declining-frequency", "h"),
+        JourneyInput(customer_id=customer, rule_id="declining-frequency", ruleset_hash="h"),
         id=workflow_id,
         task_queue=settings.task_queue,
     )

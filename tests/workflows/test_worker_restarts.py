@@ -18,11 +18,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
+from careflow.contracts import JourneyInput
 from careflow.store import Database, Event, OutreachLedger
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from careflow.workflows.journey import JourneyInput
 from careflow.workflows.onboarding import OnboardingWorkflow
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
@@ -116,7 +116,7 @@ async def retention_offer(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     await add_customer(run.db, "R-1", tier="vip", account_manager="am@shop.example", now=now)
     handle = await run.env.client.start_workflow(
         RetentionOfferWorkflow.run,
-        JourneyInput("R-1", "dormant", "h"),
+        JourneyInput(customer_id="R-1", rule_id="dormant", ruleset_hash="h"),
         id=new_id("retention"),
         task_queue=run.settings.task_queue,
     )
@@ -131,7 +131,9 @@ async def complaint(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     await add_complaint(run.db, "R-2", "CS-R-2", opened_at=now, severity="high")
     handle = await run.env.client.start_workflow(
         ComplaintEscalationWorkflow.run,
-        JourneyInput("R-2", "complaint-new", "h", "CS-R-2"),
+        JourneyInput(
+            customer_id="R-2", rule_id="complaint-new", ruleset_hash="h", subject="CS-R-2"
+        ),
         id=new_id("complaint"),
         task_queue=run.settings.task_queue,
     )
@@ -167,7 +169,7 @@ async def survey(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     await add_customer(run.db, "R-3", now=now)
     handle = await run.env.client.start_workflow(
         SatisfactionSurveyWorkflow.run,
-        JourneyInput("R-3", "post-purchase", "h"),
+        JourneyInput(customer_id="R-3", rule_id="post-purchase", ruleset_hash="h"),
         id=new_id("survey"),
         task_queue=run.settings.task_queue,
     )
@@ -183,7 +185,7 @@ async def onboarding(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     await add_customer(run.db, "R-4", now=now)
     handle = await run.env.client.start_workflow(
         OnboardingWorkflow.run,
-        JourneyInput("R-4", "new", "h"),
+        JourneyInput(customer_id="R-4", rule_id="new", ruleset_hash="h"),
         id=new_id("onboarding"),
         task_queue=run.settings.task_queue,
     )
@@ -200,7 +202,12 @@ async def care_message(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
     )
     handle = await run.env.client.start_workflow(
         CareMessageWorkflow.run,
-        JourneyInput("R-5", "birthday", "h", f"birthday-{today.year}"),
+        JourneyInput(
+            customer_id="R-5",
+            rule_id="birthday",
+            ruleset_hash="h",
+            subject=f"birthday-{today.year}",
+        ),
         id=new_id("care"),
         task_queue=run.settings.task_queue,
     )
@@ -224,7 +231,7 @@ async def contact_change(run: Run, now: Any) -> tuple[Handle, str, list[str]]:
         )
     handle = await run.env.client.start_workflow(
         ContactChangeNoticeWorkflow.run,
-        JourneyInput("R-6", "contact", "h"),
+        JourneyInput(customer_id="R-6", rule_id="contact", ruleset_hash="h"),
         id=new_id("contact"),
         task_queue=run.settings.task_queue,
     )

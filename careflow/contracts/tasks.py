@@ -1,0 +1,64 @@
+"""Staff tasks and staff emails a journey asks for."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from careflow.contracts.activity import ActivityContract
+
+
+@dataclass(kw_only=True)
+class OpenTaskInput:
+    """A task for a staff role: `agent`, `supervisor`, `manager`, `account_manager`, `team:x`."""
+
+    workflow_id: str
+    step_id: str
+    kind: str
+    role: str
+    customer_id: str
+    title: str
+    due_at: datetime | None = None
+    complaint_id: str = ""
+
+
+@dataclass(kw_only=True)
+class OpenTaskResult:
+    task_id: int
+    created: bool
+
+
+@dataclass(kw_only=True)
+class NotifyStaffInput:
+    """One email to the staff member behind `role`, about a customer (and maybe a case)."""
+
+    workflow_id: str
+    step_id: str
+    role: str
+    customer_id: str
+    template_id: str
+    reason: str = ""
+    due_at: datetime | None = None
+    complaint_id: str = ""
+
+
+@dataclass(kw_only=True)
+class NotifyStaffResult:
+    status: str  # sent | failed | skipped
+    reason: str | None = None
+
+
+@dataclass(kw_only=True)
+class CloseTasksInput:
+    workflow_id: str
+    status: str = "done"
+
+
+@dataclass(kw_only=True)
+class CloseTasksResult:
+    closed: int
+
+
+OPEN_TASK = ActivityContract(name="open_task", input=OpenTaskInput, result=OpenTaskResult)
+NOTIFY_STAFF = ActivityContract(
+    name="notify_staff", input=NotifyStaffInput, result=NotifyStaffResult
+)
+CLOSE_TASKS = ActivityContract(name="close_tasks", input=CloseTasksInput, result=CloseTasksResult)

@@ -1,0 +1,65 @@
+"""The references a rule set is checked against, built from what the worker runs.
+
+Every process that loads rules (the worker, the API and console, the CLI's
+`rules check`, `simulate`) builds them here, from the journey registry the worker
+registers and the settings it reads templates and `journeys.yaml` from. The signals
+of a journey are read from its workflow class (`Journey.signals`), never listed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from careflow.config import Settings
+from careflow.journey_config import JourneyConfigError, load_journey_config
+from careflow.journey_spec import Journey
+from careflow.paths import RULES_DIR, TEMPLATES_DIR
+from careflow.rules.references import JOURNEY_CONFIG_FILE, References, template_ids
+from careflow.workflows.registry import JOURNEYS
+
+
+def staff_teams(rules_dir: Path) -> frozenset[str] | None:
+    """Teams with an address under `staff.teams` in the folder's journeys.yaml.
+
+    None when there is no such file, or it is broken (its own check reports that).
+    """
+    path = rules_dir / JOURNEY_CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return frozenset(load_journey_config(path).staff.teams)
+    except JourneyConfigError:
+        return None
+
+
+def references_for(
+    journeys: Mapping[str, Journey], *, templates_dir: Path, rules_dir: Path | None
+) -> References:
+    """References for these journeys, the templates in `templates_dir` and the teams in
+    `rules_dir`'s journeys.yaml (no team check when `rules_dir` is None)."""
+    return References(
+        journeys={name: journey.signals for name, journey in journeys.items()},
+        templates=template_ids(templates_dir),
+        templates_dir=templates_dir,
+        teams=staff_teams(rules_dir) if rules_dir is not None else None,
+        subject_journeys=frozenset(
+            name for name, journey in journeys.items() if journey.needs_subject
+        ),
+    )
+
+
+def build_references(settings: Settings, *, rules_dir: Path | None = None) -> References:
+    """References as the worker configured by `settings` sees them.
+
+    `rules_dir` names another folder whose journeys.yaml lists the teams (a folder
+    being checked or simulated); by default the configured rules folder.
+    """
+    return references_for(
+        JOURNEYS, templates_dir=settings.templates_dir, rules_dir=rules_dir or settings.rules_dir
+    )
+
+
+def shipped_references() -> References:
+    """References for the shipped rules folder and templates (docs, tests, samples)."""
+    return references_for(JOURNEYS, templates_dir=TEMPLATES_DIR, rules_dir=RULES_DIR)
