@@ -32,6 +32,8 @@ from careflow.contracts.journeys import (
     PlanInput,
     RecordOutcomeInput,
     RetentionPlan,
+    SimpleJourneyPlan,
+    SimplePlanInput,
     SurveyPlan,
 )
 from careflow.contracts.outreach import ParamValue
@@ -206,6 +208,28 @@ class JourneyActivities:
         )
 
     @activity.defn
+    async def plan_simple_journey(self, request: SimplePlanInput) -> SimpleJourneyPlan:
+        """Templates, topic and timings of a simple journey, from `simple_journeys.<name>`."""
+        settings = self._config().simple_journeys.get(request.journey)
+        if settings is None:
+            raise ApplicationError(
+                f"journeys.yaml has no simple_journeys.{request.journey} section",
+                non_retryable=True,
+            )
+        params: dict[str, ParamValue] = {}
+        if settings.survey_link:
+            params["survey_url"] = self._survey_url(request)
+        return SimpleJourneyPlan(
+            template_id=settings.template,
+            reminder_template_id=settings.reminder_template,
+            topic=settings.topic,
+            delay_seconds=settings.delay_days * DAY,
+            remind_after_seconds=settings.remind_after_days * DAY,
+            close_after_seconds=settings.close_after_days * DAY,
+            params=params,
+        )
+
+    @activity.defn
     async def business_due(self, request: DueInput) -> datetime:
         """A deadline `hours` working hours after `start` on the configured calendar."""
         calendar = self._config().business_hours.calendar()
@@ -252,7 +276,7 @@ class JourneyActivities:
             if request.status == "reopened":
                 complaint.resolved_at = None
 
-    def _survey_url(self, request: PlanInput) -> str:
+    def _survey_url(self, request: PlanInput | SimplePlanInput) -> str:
         # A signed link carries the journey and customer ids only.
         return survey_url(self.base_url, self.secret_key, request.workflow_id, request.customer_id)
 

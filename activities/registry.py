@@ -72,6 +72,7 @@ def build_journey_activities(
         journeys.plan_satisfaction_survey,
         journeys.plan_onboarding,
         journeys.plan_contact_change_notice,
+        journeys.plan_simple_journey,
         journeys.business_due,
         journeys.orders_since,
         journeys.record_outcome,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, time
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -237,6 +237,31 @@ class ContactChangeConfig(_Strict):
     teams: list[str] = Field(min_length=1)
 
 
+class SimpleJourneyConfig(_Strict):
+    """A journey that sends, waits, reminds once and stops on its goal (simple_journey.py).
+
+    The message goes out `delay_days` after the trigger, the reminder
+    `remind_after_days` after the message, and the journey gives up
+    `close_after_days` after the message.
+    """
+
+    template: str
+    reminder_template: str
+    topic: Literal["transactional", "care", "marketing"] = "care"
+    delay_days: float = Field(default=0, ge=0)
+    remind_after_days: float = Field(gt=0)
+    close_after_days: float = Field(gt=0)
+    # Whether the messages carry the signed survey link (`survey_url`) the customer
+    # answers with; the answer is the journey's goal.
+    survey_link: bool = False
+
+    @model_validator(mode="after")
+    def _reminder_before_end(self) -> Self:
+        if self.remind_after_days >= self.close_after_days:
+            raise ValueError("remind_after_days must be shorter than close_after_days")
+        return self
+
+
 class JourneyConfig(_Strict):
     """Everything in `rules/journeys.yaml`."""
 
@@ -251,6 +276,8 @@ class JourneyConfig(_Strict):
     satisfaction_survey: SurveyConfig
     onboarding: OnboardingConfig
     contact_change: ContactChangeConfig
+    # Journeys of the simple shape, by journey name (see workflows/simple_journey.py).
+    simple_journeys: dict[str, SimpleJourneyConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _teams_known(self) -> Self:

@@ -8,10 +8,10 @@ so that both (and rules/ checks) can use the type without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 
@@ -31,14 +31,29 @@ def workflow_type_name(workflow_class: type[Any]) -> str:
     return workflow._Definition.must_from_class(workflow_class).name or workflow_class.__name__
 
 
+# Who a template goes to and the consent it needs: a customer topic, or staff.
+Audience = Literal["transactional", "care", "marketing", "staff"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Journey:
-    """A workflow that rules may start or signal, and how its id is built."""
+    """A journey, declared once: what rules call it, its workflow, id, settings, templates.
+
+    Everything else reads it from here: the rule checks (its name and signals), the
+    dispatcher (its id), the console (its label), the generated docs, the journey
+    tests' template lists and the check that its settings exist in journeys.yaml.
+    """
 
     name: str
     workflow: type[Any]
     description: str
     workflow_id: WorkflowIdBuilder
+    # How the console names it, by language ("en", "zh-CN").
+    label: Mapping[str, str]
+    # The section of rules/journeys.yaml holding its settings ("simple_journeys.<name>"
+    # for a simple journey), and the templates it sends by default with their audience.
+    settings: str
+    templates: Mapping[str, Audience]
     # Whether the journey is about one subject (a complaint) rather than the customer.
     needs_subject: bool = False
 

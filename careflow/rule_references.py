@@ -63,3 +63,28 @@ def build_references(settings: Settings, *, rules_dir: Path | None = None) -> Re
 def shipped_references() -> References:
     """References for the shipped rules folder and templates (docs, tests, samples)."""
     return references_for(JOURNEYS, templates_dir=TEMPLATES_DIR, rules_dir=RULES_DIR)
+
+
+def missing_journey_settings(
+    journeys_file: Path, journeys: Mapping[str, Journey] = JOURNEYS
+) -> list[str]:
+    """`journeys.yaml: <section>: missing ...` for each declared journey whose settings
+    section the file lacks (a journey would fail at its first step without it).
+
+    A file that does not load reports its own problems elsewhere; nothing is added here.
+    """
+    try:
+        config = load_journey_config(journeys_file)
+    except JourneyConfigError:
+        return []
+    problems = []
+    for journey in journeys.values():
+        node: object = config
+        for part in journey.settings.split("."):
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            problems.append(
+                f"{journeys_file.name}: {journey.settings}: missing: the journey "
+                f"{journey.name!r} reads its settings there"
+            )
+    return problems

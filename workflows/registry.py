@@ -19,6 +19,7 @@ from careflow.workflows.customer_event import CustomerEventWorkflow
 from careflow.workflows.daily_scan import DailyScanWorkflow
 from careflow.workflows.onboarding import OnboardingWorkflow
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
+from careflow.workflows.review_request import ReviewRequestWorkflow
 from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
 
 
@@ -50,6 +51,16 @@ JOURNEYS: dict[str, Journey] = {
     for journey in (
         Journey(
             name="complaint_escalation",
+            label={"en": "complaint escalation", "zh-CN": "投诉升级"},
+            settings="complaint",
+            templates={
+                "complaint_ack": "transactional",
+                "complaint_update": "transactional",
+                "complaint_resolved": "transactional",
+                "staff_escalation": "staff",
+                "satisfaction_survey": "care",
+                "survey_reminder": "care",
+            },
             workflow=ComplaintEscalationWorkflow,
             description="Acknowledge a new complaint at once and follow it to resolution.",
             workflow_id=_per_complaint,
@@ -57,12 +68,22 @@ JOURNEYS: dict[str, Journey] = {
         ),
         Journey(
             name="retention_offer",
+            label={"en": "retention offer", "zh-CN": "挽留优惠"},
+            settings="retention_offer",
+            templates={
+                "retention_offer": "marketing",
+                "retention_reminder": "marketing",
+                "staff_call_task": "staff",
+            },
             workflow=RetentionOfferWorkflow,
             description="Win a customer back: offer, one reminder, then a call for VIPs.",
             workflow_id=_per_rule("retention_offer"),
         ),
         Journey(
             name="care_message",
+            label={"en": "care message", "zh-CN": "关怀消息"},
+            settings="care_message",
+            templates={"birthday_greeting": "care", "holiday_greeting": "care"},
             workflow=CareMessageWorkflow,
             description="A birthday or holiday greeting at a friendly local hour.",
             # The dispatcher makes the subject `<occasion>-<year>` from the rule's
@@ -71,21 +92,43 @@ JOURNEYS: dict[str, Journey] = {
         ),
         Journey(
             name="satisfaction_survey",
+            label={"en": "satisfaction survey", "zh-CN": "满意度调查"},
+            settings="satisfaction_survey",
+            templates={
+                "satisfaction_survey": "care",
+                "survey_reminder": "care",
+                "staff_call_task": "staff",
+            },
             workflow=SatisfactionSurveyWorkflow,
             description="Ask how we did after a purchase; remind once; follow up low scores.",
             workflow_id=_per_rule("satisfaction_survey"),
         ),
         Journey(
             name="onboarding",
+            label={"en": "onboarding", "zh-CN": "新客引导"},
+            settings="onboarding",
+            templates={"onboarding_welcome": "care", "onboarding_tips": "care"},
             workflow=OnboardingWorkflow,
             description="Welcome a new customer with a short series of messages.",
             workflow_id=_per_rule("onboarding"),
         ),
         Journey(
             name="contact_change_notice",
+            label={"en": "contact change notice", "zh-CN": "联系方式变更通知"},
+            settings="contact_change",
+            templates={"staff_contact_change": "staff"},
             workflow=ContactChangeNoticeWorkflow,
             description="Tell sales, service and marketing that a customer's contact data changed.",
             workflow_id=_per_day,
+        ),
+        Journey(
+            name="review_request",
+            workflow=ReviewRequestWorkflow,
+            description="Ask for a review after an order; remind once; stop when answered.",
+            label={"en": "review request", "zh-CN": "评价邀请"},
+            settings="simple_journeys.review_request",
+            templates={"review_request": "care", "review_reminder": "care"},
+            workflow_id=_per_rule("review_request"),
         ),
     )
 }

@@ -127,9 +127,14 @@ def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[
     from careflow.journey_config import missing_template_problems
     from careflow.outreach.samples import check_templates
     from careflow.outreach.templates import available_templates
+    from careflow.rule_references import missing_journey_settings
 
     problems = [str(problem) for problem in check_templates(templates_dir)]
-    return problems + missing_template_problems(journeys_file, available_templates(templates_dir))
+    return (
+        problems
+        + missing_template_problems(journeys_file, available_templates(templates_dir))
+        + missing_journey_settings(journeys_file)
+    )
 
 
 @rules_app.command()

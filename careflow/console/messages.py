@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from careflow.rules.conditions import CONDITION_WORDS
 from careflow.rules.explaining import OUTCOME_WORDS
 from careflow.timeline import TIMELINE_WORDS
+from careflow.workflows.registry import JOURNEYS
 
 _EN: dict[str, str] = {
     "app.name": "careflow console",
@@ -248,12 +249,6 @@ _EN: dict[str, str] = {
     "journey_status.running": "running",
     "journey_status.ended": "ended",
     "journey_status.holdout": "held out",
-    "journey.complaint_escalation": "complaint escalation",
-    "journey.retention_offer": "retention offer",
-    "journey.care_message": "care message",
-    "journey.satisfaction_survey": "satisfaction survey",
-    "journey.onboarding": "onboarding",
-    "journey.contact_change_notice": "contact change notice",
     "journey.other": "other",
     "level.supervisor": "supervisor",
     "level.manager": "manager",
@@ -529,12 +524,6 @@ _ZH_CN: dict[str, str] = {
     "journey_status.running": "进行中",
     "journey_status.ended": "已结束",
     "journey_status.holdout": "对照组",
-    "journey.complaint_escalation": "投诉升级",
-    "journey.retention_offer": "挽留优惠",
-    "journey.care_message": "关怀消息",
-    "journey.satisfaction_survey": "满意度调查",
-    "journey.onboarding": "新客引导",
-    "journey.contact_change_notice": "联系方式变更通知",
     "journey.other": "其他",
     "level.supervisor": "主管",
     "level.manager": "经理",
@@ -645,9 +634,18 @@ def _with_phrase_words(console: dict[str, str], *areas: Mapping[str, str]) -> di
     return merged
 
 
+def _journey_labels(locale: str) -> dict[str, str]:
+    """`journey.<name>` for every registered journey, from its declaration's label."""
+    return {f"journey.{name}": journey.label[locale] for name, journey in JOURNEYS.items()}
+
+
 MESSAGES: dict[str, dict[str, str]] = {
     "en": _with_phrase_words(
-        _EN, CONDITION_WORDS.english, OUTCOME_WORDS.english, TIMELINE_WORDS.english
+        _EN,
+        CONDITION_WORDS.english,
+        OUTCOME_WORDS.english,
+        TIMELINE_WORDS.english,
+        _journey_labels("en"),
     ),
-    "zh-CN": _ZH_CN,
+    "zh-CN": _with_phrase_words(_ZH_CN, _journey_labels("zh-CN")),
 }

@@ -42,6 +42,8 @@ from careflow.contracts.journeys import (
     PlanInput,
     RecordOutcomeInput,
     RetentionPlan,
+    SimpleJourneyPlan,
+    SimplePlanInput,
     SurveyPlan,
 )
 from careflow.contracts.outreach import MessageStatus, ParamValue, SendEmailInput, SendEmailResult
@@ -100,5 +102,7 @@ __all__ = [
     "ScanProgress",
     "SendEmailInput",
     "SendEmailResult",
+    "SimpleJourneyPlan",
+    "SimplePlanInput",
     "SurveyPlan",
 ]

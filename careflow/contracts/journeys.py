@@ -169,6 +169,36 @@ class ContactChangePlan:
 
 
 @dataclass(kw_only=True)
+class SimpleJourneyPlan:
+    """A journey that sends, waits, reminds once and stops on its goal.
+
+    Durations are seconds (Temporal's JSON converter carries no timedelta): the
+    message goes out `delay_seconds` after the start, the reminder
+    `remind_after_seconds` after the message, and the journey gives up
+    `close_after_seconds` after the message.
+    """
+
+    template_id: str
+    reminder_template_id: str
+    topic: str  # an outreach `Topic`
+    delay_seconds: float
+    remind_after_seconds: float
+    close_after_seconds: float
+    params: dict[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class SimplePlanInput:
+    """`PlanInput` for a simple journey: which declared journey's settings to read."""
+
+    journey: str
+    workflow_id: str
+    customer_id: str
+    now: datetime
+    subject: str = ""
+
+
+@dataclass(kw_only=True)
 class DueInput:
     """`hours` working hours after `start`, on the configured business calendar."""
 
@@ -209,6 +239,9 @@ PLAN_SATISFACTION_SURVEY = ActivityContract(
 PLAN_ONBOARDING = ActivityContract(name="plan_onboarding", input=PlanInput, result=OnboardingPlan)
 PLAN_CONTACT_CHANGE_NOTICE = ActivityContract(
     name="plan_contact_change_notice", input=PlanInput, result=ContactChangePlan
+)
+PLAN_SIMPLE_JOURNEY = ActivityContract(
+    name="plan_simple_journey", input=SimplePlanInput, result=SimpleJourneyPlan
 )
 BUSINESS_DUE = ActivityContract(name="business_due", input=DueInput, result=datetime)
 ORDERS_SINCE = ActivityContract(name="orders_since", input=OrdersSinceInput, result=int)

@@ -128,6 +128,8 @@ def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, 
         "topic": topic,
         "params": {},
         "unsubscribe_url": None if topic == "transactional" else SAMPLE_UNSUBSCRIBE_URL,
+        # Any journey may carry the signed survey link (`survey_link` in journeys.yaml).
+        "survey_url": SAMPLE_SURVEY_URL,
     }
     context.update(_EXTRAS.get(template_id, {}))
     return context

@@ -18,26 +18,13 @@ from careflow.outreach import TemplateProblem, TemplateRenderer, available_templ
 from careflow.outreach.samples import check_templates, sample_context
 from careflow.outreach.templates import template_locales
 from careflow.paths import TEMPLATES_DIR
+from careflow.workflows.registry import JOURNEYS
 from tests.outreach.template_files import simple_template
 
 MakeTemplates = Callable[[dict[str, str]], Path]
 
-JOURNEY_TEMPLATES = {
-    "complaint_ack",
-    "complaint_update",
-    "complaint_resolved",
-    "satisfaction_survey",
-    "survey_reminder",
-    "retention_offer",
-    "retention_reminder",
-    "birthday_greeting",
-    "holiday_greeting",
-    "onboarding_welcome",
-    "onboarding_tips",
-    "staff_escalation",
-    "staff_call_task",
-    "staff_contact_change",
-}
+# The templates the journeys send, as each journey declares them.
+JOURNEY_TEMPLATES = {template for journey in JOURNEYS.values() for template in journey.templates}
 # Everything str.splitlines() treats as a line boundary.
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 HOLIDAYS = (

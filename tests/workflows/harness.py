@@ -27,37 +27,13 @@ from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.paths import RULES_DIR
 from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
-from careflow.workflows.care_message import CareMessageWorkflow
-from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
-from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
-from careflow.workflows.onboarding import OnboardingWorkflow
-from careflow.workflows.retention_offer import RetentionOfferWorkflow
-from careflow.workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+from careflow.workflows.registry import JOURNEYS
 
-JOURNEY_WORKFLOWS: list[type[Any]] = [
-    ComplaintEscalationWorkflow,
-    RetentionOfferWorkflow,
-    CareMessageWorkflow,
-    SatisfactionSurveyWorkflow,
-    OnboardingWorkflow,
-    ContactChangeNoticeWorkflow,
-]
+# Every journey the registry declares, and every template they send.
+JOURNEY_WORKFLOWS: list[type[Any]] = [journey.workflow for journey in JOURNEYS.values()]
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
-TEMPLATE_IDS = (
-    "complaint_ack",
-    "complaint_update",
-    "complaint_resolved",
-    "satisfaction_survey",
-    "survey_reminder",
-    "retention_offer",
-    "retention_reminder",
-    "birthday_greeting",
-    "holiday_greeting",
-    "onboarding_welcome",
-    "onboarding_tips",
-    "staff_escalation",
-    "staff_call_task",
-    "staff_contact_change",
+TEMPLATE_IDS = tuple(
+    dict.fromkeys(template for journey in JOURNEYS.values() for template in journey.templates)
 )
 
 

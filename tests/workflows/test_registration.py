@@ -13,9 +13,12 @@ from careflow import activities, workflows
 from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.outreach.mailer import OutboxDelivery
-from careflow.rule_references import build_references
+from careflow.paths import RULES_DIR, TEMPLATES_DIR
+from careflow.rule_references import build_references, missing_journey_settings
+from careflow.rules.references import template_ids
 from careflow.store import Database
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
+from careflow.workflows.simple_journey import SimpleJourney
 
 
 def _modules(package: Any) -> list[Any]:
@@ -81,3 +84,26 @@ def test_a_journeys_signals_are_the_ones_its_workflow_handles() -> None:
         "opted_out",
         "customer_erased",
     }
+
+
+def test_every_journey_finds_its_settings_and_templates(tmp_path: Path) -> None:
+    shipped = RULES_DIR / "journeys.yaml"
+    assert missing_journey_settings(shipped) == []
+    for journey in JOURNEYS.values():
+        assert set(journey.templates) <= template_ids(TEMPLATES_DIR), journey.name
+        assert set(journey.label) == {"en", "zh-CN"}, journey.name
+    # A journeys.yaml without a declared journey's section is reported, naming both.
+    text = shipped.read_text(encoding="utf-8")
+    scratch = tmp_path / "journeys.yaml"
+    scratch.write_text(text[: text.index("\nsimple_journeys:")] + "\n", encoding="utf-8")
+    assert missing_journey_settings(scratch) == [
+        "journeys.yaml: simple_journeys.review_request: missing: the journey "
+        "'review_request' reads its settings there"
+    ]
+
+
+def test_a_simple_journey_reads_the_section_of_its_registered_name() -> None:
+    for name, journey in JOURNEYS.items():
+        if issubclass(journey.workflow, SimpleJourney):
+            assert journey.workflow.journey == name
+            assert journey.settings == f"simple_journeys.{name}"
