@@ -8,7 +8,7 @@ so that both (and rules/ checks) can use the type without importing each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -61,3 +61,12 @@ class Journey:
     def signals(self) -> tuple[str, ...]:
         """The signals the journey accepts: those its workflow class handles."""
         return workflow_signals(self.workflow)
+
+
+def template_audiences(journeys: Iterable[Journey]) -> dict[str, Audience]:
+    """Each template the journeys send and who it goes to, from their declarations."""
+    audiences: dict[str, Audience] = {}
+    for journey in journeys:
+        for template, audience in journey.templates.items():
+            audiences.setdefault(template, audience)
+    return audiences

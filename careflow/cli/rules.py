@@ -15,6 +15,7 @@ from rich.table import Table
 
 from careflow.cli.app import app
 from careflow.config import load_settings
+from careflow.journey_spec import template_audiences
 from careflow.rule_references import build_references
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
@@ -22,6 +23,7 @@ from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
 from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
+from careflow.workflows.registry import JOURNEYS
 
 rules_app = typer.Typer(
     name="rules", help="Check rule files and explain what they do.", no_args_is_help=True
@@ -98,11 +100,13 @@ def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
         console.print("note: the template renderer is not installed; templates not rendered")
         return []
     renderer = TemplateRenderer(templates_dir)
+    audiences = template_audiences(JOURNEYS.values())
     problems: list[str] = []
     for template_id, pos in sorted(named, key=lambda item: (item[1].path, item[1].line)):
         for locale in sorted(template_locales(templates_dir, template_id)):
             try:
-                renderer.render(template_id, locale, sample_context(template_id, locale))
+                context = sample_context(template_id, locale, audience=audiences.get(template_id))
+                renderer.render(template_id, locale, context)
             except TemplateProblem as problem:
                 problems.append(str(pos.error(f"template {template_id!r} ({locale}): {problem}")))
     return problems
@@ -129,7 +133,8 @@ def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[
     from careflow.outreach.templates import available_templates
     from careflow.rule_references import missing_journey_settings
 
-    problems = [str(problem) for problem in check_templates(templates_dir)]
+    audiences = template_audiences(JOURNEYS.values())
+    problems = [str(problem) for problem in check_templates(templates_dir, audiences=audiences)]
     return (
         problems
         + missing_template_problems(journeys_file, available_templates(templates_dir))

@@ -64,20 +64,6 @@ _OFFER: Mapping[str, object] = {
     "expires_at": SAMPLE_NOW + timedelta(days=14),
 }
 
-# The topic each shipped journey sends its template with (the journeys in
-# `workflows/` fix it in code); it decides whether a sample has an unsubscribe link,
-# as the send step does: every message that is not transactional carries one.
-_SAMPLE_TOPICS: Mapping[str, str] = {
-    "satisfaction_survey": "care",
-    "survey_reminder": "care",
-    "birthday_greeting": "care",
-    "holiday_greeting": "care",
-    "onboarding_welcome": "care",
-    "onboarding_tips": "care",
-    "retention_offer": "marketing",
-    "retention_reminder": "marketing",
-}
-
 _EXTRAS: Mapping[str, Mapping[str, object]] = {
     "complaint_ack": {"case": _CASE},
     "complaint_update": {"case": _CASE},
@@ -113,16 +99,23 @@ _EXTRAS: Mapping[str, Mapping[str, object]] = {
 }
 
 
-def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, object]:
+def sample_context(
+    template_id: str, locale: str | None = "zh-CN", *, audience: str | None = None
+) -> dict[str, object]:
     """A complete, realistic context for `template_id`, as the send step would build it.
 
-    Unknown template ids (an operator's new template) get the common part only: the
-    customer, and an unsubscribe link (a new template is most likely marketing).
+    `audience` is who the journey that sends it declares it for (`Journey.templates`:
+    a topic, or `staff`); the topic decides the unsubscribe link, as the send step
+    does. Without one, a template with a sample here is transactional, and any other
+    (an operator's new template) gets the common part only, with an unsubscribe link
+    (a new template is most likely marketing).
     """
     language = (locale or "en").split("-")[0].split("_")[0].lower()
     customer = dict(_CUSTOMERS.get(language, _CUSTOMERS["en"]))
-    known = template_id in _EXTRAS or template_id in _SAMPLE_TOPICS
-    topic = _SAMPLE_TOPICS.get(template_id, "transactional" if known else "marketing")
+    if audience is None:
+        topic = "transactional" if template_id in _EXTRAS else "marketing"
+    else:
+        topic = "transactional" if audience == "staff" else audience
     context: dict[str, object] = {
         "customer": customer,
         "topic": topic,
@@ -136,7 +129,9 @@ def sample_context(template_id: str, locale: str | None = "zh-CN") -> dict[str, 
 
 
 def check_templates(
-    templates_dir: Path, fallback_locales: tuple[str, ...] = ("en",)
+    templates_dir: Path,
+    fallback_locales: tuple[str, ...] = ("en",),
+    audiences: Mapping[str, str] | None = None,
 ) -> list[TemplateProblem]:
     """Render every template in every locale it has with sample data, and parse every
     other `.j2` file (a layout or a part no locale uses yet); all problems found."""
@@ -145,7 +140,10 @@ def check_templates(
     for template_id in sorted(available_templates(templates_dir)):
         for locale in sorted(template_locales(templates_dir, template_id)):
             try:
-                renderer.render(template_id, locale, sample_context(template_id, locale))
+                context = sample_context(
+                    template_id, locale, audience=(audiences or {}).get(template_id)
+                )
+                renderer.render(template_id, locale, context)
             except TemplateProblem as problem:
                 problems.setdefault(str(problem), problem)
     for unparsed in renderer.syntax_problems():

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from careflow.journey_spec import template_audiences
 from careflow.outreach import TemplateProblem, TemplateRenderer, available_templates
 from careflow.outreach.samples import check_templates, sample_context
 from careflow.outreach.templates import template_locales
@@ -23,8 +24,9 @@ from tests.outreach.template_files import simple_template
 
 MakeTemplates = Callable[[dict[str, str]], Path]
 
-# The templates the journeys send, as each journey declares them.
-JOURNEY_TEMPLATES = {template for journey in JOURNEYS.values() for template in journey.templates}
+# The templates the journeys send and who they go to, as each journey declares them.
+AUDIENCES = template_audiences(JOURNEYS.values())
+JOURNEY_TEMPLATES = set(AUDIENCES)
 # Everything str.splitlines() treats as a line boundary.
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 HOLIDAYS = (
@@ -51,7 +53,7 @@ def test_every_journey_has_a_template_in_both_shipped_locales(shipped_templates:
 def test_every_shipped_template_renders_with_sample_data(
     shipped_templates: Path, template_id: str, locale: str
 ) -> None:
-    context = sample_context(template_id, locale)
+    context = sample_context(template_id, locale, audience=AUDIENCES[template_id])
     message = TemplateRenderer(shipped_templates).render(template_id, locale, context)
 
     assert message.locale == locale
@@ -78,13 +80,13 @@ def test_every_shipped_template_renders_with_sample_data(
 def test_holiday_greeting_names_each_holiday(
     shipped_templates: Path, holiday: str, locale: str
 ) -> None:
-    context = {**sample_context("holiday_greeting", locale), "holiday": holiday}
+    context = {**sample_context("holiday_greeting", locale, audience="care"), "holiday": holiday}
     message = TemplateRenderer(shipped_templates).render("holiday_greeting", locale, context)
     assert message.subject in message.text
 
 
 def test_check_templates_finds_no_problem_in_shipped_templates(shipped_templates: Path) -> None:
-    assert check_templates(shipped_templates) == []
+    assert check_templates(shipped_templates, audiences=AUDIENCES) == []
 
 
 def test_check_templates_reports_a_typo_with_file_and_line(make_templates: MakeTemplates) -> None:
