@@ -98,9 +98,7 @@ def scratch_copy_with_a_breaking_change(root: Path) -> Path:
             shutil.copy2(source, root / name)
     workflow = root / "workflows" / "retention_offer.py"
     code = workflow.read_text(encoding="utf-8")
-    planning = (
-        "        plan = await plan_journey(JourneyActivities.plan_retention_offer, journey)\n"
-    )
+    planning = "        plan = await plan_journey(PLAN_RETENTION_OFFER, journey)\n"
     assert planning in code
     workflow.write_text(
         code.replace(planning, "        await workflow.sleep(60)\n" + planning), encoding="utf-8"

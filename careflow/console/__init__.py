@@ -6,7 +6,7 @@ in English and Chinese. `mount_console(app)` adds it to the API app; users are
 made with `careflow users add NAME --role admin|operator|viewer`.
 """
 
+from careflow.console.mount import mount_console
 from careflow.console.roles import Role
-from careflow.console.web import mount_console
 
 __all__ = ["Role", "mount_console"]

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import Field
@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 
 from careflow.api.addresses import TrustedProxies
 from careflow.api.state import ApiState
-from careflow.config import Settings, load_settings
+from careflow.config import Settings
 from careflow.console.audit import FORBIDDEN, record_audit
 from careflow.console.i18n import (
     LANGUAGE_COOKIE,
@@ -139,19 +139,6 @@ def as_fields(details: Mapping[str, object], prefix: str = "") -> list[tuple[str
         else:
             fields.append((f"{prefix}{name}", _as_json(value)))
     return fields
-
-
-def mount_console(app: FastAPI) -> None:
-    """Add the console to the API app (its ApiState must be set on `app.state.careflow`)."""
-    from careflow.console.actions import router as actions_router
-    from careflow.console.pages import router as pages_router
-
-    settings = load_settings()
-    api: ApiState = app.state.careflow
-    app.state.careflow_console = Console(settings, api)
-    app.include_router(pages_router)
-    app.include_router(actions_router)
-    app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -332,14 +319,3 @@ def safe_next(value: str | None) -> str:
     ):
         return value
     return f"{PREFIX}/"
-
-
-async def _refusal_response(request: Request, refusal: ConsoleRefusal) -> Response:
-    current = refusal.visit
-    if refusal.status == 401 and request.method in ("GET", "HEAD"):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return redirect(current, f"{LOGIN_PATH}?{urlencode({'next': target})}")
-    response = render(current, "refusal.html.j2", {"reason": refusal.reason}, status=refusal.status)
-    if refusal.status == 401:
-        response.headers["WWW-Authenticate"] = 'FormBased realm="careflow console"'
-    return response

@@ -8,17 +8,15 @@ hundred distinct birthdays, zones and countries.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from babel.core import get_global
 from lunardate import LunarDate
-
-if TYPE_CHECKING:
-    from careflow.facts.config import OccasionRules
 
 LUNAR_CALENDAR = "lunar"
 # The 15th day of the first lunar month; not a day off, so `holidays` omits it.
@@ -109,10 +107,21 @@ def _holiday_names(country: str, year: int) -> dict[date, str]:
     return dict(calendar_of_year.items())
 
 
+class OccasionNaming(Protocol):
+    """What a holiday calendar reads from the occasion rules (facts/config.py's
+    `OccasionRules`), named here so this module imports nothing from the config."""
+
+    @property
+    def holiday_names(self) -> Mapping[str, str]: ...
+
+    @property
+    def lantern_festival_countries(self) -> frozenset[str]: ...
+
+
 class HolidayCalendar:
     """Maps (country, local date) to a `holiday_today` value, per `rules/tiers.yaml`."""
 
-    def __init__(self, rules: OccasionRules) -> None:
+    def __init__(self, rules: OccasionNaming) -> None:
         self._names = rules.holiday_names
         self._lantern_countries = rules.lantern_festival_countries
         self._seen: dict[tuple[str, date], str | None] = {}
