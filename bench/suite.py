@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import e2e_bench, memory_bench, rules_bench, scale_bench, scan_bench, send_bench
+from bench import (
+    cli_bench,
+    e2e_bench,
+    memory_bench,
+    rules_bench,
+    scale_bench,
+    scan_bench,
+    send_bench,
+)
 from bench.harness import Figure
 
 # The issue's target for the daily scan holds at this size.
@@ -36,6 +44,7 @@ class Sizes:
     scale_workers: tuple[int, ...] = (1, 2, 4)
     scale_postgres_workers: tuple[int, ...] = (1, 2)
     scale_burst: int = 200
+    cli_runs: int = 21
 
 
 FULL = Sizes()
@@ -49,6 +58,7 @@ QUICK = Sizes(
     scale_workers=(1, 2),
     scale_postgres_workers=(1,),
     scale_burst=60,
+    cli_runs=7,
 )
 
 
@@ -157,7 +167,24 @@ def scale(sizes: Sizes) -> list[Figure]:
     return scale_bench.figures(rows)
 
 
+def cli(sizes: Sizes) -> list[Figure]:
+    """`careflow --help` vs importing typer and rich, each in a fresh interpreter."""
+    figures = cli_bench.measure(sizes.cli_runs)
+    return [
+        Figure(
+            "cli",
+            f"careflow --help (median of {figures.runs})",
+            "s",
+            figures.help_seconds,
+            figures.baseline_seconds,
+            "lower",
+            target_ratio=2.0,
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], list[Figure]]] = {
+    "cli": cli,
     "scan": scan,
     "send": send,
     "rules": rules,

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
+from careflow.cli.lazy import LazyGroup
 from careflow.config import load_settings
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
@@ -23,7 +24,10 @@ from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
 from careflow.rules.rulebook import rule_files
 
 rules_app = typer.Typer(
-    name="rules", help="Check rule files and explain what they do.", no_args_is_help=True
+    cls=LazyGroup,
+    name="rules",
+    help="Check rule files and explain what they do.",
+    no_args_is_help=True,
 )
 app.add_typer(rules_app)
 
