@@ -60,12 +60,15 @@ class Database:
             # rather than failing at the first one.
             engine_options["connect_args"] = {"timeout": 30}
         else:
-            engine_options["pool_pre_ping"] = True
             engine_options["pool_size"] = 10
             if schema:
                 # A PostgreSQL schema of its own (tests, several careflows on one server).
                 engine_options["connect_args"] = {"server_settings": {"search_path": schema}}
+        self._engine_options = dict(engine_options)
+        if not self.is_sqlite:
+            engine_options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
+        self._unpinged: AsyncEngine | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -75,6 +78,25 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    def unpinged_engine(self) -> AsyncEngine:
+        """Another engine on this database whose pool sends nothing at checkout.
+
+        `engine` pings every connection it hands out (on PostgreSQL with asyncpg that
+        is BEGIN, an empty query and ROLLBACK: three round trips), so that a
+        connection the server dropped (a restart, a failover) is replaced before use.
+        This engine skips that: a dropped connection fails at its first statement,
+        which invalidates it and every older connection of the pool, and the caller
+        runs its work again on a new one. For work that is safe to run twice and
+        runs often (the send step's ledger, see careflow/outreach/ledger.py). Made
+        once, on first use, and disposed with this Database. On SQLite, which pings
+        nothing, it is `engine` itself (an in-memory database lives in its connection).
+        """
+        if self.is_sqlite:
+            return self.engine
+        if self._unpinged is None:
+            self._unpinged = create_async_engine(self.url, **self._engine_options)
+        return self._unpinged
 
     def sync_sqlite_engine(self) -> Engine:
         """A synchronous engine on the same SQLite file, with the same settings.
@@ -139,6 +161,8 @@ class Database:
         return state
 
     async def dispose(self) -> None:
+        if self._unpinged is not None:
+            await self._unpinged.dispose()
         await self.engine.dispose()
 
 
