@@ -17,6 +17,20 @@ calls, each from a fresh store:
   (`rule_replays`, then its report), over the same data and days.
 The ratio (journeys / rules only) is reported, with no target. Not part of
 `python -m bench`: it needs the data file, and 90 days of the sample take minutes.
+
+    python -m bench.simulate_bench --partitions                      # tests' 400 customers
+    python -m bench.simulate_bench --partitions --cdnow CDNOW_master.txt --days 90
+
+`--partitions` measures the journeys alone, twice over the same data (the CDNOW file,
+else the 400 real CDNOW customers of tests/facts/data), in one run:
+- baseline: every customer on one time-skipping server and worker, in this process
+  (`run_journeys(workers=1, partition_customers=<all>)`, as before partitions);
+- careflow: `run_journeys(workers=N)` (default: the number of cores), the customers
+  split into partitions of at most `PARTITION_CUSTOMERS`, N processes side by side.
+Each prints simulated customer-days per CPU-second (this process, its worker
+processes and every test server, from `getrusage`) and wall seconds, and the two
+reports must be byte-identical. `python -m bench --only simulate` runs this mode on
+the 400 customers.
 """
 
 from __future__ import annotations
@@ -25,6 +39,8 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -35,7 +51,17 @@ from bench.cdnow import read_cdnow, write_import_files
 from careflow.cli.journeys import load_rules_or_exit
 from careflow.cli.simulate import journey_runs, rule_replays
 from careflow.config import Settings
-from careflow.simulate import JourneyReport, SimulationReport, summarise
+from careflow.simulate import (
+    JourneyReport,
+    SimulationReport,
+    run_journeys,
+    summarise,
+    summarise_run,
+)
+from careflow.simulate.run import PARTITION_CUSTOMERS
+
+START = date(1997, 10, 1)
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "facts" / "data"
 
 
 @dataclass(frozen=True)
@@ -120,16 +146,130 @@ def measure(
     )
 
 
+@dataclass(frozen=True)
+class PartitionSide:
+    """One way of running the journeys: partitions, processes, wall and CPU seconds."""
+
+    partitions: int
+    workers: int
+    wall_seconds: float
+    cpu_seconds: float
+    customer_days: int
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.customer_days / self.cpu_seconds
+
+
+@dataclass(frozen=True)
+class PartitionFigures:
+    baseline: PartitionSide  # one server for every customer
+    careflow: PartitionSide  # partitions, N processes
+    identical: bool  # the two reports are byte for byte the same
+
+
+def _cpu_seconds() -> float:
+    """CPU of this process and of every child process ended so far (servers, workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+async def _partitioned(
+    data: Path, work: Path, start: date, days: int, *, workers: int, partition_customers: int
+) -> tuple[PartitionSide, str]:
+    shutil.rmtree(work, ignore_errors=True)
+    settings = Settings(home=work / "var")
+    began, cpu = time.perf_counter(), _cpu_seconds()
+    run = await run_journeys(
+        data,
+        settings.rules_dir,
+        settings=settings,
+        work_dir=work,
+        start=start,
+        days=days,
+        assume_consent=True,
+        assume_email=True,
+        workers=workers,
+        partition_customers=partition_customers,
+    )
+    try:
+        report, _ = await summarise_run(run)
+    finally:
+        await run.dispose()
+    wall, cpu = time.perf_counter() - began, _cpu_seconds() - cpu
+    customers = sum(1 for _ in (data / "customers.csv").open(encoding="utf-8")) - 1
+    side = PartitionSide(len(run.parts), workers, wall, cpu, customers * days)
+    return side, json.dumps(asdict(report), default=str, ensure_ascii=False, indent=1)
+
+
+def measure_partitions(
+    data: Path, work: Path, *, start: date, days: int, workers: int
+) -> PartitionFigures:
+    """The journeys on one server, then partitioned over `workers` processes."""
+    baseline, one = asyncio.run(
+        _partitioned(data, work / "one", start, days, workers=1, partition_customers=10**9)
+    )
+    careflow, many = asyncio.run(
+        _partitioned(
+            data,
+            work / "many",
+            start,
+            days,
+            workers=workers,
+            partition_customers=PARTITION_CUSTOMERS,
+        )
+    )
+    return PartitionFigures(baseline, careflow, one == many)
+
+
+def print_partitions(figures: PartitionFigures) -> None:
+    for label, side in (("one server", figures.baseline), ("partitioned", figures.careflow)):
+        print(
+            f"{label}: {side.partitions} partition(s), {side.workers} process(es): "
+            f"{side.customer_days:,} customer-days in {side.wall_seconds:.1f} s wall, "
+            f"{side.cpu_seconds:.1f} CPU-s: {side.per_cpu_second:.1f} customer-days per CPU-second"
+        )
+    cpu = figures.careflow.per_cpu_second / figures.baseline.per_cpu_second
+    wall = figures.baseline.wall_seconds / figures.careflow.wall_seconds
+    same = "byte-identical" if figures.identical else "DIFFERENT"
+    print(f"partitioned / one server: {cpu:.2f}x per CPU-second, {wall:.2f}x wall; reports {same}")
+
+
+def fixture_data(folder: Path) -> Path:
+    """The 400 real CDNOW customers of tests/facts/data as import files in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind in ("customers", "orders"):
+        shutil.copyfile(FIXTURE / f"cdnow_{kind}.csv", folder / f"{kind}.csv")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--cdnow", type=Path, required=True, help="CDNOW_sample.txt or CDNOW_master.txt"
-    )
+    parser.add_argument("--cdnow", type=Path, help="CDNOW_sample.txt or CDNOW_master.txt")
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--from", dest="start", type=date.fromisoformat, default=date(1997, 10, 1))
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, default=START)
     parser.add_argument("--json", type=Path, help="also write the journey run's report here")
+    parser.add_argument(
+        "--partitions", action="store_true", help="one server vs partitions (see above)"
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     options = parser.parse_args()
     load = os.getloadavg()[0]
+    if options.partitions:
+        with tempfile.TemporaryDirectory(prefix="careflow-simulate-bench-") as temporary:
+            work = Path(temporary)
+            data = fixture_data(work / "data")
+            if options.cdnow:
+                write_import_files(data, read_cdnow(options.cdnow))
+            figures = measure_partitions(
+                data, work, start=options.start, days=options.days, workers=options.workers
+            )
+        print_partitions(figures)
+        print(f"load average (1 min) {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
+        return
+    if options.cdnow is None:
+        parser.error("--cdnow is needed (or --partitions)")
     with tempfile.TemporaryDirectory(prefix="careflow-simulate-bench-") as temporary:
         work = Path(temporary)
         data = work / "data"

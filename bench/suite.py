@@ -7,12 +7,22 @@ own options) and turns what it measured into rows; nothing is measured here.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import e2e_bench, memory_bench, rules_bench, scale_bench, scan_bench, send_bench
+from bench import (
+    cli_bench,
+    e2e_bench,
+    memory_bench,
+    rules_bench,
+    scale_bench,
+    scan_bench,
+    send_bench,
+    simulate_bench,
+)
 from bench.harness import Figure
 
 # The issue's target for the daily scan holds at this size.
@@ -36,6 +46,9 @@ class Sizes:
     scale_workers: tuple[int, ...] = (1, 2, 4)
     scale_postgres_workers: tuple[int, ...] = (1, 2)
     scale_burst: int = 200
+    cli_runs: int = 21
+    simulate_days: int = 30
+    simulate_workers: int = os.cpu_count() or 1
 
 
 FULL = Sizes()
@@ -49,6 +62,8 @@ QUICK = Sizes(
     scale_workers=(1, 2),
     scale_postgres_workers=(1,),
     scale_burst=60,
+    cli_runs=7,
+    simulate_days=9,
 )
 
 
@@ -157,13 +172,60 @@ def scale(sizes: Sizes) -> list[Figure]:
     return scale_bench.figures(rows)
 
 
+def cli(sizes: Sizes) -> list[Figure]:
+    """`careflow --help` vs importing typer and rich, each in a fresh interpreter."""
+    figures = cli_bench.measure(sizes.cli_runs)
+    return [
+        Figure(
+            "cli",
+            f"careflow --help (median of {figures.runs})",
+            "s",
+            figures.help_seconds,
+            figures.baseline_seconds,
+            "lower",
+            target_ratio=2.0,
+        )
+    ]
+
+
+def simulate(sizes: Sizes) -> list[Figure]:
+    """Journeys of 400 real CDNOW customers: one server vs partitions over N processes."""
+    with tempfile.TemporaryDirectory(prefix="careflow-simulate-bench-") as folder:
+        work = Path(folder)
+        data = simulate_bench.fixture_data(work / "data")
+        figures = simulate_bench.measure_partitions(
+            data,
+            work,
+            start=simulate_bench.START,
+            days=sizes.simulate_days,
+            workers=sizes.simulate_workers,
+        )
+    if not figures.identical:
+        raise RuntimeError("the partitioned run's report differs from the one server's")
+    one, many = figures.baseline, figures.careflow
+    return [
+        Figure(
+            "simulate",
+            f"customer-days per CPU-s, {many.partitions} partitions, {many.workers} processes "
+            f"({one.customer_days:,} customer-days; baseline: 1 server)",
+            "cust-days/CPU-s",
+            many.per_cpu_second,
+            one.per_cpu_second,
+            "higher",
+            note=f"wall {many.wall_seconds:.0f} s vs {one.wall_seconds:.0f} s; reports identical",
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], list[Figure]]] = {
+    "cli": cli,
     "scan": scan,
     "send": send,
     "rules": rules,
     "e2e": e2e,
     "memory": memory,
     "scale": scale,
+    "simulate": simulate,
 }
 # Run only when asked for (--only scale): with it the full run would not fit in
 # 15 minutes on this machine, and its answer changes only with the hardware.

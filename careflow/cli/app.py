@@ -1,16 +1,26 @@
-"""The root `careflow` command; command groups live in sibling modules."""
+"""The root `careflow` command; commands live in sibling modules, imported when used.
+
+This module imports nothing but typer: `careflow --help` lists the commands from
+`COMMANDS` below, and only the command that runs imports its module (and what that
+module needs: the store, Temporal, the web stack, matplotlib...).
+"""
 
 from __future__ import annotations
 
 import typer
 
+from careflow.cli.lazy import Lazy, LazyGroup
 from careflow.runtime.private_files import private_umask
 
 app = typer.Typer(
     name="careflow",
+    cls=LazyGroup,
     help="careflow: rules and durable workflows for automated customer care.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    # Plain click help: typer's boxed help imports rich's console, tables and markdown
+    # renderer first, which takes longer than importing typer and rich themselves.
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
 )
 
@@ -42,12 +52,13 @@ def main() -> None:
     A setup mistake (a setting that does not parse, a store out of reach) is one line
     on stderr naming what to check, and exit code 2, from every command.
     """
-    from careflow.cli.setup_errors import setup_problem
-
     private_umask()
     try:
         app()
     except Exception as error:
+        # Imported here: it needs pydantic and SQLAlchemy, which `--help` does not.
+        from careflow.cli.setup_errors import setup_problem
+
         problem = setup_problem(error)
         if problem is None:
             raise
@@ -57,20 +68,87 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
-# Command modules register themselves on `app` when imported.
-from careflow.cli import (  # noqa: E402,F401
-    customers,
-    db,
-    events,
-    facts,
-    imports,
-    journeys,
-    kpis,
-    project,
-    rules,
-    runtime,
-    scan,
-    simulate,
-    upgrade,
-    users,
+# Every command, in the order `careflow --help` lists them. Registering a new command
+# module is one line here: Lazy(name, module, its docstring's first paragraph). The
+# module registers the command on `app` (`@app.command()`, `app.add_typer(...)`) as
+# usual and is imported only when that command runs. A subcommand that a module other
+# than its group's adds is "group name" (its group's Typer must use `cls=LazyGroup`).
+# tests/cli/test_lazy_commands.py checks this list against what the modules register.
+COMMANDS: tuple[Lazy, ...] = (
+    Lazy(
+        "timeline",
+        "careflow.cli.customers",
+        "Events, rule decisions, journeys, messages and tasks for one customer, in order.",
+    ),
+    Lazy(
+        "erase",
+        "careflow.cli.customers",
+        "Forget a customer: journeys stopped and deleted from Temporal, open tasks closed, "
+        "personal data deleted or turned into a keyed pseudonym in the store, the outbox "
+        "and the logs; the anonymous ledger keeps its counts.",
+    ),
+    Lazy(
+        "event",
+        "careflow.cli.events",
+        "Record an event and evaluate the rules for its customer (needs a running worker).",
+    ),
+    Lazy(
+        "facts",
+        "careflow.cli.facts",
+        "The facts the rules see for one customer; facts unknown for them are left out.",
+    ),
+    Lazy(
+        "import",
+        "careflow.cli.imports",
+        "Load a CSV (with header) or JSON Lines file; idempotent by the business's ids.",
+    ),
+    Lazy(
+        "scan",
+        "careflow.cli.scan",
+        "Run the daily scan on demand through a running worker (`careflow up` or `worker`).",
+    ),
+    Lazy(
+        "kpis",
+        "careflow.cli.kpis",
+        "Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages.",
+    ),
+    Lazy(
+        "init",
+        "careflow.cli.project",
+        "Write the shipped rule files and templates into DIR, to edit and run from there.",
+    ),
+    Lazy(
+        "up",
+        "careflow.cli.runtime",
+        "Start the store, Temporal, SMTP capture, the worker and the HTTP API; Ctrl-C stops.",
+    ),
+    Lazy(
+        "worker",
+        "careflow.cli.runtime",
+        "Run workflows and activities on the task queue (no HTTP API); SIGTERM stops gracefully.",
+    ),
+    Lazy(
+        "api",
+        "careflow.cli.runtime",
+        "Serve the HTTP API and console on CAREFLOW_HTTP (no worker); SIGTERM stops gracefully.",
+    ),
+    Lazy(
+        "simulate",
+        "careflow.cli.simulate",
+        "Run the real journeys over history: rules fired, journeys, messages per day, offers.",
+    ),
+    Lazy("db", "careflow.cli.db", "The store's schema (migrations)."),
+    Lazy("rules", "careflow.cli.rules", "Check rule files and explain what they do."),
+    Lazy(
+        "rules diff",
+        "careflow.cli.journeys",
+        "List journeys in flight started by a rule that was changed or removed since.",
+    ),
+    Lazy("journeys", "careflow.cli.journeys", "Act on journeys in flight."),
+    Lazy(
+        "upgrade",
+        "careflow.cli.upgrade",
+        "Check that new code can carry on the journeys in flight.",
+    ),
+    Lazy("users", "careflow.cli.users", "Manage the operations console's users."),
 )

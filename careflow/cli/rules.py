@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
+from careflow.cli.lazy import LazyGroup
 from careflow.config import load_settings
 from careflow.journey_spec import template_audiences
 from careflow.rule_references import build_references
@@ -26,7 +27,10 @@ from careflow.rules.rulebook import rule_files
 from careflow.workflows.registry import JOURNEYS
 
 rules_app = typer.Typer(
-    name="rules", help="Check rule files and explain what they do.", no_args_is_help=True
+    cls=LazyGroup,
+    name="rules",
+    help="Check rule files and explain what they do.",
+    no_args_is_help=True,
 )
 app.add_typer(rules_app)
 

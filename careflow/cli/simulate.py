@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import date
@@ -95,6 +96,13 @@ def simulate(
     rules_only: bool = typer.Option(
         False, "--rules-only", help="Only ask the rules (quick): no journeys run, no messages."
     ),
+    workers: int = typer.Option(
+        os.cpu_count() or 1,
+        "--workers",
+        min=1,
+        help="Processes simulating partitions of the customers side by side (default: the "
+        "number of cores); the report is the same whatever the number.",
+    ),
 ) -> None:
     """Run the real journeys over history: rules fired, journeys, messages per day, offers."""
     try:
@@ -119,6 +127,7 @@ def simulate(
             customers=customers,
             json_file=json_file,
             plot=plot,
+            workers=workers,
         )
         return
     replays = _run_or_exit(
@@ -147,6 +156,7 @@ def _journey_command(
     customers: list[str],
     json_file: Path | None,
     plot: Path | None,
+    workers: int,
 ) -> None:
     results = _run_or_exit(
         journey_runs(
@@ -158,6 +168,7 @@ def _journey_command(
             assume_consent=assume_consent,
             assume_email=assume_email,
             customers=customers,
+            workers=workers,
         )
     )
     result: JourneyReport | RunComparison
@@ -211,6 +222,7 @@ async def journey_runs(
     assume_email: bool,
     customers: list[str],
     on_day: Callable[[date], None] | None = None,
+    workers: int = 1,
 ) -> list[tuple[JourneyReport, Receivers]]:
     """One run per rules folder, its report and receivers; `on_day` also hears each day end."""
     columns = (
@@ -238,11 +250,12 @@ async def journey_runs(
                 assume_email=assume_email,
                 on_day=partial(_advance, bar, task, on_day),
                 on_sent=partial(_count_sent, bar, task),
+                workers=workers,
             )
             try:
                 results.append(await summarise_run(run, customers))
             finally:
-                await run.db.dispose()
+                await run.dispose()
     return results
 
 

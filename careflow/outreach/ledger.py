@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Select, and_, bindparam, false, func, make_url, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -340,20 +341,39 @@ def send_ledger(db: Database) -> SendLedger:
 
 
 class _AsyncLedger:
-    """PostgreSQL: the work runs on the async engine (`run_sync`), on the event loop."""
+    """PostgreSQL: the work runs on the async engine (`run_sync`), on the event loop.
+
+    Its own pool, which does not ping a connection before handing it out (three round
+    trips with asyncpg, twice a message, more than the step's own statements). A
+    connection the server dropped since (a restart) fails at its first statement
+    instead; that invalidates the pool's older connections too, and the work runs
+    once more on a new one. Every piece of work given here is safe to run again:
+    the decision re-reads the step's row and its upsert never overwrites a final
+    row; the outcome is one UPDATE to the same values. So after a database restart
+    the `sent` mark still lands, and no message is sent twice for want of it.
+    """
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        self.engine = db.unpinged_engine()
         # The same pool; its connections commit every statement on its own.
-        self.autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def transaction(
         self, work: Callable[[Connection], _Result], *, atomic: bool = True
     ) -> _Result:
+        try:
+            return await self._run(work, atomic=atomic)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        # The connection had been dropped: a new one (the pool replaced them all).
+        return await self._run(work, atomic=atomic)
+
+    async def _run(self, work: Callable[[Connection], _Result], *, atomic: bool) -> _Result:
         if not atomic:
             async with self.autocommit.connect() as connection:
                 return await connection.run_sync(work)
-        async with self.db.engine.begin() as connection:
+        async with self.engine.begin() as connection:
             return await connection.run_sync(work)
 
     async def record_outcome(
@@ -366,7 +386,7 @@ class _AsyncLedger:
         )
 
     async def close(self) -> None:
-        return None
+        return None  # the engine is the Database's, disposed with it
 
 
 class _ThreadedSqliteLedger:

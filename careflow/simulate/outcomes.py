@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from careflow.simulate.report import JourneyDifference, RuleCount
 from careflow.simulate.run import SIMULATION_KEY, JourneyRun
@@ -109,15 +109,17 @@ async def summarise_run(
 
 
 async def _rules(run: JourneyRun) -> tuple[list[RuleCount], dict[str, set[str]]]:
-    async with run.db.session() as session:
-        rows = (
-            await session.execute(
-                select(RuleDecision.rule_id, Customer.external_id, func.count())
-                .join(Customer, Customer.id == RuleDecision.customer_id)
-                .where(RuleDecision.decided_at >= run.begin, RuleDecision.decided_at < run.end)
-                .group_by(RuleDecision.rule_id, Customer.external_id)
-            )
-        ).all()
+    rows: list[Row[str, str, int]] = []
+    for part in run.parts:  # each customer is in one partition's store
+        async with part.session() as session:
+            rows += (
+                await session.execute(
+                    select(RuleDecision.rule_id, Customer.external_id, func.count())
+                    .join(Customer, Customer.id == RuleDecision.customer_id)
+                    .where(RuleDecision.decided_at >= run.begin, RuleDecision.decided_at < run.end)
+                    .group_by(RuleDecision.rule_id, Customer.external_id)
+                )
+            ).all()
     customers: dict[str, set[str]] = defaultdict(set)
     firings: Counter[str] = Counter()
     for rule_id, customer, count in rows:
@@ -128,20 +130,24 @@ async def _rules(run: JourneyRun) -> tuple[list[RuleCount], dict[str, set[str]]]
 
 
 async def _journeys(run: JourneyRun) -> tuple[list[JourneyOutcome], dict[str, set[str]]]:
-    async with run.db.session() as session:
-        rows = (
-            await session.execute(
-                select(
-                    JourneyRecord.journey,
-                    JourneyRecord.status,
-                    JourneyRecord.outcome,
-                    JourneyRecord.ended_at,
-                    Customer.external_id,
+    rows: list[Row[str, str, str | None, datetime | None, str]] = []
+    for part in run.parts:
+        async with part.session() as session:
+            rows += (
+                await session.execute(
+                    select(
+                        JourneyRecord.journey,
+                        JourneyRecord.status,
+                        JourneyRecord.outcome,
+                        JourneyRecord.ended_at,
+                        Customer.external_id,
+                    )
+                    .join(Customer, Customer.id == JourneyRecord.customer_id)
+                    .where(
+                        JourneyRecord.started_at >= run.begin, JourneyRecord.started_at < run.end
+                    )
                 )
-                .join(Customer, Customer.id == JourneyRecord.customer_id)
-                .where(JourneyRecord.started_at >= run.begin, JourneyRecord.started_at < run.end)
-            )
-        ).all()
+            ).all()
     receivers: dict[str, set[str]] = defaultdict(set)
     tallies: dict[str, Counter[str]] = defaultdict(Counter)
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -228,14 +234,16 @@ async def _offers(run: JourneyRun) -> list[OfferCost]:
             assert send.offer_value is not None
             first[send.workflow_id] = send.offer_value
             currency[send.workflow_id] = send.offer_currency or ""
-    async with run.db.session() as session:
-        met = set(
-            await session.scalars(
-                select(JourneyRecord.workflow_id).where(
-                    JourneyRecord.outcome == GOAL_MET, JourneyRecord.ended_at < run.end
+    met: set[str] = set()
+    for part in run.parts:
+        async with part.session() as session:
+            met |= set(
+                await session.scalars(
+                    select(JourneyRecord.workflow_id).where(
+                        JourneyRecord.outcome == GOAL_MET, JourneyRecord.ended_at < run.end
+                    )
                 )
             )
-        )
     costs = []
     for code in sorted(set(currency.values())):
         journeys = [w for w in first if currency[w] == code]
@@ -253,7 +261,8 @@ async def _offers(run: JourneyRun) -> list[OfferCost]:
 
 
 async def _timeline(run: JourneyRun, customer: str) -> list[TimelineLine]:
-    entries = await customer_timeline(run.db, customer, secret_key=SIMULATION_KEY) or []
+    store = run.store_of(customer)
+    entries = await customer_timeline(store, customer, secret_key=SIMULATION_KEY) or []
     return [
         TimelineLine((entry.at - run.shift).strftime("%Y-%m-%d %H:%M"), entry.kind, entry.summary)
         for entry in entries

@@ -1,4 +1,4 @@
-"""Run the real journeys over a history, on Temporal's time-skipping test server.
+"""Run the real journeys over a history, on Temporal's time-skipping test servers.
 
 A fresh store gets the history before the first simulated day (imported, so it
 triggers nothing). Then, day by day, the server's clock is moved to each moment
@@ -14,21 +14,30 @@ exactly as they would live.
 
 The server only ever skips time when every workflow it knows has a worker for its
 tasks, which is why the worker carries everything registered.
+
+The customers are split into partitions (`partition_of`, `PARTITION_CUSTOMERS`), each
+run as above on a server, worker and store of its own, in this process or in worker
+processes side by side (`workers`); the report (`outcomes`) reads every partition's
+store and the merged send log, so it is the same whatever the split.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
+import multiprocessing
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from functools import partial
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.api.testservice.v1 import SleepRequest
@@ -78,6 +87,16 @@ SIMULATION_RUNNER = UnsandboxedWorkflowRunner()
 # took 1,084 s instead of 838 (both processes spent a third more CPU: evicted journeys
 # come back as full-history tasks and replays). It costs about 1.6 GB at 20,000.
 CACHED_WORKFLOWS = 50_000
+# Customers of one time-skipping server at most. Customers are independent in a
+# simulation (journeys, contact budget, holdout and consent are each customer's), so
+# they are split into partitions, each simulated on a server and worker of its own
+# and the reports merged. The test server's work for timers due at one instant grows
+# faster than their number (20,000 reminders at one instant went at 2 a second), so a
+# partition's due set is kept small whatever the number of worker processes.
+PARTITION_CUSTOMERS = 1_000
+# The key of the hash that assigns a customer to a partition: fixed, so the same data
+# splits the same way on every run (and the report is the same whatever the split).
+_PARTITION_KEY = b"careflow-simulate-partition"
 # How long one skip of the clock may take. The server answers only once every journey
 # due before the target has run: 2,000 offers held for quiet hours all send at their
 # end, which took over a minute on a busy machine (2,357 customers). Without a timeout
@@ -196,7 +215,11 @@ class CapturedDelivery:
 
 @dataclass
 class JourneyRun:
-    """A finished simulation: its store (dispose it), the time shift and the send log."""
+    """A finished simulation: its stores (dispose them), the time shift and the send log.
+
+    `parts` holds one store per partition of the customers (`partition_of`), `db` is
+    the first; with one partition that is the whole run's store.
+    """
 
     db: Database
     rules_dir: Path
@@ -206,6 +229,19 @@ class JourneyRun:
     days: int
     shift: timedelta
     sends: SendLog
+    parts: list[Database] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            self.parts = [self.db]
+
+    def store_of(self, customer_id: str) -> Database:
+        """The store of the partition that simulated `customer_id`."""
+        return self.parts[partition_of(customer_id, len(self.parts))]
+
+    async def dispose(self) -> None:
+        for part in self.parts:
+            await part.dispose()
 
     @property
     def begin(self) -> datetime:
@@ -230,12 +266,20 @@ async def run_journeys(
     assume_email: bool = False,
     on_day: Callable[[date], None] | None = None,
     on_sent: Callable[[int], None] | None = None,
+    workers: int = 1,
+    partition_customers: int = PARTITION_CUSTOMERS,
 ) -> JourneyRun:
     """Simulate `days` days from `start` (UTC) with the rules folder `rules_dir`.
 
     Operator files the folder lacks (journeys.yaml, outreach_policy.yaml, ...) are the
-    configured ones. The store is `work_dir/careflow.db`, replaced if present.
-    `on_day` hears each simulated day end, `on_sent` the messages sent so far.
+    configured ones. The customers are split into partitions (`partitions_for`), each
+    simulated on a test server of its own: one after the other in this process when
+    `workers` is 1, else in up to `workers` processes side by side (each partition in
+    a fresh one, so memory stays that of one partition per process). With one
+    partition the store is `work_dir/careflow.db`, else `work_dir/part-NN/careflow.db`,
+    replaced if present; `partition_customers` bounds a partition's customers (a
+    benchmark sets it huge for the one-server baseline). `on_day` hears each simulated
+    day end (averaged over the partitions), `on_sent` the messages sent so far.
     """
     files = await asyncio.to_thread(data_files, data)
     folder = await asyncio.to_thread(
@@ -245,26 +289,224 @@ async def run_journeys(
     references = await asyncio.to_thread(build_references, settings, rules_dir=folder)
     rulebook = await asyncio.to_thread(partial(load_rulebook, folder, references=references))
     rule_ids = list(dict.fromkeys(r.id for ruleset in rulebook.rulesets for r in ruleset.rules))
+    # The test servers start at the wall clock: the history is moved past it (every
+    # partition by the same shift, so they share one calendar).
+    shift = shift_after(start, datetime.now(UTC))
+    begin = datetime.combine(start, time(), UTC)
+    history = await asyncio.to_thread(
+        read_history, files, begin=begin, end=begin + timedelta(days=days), shift=shift
+    )
+    if assume_email:
+        _assume_addresses(history)
+    partitions = partitions_for(_customers(history), workers, partition_customers)
+    histories = split_history(history, partitions)
+    many = len(histories) > 1
+    jobs = [
+        _PartJob(
+            number=number,
+            history=part,
+            rules_dir=folder,
+            settings=settings,
+            work_dir=work_dir / f"part-{number:02d}" if many else work_dir,
+            start=start,
+            days=days,
+            shift=shift,
+            scan_time=scan_time,
+            assume_consent=assume_consent,
+        )
+        for number, part in enumerate(histories)
+    ]
+    progress = _Progress(len(jobs), start, on_day, on_sent)
+    if workers <= 1 or not many:
+        results = [await _run_part(job, progress) for job in jobs]
+    else:
+        results = await _run_in_processes(jobs, workers, progress)
+    sends = SendLog()
+    for result in results:
+        sends.sends |= result.sends
+        sends.sent += result.sent
+    parts = [create_database(f"sqlite+aiosqlite:///{job.work_dir / 'careflow.db'}") for job in jobs]
+    return JourneyRun(
+        parts[0], folder, rulebook.hash, rule_ids, start, days, shift, sends, parts=parts
+    )
+
+
+def partition_of(customer_id: str, partitions: int) -> int:
+    """The partition a customer is simulated in: a keyed hash of their id."""
+    digest = hashlib.blake2b(customer_id.encode(), key=_PARTITION_KEY, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+def partitions_for(
+    customers: int, workers: int, partition_customers: int = PARTITION_CUSTOMERS
+) -> int:
+    """One per worker process at least, none with more than `partition_customers`
+    customers (and never more partitions than customers)."""
+    wanted = max(1, workers, math.ceil(customers / partition_customers))
+    return max(1, min(wanted, customers))
+
+
+def split_history(history: History, partitions: int) -> list[History]:
+    """`history` split by customer into `partitions` histories (`partition_of`), in order."""
+    parts = [History(history.shift) for _ in range(partitions)]
+    for kind, records in history.before.items():
+        for part in parts:
+            part.before[kind] = []
+        for record in records:
+            number = partition_of(str(getattr(record, "customer_id", "")), partitions)
+            parts[number].before[kind].append(record)
+    for live in history.events:
+        parts[partition_of(live.event.customer_id, partitions)].events.append(live)
+    return parts
+
+
+def _customers(history: History) -> int:
+    return len(
+        {str(getattr(record, "customer_id", "")) for record in history.before.get("customers", [])}
+        | {live.event.customer_id for live in history.events}
+    )
+
+
+@dataclass(frozen=True)
+class _PartJob:
+    """One partition to simulate: its customers' history and where its store goes."""
+
+    number: int
+    history: History
+    rules_dir: Path
+    settings: Settings
+    work_dir: Path
+    start: date
+    days: int
+    shift: timedelta
+    scan_time: time
+    assume_consent: bool
+    # Where a partition run in another process reports its progress (a managed queue).
+    progress: Any = None
+
+
+@dataclass(frozen=True)
+class _PartResult:
+    """What a partition's run hands back: its send log (its store is on disk)."""
+
+    sends: dict[str, SendRecord]
+    sent: int
+
+
+class _Reporter(Protocol):
+    def day_done(self, part: int) -> None: ...
+
+    def sent_so_far(self, part: int, sent: int) -> None: ...
+
+
+class _Progress:
+    """Each partition's days and messages, told to the caller as one run's."""
+
+    def __init__(
+        self,
+        parts: int,
+        start: date,
+        on_day: Callable[[date], None] | None,
+        on_sent: Callable[[int], None] | None,
+    ) -> None:
+        self.start, self.on_day, self.on_sent = start, on_day, on_sent
+        self.days = [0] * parts
+        self.sent = [0] * parts
+        self.told = 0  # days told to on_day
+
+    def day_done(self, part: int) -> None:
+        self.days[part] += 1
+        # A day is done when the partitions have done that many days on average.
+        while self.told < sum(self.days) // len(self.days):
+            if self.on_day is not None:
+                self.on_day(self.start + timedelta(days=self.told))
+            self.told += 1
+
+    def sent_so_far(self, part: int, sent: int) -> None:
+        self.sent[part] = sent
+        if self.on_sent is not None:
+            self.on_sent(sum(self.sent))
+
+
+class _QueueReporter:
+    """Progress of a partition in another process, put on the parent's queue."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def day_done(self, part: int) -> None:
+        self.queue.put(("day", part, 0))
+
+    def sent_so_far(self, part: int, sent: int) -> None:
+        self.queue.put(("sent", part, sent))
+
+
+async def _run_in_processes(
+    jobs: list[_PartJob], workers: int, progress: _Progress
+) -> list[_PartResult]:
+    """Each partition in a fresh process, up to `workers` at once; results in job order."""
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    with (
+        context.Manager() as manager,
+        ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), mp_context=context, max_tasks_per_child=1
+        ) as pool,
+    ):
+        queue = manager.Queue()
+
+        async def relay() -> None:
+            while (message := await asyncio.to_thread(queue.get)) is not None:
+                kind, part, sent = message
+                if kind == "day":
+                    progress.day_done(part)
+                else:
+                    progress.sent_so_far(part, sent)
+
+        relaying = asyncio.create_task(relay())
+        runs = [
+            loop.run_in_executor(pool, _part_in_process, replace(job, progress=queue))
+            for job in jobs
+        ]
+        try:
+            return list(await asyncio.gather(*runs))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            queue.put(None)
+            await relaying
+
+
+def _part_in_process(job: _PartJob) -> _PartResult:
+    """A partition's run in a worker process (`_run_in_processes`)."""
+    return asyncio.run(_run_part(job, _QueueReporter(job.progress)))
+
+
+async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
+    """Simulate one partition on a time-skipping server and worker of its own."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(temporal_test_server_path())
     )
+    db = None
     try:
-        shift = shift_after(start, await env.get_current_time())
-        begin = datetime.combine(start, time(), UTC)
-        history = await asyncio.to_thread(
-            read_history, files, begin=begin, end=begin + timedelta(days=days), shift=shift
-        )
-        if assume_email:
-            _assume_addresses(history)
-        db = await _fresh_store(work_dir / "careflow.db")
-        for kind, records in history.before.items():
+        begin = datetime.combine(job.start, time(), UTC) + job.shift
+        if await env.get_current_time() >= begin:
+            raise RuntimeError(f"the test server's clock is past the shifted first day {begin}")
+        db = await _fresh_store(job.work_dir / "careflow.db")
+        for kind, records in job.history.before.items():
             await write_records(db, kind, records)
-        if assume_consent:
+        if job.assume_consent:
             await grant_marketing_consent(db)
-        run = JourneyRun(db, folder, rulebook.hash, rule_ids, start, days, shift, SendLog(on_sent))
-        run_settings = settings.model_copy(
+        log = SendLog(lambda sent: progress.sent_so_far(job.number, sent))
+        # Each partition checks the rules against the journeys and templates it runs.
+        references = await asyncio.to_thread(
+            build_references, job.settings, rules_dir=job.rules_dir
+        )
+        run = JourneyRun(db, job.rules_dir, "", [], job.start, job.days, job.shift, log)
+        run_settings = job.settings.model_copy(
             update={
-                "rules_dir": folder,
+                "rules_dir": job.rules_dir,
                 "task_queue": TASK_QUEUE,
                 "configured_secret_key": SIMULATION_KEY,
             }
@@ -284,7 +526,7 @@ async def run_journeys(
                 delivery=CapturedDelivery(),
                 journeys=JOURNEYS,
                 references=references,
-                rulebook=LiveRuleBook(folder, references=references),
+                rulebook=LiveRuleBook(job.rules_dir, references=references),
             ),
             interceptors=[_RecordSends(run.sends)],
         )
@@ -292,10 +534,17 @@ async def run_journeys(
             # Waiting for a result must not skip time: only `_advance` moves the clock.
             with env.auto_time_skipping_disabled():
                 await _replay_days(
-                    env, run, history, scan_time, assume_consent=assume_consent, on_day=on_day
+                    env,
+                    run,
+                    job.history,
+                    job.scan_time,
+                    assume_consent=job.assume_consent,
+                    on_day=lambda _day: progress.day_done(job.number),
                 )
-        return run
+        return _PartResult(log.sends, log.sent)
     finally:
+        if db is not None:
+            await db.dispose()
         await env.shutdown()
 
 

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+# Alembic is imported where a migration runs or the schema is compared: a command that
+# finds its store at the newest revision (most runs) never needs it.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -55,12 +60,15 @@ class Database:
             # rather than failing at the first one.
             engine_options["connect_args"] = {"timeout": 30}
         else:
-            engine_options["pool_pre_ping"] = True
             engine_options["pool_size"] = 10
             if schema:
                 # A PostgreSQL schema of its own (tests, several careflows on one server).
                 engine_options["connect_args"] = {"server_settings": {"search_path": schema}}
+        self._engine_options = dict(engine_options)
+        if not self.is_sqlite:
+            engine_options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
+        self._unpinged: AsyncEngine | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -70,6 +78,25 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    def unpinged_engine(self) -> AsyncEngine:
+        """Another engine on this database whose pool sends nothing at checkout.
+
+        `engine` pings every connection it hands out (on PostgreSQL with asyncpg that
+        is BEGIN, an empty query and ROLLBACK: three round trips), so that a
+        connection the server dropped (a restart, a failover) is replaced before use.
+        This engine skips that: a dropped connection fails at its first statement,
+        which invalidates it and every older connection of the pool, and the caller
+        runs its work again on a new one. For work that is safe to run twice and
+        runs often (the send step's ledger, see careflow/outreach/ledger.py). Made
+        once, on first use, and disposed with this Database. On SQLite, which pings
+        nothing, it is `engine` itself (an in-memory database lives in its connection).
+        """
+        if self.is_sqlite:
+            return self.engine
+        if self._unpinged is None:
+            self._unpinged = create_async_engine(self.url, **self._engine_options)
+        return self._unpinged
 
     def sync_sqlite_engine(self) -> Engine:
         """A synchronous engine on the same SQLite file, with the same settings.
@@ -86,12 +113,23 @@ class Database:
         return engine
 
     async def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to `revision`, by default the newest Alembic revision."""
+        """Bring the schema to `revision`, by default the newest Alembic revision.
+
+        A store already at the newest revision is left as it is with one query,
+        without loading Alembic and the migration scripts.
+        """
+        if revision == "head" and (head := shipped_head()) is not None:
+            async with self.engine.connect() as connection:
+                if await _stamped_revision(connection) == head:
+                    return
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade, revision)
 
     async def schema_state(self) -> SchemaState:
         """The store's Alembic revision next to the code's head, without changing anything."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         async with self.engine.connect() as connection:
             current = await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
@@ -123,6 +161,8 @@ class Database:
         return state
 
     async def dispose(self) -> None:
+        if self._unpinged is not None:
+            await self._unpinged.dispose()
         await self.engine.dispose()
 
 
@@ -135,7 +175,53 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+async def _stamped_revision(connection: Any) -> str | None:
+    """The revision Alembic stamped in the store; None when it has none (or several)."""
+    try:
+        rows = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
+    except DBAPIError:  # no alembic_version table: a store never migrated
+        await connection.rollback()
+        return None
+    return rows[0][0] if len(rows) == 1 else None
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The newest revision among the migration scripts, read without importing Alembic.
+
+    Each script's module-level `revision` and `down_revision` literals are read; the
+    head is the one revision no other script names as its parent. None when that is
+    not one revision (a branch, a script written another way): then Alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found: dict[str, object] = {}
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name):
+                with contextlib.suppress(ValueError):
+                    found[target.id] = ast.literal_eval(value)
+        revision, parent = found.get("revision"), found.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(parent, str):
+            parents.add(parent)
+        elif parent is not None:  # a merge point: several parents
+            return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -144,6 +230,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), revision)
 
 

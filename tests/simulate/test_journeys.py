@@ -369,3 +369,31 @@ async def test_a_skip_may_take_as_long_as_the_journeys_it_lets_run() -> None:
     await _advance(server, now)  # no skip backwards or in place
     assert server.requests == [(timedelta(hours=18), SKIP_TIMEOUT)]
     assert timedelta(hours=1) <= SKIP_TIMEOUT
+
+
+async def test_the_report_is_the_same_whatever_the_number_of_workers(
+    data: Path, tmp_path: Path
+) -> None:
+    """Customers split across 4 processes' servers give the very report of one server."""
+    reports = []
+    for workers in (1, 4):
+        work = tmp_path / f"workers-{workers}"
+        run = await run_journeys(
+            data,
+            SHIPPED,
+            settings=settings_for(work),
+            work_dir=work,
+            start=START,
+            days=9,
+            assume_consent=True,
+            assume_email=True,
+            workers=workers,
+        )
+        try:
+            assert len(run.parts) == workers
+            report, _ = await summarise_run(run, ["cdnow-00021", "cdnow-00004"])
+        finally:
+            await run.dispose()
+        reports.append(json.dumps(asdict(report), default=str, ensure_ascii=False, indent=1))
+    assert sum(json.loads(reports[0])["messages_by_outcome"].values()) > 0
+    assert reports[0] == reports[1]
