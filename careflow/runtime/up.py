@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from careflow.config import Settings
 from careflow.runtime.api_service import api_server
+from careflow.runtime.console_access import console_access_lines
 from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
@@ -42,8 +43,12 @@ async def run_up(
     *,
     after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
     console: Console | None = None,
+    demo_admin: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work.
+
+    The banner names the console and how to log in: with `demo_admin`, a demo admin's
+    generated password (careflow/runtime/console_access.py).
 
     The caller sets the process up first (`careflow.observability.observe_process`);
     the worker's metrics are also served at `CAREFLOW_METRICS_HTTP` when it is set.
@@ -94,7 +99,8 @@ async def run_up(
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
 
         await ensure_daily_scan_schedule(client, settings)
-        _print_locations(console, settings, connection)
+        access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo_admin)
+        _print_locations(console, settings, connection, access)
         if not connection.embedded:
             # With an external Temporal, workers and the API may run on several hosts.
             warn_if_secret_key_is_local(settings)
@@ -114,9 +120,12 @@ async def run_up(
     console.print("careflow stopped.")
 
 
-def _print_locations(console: Console, settings: Settings, connection: TemporalConnection) -> None:
+def _print_locations(
+    console: Console, settings: Settings, connection: TemporalConnection, access: list[str]
+) -> None:
     lines = [
         "[bold green]careflow is up[/]",
+        *access,
         f"  API docs      {settings.base_url}/docs",
         f"  Temporal      {connection.describe()}",
         f"  Daily scan    {settings.scan_time} {settings.scan_timezone}",
