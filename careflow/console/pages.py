@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -73,18 +73,21 @@ class InputError(ValueError):
 async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResponse:
     """KPIs of the period and charts of messages, satisfaction, breaches and conversion."""
     now = datetime.now(UTC)
+    today = now.astimezone(current.zone).date()
     problem: str | None = None
     try:
-        period = parse_period(days, until, today=now.date())
+        period = parse_period(days, until, today=today, zone=current.zone)
     except InputError as error:
-        period = Period(now.date(), DEFAULT_DAYS)
+        period = Period(today, DEFAULT_DAYS, current.zone)
         problem = error.text(current.t)
     try:
         settings = kpi_settings(current.console.settings.rules_dir)
     except ConfigFileError as error:
         return render(current, "config_error.html.j2", {"problems": [str(error)]}, status=503)
     kpi_end = max(min(period.end, now), period.start + timedelta(seconds=1))
-    report = await compute_kpis(current.api.db, period.start, kpi_end, settings)
+    report = await compute_kpis(
+        current.api.db, period.start, kpi_end, settings, timezone=current.fmt.zone_name
+    )
     async with current.api.db.session() as session:
         trends = await compute_trends(session, period, settings, now)
     chart_svgs = await asyncio.to_thread(overview_charts, trends, current.t, current.fmt)
@@ -107,8 +110,9 @@ async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResp
     )
 
 
-def parse_period(days: str, until: str, *, today: date) -> Period:
-    """`days` whole days ending with `until` (a date, default today, never in the future)."""
+def parse_period(days: str, until: str, *, today: date, zone: tzinfo = UTC) -> Period:
+    """`days` whole days in `zone` ending with `until` (a date, default today, never in
+    the future)."""
     count = DEFAULT_DAYS
     if days:
         try:
@@ -128,7 +132,7 @@ def parse_period(days: str, until: str, *, today: date) -> Period:
         if last_day.year < EARLIEST_YEAR:
             # The period's first day would fall off the calendar (or before any customer).
             raise InputError("error.until_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
-    return Period(last_day, count)
+    return Period(last_day, count, zone)
 
 
 def overview_charts(trends: Trends, t: Translator, fmt: Formatter) -> dict[str, Markup]:
