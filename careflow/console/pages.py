@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 from sqlalchemy import select
 
 from careflow.api.tasks import list_tasks
 from careflow.config_files import ConfigFileError
 from careflow.console import charts
 from careflow.console.audit import recent_audit
+from careflow.console.charts import ChartSpec
 from careflow.console.i18n import Formatter, Translator
 from careflow.console.masking import mask_personal, mask_text
 from careflow.console.roles import ROLE_NAMES, Role
@@ -90,7 +90,7 @@ async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResp
     )
     async with current.api.db.session() as session:
         trends = await compute_trends(session, period, settings, now)
-    chart_svgs = await asyncio.to_thread(overview_charts, trends, current.t, current.fmt)
+    chart_specs = overview_charts(trends, current.t, current.fmt)
     return render(
         current,
         "overview.html.j2",
@@ -99,7 +99,8 @@ async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResp
             "kpi_end": kpi_end,
             "report": report,
             "trends": trends,
-            "charts": chart_svgs,
+            "charts": chart_specs,
+            "scripts": charts.SCRIPTS,
             "problem": problem,
             "days_value": days or str(period.days),
             "until_value": until or period.last_day.isoformat(),
@@ -135,34 +136,50 @@ def parse_period(days: str, until: str, *, today: date, zone: tzinfo = UTC) -> P
     return Period(last_day, count, zone)
 
 
-def overview_charts(trends: Trends, t: Translator, fmt: Formatter) -> dict[str, Markup]:
+def overview_charts(trends: Trends, t: Translator, fmt: Formatter) -> dict[str, ChartSpec]:
     """The four charts of the overview, labelled in the reader's language."""
+    locale = charts.ECHARTS_LOCALES[t.language]
     days = [fmt.day(day) for day in trends.days]
+    day_titles = [fmt.date_long(day) for day in trends.days]
     weeks = [fmt.day(week.week_start) for week in trends.retention]
+    week_titles = [
+        t("overview.week_of", day=fmt.date_long(week.week_start)) for week in trends.retention
+    ]
     return {
         "messages": charts.stacked_bars(
             days,
+            day_titles,
             {
                 t.value("journey", name): counts
                 for name, counts in trends.messages_by_journey.items()
             },
             t("overview.messages_chart"),
+            locale=locale,
         ),
         "satisfaction": charts.line(
-            days, [day.rate for day in trends.satisfaction], t("overview.satisfaction_chart")
+            days,
+            day_titles,
+            [day.rate for day in trends.satisfaction],
+            t("col.rate"),
+            t("overview.satisfaction_chart"),
+            locale=locale,
         ),
         "sla": charts.stacked_bars(
             days,
+            day_titles,
             {t.value("level", level): counts for level, counts in trends.sla_breaches.items()},
             t("overview.sla_chart"),
+            locale=locale,
         ),
         "retention": charts.grouped_bars(
             weeks,
+            week_titles,
             {
                 t("overview.offered"): [week.conversion.offered.rate for week in trends.retention],
                 t("overview.holdout"): [week.conversion.holdout.rate for week in trends.retention],
             },
             t("overview.retention_chart"),
+            locale=locale,
         ),
     }
 

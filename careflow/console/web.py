@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,7 @@ from careflow.api.state import ApiState
 from careflow.config import Settings, load_settings
 from careflow.config_files import ConfigFileError
 from careflow.console.audit import FORBIDDEN, record_audit
+from careflow.console.charts import STATIC_DIR
 from careflow.console.i18n import (
     LANGUAGE_COOKIE,
     LANGUAGES,
@@ -165,6 +167,8 @@ def mount_console(app: FastAPI) -> None:
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    # The chart library and careflow's chart code: public, static, shipped in the package.
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 
