@@ -74,7 +74,7 @@ def up(
             settings,
             after_start=load_demo if demo else None,
             console=console,
-            demo_admin=demo,
+            demo=demo,
         )
     )
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -53,6 +54,7 @@ from careflow.console.throttle import (
     LoginLimits,
 )
 from careflow.console.users import UserInfo, find_user
+from careflow.demo.history import HistoryStatus, read_status
 from careflow.rules import LiveRuleBook
 from careflow.team_zone import UTC_ZONE, offset_label, team_zone, zone_name
 
@@ -324,6 +326,7 @@ def render(
             (choice, zone_link(request, choice), (choice == "utc") == current.utc)
             for choice in ZONE_CHOICES
         ],
+        demo_history=unfinished_history(current.console.settings.resolved_home),
         team_zone=zone_name(current.team),
         team_offset=offset_label(datetime.now(UTC), current.team),
         notice=current.t(f"notice.{notice_key}") if notice_key in NOTICES else None,
@@ -334,6 +337,12 @@ def render(
     response = HTMLResponse(html, status_code=status)
     finish(current, response)
     return response
+
+
+def unfinished_history(home: Path) -> HistoryStatus | None:
+    """The demo history's build while it is not done (careflow/demo/history.py)."""
+    status = read_status(home)
+    return status if status is not None and status.state != "done" else None
 
 
 def language_link(request: Request, language: str) -> str:

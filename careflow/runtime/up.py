@@ -17,6 +17,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from careflow.config import Settings
+from careflow.demo.history import start_history_build, stop_history_build
 from careflow.runtime.api_service import api_server
 from careflow.runtime.console_access import console_access_lines
 from careflow.runtime.private_files import make_private, private_umask
@@ -43,12 +44,15 @@ async def run_up(
     *,
     after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
     console: Console | None = None,
-    demo_admin: bool = False,
+    demo: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work.
 
-    The banner names the console and how to log in: with `demo_admin`, a demo admin's
-    generated password (careflow/runtime/console_access.py).
+    The banner names the console and how to log in: with `demo`, a demo admin's
+    generated password (careflow/runtime/console_access.py). With `demo`, once
+    `after_start` has posted the demo's first events, the demo's history is built in
+    a background process (careflow/demo/history.py) unless it was built before; it
+    is stopped with everything else.
 
     The caller sets the process up first (`careflow.observability.observe_process`);
     the worker's metrics are also served at `CAREFLOW_METRICS_HTTP` when it is set.
@@ -99,13 +103,21 @@ async def run_up(
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
 
         await ensure_daily_scan_schedule(client, settings)
-        access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo_admin)
+        access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo)
         _print_locations(console, settings, connection, access)
         if not connection.embedded:
             # With an external Temporal, workers and the API may run on several hosts.
             warn_if_secret_key_is_local(settings)
         if after_start is not None:
             await after_start(db, client)
+        if demo:
+            builder = await start_history_build(settings)
+            if builder is not None:
+                stack.push_async_callback(stop_history_build, builder)
+                console.print(
+                    "demo history: six weeks of real purchases are being run through careflow "
+                    "in the background (about a minute); the console says when they are in"
+                )
 
         async def shutdown() -> None:
             console.print("shutting down ...")

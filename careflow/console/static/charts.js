@@ -68,7 +68,6 @@
       color: PALETTE,
       animation: false,
       aria: { enabled: true, label: { description: spec.title } },
-      textStyle: { fontFamily: "inherit" },
       grid: { left: 48, right: 16, top: 40, bottom: 28 },
       legend: { top: 0, left: 0, type: "scroll" },
       tooltip: {
