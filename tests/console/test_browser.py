@@ -493,6 +493,8 @@ async def check_charts(page: Page) -> None:
     assert (await chart(page, "messages"))["legend"].get(name) is False
     await legend.click()
     assert (await chart(page, "messages"))["legend"].get(name) is True
+    # Away from the chart, so the screenshot shows no hover highlight.
+    await page.mouse.move(0, 0)
 
 
 async def firing_counts(db: Database) -> dict[str, dict[str, int]]:
