@@ -384,7 +384,8 @@ async def explain_page(
             except ValueError:
                 problem = current.t("error.at_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
             else:
-                moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                # A time without an offset is on the clock the page shows (the team's, or UTC).
+                moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=current.zone)
     status = await asyncio.to_thread(rules_status, current.console.rulebook)
     if status.rulebook is None:
         return render(

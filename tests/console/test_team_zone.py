@@ -87,6 +87,11 @@ async def test_the_console_cuts_days_in_the_team_zone_and_a_viewer_can_switch_to
     back = await vera.get("/console/tasks", params={"tz": "team"})
     assert 'data-zone="Asia/Shanghai"' in back.text
     assert re.search(r"[0-9M] UTC\+8</td>", back.text)
+    # A time without an offset on the explain form is on the team's clock too.
+    explain = await vera.get(
+        "/console/customers/c-alice/explain", params={"at": "2026-11-23T09:00:00"}
+    )
+    assert "Nov 23, 2026, 9:00:00\u202fAM UTC+8" in explain.text
 
 
 @SQLITE
