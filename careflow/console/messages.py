@@ -39,6 +39,7 @@ _EN: dict[str, str] = {
     "zone.label": "Times in",
     "demo.building": "The demo's history is still being built in the background (day {day} of {days}): six weeks of real purchases run through careflow. Reload in a minute to see them.",
     "demo.failed": "The demo's history could not be built ({detail}); careflow up's output says why.",
+    "demo.stopped": "The demo's history was stopped before it was done; `careflow up --demo` builds it again.",
     "zone.team": "{zone} ({offset})",
     "zone.utc": "UTC",
     # login and refusals
@@ -337,6 +338,7 @@ _ZH_CN: dict[str, str] = {
     "zone.label": "时间按",
     "demo.building": "演示历史仍在后台生成（第 {day} 天，共 {days} 天）：六周的真实购买记录正由 careflow 处理。请一分钟后刷新查看。",
     "demo.failed": "演示历史未能生成（{detail}）；原因见 careflow up 的输出。",
+    "demo.stopped": "演示历史在生成完成前被停止；再次运行 `careflow up --demo` 会重新生成。",
     "zone.team": "{zone}（{offset}）",
     "zone.utc": "UTC",
     "login.title": "登录",

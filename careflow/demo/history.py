@@ -18,7 +18,7 @@ history was built before under `CAREFLOW_HOME`. The process:
    the live store's own. Journeys still running when the window ended never ran in
    this Temporal: they are recorded as ended with the outcome `demo_history_ended`.
 3. writes `status.json` beside its store all along (`building`, day by day, then
-   `done` or `failed`), which the console shows while the history is being built.
+   `done`, `failed` or `stopped`), which the console shows until the history is in.
 
 The copy is one transaction: an interrupted build leaves nothing behind, and the next
 `careflow up --demo` builds again. On 2 cores a build takes about a minute.
@@ -80,9 +80,10 @@ def history_dir(home: Path) -> Path:
 
 @dataclass(frozen=True)
 class HistoryStatus:
-    """Where the build is: `building` (with the days simulated so far), `done`, `failed`."""
+    """Where the build is: `building` (with the days simulated so far), `done`, `failed`,
+    or `stopped` (with careflow up, before it was done: `careflow up --demo` starts again)."""
 
-    state: Literal["building", "done", "failed"]
+    state: Literal["building", "done", "failed", "stopped"]
     day: int = 0
     days: int = DAYS
     detail: str = ""
@@ -244,7 +245,7 @@ async def _main() -> int:
     try:
         copied = await build_history(settings)
     except asyncio.CancelledError:
-        write_status(home, HistoryStatus("failed", detail="stopped before it was done"))
+        write_status(home, HistoryStatus("stopped"))
         return 1
     except Exception as error:
         log.exception("the demo history could not be built")

@@ -69,6 +69,7 @@ def test_the_wheel_installs_only_careflow_and_carries_its_files(wheel: Path) -> 
     assert "careflow/console/static/echarts/echarts.common.min.js" in names
     assert "careflow/console/static/echarts/LICENSE" in names
     assert "careflow/console/static/charts.js" in names
+    assert "careflow/demo/data/history/orders.csv" in names
     assert "careflow/store/migrations/versions/0001_initial_schema.py" in names
     # Links in the checkout become real files, never links to a checkout that is not there.
     assert "careflow/workflows/complaint_escalation.py" in names
