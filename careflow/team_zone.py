@@ -8,7 +8,7 @@ Shanghai sees its own days without configuring anything. A day is then the 24 (2
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from careflow.config import Settings
@@ -42,7 +42,3 @@ def offset_label(moment: datetime, zone: tzinfo) -> str:
     minutes = abs(int(offset.total_seconds())) // 60
     hours, rest = divmod(minutes, 60)
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
-
-
-def local_now(zone: tzinfo) -> datetime:
-    return datetime.now(UTC).astimezone(zone)
