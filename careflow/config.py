@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
         default="06:00", pattern=r"^\d{1,2}:\d{2}$", description="Local time of the daily scan."
     )
     scan_timezone: str = Field(default="UTC", description="IANA zone of scan_time.")
+    team_timezone: str | None = Field(
+        default=None,
+        description="IANA zone where days start for the console, `careflow kpis` and "
+        "`GET /kpis`; default: `default_timezone` of rules/outreach_policy.yaml.",
+    )
     event_max_age_hours: float = Field(
         default=72, description="Older events are recorded but trigger no outreach."
     )
@@ -120,6 +126,16 @@ class Settings(BaseSettings):
         default="text", description="`json`: one JSON object a line; `text`: readable lines."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("team_timezone")
+    @classmethod
+    def _known_team_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}, e.g. Asia/Shanghai") from None
+        return value
 
     # `CAREFLOW_LOG_LEVEL=info` and `CAREFLOW_LOG_FORMAT=JSON` mean what they say.
     @field_validator("log_level", mode="before")

@@ -1,4 +1,6 @@
-"""`careflow kpis [--since DATE] [--until DATE] [--json]`: what the automation achieved."""
+"""`careflow kpis [--since DATE] [--until DATE] [--timezone ZONE] [--json]`: what the
+automation achieved. Dates and times without an offset are the team's
+(careflow/team_zone.py), and the report says which zone that was."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 import json
 from dataclasses import asdict
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -14,6 +17,8 @@ from rich.table import Table
 from careflow.cli.app import app
 from careflow.cli.scan import parse_when
 from careflow.config import load_settings
+from careflow.config_files import ConfigFileError
+from careflow.facts.occasions import zone_or_none
 from careflow.kpis import (
     DEFAULT_GOOD_SCORE,
     KpiReport,
@@ -23,6 +28,7 @@ from careflow.kpis import (
     kpi_settings,
 )
 from careflow.store import create_database
+from careflow.team_zone import offset_label, team_zone, zone_name
 
 console = Console()
 err = Console(stderr=True)
@@ -39,25 +45,57 @@ def kpis(
     good_score: int = typer.Option(
         DEFAULT_GOOD_SCORE, "--good-score", min=1, max=5, help="Survey scores at or above are good."
     ),
+    timezone: str | None = typer.Option(
+        None,
+        "--timezone",
+        help="IANA zone of dates without an offset (UTC, Asia/Shanghai); default the team's "
+        "(CAREFLOW_TEAM_TIMEZONE, else outreach_policy.yaml's default_timezone).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages."""
-    start, end = kpi_period(parse_when(since), parse_when(until))
+    app_settings = load_settings()
+    try:
+        zone = _zone(timezone) if timezone else team_zone(app_settings)
+    except ConfigFileError as error:
+        err.print(f"{error}; or name the zone with --timezone", markup=False)
+        raise typer.Exit(2) from None
+    start, end = kpi_period(parse_local(since), parse_local(until), zone=zone)
     if start >= end:
         raise typer.BadParameter(f"--since {start.isoformat()} is not before {end.isoformat()}")
-    settings = kpi_settings(load_settings().rules_dir, good_score=good_score)
-    report = asyncio.run(_report(start, end, settings))
+    settings = kpi_settings(app_settings.rules_dir, good_score=good_score)
+    report = asyncio.run(_report(start, end, settings, zone_name(zone)))
     if as_json:
         print(json.dumps(asdict(report), default=str, ensure_ascii=False))
         return
     print_report(report)
 
 
-async def _report(since: datetime, until: datetime, settings: KpiSettings) -> KpiReport:
+def _zone(name: str) -> ZoneInfo:
+    zone = zone_or_none(name)
+    if zone is None:
+        raise typer.BadParameter(
+            f"{name!r} is not an IANA time zone, e.g. UTC or Asia/Shanghai", param_hint="--timezone"
+        )
+    return zone
+
+
+def parse_local(value: str | None) -> datetime | None:
+    """ISO 8601 as given: a time without an offset stays naive, for the team's zone."""
+    if value is None:
+        return None
+    parsed = parse_when(value)  # checks the form and the range, naming the value
+    assert parsed is not None
+    return parsed if datetime.fromisoformat(value).tzinfo else parsed.replace(tzinfo=None)
+
+
+async def _report(
+    since: datetime, until: datetime, settings: KpiSettings, timezone: str
+) -> KpiReport:
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()
-        return await compute_kpis(db, since, until, settings)
+        return await compute_kpis(db, since, until, settings, timezone=timezone)
     finally:
         await db.dispose()
 
@@ -72,8 +110,11 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def print_report(report: KpiReport) -> None:
     """The report as a few small tables."""
+    zone = ZoneInfo(report.timezone)
+    since, until = report.since.astimezone(zone), report.until.astimezone(zone)
     console.print(
-        f"KPIs from {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC",
+        f"KPIs from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} {report.timezone}"
+        f" ({offset_label(until, zone)})",
         style="bold",
     )
     care = Table(title="care", show_header=False)

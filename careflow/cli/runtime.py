@@ -51,7 +51,10 @@ def run_service(service: Coroutine[Any, Any, None]) -> None:
 @app.command()
 def up(
     demo: bool = typer.Option(
-        False, "--demo", help="Load sample customers, orders and complaints and act on them."
+        False,
+        "--demo",
+        help="Load sample customers, orders and complaints and act on them; make a demo "
+        "console admin whose password the banner prints.",
     ),
 ) -> None:
     """Start the store, Temporal, SMTP capture, the worker and the HTTP API; Ctrl-C stops."""
@@ -66,7 +69,14 @@ def up(
         summary = await load_demo_data(db, client, settings.task_queue)
         console.print(f"demo data: {summary}")
 
-    run_service(run_up(settings, after_start=load_demo if demo else None, console=console))
+    run_service(
+        run_up(
+            settings,
+            after_start=load_demo if demo else None,
+            console=console,
+            demo=demo,
+        )
+    )
 
 
 @app.command()

@@ -54,7 +54,7 @@ from careflow.simulate.outcomes import (
     compare_runs,
     summarise_run,
 )
-from careflow.simulate.plot import plot_messages
+from careflow.simulate.plot import PLOT_SUFFIXES, plot_messages
 from careflow.simulate.run import run_journeys
 
 T = TypeVar("T")
@@ -91,7 +91,10 @@ def simulate(
         [], "--customer", help="Show this customer's timeline (repeatable)."
     ),
     plot: Path | None = typer.Option(
-        None, "--plot", help="Chart of messages per day per template (.png or .svg)."
+        None,
+        "--plot",
+        help="Chart of messages per day per template: .html (interactive, opens offline), "
+        ".png or .svg.",
     ),
     rules_only: bool = typer.Option(
         False, "--rules-only", help="Only ask the rules (quick): no journeys run, no messages."
@@ -109,8 +112,8 @@ def simulate(
         first_day = date.fromisoformat(start)
     except ValueError:
         raise typer.BadParameter(f"{start!r} is not a date like 1997-10-01") from None
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        raise typer.BadParameter(f"{plot}: expected a .png or .svg file name")
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        raise typer.BadParameter(f"{plot}: expected a .html, .png or .svg file name")
     settings = load_settings()
     base_dir = rules_dir or settings.rules_dir
     runs = [base_dir, *([other_rules] if other_rules else [])]

@@ -1,122 +1,99 @@
-"""Charts as small inline SVG, drawn by matplotlib on the server.
+"""The overview's charts, as data for the browser: Apache ECharts draws them there.
 
-Text stays text (`svg.fonttype: none`): the browser draws it with its own fonts,
-so Chinese labels need no font here, the SVG stays small, and the numbers can be
-selected and read by screen readers. Every chart on a page also has its numbers in
-an HTML table next to it; the charts are a picture of those tables.
+Each chart is a small JSON spec (labels, series, whether the values are counts or
+shares) written into the page in a `data-chart` attribute; `static/charts.js` turns
+it into an ECharts option: values on hover, a legend whose entries hide and show
+their series, day labels that leave out what would overlap, a count axis that starts
+at zero and has whole steps. A chart with nothing to show is not drawn: the page
+says there is no data yet. ECharts is vendored in `static/echarts/` (its licence
+beside it) and served by the app, so nothing is fetched from elsewhere, and every
+chart still has its numbers in a table under it.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import threading
-import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
-import matplotlib
-from cycler import cycler
-from markupsafe import Markup
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-# rc_context changes matplotlib's global settings while it is active: one chart at a time.
-_LOCK = threading.Lock()
-_STYLE: dict[Any, Any] = {
-    "svg.fonttype": "none",
-    # Fixed ids: the same data gives the same SVG, and pages are reproducible.
-    "svg.hashsalt": "careflow-console",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.prop_cycle": cycler(
-        color=["#2f6db5", "#e07b39", "#4f9d69", "#b5475f", "#7a5fb5", "#8c8c8c"]
-    ),
-}
-_SIZE = (6.4, 2.4)
-_PROLOG = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The scripts a page with charts loads, in order, from STATIC_DIR.
+SCRIPTS = ("echarts/echarts.common.min.js", "charts.js")
+# ECharts' own words (its toolbox and aria texts) in the console's languages.
+ECHARTS_LOCALES = {"en": "EN", "zh-CN": "ZH"}
 
 
-def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[int]], title: str) -> Markup:
+@dataclass(frozen=True)
+class ChartSpec:
+    """What `static/charts.js` draws: one value per label per series."""
+
+    kind: Literal["bar", "line"]
+    title: str
+    labels: Sequence[str]
+    # The label in full for the tooltip (`Nov 23, 2026` where the axis says `Nov 23`).
+    titles: Sequence[str]
+    series: Mapping[str, Sequence[float | None]]
+    stacked: bool = False
+    percent: bool = False
+    locale: str = "EN"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "labels": list(self.labels),
+            "titles": list(self.titles),
+            "series": [
+                {"name": name, "values": list(values)} for name, values in self.series.items()
+            ],
+            "stacked": self.stacked,
+            "percent": self.percent,
+            "locale": self.locale,
+        }
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw: every value missing, and for counts every one zero (a share
+        of 0 % is something to show; no count at all is not)."""
+        values = [value for series in self.series.values() for value in series]
+        if self.percent:
+            return all(value is None for value in values)
+        return not any(values)
+
+
+def stacked_bars(
+    labels: Sequence[str],
+    titles: Sequence[str],
+    series: Mapping[str, Sequence[int]],
+    title: str,
+    *,
+    locale: str,
+) -> ChartSpec:
     """One bar per label, stacked by series (messages per day by journey, breaches by level)."""
-    with _LOCK, matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=_SIZE)
-        axes = figure.subplots()
-        positions = range(len(labels))
-        bottom = [0] * len(labels)
-        for name, values in series.items():
-            axes.bar(positions, values, bottom=bottom, label=name, width=0.8)
-            bottom = [base + value for base, value in zip(bottom, values, strict=True)]
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        _finish(axes, labels, legend=bool(series))
-        return _svg(figure, title)
+    return ChartSpec("bar", title, labels, titles, series, stacked=True, locale=locale)
 
 
-def line(labels: Sequence[str], values: Sequence[float | None], title: str) -> Markup:
+def line(
+    labels: Sequence[str],
+    titles: Sequence[str],
+    values: Sequence[float | None],
+    name: str,
+    title: str,
+    *,
+    locale: str,
+) -> ChartSpec:
     """A share over time (0-100 %); a missing value (no data that day) leaves a gap."""
-    with _LOCK, matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=_SIZE)
-        axes = figure.subplots()
-        points = [float("nan") if value is None else value for value in values]
-        axes.plot(range(len(labels)), points, marker="o", markersize=3)
-        axes.set_ylim(0, 1.05)
-        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-        _finish(axes, labels, legend=False)
-        return _svg(figure, title)
+    return ChartSpec("line", title, labels, titles, {name: values}, percent=True, locale=locale)
 
 
 def grouped_bars(
-    labels: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str
-) -> Markup:
+    labels: Sequence[str],
+    titles: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    title: str,
+    *,
+    locale: str,
+) -> ChartSpec:
     """Bars side by side per label (offer conversion against the holdout group), 0-100 %."""
-    with _LOCK, matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=_SIZE)
-        axes = figure.subplots()
-        width = 0.8 / max(len(series), 1)
-        for number, (name, values) in enumerate(series.items()):
-            heights = [0.0 if value is None else value for value in values]
-            offsets = [
-                position + (number - (len(series) - 1) / 2) * width
-                for position in range(len(labels))
-            ]
-            axes.bar(offsets, heights, width=width, label=name)
-        axes.set_ylim(0, 1.05)
-        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-        _finish(axes, labels, legend=bool(series))
-        return _svg(figure, title)
-
-
-def _finish(axes: object, labels: Sequence[str], *, legend: bool) -> None:
-    from matplotlib.axes import Axes
-
-    assert isinstance(axes, Axes)
-    # At most about 10 tick labels, so 30 days stay readable.
-    step = max(1, len(labels) // 10 + (1 if len(labels) % 10 else 0))
-    ticks = list(range(0, len(labels), step))
-    axes.set_xticks(ticks, [labels[tick] for tick in ticks])
-    axes.grid(axis="y", linewidth=0.4, alpha=0.5)
-    if legend:
-        # Above the plot, so it never hides a bar.
-        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, frameon=False, ncols=4)
-
-
-def _svg(figure: Figure, title: str) -> Markup:
-    buffer = io.StringIO()
-    with warnings.catch_warnings():
-        # matplotlib measures text with its own fonts even when the browser draws it;
-        # a glyph they lack (Chinese) only makes that measure approximate.
-        warnings.filterwarnings(
-            "ignore", message="Glyph .* missing from font", category=UserWarning
-        )
-        # Fixed margins rather than bbox_inches="tight", which draws every chart twice.
-        figure.subplots_adjust(left=0.07, right=0.99, top=0.86, bottom=0.11)
-        figure.savefig(
-            buffer,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )
-    svg = _PROLOG.sub("", buffer.getvalue(), count=1)
-    label = Markup(' role="img" aria-label="{}"').format(title)
-    # matplotlib escapes the text it writes; the only addition is the escaped label.
-    return Markup(svg.replace("<svg ", f"<svg{label} ", 1))  # noqa: S704
+    return ChartSpec("bar", title, labels, titles, series, percent=True, locale=locale)

@@ -10,7 +10,7 @@ a silent fallback, so a test that renders every page in both languages finds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_skeleton
@@ -19,6 +19,7 @@ from fastapi import Request
 
 from careflow.console.messages import MESSAGES
 from careflow.rules.phrases import say
+from careflow.team_zone import offset_label, zone_name
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = tuple(MESSAGES)  # ("en", "zh-CN")
@@ -111,9 +112,11 @@ class Translator:
 
 @dataclass(frozen=True)
 class Formatter:
-    """Numbers, shares and times the way the language writes them (times in UTC)."""
+    """Numbers, shares and times the way the language writes them; times in `zone` (the
+    team's, or UTC when the viewer chose it), each followed by its offset."""
 
     language: str
+    zone: tzinfo = UTC
 
     @property
     def _locale(self) -> str:
@@ -132,10 +135,17 @@ class Formatter:
         return format_percent(value, format="#,##0.0%", locale=self._locale)
 
     def when(self, value: datetime | None) -> str:
-        """`Nov 23, 2026, 7:09:02 PM` / `2026年11月23日 19:09:02`, in UTC."""
+        """`Nov 23, 2026, 7:09:02 PM UTC+8` / `2026年11月23日 19:09:02 UTC+8`, in the zone."""
         if value is None:
             return "-"
-        return format_datetime(value, format="medium", tzinfo=UTC, locale=self._locale)
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        shown = format_datetime(moment, format="medium", tzinfo=self.zone, locale=self._locale)
+        return f"{shown} {offset_label(moment, self.zone)}"
+
+    @property
+    def zone_name(self) -> str:
+        """`Asia/Shanghai`, `UTC`."""
+        return zone_name(self.zone)
 
     def date_long(self, value: date) -> str:
         """`Nov 23, 2026` / `2026年11月23日`."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 
 from careflow.api.state import ApiState
 from careflow.config import load_settings
 from careflow.console.actions import router as actions_router
+from careflow.console.charts import STATIC_DIR
 from careflow.console.pages import router as pages_router
-from careflow.console.web import LOGIN_PATH, Console, ConsoleRefusal, redirect, render
+from careflow.console.web import LOGIN_PATH, PREFIX, Console, ConsoleRefusal, redirect, render
 
 
 def mount_console(app: FastAPI) -> None:
@@ -24,6 +26,8 @@ def mount_console(app: FastAPI) -> None:
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    # The chart library and careflow's chart code: public, static, shipped in the package.
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 

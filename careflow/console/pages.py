@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 from sqlalchemy import select
 
 from careflow.api.tasks import list_tasks
 from careflow.config_files import ConfigFileError
 from careflow.console import charts
 from careflow.console.audit import recent_audit
+from careflow.console.charts import ChartSpec
 from careflow.console.i18n import Formatter, Translator
 from careflow.console.masking import mask_personal, mask_text
 from careflow.console.roles import ROLE_NAMES, Role
@@ -73,21 +73,24 @@ class InputError(ValueError):
 async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResponse:
     """KPIs of the period and charts of messages, satisfaction, breaches and conversion."""
     now = datetime.now(UTC)
+    today = now.astimezone(current.zone).date()
     problem: str | None = None
     try:
-        period = parse_period(days, until, today=now.date())
+        period = parse_period(days, until, today=today, zone=current.zone)
     except InputError as error:
-        period = Period(now.date(), DEFAULT_DAYS)
+        period = Period(today, DEFAULT_DAYS, current.zone)
         problem = error.text(current.t)
     try:
         settings = kpi_settings(current.console.settings.rules_dir)
     except ConfigFileError as error:
         return render(current, "config_error.html.j2", {"problems": [str(error)]}, status=503)
     kpi_end = max(min(period.end, now), period.start + timedelta(seconds=1))
-    report = await compute_kpis(current.api.db, period.start, kpi_end, settings)
+    report = await compute_kpis(
+        current.api.db, period.start, kpi_end, settings, timezone=current.fmt.zone_name
+    )
     async with current.api.db.session() as session:
         trends = await compute_trends(session, period, settings, now)
-    chart_svgs = await asyncio.to_thread(overview_charts, trends, current.t, current.fmt)
+    chart_specs = overview_charts(trends, current.t, current.fmt)
     return render(
         current,
         "overview.html.j2",
@@ -96,7 +99,8 @@ async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResp
             "kpi_end": kpi_end,
             "report": report,
             "trends": trends,
-            "charts": chart_svgs,
+            "charts": chart_specs,
+            "scripts": charts.SCRIPTS,
             "problem": problem,
             "days_value": days or str(period.days),
             "until_value": until or period.last_day.isoformat(),
@@ -107,8 +111,9 @@ async def overview(current: Viewer, days: str = "", until: str = "") -> HTMLResp
     )
 
 
-def parse_period(days: str, until: str, *, today: date) -> Period:
-    """`days` whole days ending with `until` (a date, default today, never in the future)."""
+def parse_period(days: str, until: str, *, today: date, zone: tzinfo = UTC) -> Period:
+    """`days` whole days in `zone` ending with `until` (a date, default today, never in
+    the future)."""
     count = DEFAULT_DAYS
     if days:
         try:
@@ -128,37 +133,53 @@ def parse_period(days: str, until: str, *, today: date) -> Period:
         if last_day.year < EARLIEST_YEAR:
             # The period's first day would fall off the calendar (or before any customer).
             raise InputError("error.until_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
-    return Period(last_day, count)
+    return Period(last_day, count, zone)
 
 
-def overview_charts(trends: Trends, t: Translator, fmt: Formatter) -> dict[str, Markup]:
+def overview_charts(trends: Trends, t: Translator, fmt: Formatter) -> dict[str, ChartSpec]:
     """The four charts of the overview, labelled in the reader's language."""
+    locale = charts.ECHARTS_LOCALES[t.language]
     days = [fmt.day(day) for day in trends.days]
+    day_titles = [fmt.date_long(day) for day in trends.days]
     weeks = [fmt.day(week.week_start) for week in trends.retention]
+    week_titles = [
+        t("overview.week_of", day=fmt.date_long(week.week_start)) for week in trends.retention
+    ]
     return {
         "messages": charts.stacked_bars(
             days,
+            day_titles,
             {
                 t.value("journey", name): counts
                 for name, counts in trends.messages_by_journey.items()
             },
             t("overview.messages_chart"),
+            locale=locale,
         ),
         "satisfaction": charts.line(
-            days, [day.rate for day in trends.satisfaction], t("overview.satisfaction_chart")
+            days,
+            day_titles,
+            [day.rate for day in trends.satisfaction],
+            t("col.rate"),
+            t("overview.satisfaction_chart"),
+            locale=locale,
         ),
         "sla": charts.stacked_bars(
             days,
+            day_titles,
             {t.value("level", level): counts for level, counts in trends.sla_breaches.items()},
             t("overview.sla_chart"),
+            locale=locale,
         ),
         "retention": charts.grouped_bars(
             weeks,
+            week_titles,
             {
                 t("overview.offered"): [week.conversion.offered.rate for week in trends.retention],
                 t("overview.holdout"): [week.conversion.holdout.rate for week in trends.retention],
             },
             t("overview.retention_chart"),
+            locale=locale,
         ),
     }
 
@@ -363,7 +384,8 @@ async def explain_page(
             except ValueError:
                 problem = current.t("error.at_range", low=EARLIEST_YEAR, high=LATEST_YEAR)
             else:
-                moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                # A time without an offset is on the clock the page shows (the team's, or UTC).
+                moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=current.zone)
     status = await asyncio.to_thread(rules_status, current.console.rulebook)
     if status.rulebook is None:
         return render(

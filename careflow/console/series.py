@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +28,13 @@ WEEK = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UTC days: `days` days ending with `last_day` (included)."""
+    """Whole days in `zone` (the team's, or UTC): `days` days ending with `last_day`
+    (included). A day runs from one local midnight to the next, 23 or 25 hours long
+    where the clocks change."""
 
     last_day: date
     days: int
+    zone: tzinfo = UTC
 
     @property
     def first_day(self) -> date:
@@ -39,12 +42,19 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return midnight(self.first_day)
+        return midnight(self.first_day, self.zone)
 
     @property
     def end(self) -> datetime:
         """The end, exclusive: midnight after `last_day`."""
-        return midnight(self.last_day + timedelta(days=1))
+        return midnight(self.last_day + timedelta(days=1), self.zone)
+
+    def bounds(self) -> list[tuple[datetime, datetime]]:
+        """Each day's `[start, end)`, in UTC."""
+        return [
+            (midnight(day, self.zone), midnight(day + timedelta(days=1), self.zone))
+            for day in self.day_list()
+        ]
 
     def day_list(self) -> list[date]:
         return [self.first_day + timedelta(days=offset) for offset in range(self.days)]
@@ -52,10 +62,11 @@ class Period:
     def weeks(self) -> list[tuple[datetime, datetime]]:
         """Seven-day buckets from the first day; the last one may be shorter."""
         buckets = []
-        start = self.start
-        while start < self.end:
-            buckets.append((start, min(start + WEEK, self.end)))
-            start += WEEK
+        first = self.first_day
+        while first <= self.last_day:
+            after = min(first + WEEK, self.last_day + timedelta(days=1))
+            buckets.append((midnight(first, self.zone), midnight(after, self.zone)))
+            first += WEEK
         return buckets
 
 
@@ -76,8 +87,9 @@ class Trends:
     retention: list[WeekConversion]
 
 
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def midnight(day: date, zone: tzinfo = UTC) -> datetime:
+    """The instant `day` begins in `zone`, in UTC."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 async def compute_trends(
@@ -85,7 +97,7 @@ async def compute_trends(
 ) -> Trends:
     """Every series of the overview for `period`; retention is measured as of `now`."""
     days = period.day_list()
-    bounds = [(midnight(day), midnight(day + timedelta(days=1))) for day in days]
+    bounds = period.bounds()
     daily_satisfaction = [
         await satisfaction(session, start, end, settings.good_score) for start, end in bounds
     ]
@@ -96,7 +108,7 @@ async def compute_trends(
     measured_at = min(period.end, now)
     retention = [
         WeekConversion(
-            start.date(),
+            start.astimezone(period.zone).date(),
             await retention_conversion(
                 session, start, end, settings.retention_window_days, measured_at=measured_at
             ),
@@ -113,11 +125,14 @@ async def compute_trends(
 
 
 async def sent_messages_by_journey(session: AsyncSession, period: Period) -> dict[str, list[int]]:
-    """Messages sent on each day of the period (UTC), by the journey that sent them."""
-    day = func.date(OutreachLedger.sent_at)
+    """Messages sent on each day of the period (in its zone), by the journey that sent them.
+
+    Each row's time is put on its local day here: SQL's `date()` would give the UTC
+    day, and a zone's day boundaries are not one fixed offset (summer time).
+    """
     journey = func.coalesce(JourneyRecord.journey, OTHER_JOURNEY)
     rows = await session.execute(
-        select(day, journey, func.count())
+        select(OutreachLedger.sent_at, journey)
         .select_from(OutreachLedger)
         .outerjoin(JourneyRecord, JourneyRecord.workflow_id == OutreachLedger.workflow_id)
         .where(
@@ -125,12 +140,11 @@ async def sent_messages_by_journey(session: AsyncSession, period: Period) -> dic
             OutreachLedger.sent_at >= period.start,
             OutreachLedger.sent_at < period.end,
         )
-        .group_by(day, journey)
     )
     index = {day: position for position, day in enumerate(period.day_list())}
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * period.days)
-    for sent_on, name, count in rows.all():
-        # SQLite's date() gives text, PostgreSQL's a date.
-        sent_day = sent_on if isinstance(sent_on, date) else date.fromisoformat(str(sent_on))
-        counts[str(name)][index[sent_day]] += int(count)
+    for sent_at, name in rows.all():
+        assert sent_at is not None  # the period's bounds leave out the unsent
+        moment = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
+        counts[str(name)][index[moment.astimezone(period.zone).date()]] += 1
     return dict(sorted(counts.items()))

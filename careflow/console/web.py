@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,6 +28,7 @@ from starlette.datastructures import FormData
 from careflow.api.addresses import TrustedProxies
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.config_files import ConfigFileError
 from careflow.console.audit import FORBIDDEN, record_audit
 from careflow.console.i18n import (
     LANGUAGE_COOKIE,
@@ -49,10 +52,16 @@ from careflow.console.throttle import (
     LoginLimits,
 )
 from careflow.console.users import UserInfo, find_user
+from careflow.demo.history import HistoryStatus, read_status
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
+from careflow.team_zone import UTC_ZONE, offset_label, team_zone, zone_name
 
 PREFIX = "/console"
+# `?tz=utc` shows every time and day in UTC, `?tz=team` in the team's zone (the
+# default); the choice is remembered in this cookie.
+ZONE_COOKIE = "careflow_tz"
+ZONE_CHOICES = ("team", "utc")
 LOGIN_PATH = f"{PREFIX}/login"
 # Pages anyone may open: the login form and its POST.
 PUBLIC_PATHS = frozenset({LOGIN_PATH})
@@ -111,6 +120,14 @@ class Console:
         self.templates.filters["as_json"] = _as_json
         self.templates.filters["as_fields"] = as_fields
 
+    def team_zone(self) -> ZoneInfo:
+        """The team's zone; UTC while the outreach policy it comes from is broken (the
+        pages say which zone they show, and the rules page shows the mistake)."""
+        try:
+            return team_zone(self.settings)
+        except ConfigFileError:
+            return UTC_ZONE
+
     def temporal_link(self, request: Request, workflow_id: str) -> str:
         """The journey's page in the Temporal UI (the embedded one, on the console's host)."""
         base = self.temporal_ui_url
@@ -152,14 +169,22 @@ class Visit:
     language: str
     # The cookie must be (re)written: a new visitor, a login or a logout.
     session_changed: bool = False
+    # The team's zone (careflow/team_zone.py) and whether the viewer asked for UTC instead.
+    team: ZoneInfo = UTC_ZONE
+    utc: bool = False
 
     @property
     def t(self) -> Translator:
         return Translator(self.language)
 
     @property
+    def zone(self) -> ZoneInfo:
+        """Where the pages' days start and in which their times are shown."""
+        return UTC_ZONE if self.utc else self.team
+
+    @property
     def fmt(self) -> Formatter:
-        return Formatter(self.language)
+        return Formatter(self.language, self.zone)
 
     @property
     def api(self) -> ApiState:
@@ -201,7 +226,24 @@ async def visit(request: Request) -> Visit:
             user = await find_user(console.api.db, session.user_id, session.user_name)
         if user is None:
             session, changed = session.logged_out(), True
-    return Visit(request, console, session, user, choose_language(request), changed)
+    return Visit(
+        request,
+        console,
+        session,
+        user,
+        choose_language(request),
+        changed,
+        team=console.team_zone(),
+        utc=choose_zone(request) == "utc",
+    )
+
+
+def choose_zone(request: Request) -> str:
+    """`?tz=`, then the cookie, then the team's zone."""
+    for candidate in (request.query_params.get("tz"), request.cookies.get(ZONE_COOKIE)):
+        if candidate in ZONE_CHOICES:
+            return candidate
+    return "team"
 
 
 def require(role: Role) -> Callable[..., Awaitable[Visit]]:
@@ -264,6 +306,13 @@ def render(
         csrf=current.session.csrf,
         path=request.url.path,
         lang_links=[(code, language_link(request, code)) for code in LANGUAGES],
+        zone_links=[
+            (choice, zone_link(request, choice), (choice == "utc") == current.utc)
+            for choice in ZONE_CHOICES
+        ],
+        demo_history=unfinished_history(current.console.settings.resolved_home),
+        team_zone=zone_name(current.team),
+        team_offset=offset_label(datetime.now(UTC), current.team),
         notice=current.t(f"notice.{notice_key}") if notice_key in NOTICES else None,
         admin=current.user is not None and current.user.role.allows(Role.ADMIN),
         operator=current.user is not None and current.user.role.allows(Role.OPERATOR),
@@ -274,11 +323,24 @@ def render(
     return response
 
 
+def unfinished_history(home: Path) -> HistoryStatus | None:
+    """The demo history's build while it is not done (careflow/demo/history.py)."""
+    status = read_status(home)
+    return status if status is not None and status.state != "done" else None
+
+
 def language_link(request: Request, language: str) -> str:
     """This page in `language`; after a POST (a form shown again), the overview in it."""
     if request.method != "GET":
         return f"{PREFIX}/?lang={quote(language)}"
     return f"{request.url.path}?{urlencode({**request.query_params, 'lang': language})}"
+
+
+def zone_link(request: Request, choice: str) -> str:
+    """This page with its times in `choice` (`team` or `utc`); after a POST, the overview."""
+    if request.method != "GET":
+        return f"{PREFIX}/?tz={choice}"
+    return f"{request.url.path}?{urlencode({**request.query_params, 'tz': choice})}"
 
 
 # Outcomes an action may report after redirecting (`?done=`), each a message key.
@@ -298,6 +360,15 @@ def finish(current: Visit, response: Response) -> None:
     """Write the session cookie if it changed and remember a language chosen with ?lang=."""
     if current.session_changed:
         current.console.sessions.write(current.request, response, current.session)
+    if current.request.query_params.get("tz") in ZONE_CHOICES:
+        response.set_cookie(
+            ZONE_COOKIE,
+            "utc" if current.utc else "team",
+            max_age=365 * 86400,
+            path=COOKIE_PATH,
+            samesite="lax",
+            secure=current.request.url.scheme == "https",
+        )
     if current.request.query_params.get("lang"):
         response.set_cookie(
             LANGUAGE_COOKIE,

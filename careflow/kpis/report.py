@@ -8,7 +8,7 @@ files, so the KPIs use the same definitions as the rules and the journeys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
@@ -50,22 +50,29 @@ class KpiReport:
     retention_offer: RetentionConversion
     messages_by_status: dict[str, int]
     messages: list[MessageCount]
+    # The zone the period's dates were read in (careflow/team_zone.py); times stay UTC.
+    timezone: str = "UTC"
 
 
 def kpi_period(
-    since: datetime | None, until: datetime | None, *, now: datetime | None = None
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    now: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> tuple[datetime, datetime]:
     """The period `[since, until)`: until defaults to now, since to 30 days before until.
 
-    A time without an offset is UTC (a date alone is its midnight, UTC).
+    A time without an offset is in `zone`, the team's (a date alone is its midnight
+    there), so `--since 2026-11-23 --until 2026-11-24` is the team's 23 November.
     """
-    end = _aware(until) if until is not None else (now or datetime.now(UTC))
-    start = _aware(since) if since is not None else end - DEFAULT_PERIOD
+    end = _aware(until, zone) if until is not None else (now or datetime.now(UTC))
+    start = _aware(since, zone) if since is not None else end - DEFAULT_PERIOD
     return start, end
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _aware(moment: datetime, zone: tzinfo) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def kpi_settings(rules_dir: Path, *, good_score: int = DEFAULT_GOOD_SCORE) -> KpiSettings:
@@ -79,9 +86,10 @@ def kpi_settings(rules_dir: Path, *, good_score: int = DEFAULT_GOOD_SCORE) -> Kp
 
 
 async def compute_kpis(
-    db: Database, since: datetime, until: datetime, settings: KpiSettings
+    db: Database, since: datetime, until: datetime, settings: KpiSettings, *, timezone: str = "UTC"
 ) -> KpiReport:
-    """Every KPI for `[since, until)`, read in one transaction so the figures agree."""
+    """Every KPI for `[since, until)`, read in one transaction so the figures agree;
+    `timezone` names the zone the period was given in."""
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until must be aware datetimes")
     if since >= until:
@@ -100,4 +108,5 @@ async def compute_kpis(
             ),
             messages_by_status=totals_by_status(messages),
             messages=messages,
+            timezone=timezone,
         )

@@ -17,7 +17,9 @@ from rich.console import Console
 from temporalio.client import Client
 
 from careflow.config import Settings
+from careflow.demo.history import start_history_build, stop_history_build
 from careflow.runtime.api_service import api_server
+from careflow.runtime.console_access import console_access_lines
 from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
@@ -42,8 +44,15 @@ async def run_up(
     *,
     after_start: Callable[[Database, Client], Awaitable[None]] | None = None,
     console: Console | None = None,
+    demo: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM; `after_start` runs once everything accepts work.
+
+    The banner names the console and how to log in: with `demo`, a demo admin's
+    generated password (careflow/runtime/console_access.py). With `demo`, once
+    `after_start` has posted the demo's first events, the demo's history is built in
+    a background process (careflow/demo/history.py) unless it was built before; it
+    is stopped with everything else.
 
     The caller sets the process up first (`careflow.observability.observe_process`);
     the worker's metrics are also served at `CAREFLOW_METRICS_HTTP` when it is set.
@@ -94,12 +103,21 @@ async def run_up(
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
 
         await ensure_daily_scan_schedule(client, settings)
-        _print_locations(console, settings, connection)
+        access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo)
+        _print_locations(console, settings, connection, access)
         if not connection.embedded:
             # With an external Temporal, workers and the API may run on several hosts.
             warn_if_secret_key_is_local(settings)
         if after_start is not None:
             await after_start(db, client)
+        if demo:
+            builder = await start_history_build(settings)
+            if builder is not None:
+                stack.push_async_callback(stop_history_build, builder)
+                console.print(
+                    "demo history: six weeks of real purchases are being run through careflow "
+                    "in the background (about a minute); the console says when they are in"
+                )
 
         async def shutdown() -> None:
             console.print("shutting down ...")
@@ -114,9 +132,12 @@ async def run_up(
     console.print("careflow stopped.")
 
 
-def _print_locations(console: Console, settings: Settings, connection: TemporalConnection) -> None:
+def _print_locations(
+    console: Console, settings: Settings, connection: TemporalConnection, access: list[str]
+) -> None:
     lines = [
         "[bold green]careflow is up[/]",
+        *access,
         f"  API docs      {settings.base_url}/docs",
         f"  Temporal      {connection.describe()}",
         f"  Daily scan    {settings.scan_time} {settings.scan_timezone}",

@@ -3,13 +3,16 @@ real app served by uvicorn on a loopback port and a seeded store.
 
 The test logs in, opens every page in English and Chinese, checks that the numbers
 on the page are the store's (computed here with SQL of its own, not with the
-functions the pages use), and saves a screenshot of each page under
-`test-output/console/` (git-ignored).
+functions the pages use), that each chart (Apache ECharts, drawn in the browser)
+shows its table's numbers, answers a hover and hides a series from its legend, and
+saves a screenshot of each page under `test-output/console/` (git-ignored). The team
+works in Shanghai: the overview's days start at its midnight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import socket
 from collections import Counter
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -46,6 +50,9 @@ LANGUAGES = {"en": "Overview", "zh-CN": "概览"}
 # The retention window of rules/journeys.yaml (retention_offer.goal_wait_days).
 RETENTION_WINDOW = timedelta(days=14)
 GOOD_SCORE = 4
+TEAM_ZONE = ZoneInfo("Asia/Shanghai")
+# SQLite's date() of a stored UTC time, on the team's calendar (Shanghai has no summer time).
+SHIFT = "+8 hours"
 
 pytestmark = [
     # One store is enough here: the HTTP tests run on SQLite and PostgreSQL, and the
@@ -76,9 +83,14 @@ def free_port() -> int:
 
 @pytest.fixture
 async def served(
-    db: Database, workflow_env: WorkflowEnvironment, settings: Settings, seeded: Seeded
+    db: Database,
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    seeded: Seeded,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[str]:
     """The app on uvicorn on a free loopback port, as `careflow up` serves it."""
+    monkeypatch.setenv("CAREFLOW_TEAM_TIMEZONE", TEAM_ZONE.key)
     app = create_app(ApiState(db, workflow_env.client, settings.task_queue, settings.secret_key))
     port = free_port()
     server = uvicorn.Server(
@@ -113,6 +125,9 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 
 async def rows(db: Database, sql: str, **params: Any) -> list[Any]:
+    """The query's rows; `:shift` (if used) moves a UTC time to the team's clock."""
+    if ":shift" in sql:
+        params["shift"] = SHIFT
     async with db.session() as session:
         return list((await session.execute(text(sql), params)).all())
 
@@ -197,6 +212,24 @@ async def test_every_page_in_both_languages_shows_the_stores_numbers(
             await page.locator("details").evaluate_all("all => all.forEach(d => d.open = true)")
             await checks[name](page, db)
             await page.screenshot(path=screenshots / f"{name}.{language}.png", full_page=True)
+    # Empty states: a period before any data, an empty search and task filter. No chart
+    # is drawn where there is nothing to draw; the page says so instead.
+    empty = {
+        "overview-empty": "/console/?until=2001-01-31",
+        "customers-empty": "/console/customers?q=nobody-at-all",
+        "tasks-empty": "/console/tasks?assignee=nobody-at-all",
+    }
+    for language in LANGUAGES:
+        for name, path in empty.items():
+            response = await page.goto(f"{served}{path}&lang={language}")
+            assert response is not None
+            assert response.status == 200, (name, language, response.status)
+            await page.locator("details").evaluate_all("all => all.forEach(d => d.open = true)")
+            if name == "overview-empty":
+                assert await page.locator("[data-chart]").count() == 0
+                assert await page.locator("p.empty").count() == 4
+                assert await page.locator("svg").count() == 0
+            await page.screenshot(path=screenshots / f"{name}.{language}.png", full_page=True)
     assert problems == []
     saved = [
         name
@@ -205,6 +238,7 @@ async def test_every_page_in_both_languages_shows_the_stores_numbers(
         if (screenshots / f"{name}.{language}.png").is_file()
     ]
     assert len(saved) == len(pages) * len(LANGUAGES)
+    assert all((screenshots / f"{n}.{lang}.png").is_file() for n in empty for lang in LANGUAGES)
     print(f"screenshots: {screenshots}")
     await context.close()
 
@@ -220,7 +254,8 @@ async def check_overview(page: Page, db: Database) -> None:
         (day, journey): count
         for day, journey, count in await rows(
             db,
-            "select date(l.sent_at), coalesce(j.journey, 'other'), count(*) from outreach_ledger l"
+            "select date(l.sent_at, :shift), coalesce(j.journey, 'other'), count(*)"
+            " from outreach_ledger l"
             " left join journeys j on j.workflow_id = l.workflow_id"
             " where l.status = 'sent' and l.sent_at >= :since and l.sent_at < :until group by 1, 2",
             since=stored(since),
@@ -238,7 +273,8 @@ async def check_overview(page: Page, db: Database) -> None:
         day: (responses, good)
         for day, responses, good in await rows(
             db,
-            "select date(answered_at), count(*), sum(score >= :good) from survey_responses"
+            "select date(answered_at, :shift), count(*), sum(score >= :good)"
+            " from survey_responses"
             " where answered_at >= :since and answered_at < :until group by 1",
             good=GOOD_SCORE,
             since=stored(since),
@@ -263,7 +299,8 @@ async def check_overview(page: Page, db: Database) -> None:
             (day, key.rsplit("/task-", 1)[1]): 1
             for day, key in await rows(
                 db,
-                "select date(created_at), idempotency_key from tasks where kind = 'escalation'"
+                "select date(created_at, :shift), idempotency_key from tasks"
+                " where kind = 'escalation'"
                 " and created_at >= :since and created_at < :until",
                 since=stored(since),
                 until=stored(until),
@@ -289,7 +326,8 @@ async def check_overview(page: Page, db: Database) -> None:
         until=stored(until),
     ):
         start = parsed(str(started))
-        week = (since + timedelta(days=7 * ((start - since).days // 7))).date().isoformat()
+        week_start = since + timedelta(days=7 * ((start - since).days // 7))
+        week = week_start.astimezone(TEAM_ZONE).date().isoformat()
         holdout = status == "holdout"
         if not holdout and offer_sent is None:
             continue
@@ -354,9 +392,109 @@ async def check_overview(page: Page, db: Database) -> None:
     assert int(kpis["messages_sent"]) == sent
     assert int(kpis["complaints_opened"]) == opened
     assert int(kpis["sla_breaches"]) == sum(expected_sla.values())
-    # Each chart is an inline SVG whose labels are text, not paths.
-    assert await page.locator("section.chart svg").count() == 4
-    assert await page.locator("section.chart svg text").count() > 4
+    # The period starts at the team's midnight.
+    assert since.astimezone(TEAM_ZONE).hour == 0
+    await check_charts(page)
+
+
+async def chart(page: Page, name: str) -> dict[str, Any]:
+    """The chart's series as ECharts holds them, once it has been drawn."""
+    await page.wait_for_function(
+        "name => window.echarts &&"
+        " echarts.getInstanceByDom(document.getElementById('chart-' + name))",
+        arg=name,
+    )
+    option: dict[str, Any] = await page.evaluate(
+        """name => {
+            const c = echarts.getInstanceByDom(document.getElementById('chart-' + name));
+            const o = c.getOption();
+            return {series: o.series.map(s => [s.name, s.data]), yMin: o.yAxis[0].min,
+                    legend: o.legend[0].selected || {}};
+        }""",
+        name,
+    )
+    return option
+
+
+async def table_columns(
+    page: Page, table: str, columns: list[int] | None = None
+) -> list[list[Any]]:
+    """The table's numeric columns (`data-value`), one list per column."""
+    rows = await page.locator(f"#{table} tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.querySelectorAll('td.num')).map(c => c.dataset.value))"
+    )
+    width = len(rows[0]) if rows else 0
+    picked = columns if columns is not None else list(range(width))
+    return [[row[i] for row in rows] for i in picked]
+
+
+def as_numbers(values: list[str]) -> list[float | None]:
+    return [None if value == "" else float(value) for value in values]
+
+
+async def check_charts(page: Page) -> None:
+    """Each chart shows its table's numbers, answers a hover, and its legend hides a series."""
+    messages = await chart(page, "messages")
+    assert [as_numbers(v) for v in await table_columns(page, "table-messages")] == [
+        [float(x) for x in values] for _, values in messages["series"]
+    ]
+    assert messages["yMin"] == 0  # counts never go below zero
+    sla = await chart(page, "sla")
+    assert [as_numbers(v) for v in await table_columns(page, "table-sla")] == [
+        [float(x) for x in values] for _, values in sla["series"]
+    ]
+    satisfaction = await chart(page, "satisfaction")
+    [rates] = await table_columns(page, "table-satisfaction", [2])
+    assert as_numbers(rates) == [
+        None if x is None else pytest.approx(x, abs=1e-9) for x in satisfaction["series"][0][1]
+    ]
+    retention = await chart(page, "retention")
+    offered, held = await table_columns(page, "table-retention", [2, 5])
+    assert [as_numbers(offered), as_numbers(held)] == [
+        [None if x is None else pytest.approx(x, abs=1e-9) for x in values]
+        for _, values in retention["series"]
+    ]
+
+    # Hover over the busiest day's bar: the tooltip names the day and its count.
+    name, values = max(messages["series"], key=lambda series: max(series[1]))
+    index = max(range(len(values)), key=lambda i: values[i])
+    box = await page.locator("#chart-messages").bounding_box()
+    assert box is not None
+    point = await page.evaluate(
+        """([index, value]) => echarts.getInstanceByDom(document.getElementById('chart-messages'))
+            .convertToPixel({seriesIndex: 0}, [index, value / 2])""",
+        [index, values[index]],
+    )
+    await page.mouse.move(box["x"] + point[0], box["y"] + point[1])
+    day = await page.locator("#table-messages tbody tr").nth(index).locator("td").first.inner_text()
+    tip = page.locator("#chart-messages div", has_text=day).last
+    await tip.wait_for(state="visible")
+    assert name in await tip.inner_text()
+
+    # The day labels never run into each other.
+    labels = await page.evaluate(
+        """() => {
+            const spec = JSON.parse(document.getElementById('chart-messages').dataset.chart);
+            return Array.from(document.querySelectorAll('#chart-messages svg text'))
+                .filter(t => spec.labels.includes(t.textContent))
+                .map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; });
+        }"""
+    )
+    assert len(labels) >= 3
+    spans = sorted(labels)
+    assert all(
+        left >= previous_right for (_, previous_right), (left, _) in itertools.pairwise(spans)
+    )
+
+    # A click on a legend entry hides its series; a second click shows it again.
+    await page.mouse.move(0, 0)
+    legend = page.locator("#chart-messages svg text", has_text=name).first
+    await legend.click()
+    assert (await chart(page, "messages"))["legend"].get(name) is False
+    await legend.click()
+    assert (await chart(page, "messages"))["legend"].get(name) is True
+    # Away from the chart, so the screenshot shows no hover highlight.
+    await page.mouse.move(0, 0)
 
 
 async def firing_counts(db: Database) -> dict[str, dict[str, int]]:

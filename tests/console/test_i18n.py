@@ -9,6 +9,7 @@ import string
 from datetime import UTC, date, datetime
 from html import unescape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import fastapi.routing
 import httpx
@@ -89,8 +90,14 @@ def test_numbers_and_dates_follow_the_language() -> None:
     english, chinese = Formatter("en"), Formatter("zh-CN")
     assert english.number(12345) == "12,345"
     assert english.percent(0.756) == "75.6%"
-    assert english.when(moment) == "Nov 23, 2026, 7:05:00\u202fPM"
-    assert chinese.when(moment) == "2026年11月23日 19:05:00"
+    assert english.when(moment) == "Nov 23, 2026, 7:05:00\u202fPM UTC"
+    assert chinese.when(moment) == "2026年11月23日 19:05:00 UTC"
+    # In the team's zone, with its offset (India's is not whole hours).
+    shanghai = Formatter("zh-CN", ZoneInfo("Asia/Shanghai"))
+    assert shanghai.when(moment) == "2026年11月24日 03:05:00 UTC+8"
+    assert (
+        Formatter("en", ZoneInfo("Asia/Kolkata")).when(moment).endswith("12:35:00\u202fAM UTC+5:30")
+    )
     assert chinese.date_long(date(2026, 11, 23)) == "2026年11月23日"
     assert chinese.day(date(2026, 11, 23)) == "11月23日"
     assert english.percent(None) == "-"

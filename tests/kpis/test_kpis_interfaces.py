@@ -33,7 +33,13 @@ async def test_api_serves_the_report(
     transport = httpx.ASGITransport(app=create_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://careflow") as client:
         response = await client.get(
-            "/kpis", params={"since": "2026-10-01", "until": "2026-11-01", "good_score": 5}
+            "/kpis",
+            params={
+                "since": "2026-10-01",
+                "until": "2026-11-01",
+                "good_score": 5,
+                "timezone": "UTC",
+            },
         )
         backwards = await client.get("/kpis", params={"since": "2026-11-02", "until": "2026-11-01"})
     assert response.status_code == 200, response.text
@@ -68,11 +74,11 @@ async def _expected_report(home: Path) -> KpiReport:
 
 
 def test_cli_json_and_tables(home: Path) -> None:
-    period = ["--since", "2026-10-01", "--until", "2026-11-01T00:00:00+00:00"]
+    period = ["--since", "2026-10-01", "--until", "2026-11-01T00:00:00+00:00", "--timezone", "UTC"]
     result = CliRunner().invoke(app, ["kpis", *period, "--json"])
     assert result.exit_code == 0, result.output
     expected = asyncio.run(_expected_report(home))
-    assert json.loads(result.output) == as_json(asdict(expected))
+    assert json.loads(result.output) == {**as_json(asdict(expected)), "timezone": "UTC"}
     tables = CliRunner().invoke(app, ["kpis", *period])
     assert tables.exit_code == 0, tables.output
     for words in ("satisfaction (score >= 4)", "churn by tier", "holdout", "quiet_hours"):

@@ -65,6 +65,11 @@ def test_the_wheel_installs_only_careflow_and_carries_its_files(wheel: Path) -> 
     # The journeys' templates and the operator files travel as package data.
     assert "careflow/templates/email/complaint_ack/subject.zh-CN.j2" in names
     assert "careflow/rules/journeys.yaml" in names
+    # The console's charts run offline: the chart library ships inside, with its licence.
+    assert "careflow/console/static/echarts/echarts.common.min.js" in names
+    assert "careflow/console/static/echarts/LICENSE" in names
+    assert "careflow/console/static/charts.js" in names
+    assert "careflow/demo/data/history/orders.csv" in names
     assert "careflow/store/migrations/versions/0001_initial_schema.py" in names
     # Links in the checkout become real files, never links to a checkout that is not there.
     assert "careflow/workflows/complaint_escalation.py" in names

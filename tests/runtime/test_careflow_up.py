@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -144,6 +145,23 @@ class Up:
                 await asyncio.sleep(0.2)
 
 
+async def log_in_to_console(port: int, name: str, password: str) -> None:
+    """Log in through the console's form and open the overview."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        form = await http.get("/console/login", timeout=10)
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token, form.text
+        login = await http.post(
+            "/console/login",
+            data={"name": name, "password": password, "csrf": token.group(1), "next": ""},
+            timeout=10,
+        )
+        assert login.status_code == 303, login.text
+        overview = await http.get("/console/", timeout=30)
+        assert overview.status_code == 200
+        assert f"{name} (" in overview.text
+
+
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
     runtime = Up(tmp_path / "var")
@@ -162,6 +180,12 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     await up.wait_for_subject("demo-k102", within_seconds=60)
     assert vip_ack["To"] == "li.wei@example.com"
     assert vip_ack["Content-Language"] == "zh-CN"
+    # The banner names the console and a demo admin's password, which logs in.
+    console_url = f"http://127.0.0.1:{up.http_port}/console/"
+    assert f"Console       {console_url}" in up.log()
+    found = re.search(r"log in as (\S+), password (\S+)", up.log())
+    assert found, up.log()
+    await log_in_to_console(up.http_port, found.group(1), found.group(2))
 
     accepted = await up.post_event(
         {
@@ -182,6 +206,7 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     assert processes_mentioning(str(up.home)) == [], "a careflow child process outlived it"
 
     # A second `careflow up` on the same var/ carries on: the complaint journeys still run.
+    banners = up.log().count("careflow is up")
     up.start()
     await up.wait_for_api()
     client = await Client.connect(f"127.0.0.1:{up.temporal_port}")
@@ -200,6 +225,11 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
         }
     )
     await up.wait_for_outbox(sent_before_restart + 1, within_seconds=30)
+    # Without --demo the banner still names the console; the demo admin exists, so it
+    # does not ask for a first admin.
+    assert up.log().count("careflow is up") == banners + 1
+    assert up.log().count(f"Console       {console_url}") == 2
+    assert "no admin yet" not in up.log()
     resolved = [m for subject, m in up.subjects().items() if "k-live-1" in subject]
     assert len(resolved) == 2, "the acknowledgement and, after the restart, the resolution"
     # Ctrl-C reaches the Temporal server too unless careflow keeps it out of the

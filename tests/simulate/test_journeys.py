@@ -341,7 +341,7 @@ def test_cli_refuses_a_plot_it_cannot_write(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code != 0
-    assert ".png or .svg" in result.output
+    assert ".html, .png or .svg" in result.output
 
 
 class _SkippingServer:
