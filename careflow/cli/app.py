@@ -12,9 +12,20 @@ import typer
 from careflow.cli.lazy import Lazy, LazyGroup
 from careflow.runtime.private_files import private_umask
 
+
+class CareflowGroup(LazyGroup):
+    """careflow's command groups: the commands of `COMMANDS`, registered on `app`."""
+
+    def lazy_commands(self) -> tuple[Lazy, ...]:
+        return COMMANDS
+
+    def root_app(self) -> typer.Typer:
+        return app
+
+
 app = typer.Typer(
     name="careflow",
-    cls=LazyGroup,
+    cls=CareflowGroup,
     help="careflow: rules and durable workflows for automated customer care.",
     no_args_is_help=True,
     add_completion=True,
@@ -72,7 +83,7 @@ def main() -> None:
 # module is one line here: Lazy(name, module, its docstring's first paragraph). The
 # module registers the command on `app` (`@app.command()`, `app.add_typer(...)`) as
 # usual and is imported only when that command runs. A subcommand that a module other
-# than its group's adds is "group name" (its group's Typer must use `cls=LazyGroup`).
+# than its group's adds is "group name" (its group's Typer must use `cls=CareflowGroup`).
 # tests/cli/test_lazy_commands.py checks this list against what the modules register.
 COMMANDS: tuple[Lazy, ...] = (
     Lazy(

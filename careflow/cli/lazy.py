@@ -54,15 +54,25 @@ def _group_path(ctx: Context) -> str:
 
 
 class LazyGroup(TyperGroup):
-    """A Typer group whose commands listed in `app.COMMANDS` load on first use."""
+    """A Typer group whose listed commands load on first use.
+
+    A subclass names the table and the root app (`careflow.cli.app` does), so this
+    module imports neither and the two do not import each other.
+    """
 
     _listing = False
 
-    def _entries(self, ctx: Context) -> dict[str, Lazy]:
-        from careflow.cli.app import COMMANDS
+    def lazy_commands(self) -> tuple[Lazy, ...]:
+        """Every lazily loaded command, subgroups' included."""
+        raise NotImplementedError
 
+    def root_app(self) -> typer.Typer:
+        """The root Typer app command modules register on."""
+        raise NotImplementedError
+
+    def _entries(self, ctx: Context) -> dict[str, Lazy]:
         here = _group_path(ctx)
-        return {entry.name: entry for entry in COMMANDS if entry.group == here}
+        return {entry.name: entry for entry in self.lazy_commands() if entry.group == here}
 
     def list_commands(self, ctx: Context) -> list[str]:
         # The group's own commands (registered with it) first, then the lazy ones in
@@ -81,7 +91,7 @@ class LazyGroup(TyperGroup):
             # Only its name and help are shown: no need to import it for that.
             return TyperCommand(entry.name, help=entry.summary, short_help=entry.summary)
         importlib.import_module(entry.module)
-        command = _built(ctx, entry.name)
+        command = _built(self.root_app(), ctx, entry.name)
         if command is not None:
             self.commands[entry.name] = command
         return command
@@ -105,10 +115,8 @@ class LazyGroup(TyperGroup):
             return super().shell_complete(ctx, incomplete)
 
 
-def _built(ctx: Context, name: str) -> Command | None:
+def _built(app: typer.Typer, ctx: Context, name: str) -> Command | None:
     """The click command `name` of the group at `ctx`, built from what is registered now."""
-    from careflow.cli.app import app
-
     group: Any = typer.main.get_group(app)
     for step in _group_path(ctx).split():
         group = group.commands.get(step)

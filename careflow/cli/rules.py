@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from careflow.cli.app import app
-from careflow.cli.lazy import LazyGroup
+from careflow.cli.app import CareflowGroup, app
 from careflow.config import load_settings
 from careflow.journey_spec import template_audiences
 from careflow.rule_references import build_references
@@ -27,7 +26,7 @@ from careflow.rules.rulebook import rule_files
 from careflow.workflows.registry import JOURNEYS
 
 rules_app = typer.Typer(
-    cls=LazyGroup,
+    cls=CareflowGroup,
     name="rules",
     help="Check rule files and explain what they do.",
     no_args_is_help=True,
