@@ -41,5 +41,5 @@ async def get_kpis(
     start, end = kpi_period(since, until)
     if start >= end:
         raise HTTPException(status_code=422, detail="since must be before until")
-    settings = kpi_settings(load_settings().rules_dir, good_score=good_score)
+    settings = kpi_settings(state.rules_dir(load_settings().rules_dir), good_score=good_score)
     return await compute_kpis(state.db, start, end, settings)

@@ -87,11 +87,21 @@ class Console:
     """What the console's handlers share: settings, sessions, the live rules, templates."""
 
     def __init__(self, settings: Settings, api: ApiState) -> None:
+        if api.follower is not None:
+            # The release this process serves, as the worker's activities read it.
+            settings = settings.model_copy(
+                update={
+                    "rules_dir": api.follower.rules_dir,
+                    "templates_dir": api.follower.templates_dir,
+                }
+            )
         self.settings = settings
         self.api = api
         self.sessions = SessionCodec(api.secret_key)
         # Built as the worker builds its own (activities/registry.py), so both see the same.
-        self.rulebook = LiveRuleBook(settings.rules_dir)
+        self.rulebook: LiveRuleBook = (
+            api.follower.rulebook if api.follower is not None else LiveRuleBook(settings.rules_dir)
+        )
         console_settings = ConsoleSettings()
         self.temporal_ui_url = console_settings.temporal_ui_url
         self.login_limits = LoginLimits(
