@@ -67,6 +67,7 @@ from careflow.cli import (  # noqa: E402,F401
     journeys,
     kpis,
     project,
+    releases,
     rules,
     runtime,
     scan,
