@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,14 @@ from careflow.cli.audit import cli_actor
 from careflow.cli.rules import rules_app
 from careflow.config import Settings, load_settings
 from careflow.console.roles import Role
+from careflow.releases.backtest import (
+    DEFAULT_DAYS,
+    DEFAULT_SAMPLE,
+    MAX_DAYS,
+    MAX_SAMPLE,
+    BacktestUnavailable,
+    backtest_release,
+)
 from careflow.releases.bundle import BundleError
 from careflow.releases.checking import CheckReport
 from careflow.releases.diff import Change, diff_releases
@@ -281,3 +289,59 @@ def show_release_diff(settings: Settings, given: list[str], *, as_json: bool) ->
         for line in change.lines:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
             console.print(escape(line), style=style, highlight=False, soft_wrap=True)
+
+
+@rules_app.command("backtest")
+def backtest(
+    release: str = typer.Argument(..., help="Release id (or a unique prefix)."),
+    days: int = typer.Option(
+        DEFAULT_DAYS, "--days", min=1, max=MAX_DAYS, help="How many past days to replay."
+    ),
+    sample: int = typer.Option(
+        DEFAULT_SAMPLE,
+        "--sample",
+        min=1,
+        max=MAX_SAMPLE,
+        help="At most this many customers (every k-th of the store).",
+    ),
+) -> None:
+    """Replay the last days of a sample of customers with the active release and with this
+    one (`careflow simulate --compare`), and store the difference on the release."""
+    settings = load_settings()
+
+    async def work(db: Database) -> dict[str, Any]:
+        release_id = await resolve_id(db, release)
+        return await backtest_release(
+            db, release_id, settings=settings, actor=cli_actor(), sample=sample, days=days
+        )
+
+    try:
+        result = _run(settings, work)
+    except BacktestUnavailable as error:
+        err.print(f"[red]{escape(str(error))}[/]")
+        raise typer.Exit(1) from None
+    print_backtest(result)
+
+
+def print_backtest(result: dict[str, Any]) -> None:
+    """Sample, window, who newly or no longer gets each journey, messages and offers."""
+    console.print(
+        f"backtest against release {result['against'][:12]}: {result['sample']} customer(s) "
+        f"(sample of at most {result['sample_limit']}), {result['days']} day(s) from "
+        f"{result['from']}, every customer assumed to have an address and consent"
+    )
+    table = Table(title="journeys")
+    for column in ("journey", "newly", "no longer"):
+        table.add_column(column)
+    for row in result["journeys"]:
+        table.add_row(row["journey"], str(row["newly"]), str(row["no_longer"]))
+    console.print(table)
+    comparison = result["comparison"]
+    console.print(f"messages: {comparison['messages_change']:+d} over the window")
+    for label, key in (
+        ("sent", "offer_value_sent_change"),
+        ("redeemed", "offer_value_redeemed_change"),
+    ):
+        for currency, value in sorted(comparison[key].items()):
+            console.print(f"offer value {label}: {value:+.2f} {currency}")
+    console.print(f"the same numbers: {escape(result['command'])}", highlight=False)
