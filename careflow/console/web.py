@@ -154,12 +154,14 @@ def mount_console(app: FastAPI) -> None:
     """Add the console to the API app (its ApiState must be set on `app.state.careflow`)."""
     from careflow.console.actions import router as actions_router
     from careflow.console.pages import router as pages_router
+    from careflow.console.releases import router as releases_router
 
     settings = load_settings()
     api: ApiState = app.state.careflow
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    app.include_router(releases_router)
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 
@@ -306,6 +308,7 @@ def language_link(request: Request, language: str) -> str:
 # Outcomes an action may report after redirecting (`?done=`), each a message key.
 NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
+    | {"release_activated", "release_rolled_back"}
 )
 
 
