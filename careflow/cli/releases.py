@@ -25,6 +25,7 @@ from careflow.cli.audit import cli_actor
 from careflow.cli.rules import rules_app
 from careflow.config import Settings, load_settings
 from careflow.console.roles import Role
+from careflow.operator_language import operator_language, say_problem
 from careflow.releases.backtest import (
     DEFAULT_DAYS,
     DEFAULT_SAMPLE,
@@ -93,8 +94,9 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
 
 def print_check(report: CheckReport) -> None:
     """The check's problems, each `file:line:col: message`, or what passed."""
+    language = operator_language()
     for problem in report.problems:
-        console.print(escape(problem), highlight=False, soft_wrap=True)
+        console.print(escape(say_problem(problem, language)), highlight=False, soft_wrap=True)
     if report.passed:
         console.print(
             f"[green]check passed[/]: {report.rulesets} ruleset(s), {report.rules} rule(s), "

@@ -15,10 +15,13 @@ from rich.table import Table
 
 from careflow.cli.app import app
 from careflow.config import load_settings
-from careflow.rules import RuleBook, RuleFileError, load_rule_files
+from careflow.operator_language import CHINESE, catalogue, operator_language, say_problem
+from careflow.releases.checking import journey_template_problems, template_problems
+from careflow.rules import RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
+from careflow.rules.phrases import say
 from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
 from careflow.rules.rulebook import rule_files
 
@@ -49,22 +52,33 @@ def check(
     journey_problems = journey_template_problems(
         journey_config_path(paths or [], settings.rules_dir), references.templates_dir
     )
+    language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
-        for problem in error.errors:
-            console.print(escape(str(problem)), highlight=False, soft_wrap=True)
-        for message in journey_problems:
-            console.print(escape(message), highlight=False, soft_wrap=True)
-        err.print(f"[red]{len(error.errors)} problem(s) in {len(files)} file(s)[/]")
+        for problem in [*(str(item) for item in error.errors), *journey_problems]:
+            console.print(escape(say_problem(problem, language)), highlight=False, soft_wrap=True)
+        count = len(error.errors)
+        summary = (
+            f"{len(files)} 个文件中有 {count} 处问题"
+            if language == CHINESE
+            else f"{count} problem(s) in {len(files)} file(s)"
+        )
+        err.print(f"[red]{summary}[/]")
         raise typer.Exit(1) from None
     rendering = template_problems(rulebook, references.templates_dir) + journey_problems
     for message in rendering:
-        console.print(escape(message), highlight=False, soft_wrap=True)
+        console.print(escape(say_problem(message, language)), highlight=False, soft_wrap=True)
     if rendering:
         raise typer.Exit(1)
     rules = sum(len(ruleset.rules) for ruleset in rulebook.rulesets)
     examples = sum(len(rule.examples) for ruleset in rulebook.rulesets for rule in ruleset.rules)
+    if language == CHINESE:
+        console.print(
+            f"[green]通过[/]：{len(rulebook.rulesets)} 个规则集，{rules} 条规则，"
+            f"{examples} 个示例通过；哈希 {rulebook.hash[:12]}"
+        )
+        return
     console.print(
         f"[green]ok[/]: {len(rulebook.rulesets)} ruleset(s), {rules} rule(s), "
         f"{examples} example(s) passed; hash {rulebook.hash[:12]}"
@@ -79,34 +93,6 @@ def _shown_path(path: Path) -> Path:
         return path
 
 
-def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
-    """Render every template a rule names, in every locale it has, for a sample customer."""
-    named = {
-        (str(spec.params["template"]), spec.params_pos["template"])
-        for ruleset in rulebook.rulesets
-        for rule in ruleset.rules
-        for spec in rule.then
-        if "template" in spec.params
-    }
-    if not named:
-        return []
-    try:
-        from careflow.outreach.samples import sample_context
-        from careflow.outreach.templates import TemplateProblem, TemplateRenderer, template_locales
-    except ModuleNotFoundError:
-        console.print("note: the template renderer is not installed; templates not rendered")
-        return []
-    renderer = TemplateRenderer(templates_dir)
-    problems: list[str] = []
-    for template_id, pos in sorted(named, key=lambda item: (item[1].path, item[1].line)):
-        for locale in sorted(template_locales(templates_dir, template_id)):
-            try:
-                renderer.render(template_id, locale, sample_context(template_id, locale))
-            except TemplateProblem as problem:
-                problems.append(str(pos.error(f"template {template_id!r} ({locale}): {problem}")))
-    return problems
-
-
 def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
     """The journeys.yaml beside the checked rule files: a folder given that has one, else
     the configured rules folder's."""
@@ -115,20 +101,6 @@ def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
         if (folder / JOURNEY_CONFIG_FILE).is_file():
             return folder / JOURNEY_CONFIG_FILE
     return rules_dir / JOURNEY_CONFIG_FILE
-
-
-def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[str]:
-    """Every template of every journey rendered in every locale it has with sample
-    data, and every template `journeys_file` names checked to exist.
-
-    Each problem names the template file and line (or the journeys.yaml line).
-    """
-    from careflow.journey_config import missing_template_problems
-    from careflow.outreach.samples import check_templates
-    from careflow.outreach.templates import available_templates
-
-    problems = [str(problem) for problem in check_templates(templates_dir)]
-    return problems + missing_template_problems(journeys_file, available_templates(templates_dir))
 
 
 @rules_app.command()
@@ -165,7 +137,13 @@ def explain(
     if as_json:
         print(json.dumps(outcomes_json(outcomes), ensure_ascii=False, default=str))
         return
-    console.print(outcomes_table(outcomes, f"rules for {customer_id} ({event})"))
+    language = operator_language()
+    title = (
+        f"{customer_id} 的规则（{event}）"
+        if language == CHINESE
+        else f"rules for {customer_id} ({event})"
+    )
+    console.print(outcomes_table(outcomes, title, language))
 
 
 def outcomes_json(outcomes: Sequence[RuleOutcome]) -> list[dict[str, object]]:
@@ -173,17 +151,26 @@ def outcomes_json(outcomes: Sequence[RuleOutcome]) -> list[dict[str, object]]:
     return [asdict(outcome) for outcome in outcomes]
 
 
-def outcomes_table(outcomes: Sequence[RuleOutcome], title: str) -> Table:
+# The explain table's words; its reasons are Phrases, said from the console's catalogue.
+_EXPLAIN_WORDS = {
+    "en": ("ruleset", "rule", "fires", "why / what", "yes", "no"),
+    CHINESE: ("规则集", "规则", "触发", "原因 / 动作", "是", "否"),
+}
+
+
+def outcomes_table(outcomes: Sequence[RuleOutcome], title: str, language: str = "en") -> Table:
     """One row per rule: fired (with what it asks for) or why not, with the actual value."""
+    *columns, yes, no = _EXPLAIN_WORDS[language]
+    words = catalogue(language) if language == CHINESE else None
     table = Table(title=title)
-    for column in ("ruleset", "rule", "fires", "why / what"):
+    for column in columns:
         table.add_column(column)
     for outcome in outcomes:
         if outcome.fired:
             asked = ", ".join(intent.label for intent in outcome.intents)
-            table.add_row(outcome.ruleset, outcome.rule_id, "[green]yes[/]", escape(asked))
+            table.add_row(outcome.ruleset, outcome.rule_id, f"[green]{yes}[/]", escape(asked))
         else:
-            table.add_row(
-                outcome.ruleset, outcome.rule_id, "[red]no[/]", escape(failure_words(outcome))
-            )
+            why = failure_words(outcome)
+            said = say(why, words) if words is not None else why
+            table.add_row(outcome.ruleset, outcome.rule_id, f"[red]{no}[/]", escape(said))
     return table
