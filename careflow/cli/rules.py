@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
-from careflow.config import load_settings
+from careflow.config import Settings, load_settings
 from careflow.operator_language import CHINESE, catalogue, operator_language, say_problem
 from careflow.releases.checking import journey_template_problems, template_problems
 from careflow.rules import RuleFileError, load_rule_files
@@ -121,15 +121,18 @@ def explain(
         raise typer.BadParameter(f"{event!r}: expected one of {', '.join(EVENT_TYPES)}")
     moment = parse_at(at)
     settings = load_settings()
+    # The active release when there is one (what every worker evaluates), else the folder.
+    served = asyncio.run(_served_folders(settings))
+    rules_dir, templates_dir = served or (settings.rules_dir, settings.templates_dir)
     try:
         rulebook = load_rule_files(
-            rule_files([settings.rules_dir]),
-            references=default_references(settings.templates_dir, settings.rules_dir),
+            rule_files([rules_dir]),
+            references=default_references(templates_dir, rules_dir),
         )
     except RuleFileError as error:
         err.print(escape(str(error)))
         raise typer.Exit(1) from None
-    snapshot = asyncio.run(_facts(customer_id, moment))
+    snapshot = asyncio.run(_facts(customer_id, moment, rules_dir=rules_dir if served else None))
     if snapshot is None:
         err.print(f"[red]no customer {escape(customer_id)!r}[/]")
         raise typer.Exit(1)
@@ -174,3 +177,20 @@ def outcomes_table(outcomes: Sequence[RuleOutcome], title: str, language: str = 
             said = say(why, words) if words is not None else why
             table.add_row(outcome.ruleset, outcome.rule_id, f"[red]{no}[/]", escape(said))
     return table
+
+
+async def _served_folders(settings: Settings) -> tuple[Path, Path] | None:
+    """The rules and templates folders of the store's active release, written out here."""
+    from careflow.releases.lifecycle import active_release_folder
+    from careflow.store import create_database
+
+    db = create_database(settings.sqlalchemy_url)
+    try:
+        await db.migrate()
+        found = await active_release_folder(db, settings.resolved_home / "releases")
+    finally:
+        await db.dispose()
+    if found is None:
+        return None
+    _, folder = found
+    return folder / "rules", folder / "templates"

@@ -49,6 +49,7 @@ from careflow.console.throttle import (
     LoginLimits,
 )
 from careflow.console.users import UserInfo, find_user
+from careflow.operator_language import say_problem
 from careflow.rules import LiveRuleBook
 
 PREFIX = "/console"
@@ -119,6 +120,10 @@ class Console:
         )
         self.templates.filters["as_json"] = _as_json
         self.templates.filters["as_fields"] = as_fields
+        # A checker's `file:line:col: message` in the reader's language (same location).
+        self.templates.filters["said"] = lambda problem, language: say_problem(
+            str(problem), language
+        )
 
     def temporal_link(self, request: Request, workflow_id: str) -> str:
         """The journey's page in the Temporal UI (the embedded one, on the console's host)."""

@@ -222,3 +222,13 @@ def _local_paths(problem: str, rules_dir: Path, templates_dir: Path) -> str:
         if problem.startswith(f"{prefix}/"):
             return f"{folder}/{problem.removeprefix(prefix + '/')}"
     return problem
+
+
+async def active_release_folder(db: Database, cache_dir: Path) -> tuple[str, Path] | None:
+    """The active release's id and its files written out under `cache_dir`; None when no
+    release is active."""
+    release_id = await active_release_id(db)
+    if release_id is None:
+        return None
+    files = await release_files(db, release_id)
+    return release_id, await asyncio.to_thread(materialize, files, cache_dir, release_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from careflow.cli import app
 from careflow.console.audit import AuditRecord, recent_audit
 from careflow.store import create_database
 from tests.releases.folders import operator_folder
+from tests.workflows.harness import add_customer
 
 runner = CliRunner()
 
@@ -134,3 +136,41 @@ def test_propose_check_activate_diff_rollback(
         ("release_activated", second),
         ("release_rolled_back", first),
     ]
+
+
+def test_explain_uses_the_active_release_and_the_operators_language(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def seed() -> None:
+        db = create_database(f"sqlite+aiosqlite:///{home / 'careflow.db'}")
+        await db.migrate()
+        await add_customer(db, "c-explain", now=datetime.now(UTC) - timedelta(days=3))
+        await db.dispose()
+
+    home.mkdir(parents=True)
+    asyncio.run(seed())
+    rules, templates = operator_folder(tmp_path / "off")
+    path = rules / "complaints.rules.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "  - id: acknowledge-new-complaint\n",
+            "  - id: acknowledge-new-complaint\n    enabled: false\n",
+        )
+    )
+    monkeypatch.setenv("CAREFLOW_RELEASE_SELF_APPROVAL", "true")
+    monkeypatch.setenv("COLUMNS", "300")
+    code, output = invoke("rules", "propose", str(rules), "--templates", str(templates))
+    assert code == 0, output
+    assert invoke("rules", "activate", proposed_id(output))[0] == 0
+
+    # The configured folder (the shipped rules) would acknowledge; the active release not.
+    code, output = invoke("rules", "explain", "c-explain", "--event", "complaint_opened")
+    assert code == 0, output
+    row = next(line for line in output.splitlines() if "acknowledge-new-complaint" in line)
+    assert "the rule is switched off (enabled: false)" in row
+    monkeypatch.setenv("CAREFLOW_LANG", "zh-CN")
+    code, output = invoke("rules", "explain", "c-explain", "--event", "complaint_opened")
+    assert code == 0, output
+    assert "触发" in output
+    row = next(line for line in output.splitlines() if "acknowledge-new-complaint" in line)
+    assert "该规则已关闭（enabled: false）" in row
