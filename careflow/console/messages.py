@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from careflow.releases.words import REFUSAL_WORDS
 from careflow.rules.conditions import CONDITION_WORDS
 from careflow.rules.explaining import OUTCOME_WORDS
 from careflow.timeline import TIMELINE_WORDS
@@ -715,6 +716,13 @@ _ZH_CN: dict[str, str] = {
     "action.release_activated": "激活发布",
     "action.release_rolled_back": "回滚发布",
     "action.release_activation_refused": "拒绝激活发布",
+    "refusal.release.check_failed": "发布 {release} 未通过检查（{problems} 处问题）；"
+    "请看 `careflow rules check-release {release}`",
+    "refusal.release.already_active": "发布 {release} 已经生效",
+    "refusal.release.role": "激活发布需要{role}角色",
+    "refusal.release.own": "{actor} 提交了发布 {release}：须由另一位具有{role}角色的人激活",
+    "refusal.release.nothing_earlier": "没有可以回滚到的更早发布",
+    "refusal.release.rollback_role": "回滚发布需要{role}角色",
 }
 
 
@@ -731,7 +739,11 @@ def _with_phrase_words(console: dict[str, str], *areas: Mapping[str, str]) -> di
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": _with_phrase_words(
-        _EN, CONDITION_WORDS.english, OUTCOME_WORDS.english, TIMELINE_WORDS.english
+        _EN,
+        CONDITION_WORDS.english,
+        OUTCOME_WORDS.english,
+        TIMELINE_WORDS.english,
+        REFUSAL_WORDS.english,
     ),
     "zh-CN": _ZH_CN,
 }

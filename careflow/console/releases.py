@@ -106,7 +106,9 @@ async def activate_action(submitted: ViewerForm) -> Response:
             cache_dir=current.console.settings.resolved_home / "releases",
         )
     except ActivationRefused as refused:
-        return await releases_view(current, release_id, problem=str(refused), status=403)
+        return await releases_view(
+            current, release_id, problem=current.t.phrase(refused.reason), status=403
+        )
     except ReleaseNotFound:
         return render(current, "not_found.html.j2", {"what": release_id or "-"}, status=404)
     # Let this process serve it now rather than at its next poll.
@@ -129,7 +131,7 @@ async def rollback_action(submitted: ViewerForm) -> Response:
             policy=review_policy(current),
         )
     except ActivationRefused as refused:
-        return await releases_view(current, problem=str(refused), status=403)
+        return await releases_view(current, problem=current.t.phrase(refused.reason), status=403)
     if current.api.follower is not None:
         await asyncio.shield(current.api.follower.sync())
     return redirect(

@@ -35,6 +35,8 @@ from careflow.releases.repository import (
     record_refusal,
     release_files,
 )
+from careflow.releases.words import REFUSAL_WORDS
+from careflow.rules.phrases import Phrase, Stored
 from careflow.store import Database
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,11 @@ class ReviewPolicy:
 
 
 class ActivationRefused(Exception):
-    """A gate refused the activation; the message says which and what to do."""
+    """A gate refused the activation; `reason` says which and what to do (a Phrase)."""
+
+    def __init__(self, reason: Phrase) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
 
 
 @dataclass(frozen=True)
@@ -126,23 +132,19 @@ async def activate(
         await check_release(db, release_id, actor=actor.name, cache_dir=cache_dir)
         release = await get_release(db, release_id)
     reason = None
+    short = release_id[:12]
+    role = Stored("role", policy.approver_role.value)
     if release.check_status != "passed":
         problems = len((release.check_report or {}).get("problems", []))
-        reason = (
-            f"release {release_id[:12]} failed its check ({problems} problem(s)); "
-            f"see `careflow rules check-release {release_id[:12]}`"
-        )
+        reason = REFUSAL_WORDS("refusal.release.check_failed", release=short, problems=problems)
     elif await active_release_id(db) == release_id:
-        reason = f"release {release_id[:12]} is already active"
+        reason = REFUSAL_WORDS("refusal.release.already_active", release=short)
     elif reviewed and not actor.role.allows(policy.approver_role):
-        reason = f"activating a release needs the {policy.approver_role.value} role"
+        reason = REFUSAL_WORDS("refusal.release.role", role=role)
     elif reviewed and not policy.self_approval and actor.name == release.proposed_by:
-        reason = (
-            f"{actor.name} proposed release {release_id[:12]}: someone else with the "
-            f"{policy.approver_role.value} role must activate it"
-        )
+        reason = REFUSAL_WORDS("refusal.release.own", actor=actor.name, release=short, role=role)
     if reason is not None:
-        await record_refusal(db, release_id, actor=actor.name, reason=reason)
+        await record_refusal(db, release_id, actor=actor.name, reason=str(reason))
         raise ActivationRefused(reason)
     return await record_activation(
         db,
@@ -162,11 +164,13 @@ async def rollback(db: Database, *, actor: Actor, policy: ReviewPolicy) -> Activ
     previous = await previous_release_id(db)
     reason = None
     if previous is None:
-        reason = "no earlier release to roll back to"
+        reason = REFUSAL_WORDS("refusal.release.nothing_earlier")
     elif not actor.role.allows(policy.approver_role):
-        reason = f"rolling back a release needs the {policy.approver_role.value} role"
+        reason = REFUSAL_WORDS(
+            "refusal.release.rollback_role", role=Stored("role", policy.approver_role.value)
+        )
     if reason is not None:
-        await record_refusal(db, previous or "-", actor=actor.name, reason=reason)
+        await record_refusal(db, previous or "-", actor=actor.name, reason=str(reason))
         raise ActivationRefused(reason)
     assert previous is not None
     return await record_activation(

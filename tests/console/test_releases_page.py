@@ -68,6 +68,10 @@ async def test_release_review_on_the_console(
     refused = await post(otto, "/console/releases/activate", release=second.release_id)
     assert refused.status_code == 403
     assert "needs the admin role" in refused.text
+    # In the reader's language.
+    refused = await post(otto, "/console/releases/activate?lang=zh-CN", release=second.release_id)
+    assert refused.status_code == 403
+    assert "激活发布需要管理员角色" in refused.text
     assert await active_release_id(db) == first.release_id
 
     await add_user(db, "bea", Role.ADMIN, PASSWORD, actor="test")
@@ -88,8 +92,9 @@ async def test_release_review_on_the_console(
         for entry in reversed(await recent_audit(db, limit=100))
         if entry.action.startswith("release_")
     ]
-    assert actions[-5:] == [
+    assert actions[-6:] == [
         ("ada", "release_activation_refused"),
+        ("otto", "release_activation_refused"),
         ("otto", "release_activation_refused"),
         ("bea", "release_approved"),
         ("bea", "release_activated"),
