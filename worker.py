@@ -19,6 +19,7 @@ from careflow.activities.registry import build_activities
 from careflow.config import Settings
 from careflow.observability import client_traces, tracing_interceptors
 from careflow.outreach.mailer import Delivery
+from careflow.releases.follower import ReleaseFollower
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
 from careflow.store import Database
@@ -55,13 +56,15 @@ def create_worker(
     delivery: Delivery,
     rulebook: LiveRuleBook | None = None,
     task_queue: str | None = None,
+    follower: ReleaseFollower | None = None,
 ) -> Worker:
     """The worker for careflow's task queue, with everything registered.
 
     Its workflows and activities are traced: by the client's tracing interceptor
     when the client has one (see `careflow.observability.tracing_interceptors`),
     else by one added here, so a trace started by whoever started the workflow
-    goes on in it.
+    goes on in it. With a release `follower` (careflow/releases/) its activities serve
+    the store's active release instead of the configured folders.
     """
     return Worker(
         client,
@@ -81,6 +84,7 @@ def create_worker(
             journeys=JOURNEYS,
             references=build_references(settings),
             rulebook=rulebook,
+            follower=follower,
         ),
     )
 

@@ -304,6 +304,7 @@ class DispatchActivities:
                         customer_id=await _customer_pk(session, request.customer_id),
                         rule_id=intent.rule_id,
                         ruleset_hash=intent.ruleset_hash,
+                        release_id=intent.release_id,
                         subject=subject or None,
                         status=status,
                         outcome=HOLDOUT_STATUS if status == HOLDOUT_STATUS else None,

@@ -85,7 +85,10 @@ class OutreachActivities:
         secret_key: str,
         policy: Callable[[], OutreachPolicy],
         alert_assignee: Callable[[], str | None] = lambda: None,
+        release_id: Callable[[], str | None] = lambda: None,
     ) -> None:
+        # The release whose templates and policy this process serves (careflow/releases/).
+        self.release_id = release_id
         # `policy` returns the current operator policy (re-read when its file changes).
         self.policy = policy
         # Who is told when a message's template is broken (see careflow/staff_alerts.py).
@@ -113,9 +116,18 @@ class OutreachActivities:
         key = idempotency_key(request.workflow_id, request.step_id)
         topic = Topic(request.topic)
         policy = self.policy()
+        release_id = self.release_id()
         async with self._deciding_for(request.customer_id, topic):
             prepared = await self.ledger.transaction(
-                partial(self._prepare, request, key, topic, policy, as_of(request.planned_at)),
+                partial(
+                    self._prepare,
+                    request,
+                    key,
+                    topic,
+                    policy,
+                    as_of(request.planned_at),
+                    release_id,
+                ),
                 # A transactional message reads no budget, so its read and its record
                 # need no transaction around them (the record never overwrites a
                 # final row); counted topics keep the customer locked in between.
@@ -167,6 +179,7 @@ class OutreachActivities:
         topic: Topic,
         policy: OutreachPolicy,
         now: datetime,
+        release_id: str | None,
         connection: Connection,
     ) -> _Prepared:
         """Everything before the SMTP exchange, in one transaction (see `SendLedger`).
@@ -222,6 +235,7 @@ class OutreachActivities:
                 "message_id": message_id,
                 "rule_id": request.rule_id,
                 "ruleset_hash": request.ruleset_hash,
+                "release_id": release_id,
                 "customer_id": facts.recipient.id if facts.recipient else None,
                 "created_at": now,
                 "updated_at": now,

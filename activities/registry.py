@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from careflow.activities.rules import RuleActivities
 from careflow.activities.scan import ScanActivities
 from careflow.activities.tasks import TaskActivities
 from careflow.config import Settings
+from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.journey_spec import Journey
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
+from careflow.releases.follower import ReleaseFollower
 from careflow.rules import LiveRuleBook
 from careflow.rules.references import References
 from careflow.staff_alerts import alert_assignee
@@ -35,11 +38,13 @@ def build_journey_activities(
     delivery: Delivery,
     journey_config: Path,
     policy: Callable[[], OutreachPolicy],
+    release_id: Callable[[], str | None] = lambda: None,
 ) -> list[Callable[..., Any]]:
     """The activities journeys call: sending, planning, bookkeeping, staff tasks.
 
     `policy` returns the current outreach policy; tests hand in their own policy and
-    journey configuration, the worker the operator's files.
+    journey configuration, the worker the operator's files. `release_id` names the
+    release those files belong to, for the outreach ledger.
     """
     renderer = TemplateRenderer(settings.templates_dir, fallback_locales=policy().locales.fallback)
     outreach = OutreachActivities(
@@ -51,6 +56,7 @@ def build_journey_activities(
         secret_key=settings.secret_key,
         policy=policy,
         alert_assignee=lambda: alert_assignee(journey_config),
+        release_id=release_id,
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
@@ -83,6 +89,10 @@ def build_journey_activities(
     ]
 
 
+def _no_release() -> str | None:
+    return None
+
+
 def build_activities(
     settings: Settings,
     *,
@@ -92,18 +102,36 @@ def build_activities(
     journeys: Mapping[str, Journey],
     references: References,
     rulebook: LiveRuleBook | None = None,
+    follower: ReleaseFollower | None = None,
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out.
 
     `journeys` (the workflow registry) and `references` (what rules may name) are
     handed in by the process that assembles the worker: activities import no workflows.
+    With a release `follower` (careflow/releases/), every file is read from the release
+    it serves (its `rules_dir` and `templates_dir` replace the settings'), and decisions,
+    journeys and messages record that release's id.
     """
+    facts_config: Callable[[], FactsConfig] | None = None
+    sync_release: Callable[[], Awaitable[object]] | None = None
+    release_id: Callable[[], str | None] = _no_release
+    if follower is not None:
+        settings = settings.model_copy(
+            update={"rules_dir": follower.rules_dir, "templates_dir": follower.templates_dir}
+        )
+        rulebook = follower.rulebook
+        tiers_path = follower.rules_dir / TIERS_FILE_NAME
+        facts_config = partial(load_facts_config, tiers_path)
+        sync_release = follower.sync
+        release_id = follower.served_release
     policy_path = settings.rules_dir / POLICY_FILE_NAME
     rulebook = rulebook or LiveRuleBook(settings.rules_dir, references=references)
     rules = RuleActivities(
         db,
         rulebook,
         max_event_age=timedelta(hours=settings.event_max_age_hours),
+        sync_release=sync_release,
+        facts_config=facts_config,
     )
     holdout_path = settings.rules_dir / HOLDOUT_FILE_NAME
     dispatch = DispatchActivities(
@@ -114,7 +142,9 @@ def build_activities(
         holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
         secret_key=settings.secret_key,
     )
-    scan = ScanActivities(db, rulebook, dispatch)
+    scan = ScanActivities(
+        db, rulebook, dispatch, sync_release=sync_release, facts_config=facts_config
+    )
     return [
         rules.evaluate_event,
         dispatch.dispatch_intents,
@@ -128,5 +158,6 @@ def build_activities(
             journey_config=settings.rules_dir / JOURNEYS_FILE_NAME,
             # The operator's policy file is re-read whenever it changes.
             policy=lambda: load_outreach_policy(policy_path),
+            release_id=release_id,
         ),
     ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,19 +13,34 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.contracts.events import EvaluateEventInput, EvaluateEventResult
 from careflow.facts import facts_for_customer
+from careflow.facts.config import FactsConfig
 from careflow.intake.event_facts import event_facts
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook
+from careflow.rules.intents import Evaluation
 from careflow.store import Customer, Database, Event, RuleDecision
 
 
 class RuleActivities:
     """Evaluates the live rule files against a customer's facts and audits the decisions."""
 
-    def __init__(self, db: Database, rulebook: LiveRuleBook, max_event_age: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        rulebook: LiveRuleBook,
+        max_event_age: timedelta,
+        *,
+        sync_release: Callable[[], Awaitable[object]] | None = None,
+        facts_config: Callable[[], FactsConfig] | None = None,
+    ) -> None:
         self.db = db
         self.rulebook = rulebook
         self.max_event_age = max_event_age
+        # Asks the store for the active release before each evaluation, so no decision
+        # after an activation uses the release before it (careflow/releases/).
+        self.sync_release = sync_release
+        # The tiers of the release served (default: the configured rules folder's).
+        self.facts_config = facts_config
 
     @activity.defn
     async def evaluate_event(self, request: EvaluateEventInput) -> EvaluateEventResult:
@@ -39,6 +55,8 @@ class RuleActivities:
         """
         now = max(datetime.now(UTC), request.at or datetime.min.replace(tzinfo=UTC))
         decided_at = request.at or now
+        if self.sync_release is not None:
+            await self.sync_release()
         async with self.db.session() as session:
             event = await session.scalar(select(Event).where(Event.event_id == request.event_id))
             if event is None:
@@ -55,15 +73,16 @@ class RuleActivities:
                     subject=subject,
                     not_acted_reason="event is too old to act on",
                 )
-            facts = await facts_for_customer(session, customer_id, decided_at)
+            config = self.facts_config() if self.facts_config is not None else None
+            facts = await facts_for_customer(session, customer_id, decided_at, config=config)
             if facts is None:
                 return EvaluateEventResult(
                     customer_id=customer_id, subject=subject, not_acted_reason="customer unknown"
                 )
             facts.update(event_facts(event.type, event.data))
             # A reload reads and compiles files: keep it off the event loop.
-            rulebook = await asyncio.to_thread(self.rulebook.current)
-            evaluation = await asyncio.to_thread(rulebook.evaluate, facts)
+            rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
+            evaluation = stamped(await asyncio.to_thread(rulebook.evaluate, facts), release_id)
             customer_pk = await session.scalar(
                 select(Customer.id).where(Customer.external_id == customer_id)
             )
@@ -76,6 +95,7 @@ class RuleActivities:
                         event_id=request.event_id,
                         ruleset=outcome.ruleset,
                         ruleset_hash=outcome.ruleset_hash,
+                        release_id=release_id,
                         rule_id=outcome.rule_id,
                         intents={"intents": [asdict(intent) for intent in outcome.intents]},
                         matched_facts=_jsonable(outcome.matched_facts),
@@ -92,6 +112,23 @@ class RuleActivities:
         return EvaluateEventResult(
             customer_id=customer_id, intents=list(evaluation.intents), subject=subject
         )
+
+
+def stamped(evaluation: Evaluation, release_id: str | None) -> Evaluation:
+    """The evaluation with every intent naming the release that asked for it."""
+    if release_id is None or not evaluation.intents:
+        return evaluation
+    outcomes = tuple(
+        replace(
+            outcome,
+            intents=tuple(replace(intent, release_id=release_id) for intent in outcome.intents),
+        )
+        for outcome in evaluation.outcomes
+    )
+    return Evaluation(
+        intents=tuple(intent for outcome in outcomes for intent in outcome.intents),
+        outcomes=outcomes,
+    )
 
 
 def _jsonable(facts: dict[str, object]) -> dict[str, object]:

@@ -9,6 +9,7 @@ journey ids are deterministic, so a second start finds the first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 from sqlalchemy import func, insert, select
@@ -16,6 +17,7 @@ from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.activities.dispatch import DispatchActivities
+from careflow.activities.rules import stamped
 from careflow.contracts.events import DispatchInput
 from careflow.contracts.scan import (
     CountCustomersInput,
@@ -25,6 +27,7 @@ from careflow.contracts.scan import (
     ScanPageResult,
 )
 from careflow.facts import compute_facts
+from careflow.facts.config import FactsConfig
 from careflow.journeys import reconcile_closed
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook, RuleBook
@@ -35,10 +38,21 @@ from careflow.store import Customer, Database, RuleDecision
 class ScanActivities:
     """Holds the store, the live rules and the dispatcher."""
 
-    def __init__(self, db: Database, rulebook: LiveRuleBook, dispatcher: DispatchActivities):
+    def __init__(
+        self,
+        db: Database,
+        rulebook: LiveRuleBook,
+        dispatcher: DispatchActivities,
+        *,
+        sync_release: Callable[[], Awaitable[object]] | None = None,
+        facts_config: Callable[[], FactsConfig] | None = None,
+    ):
         self.db = db
         self.rulebook = rulebook
         self.dispatcher = dispatcher
+        # As in RuleActivities: the active release before each page, and its tiers.
+        self.sync_release = sync_release
+        self.facts_config = facts_config
 
     @activity.defn
     async def count_customers(self, request: CountCustomersInput) -> int:
@@ -73,6 +87,8 @@ class ScanActivities:
     @activity.defn
     async def scan_page(self, request: ScanPageInput) -> ScanPageResult:
         """Evaluate one page of customers as of `request.at` and start what the rules ask."""
+        if self.sync_release is not None:
+            await self.sync_release()
         async with self.db.session() as session:
             rows = (
                 await session.execute(
@@ -87,12 +103,17 @@ class ScanActivities:
             ).all()
             if not rows:
                 return ScanPageResult(last_customer_pk=None)
-            facts = await compute_facts(session, [pk for pk, _ in rows], request.at)
-        rulebook = await asyncio.to_thread(self.rulebook.current)  # may reload files
+            config = self.facts_config() if self.facts_config is not None else None
+            facts = await compute_facts(session, [pk for pk, _ in rows], request.at, config=config)
+        # May reload files.
+        rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
         snapshots = [(pk, external, facts[pk]) for pk, external in rows if pk in facts]
-        evaluations = await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
+        evaluations = [
+            stamped(evaluation, release_id)
+            for evaluation in await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
+        ]
         result = ScanPageResult(last_customer_pk=rows[-1][0], customers=len(rows))
-        await self._audit(request, snapshots, evaluations)
+        await self._audit(request, snapshots, evaluations, release_id)
         count_rule_firings(
             outcome.rule_id
             for evaluation in evaluations
@@ -132,6 +153,7 @@ class ScanActivities:
         request: ScanPageInput,
         snapshots: list[tuple[int, str, dict[str, object]]],
         evaluations: list[Evaluation],
+        release_id: str | None,
     ) -> None:
         # A rule's intents are the same for every customer it fires for (`intents_of`
         # builds them from the rule alone), so each is turned into JSON once a page.
@@ -142,6 +164,7 @@ class ScanActivities:
                 "event_id": request.scan_id,
                 "ruleset": outcome.ruleset,
                 "ruleset_hash": outcome.ruleset_hash,
+                "release_id": release_id,
                 "rule_id": outcome.rule_id,
                 "intents": _intents_json(intents, outcome),
                 "matched_facts": {k: _jsonable(v) for k, v in outcome.matched_facts.items()},

@@ -126,6 +126,14 @@ class Settings(BaseSettings):
         default="text", description="`json`: one JSON object a line; `text`: readable lines."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    release_approver_role: Literal["operator", "admin"] = Field(
+        default="admin",
+        description="The console role that may activate a rule release (careflow/releases/).",
+    )
+    release_self_approval: bool = Field(
+        default=False,
+        description="Whether the author of a release may activate it themselves.",
+    )
 
     @field_validator("team_timezone")
     @classmethod

@@ -1,5 +1,6 @@
-"""Writes the generated documents: rules/README.md (for operations staff) and
-docs/journeys.md (every journey as declared in workflows/registry.py).
+"""Writes the generated documents: rules/README.md (for operations staff), its Chinese
+edition rules/README.zh-CN.md, and docs/journeys.md (every journey as declared in
+workflows/registry.py).
 
 Run `python -m careflow.generated_docs` after changing rules/facts.py, a shipped rule
 file or a journey declaration; `--check` only reports whether they are stale, and a
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from careflow.journey_spec import Journey, workflow_type_name
 from careflow.rule_references import shipped_references
-from careflow.rules.docs import README, RULES_DIR, render_readme
+from careflow.rules.docs import README, README_ZH, RULES_DIR, render_readme
 from careflow.rules.rulebook import load_rulebook
 from careflow.workflows.registry import JOURNEYS
 
@@ -50,7 +51,11 @@ def render_journeys(journeys: dict[str, Journey]) -> str:
 def generated_documents() -> dict[Path, str]:
     """Each generated file and the text it should have now."""
     rulebook = load_rulebook(RULES_DIR, references=shipped_references())
-    return {README: render_readme(rulebook, JOURNEYS), JOURNEYS_DOC: render_journeys(JOURNEYS)}
+    return {
+        README: render_readme(rulebook, JOURNEYS),
+        README_ZH: render_readme(rulebook, JOURNEYS, chinese=True),
+        JOURNEYS_DOC: render_journeys(JOURNEYS),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,8 +29,10 @@ PROJECT_README = """\
 
 careflow started in this folder (or with `CAREFLOW_RULES_DIR={rules}` and
 `CAREFLOW_TEMPLATES_DIR={templates}`) runs from these files. Check every edit with
-`careflow rules check` before it goes live; a running worker picks up a good edit within
-a second and keeps the last good version running when an edit is broken.
+`careflow rules check` before it goes live. `careflow up` picks up a good edit within
+a second and keeps the last good version running when an edit is broken; in a
+deployment, `careflow rules propose` uploads the folder as a release for someone else to
+activate (`careflow rules activate ID`), and `careflow rules rollback` undoes it.
 
 What each file decides:
 - `rules/*.rules.yaml`: when journeys start, which running journeys are signalled, tags

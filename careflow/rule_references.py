@@ -60,6 +60,12 @@ def build_references(settings: Settings, *, rules_dir: Path | None = None) -> Re
     )
 
 
+def folder_references(templates_dir: Path, rules_dir: Path | None) -> References:
+    """References for the worker's journeys with another templates and rules folder (a
+    release being checked or served); no team check when `rules_dir` is None."""
+    return references_for(JOURNEYS, templates_dir=templates_dir, rules_dir=rules_dir)
+
+
 def shipped_references() -> References:
     """References for the shipped rules folder and templates (docs, tests, samples)."""
     return references_for(JOURNEYS, templates_dir=TEMPLATES_DIR, rules_dir=RULES_DIR)

@@ -124,6 +124,7 @@ async def customer_timeline(
                         "rule_id": decision.rule_id,
                         "ruleset": decision.ruleset,
                         "ruleset_hash": decision.ruleset_hash,
+                        "release_id": decision.release_id,
                         "event_id": decision.event_id,
                         "matched_facts": decision.matched_facts,
                         "intents": decision.intents.get("intents", []),
@@ -148,6 +149,7 @@ async def customer_timeline(
                         "workflow_id": journey.workflow_id,
                         "journey": journey.journey,
                         "rule_id": journey.rule_id,
+                        "release_id": journey.release_id,
                         "status": journey.status,
                         "outcome": journey.outcome,
                         "ended_at": journey.ended_at.isoformat() if journey.ended_at else None,
@@ -172,6 +174,7 @@ async def customer_timeline(
                         "message_id": message.message_id,
                         "rule_id": message.rule_id,
                         "ruleset_hash": message.ruleset_hash,
+                        "release_id": message.release_id,
                     },
                 )
             )

@@ -1,8 +1,9 @@
-"""Generates rules/README.md, the guide for operations staff, from the fact schema.
+"""Generates rules/README.md, the guide for operations staff, from the fact schema, and its
+Chinese edition rules/README.zh-CN.md (words in rules/docs_zh.py).
 
 Run `python -m careflow.generated_docs` after changing rules/facts.py, a shipped rule
-file or a journey declaration;
-a test fails while the README is stale. The worked examples are cut from the
+file or a journey declaration; a test fails while either guide is stale. The worked
+examples are cut from the
 shipped rule files, so every example in the guide is one that `careflow rules
 check` has proved.
 """
@@ -15,12 +16,14 @@ from string import Template
 from typing import NamedTuple
 
 from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEMS
+from careflow.rules import docs_zh
 from careflow.rules.facts import FACTS, FactDefinition
 from careflow.rules.model import OPERATORS
 from careflow.rules.rulebook import RuleBook
 
 RULES_DIR = Path(__file__).resolve().parent
 README = RULES_DIR / "README.md"
+README_ZH = RULES_DIR / "README.zh-CN.md"
 
 
 class Trigger(NamedTuple):
@@ -253,11 +256,16 @@ examples:
 - `careflow rules explain CUSTOMER_ID [--at TIME] [--event TYPE] [--json]` shows
   every rule for one customer: whether it fires, and if not, the first condition
   that failed and the customer's actual value.
-- A running careflow picks up saved changes within seconds, without a restart. A file
-  with mistakes is not used: the previous rules keep running and the mistakes are
-  logged, exactly as `careflow rules check` prints them.
-- Every decision is recorded with the rule id, the facts it matched and the content
-  hash of the ruleset that made it.
+- `CAREFLOW_LANG=zh-CN` makes `rules check` and `rules explain` speak Chinese, naming
+  file, line and column the same way (this guide in Chinese: `rules/README.zh-CN.md`).
+- Changes go live as a release: `careflow up` picks up saved changes within seconds,
+  without a restart; a file with mistakes is not used, the previous rules keep running
+  and the mistakes are logged, exactly as `careflow rules check` prints them. In a
+  deployment, `careflow rules propose` uploads the folder as a draft that someone else
+  with the right role activates (`careflow rules activate ID`, or the console's
+  Releases page), and `careflow rules rollback` undoes it in one step.
+- Every decision is recorded with the rule id, the facts it matched, the content
+  hash of the ruleset that made it and the release id.
 
 ## Worked examples
 
@@ -271,26 +279,29 @@ $facts
 """
 
 
-def render_readme(rulebook: RuleBook, journeys: Iterable[str]) -> str:
-    """The README text for the fact schema, the shipped rule files and these journeys."""
-
-    return Template(GUIDE).substitute(
-        tests="\n".join(f"| `{op}` | {TEST_WORDS[op]} |" for op in OPERATORS),
+def render_readme(rulebook: RuleBook, journeys: Iterable[str], *, chinese: bool = False) -> str:
+    """The README text for the fact schema, the shipped rule files and these journeys
+    (`chinese`: the zh-CN edition, the same facts, rules and snippets)."""
+    tests = docs_zh.TEST_WORDS if chinese else TEST_WORDS
+    return Template(docs_zh.GUIDE if chinese else GUIDE).substitute(
+        tests="\n".join(f"| `{op}` | {tests[op]} |" for op in OPERATORS),
         journeys=", ".join(f"`{name}`" for name in sorted(journeys)),
-        triggers="\n\n".join(_trigger(rulebook, trigger) for trigger in TRIGGERS),
-        facts="\n".join(_fact_row(fact) for fact in FACTS),
+        triggers="\n\n".join(_trigger(rulebook, trigger, chinese) for trigger in TRIGGERS),
+        facts="\n".join(_fact_row(fact, chinese) for fact in FACTS),
         max_file_kib=MAX_FILE_BYTES // 1024,
         max_problems=MAX_PROBLEMS,
     )
 
 
-def _trigger(rulebook: RuleBook, trigger: Trigger) -> str:
+def _trigger(rulebook: RuleBook, trigger: Trigger, chinese: bool = False) -> str:
     ruleset = next(item for item in rulebook.rulesets if item.name == trigger.ruleset)
     snippet = rule_source(Path(ruleset.path), [rule.pos.line for rule in ruleset.rules], trigger)
-    return (
-        f"### {trigger.title}\n\n{trigger.explanation}\n\n"
-        f"From `rules/{Path(ruleset.path).name}` ({ruleset.mode}):\n\n```yaml\n{snippet}\n```"
-    )
+    title, explanation = trigger.title, trigger.explanation
+    source = f"From `rules/{Path(ruleset.path).name}` ({ruleset.mode}):"
+    if chinese:
+        title, explanation = docs_zh.TRIGGERS.get(trigger.rule_id, (title, explanation))
+        source = f"摘自 `rules/{Path(ruleset.path).name}`（{ruleset.mode}）："
+    return f"### {title}\n\n{explanation}\n\n{source}\n\n```yaml\n{snippet}\n```"
 
 
 def rule_source(path: Path, rule_lines: list[int], trigger: Trigger) -> str:
@@ -308,10 +319,12 @@ def rule_source(path: Path, rule_lines: list[int], trigger: Trigger) -> str:
     raise LookupError(f"rule {trigger.rule_id!r} not found in {path}")
 
 
-def _fact_row(fact: FactDefinition) -> str:
+def _fact_row(fact: FactDefinition, chinese: bool = False) -> str:
     values = ", ".join(fact.values) if fact.values else (fact.unit or "")
     example = "" if fact.example is None else _example(fact.example)
-    return f"| `{fact.name}` | {_type_word(fact)} | {fact.description} | {values} | {example} |"
+    kind = docs_zh.TYPE_WORDS[fact.type] if chinese else _type_word(fact)
+    meaning = docs_zh.FACTS.get(fact.name, fact.description) if chinese else fact.description
+    return f"| `{fact.name}` | {kind} | {meaning} | {values} | {example} |"
 
 
 def _type_word(fact: FactDefinition) -> str:

@@ -28,6 +28,9 @@ class Intent:
     team: str | None = None  # for notify_team
     params: dict[str, ParamValue] = field(default_factory=dict)
     reenter_after_days: int | None = None  # None: never re-enter once a journey ran
+    # The release (careflow/releases/) whose rules asked; stamped by the activity that
+    # evaluated them, None when rules were read from files outside any release.
+    release_id: str | None = None
 
     @property
     def label(self) -> str:

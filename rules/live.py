@@ -60,6 +60,11 @@ class LiveRuleBook:
                 raise RuleFileError(self.last_errors)
             return self._rulebook
 
+    def current_release(self) -> tuple[RuleBook, str | None]:
+        """The RuleBook to use now and the release it belongs to: None for a folder of
+        files read as they are (a release follower, careflow/releases/, names one)."""
+        return self.current(), None
+
     def _read_signature(self) -> Signature:
         entries: list[tuple[str, int, int]] = []
         for path in sorted(self.directory.glob(RULE_FILE_PATTERN)):

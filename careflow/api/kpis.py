@@ -64,5 +64,5 @@ async def get_kpis(
     start, end = kpi_period(since, until, zone=zone)
     if start >= end:
         raise HTTPException(status_code=422, detail="since must be before until")
-    figures = kpi_settings(settings.rules_dir, good_score=good_score)
+    figures = kpi_settings(state.rules_dir(settings.rules_dir), good_score=good_score)
     return await compute_kpis(state.db, start, end, figures, timezone=zone_name(zone))

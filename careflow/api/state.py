@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from temporalio.client import Client
 
 from careflow.store import Database
+
+if TYPE_CHECKING:
+    from careflow.releases.follower import ReleaseFollower
 
 
 class ApiState:
@@ -21,6 +25,7 @@ class ApiState:
         secret_key: str,
         *,
         api_token: str | None = None,
+        follower: ReleaseFollower | None = None,
     ) -> None:
         self.db = db
         self.client = client
@@ -28,6 +33,13 @@ class ApiState:
         self.secret_key = secret_key
         # CAREFLOW_API_TOKEN: when set, the staff endpoints need it (careflow/api/auth.py).
         self.api_token = api_token
+        # The active release this process serves (careflow/releases/); None: the
+        # configured folders, as tests use.
+        self.follower = follower
+
+    def rules_dir(self, configured: Path) -> Path:
+        """The rules folder to read: the served release's, else `configured`."""
+        return self.follower.rules_dir if self.follower is not None else configured
 
 
 def _state(request: Request) -> ApiState:

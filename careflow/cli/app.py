@@ -155,6 +155,36 @@ COMMANDS: tuple[Lazy, ...] = (
         "careflow.cli.journeys",
         "List journeys in flight started by a rule that was changed or removed since.",
     ),
+    Lazy(
+        "rules propose",
+        "careflow.cli.releases",
+        "Upload a rules folder and its templates as a draft release, and check it.",
+    ),
+    Lazy(
+        "rules check-release",
+        "careflow.cli.releases",
+        "Check a stored release again (its own files, as proposed).",
+    ),
+    Lazy(
+        "rules backtest",
+        "careflow.cli.releases",
+        "Replay the last days of a sample of customers with the active release and a draft.",
+    ),
+    Lazy(
+        "rules activate",
+        "careflow.cli.releases",
+        "Make a checked release the active one on every worker and API (a second person).",
+    ),
+    Lazy(
+        "rules rollback",
+        "careflow.cli.releases",
+        "Re-activate the release that was active before the active one.",
+    ),
+    Lazy(
+        "rules releases",
+        "careflow.cli.releases",
+        "Every release: who proposed, checked, approved and activated it, and when.",
+    ),
     Lazy("journeys", "careflow.cli.journeys", "Act on journeys in flight."),
     Lazy(
         "upgrade",

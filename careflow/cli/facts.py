@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.table import Table
 from careflow.cli.app import app
 from careflow.config import load_settings
 from careflow.facts import Facts, FactsConfigError, facts_for_customer
+from careflow.facts.config import TIERS_FILE_NAME, load_facts_config
 from careflow.intake.records import check_time_range
 from careflow.rules.facts import FACTS_BY_NAME
 from careflow.store import create_database
@@ -77,11 +79,13 @@ def _shown(value: object, unit: str) -> str:
     return f"{value} {unit}" if unit else str(value)
 
 
-async def _facts(customer_id: str, at: datetime) -> Facts | None:
+async def _facts(customer_id: str, at: datetime, *, rules_dir: Path | None = None) -> Facts | None:
+    """The customer's facts; `rules_dir`: whose tiers.yaml (default: the configured one)."""
+    config = load_facts_config(rules_dir / TIERS_FILE_NAME) if rules_dir else None
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()
         async with db.session() as session:
-            return await facts_for_customer(session, customer_id, at)
+            return await facts_for_customer(session, customer_id, at, config=config)
     finally:
         await db.dispose()

@@ -49,9 +49,21 @@ def diff(
         None, "--rules", help="Rules folder to compare with (default: the configured one)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    releases: list[str] | None = typer.Option(
+        None,
+        "--release",
+        help="Show what changed, rule by rule, from release A to release B (given twice), "
+        "or from the active release to A (given once).",
+    ),
 ) -> None:
-    """List journeys in flight started by a rule that was changed or removed since."""
+    """List journeys in flight started by a rule that was changed or removed since; with
+    `--release`, what changed between two releases, rule by rule."""
     settings = load_settings()
+    if releases:
+        from careflow.cli.releases import show_release_diff
+
+        show_release_diff(settings, releases, as_json=as_json)
+        return
     rulebook = load_rules_or_exit(rules_dir or settings.rules_dir, settings)
     found = asyncio.run(_with_db(settings, lambda db: journeys_of_changed_rules(db, rulebook)))
     if as_json:

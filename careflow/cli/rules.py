@@ -14,16 +14,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import CareflowGroup, app
-from careflow.config import load_settings
-from careflow.journey_spec import template_audiences
-from careflow.rule_references import build_references
-from careflow.rules import RuleBook, RuleFileError, load_rule_files
+from careflow.config import Settings, load_settings
+from careflow.operator_language import CHINESE, catalogue, operator_language, say_problem
+from careflow.releases.checking import journey_template_problems, template_problems
+from careflow.rule_references import build_references, folder_references
+from careflow.rules import RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
+from careflow.rules.phrases import say
 from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
-from careflow.workflows.registry import JOURNEYS
 
 rules_app = typer.Typer(
     cls=CareflowGroup,
@@ -55,22 +56,33 @@ def check(
     journey_problems = journey_template_problems(
         journey_config_path(paths or [], settings.rules_dir), references.templates_dir
     )
+    language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
-        for problem in error.errors:
-            console.print(escape(str(problem)), highlight=False, soft_wrap=True)
-        for message in journey_problems:
-            console.print(escape(message), highlight=False, soft_wrap=True)
-        err.print(f"[red]{len(error.errors)} problem(s) in {len(files)} file(s)[/]")
+        for problem in [*(str(item) for item in error.errors), *journey_problems]:
+            console.print(escape(say_problem(problem, language)), highlight=False, soft_wrap=True)
+        count = len(error.errors)
+        summary = (
+            f"{len(files)} 个文件中有 {count} 处问题"
+            if language == CHINESE
+            else f"{count} problem(s) in {len(files)} file(s)"
+        )
+        err.print(f"[red]{summary}[/]")
         raise typer.Exit(1) from None
     rendering = template_problems(rulebook, references.templates_dir) + journey_problems
     for message in rendering:
-        console.print(escape(message), highlight=False, soft_wrap=True)
+        console.print(escape(say_problem(message, language)), highlight=False, soft_wrap=True)
     if rendering:
         raise typer.Exit(1)
     rules = sum(len(ruleset.rules) for ruleset in rulebook.rulesets)
     examples = sum(len(rule.examples) for ruleset in rulebook.rulesets for rule in ruleset.rules)
+    if language == CHINESE:
+        console.print(
+            f"[green]通过[/]：{len(rulebook.rulesets)} 个规则集，{rules} 条规则，"
+            f"{examples} 个示例通过；哈希 {rulebook.hash[:12]}"
+        )
+        return
     console.print(
         f"[green]ok[/]: {len(rulebook.rulesets)} ruleset(s), {rules} rule(s), "
         f"{examples} example(s) passed; hash {rulebook.hash[:12]}"
@@ -85,36 +97,6 @@ def _shown_path(path: Path) -> Path:
         return path
 
 
-def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
-    """Render every template a rule names, in every locale it has, for a sample customer."""
-    named = {
-        (str(spec.params["template"]), spec.params_pos["template"])
-        for ruleset in rulebook.rulesets
-        for rule in ruleset.rules
-        for spec in rule.then
-        if "template" in spec.params
-    }
-    if not named:
-        return []
-    try:
-        from careflow.outreach.samples import sample_context
-        from careflow.outreach.templates import TemplateProblem, TemplateRenderer, template_locales
-    except ModuleNotFoundError:
-        console.print("note: the template renderer is not installed; templates not rendered")
-        return []
-    renderer = TemplateRenderer(templates_dir)
-    audiences = template_audiences(JOURNEYS.values())
-    problems: list[str] = []
-    for template_id, pos in sorted(named, key=lambda item: (item[1].path, item[1].line)):
-        for locale in sorted(template_locales(templates_dir, template_id)):
-            try:
-                context = sample_context(template_id, locale, audience=audiences.get(template_id))
-                renderer.render(template_id, locale, context)
-            except TemplateProblem as problem:
-                problems.append(str(pos.error(f"template {template_id!r} ({locale}): {problem}")))
-    return problems
-
-
 def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
     """The journeys.yaml beside the checked rule files: a folder given that has one, else
     the configured rules folder's."""
@@ -123,26 +105,6 @@ def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
         if (folder / JOURNEY_CONFIG_FILE).is_file():
             return folder / JOURNEY_CONFIG_FILE
     return rules_dir / JOURNEY_CONFIG_FILE
-
-
-def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[str]:
-    """Every template of every journey rendered in every locale it has with sample
-    data, and every template `journeys_file` names checked to exist.
-
-    Each problem names the template file and line (or the journeys.yaml line).
-    """
-    from careflow.journey_config import missing_template_problems
-    from careflow.outreach.samples import check_templates
-    from careflow.outreach.templates import available_templates
-    from careflow.rule_references import missing_journey_settings
-
-    audiences = template_audiences(JOURNEYS.values())
-    problems = [str(problem) for problem in check_templates(templates_dir, audiences=audiences)]
-    return (
-        problems
-        + missing_template_problems(journeys_file, available_templates(templates_dir))
-        + missing_journey_settings(journeys_file)
-    )
 
 
 @rules_app.command()
@@ -163,15 +125,18 @@ def explain(
         raise typer.BadParameter(f"{event!r}: expected one of {', '.join(EVENT_TYPES)}")
     moment = parse_at(at)
     settings = load_settings()
+    # The active release when there is one (what every worker evaluates), else the folder.
+    served = asyncio.run(_served_folders(settings))
+    rules_dir, templates_dir = served or (settings.rules_dir, settings.templates_dir)
     try:
         rulebook = load_rule_files(
-            rule_files([settings.rules_dir]),
-            references=build_references(settings),
+            rule_files([rules_dir]),
+            references=folder_references(templates_dir, rules_dir),
         )
     except RuleFileError as error:
         err.print(escape(str(error)))
         raise typer.Exit(1) from None
-    snapshot = asyncio.run(_facts(customer_id, moment))
+    snapshot = asyncio.run(_facts(customer_id, moment, rules_dir=rules_dir if served else None))
     if snapshot is None:
         err.print(f"[red]no customer {escape(customer_id)!r}[/]")
         raise typer.Exit(1)
@@ -179,7 +144,13 @@ def explain(
     if as_json:
         print(json.dumps(outcomes_json(outcomes), ensure_ascii=False, default=str))
         return
-    console.print(outcomes_table(outcomes, f"rules for {customer_id} ({event})"))
+    language = operator_language()
+    title = (
+        f"{customer_id} 的规则（{event}）"
+        if language == CHINESE
+        else f"rules for {customer_id} ({event})"
+    )
+    console.print(outcomes_table(outcomes, title, language))
 
 
 def outcomes_json(outcomes: Sequence[RuleOutcome]) -> list[dict[str, object]]:
@@ -187,17 +158,43 @@ def outcomes_json(outcomes: Sequence[RuleOutcome]) -> list[dict[str, object]]:
     return [asdict(outcome) for outcome in outcomes]
 
 
-def outcomes_table(outcomes: Sequence[RuleOutcome], title: str) -> Table:
+# The explain table's words; its reasons are Phrases, said from the console's catalogue.
+_EXPLAIN_WORDS = {
+    "en": ("ruleset", "rule", "fires", "why / what", "yes", "no"),
+    CHINESE: ("规则集", "规则", "触发", "原因 / 动作", "是", "否"),
+}
+
+
+def outcomes_table(outcomes: Sequence[RuleOutcome], title: str, language: str = "en") -> Table:
     """One row per rule: fired (with what it asks for) or why not, with the actual value."""
+    *columns, yes, no = _EXPLAIN_WORDS[language]
+    words = catalogue(language) if language == CHINESE else None
     table = Table(title=title)
-    for column in ("ruleset", "rule", "fires", "why / what"):
+    for column in columns:
         table.add_column(column)
     for outcome in outcomes:
         if outcome.fired:
             asked = ", ".join(intent.label for intent in outcome.intents)
-            table.add_row(outcome.ruleset, outcome.rule_id, "[green]yes[/]", escape(asked))
+            table.add_row(outcome.ruleset, outcome.rule_id, f"[green]{yes}[/]", escape(asked))
         else:
-            table.add_row(
-                outcome.ruleset, outcome.rule_id, "[red]no[/]", escape(failure_words(outcome))
-            )
+            why = failure_words(outcome)
+            said = say(why, words) if words is not None else why
+            table.add_row(outcome.ruleset, outcome.rule_id, f"[red]{no}[/]", escape(said))
     return table
+
+
+async def _served_folders(settings: Settings) -> tuple[Path, Path] | None:
+    """The rules and templates folders of the store's active release, written out here."""
+    from careflow.releases.lifecycle import active_release_folder
+    from careflow.store import create_database
+
+    db = create_database(settings.sqlalchemy_url)
+    try:
+        await db.migrate()
+        found = await active_release_folder(db, settings.resolved_home / "releases")
+    finally:
+        await db.dispose()
+    if found is None:
+        return None
+    _, folder = found
+    return folder / "rules", folder / "templates"

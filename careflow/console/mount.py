@@ -16,6 +16,7 @@ from careflow.config import load_settings
 from careflow.console.actions import router as actions_router
 from careflow.console.charts import STATIC_DIR
 from careflow.console.pages import router as pages_router
+from careflow.console.releases import router as releases_router
 from careflow.console.web import LOGIN_PATH, PREFIX, Console, ConsoleRefusal, redirect, render
 
 
@@ -26,6 +27,7 @@ def mount_console(app: FastAPI) -> None:
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    app.include_router(releases_router)
     # The chart library and careflow's chart code: public, static, shipped in the package.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]

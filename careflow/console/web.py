@@ -53,6 +53,7 @@ from careflow.console.throttle import (
 )
 from careflow.console.users import UserInfo, find_user
 from careflow.demo.history import HistoryStatus, read_status
+from careflow.operator_language import say_problem
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
 from careflow.team_zone import UTC_ZONE, offset_label, team_zone, zone_name
@@ -97,11 +98,23 @@ class Console:
     """What the console's handlers share: settings, sessions, the live rules, templates."""
 
     def __init__(self, settings: Settings, api: ApiState) -> None:
+        if api.follower is not None:
+            # The release this process serves, as the worker's activities read it.
+            settings = settings.model_copy(
+                update={
+                    "rules_dir": api.follower.rules_dir,
+                    "templates_dir": api.follower.templates_dir,
+                }
+            )
         self.settings = settings
         self.api = api
         self.sessions = SessionCodec(api.secret_key)
         # Built as the worker builds its own (activities/registry.py), so both see the same.
-        self.rulebook = LiveRuleBook(settings.rules_dir, references=build_references(settings))
+        self.rulebook: LiveRuleBook = (
+            api.follower.rulebook
+            if api.follower is not None
+            else LiveRuleBook(settings.rules_dir, references=build_references(settings))
+        )
         console_settings = ConsoleSettings()
         self.temporal_ui_url = console_settings.temporal_ui_url
         self.login_limits = LoginLimits(
@@ -119,6 +132,10 @@ class Console:
         )
         self.templates.filters["as_json"] = _as_json
         self.templates.filters["as_fields"] = as_fields
+        # A checker's `file:line:col: message` in the reader's language (same location).
+        self.templates.filters["said"] = lambda problem, language: say_problem(
+            str(problem), language
+        )
 
     def team_zone(self) -> ZoneInfo:
         """The team's zone; UTC while the outreach policy it comes from is broken (the
@@ -346,6 +363,7 @@ def zone_link(request: Request, choice: str) -> str:
 # Outcomes an action may report after redirecting (`?done=`), each a message key.
 NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
+    | {"release_activated", "release_rolled_back"}
 )
 
 

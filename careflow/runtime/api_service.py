@@ -21,8 +21,10 @@ from temporalio.client import Client
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
+from careflow.releases.follower import ReleaseFollower
 from careflow.runtime.service import (
     connect_service_temporal,
+    follow_releases,
     open_store,
     run_until_stopped,
     stop_on_signals,
@@ -74,10 +76,17 @@ def api_server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def api_server(settings: Settings, db: Database, client: Client) -> ApiServer:
+def api_server(
+    settings: Settings, db: Database, client: Client, follower: ReleaseFollower | None = None
+) -> ApiServer:
     """The HTTP API and console on `CAREFLOW_HTTP`; `careflow up` shares it."""
     state = ApiState(
-        db, client, settings.task_queue, settings.secret_key, api_token=settings.api_token
+        db,
+        client,
+        settings.task_queue,
+        settings.secret_key,
+        api_token=settings.api_token,
+        follower=follower,
     )
     return ApiServer(api_server_config(create_app(state), settings.http_host, settings.http_port))
 
@@ -100,8 +109,9 @@ async def build_api_process(settings: Settings, stack: contextlib.AsyncExitStack
     careflow/runtime/service.py). Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
+    follower = await follow_releases(settings, db, stack)
     client = await connect_service_temporal(settings)
-    server = api_server(settings, db, client)
+    server = api_server(settings, db, client, follower)
     return ApiProcess(settings=settings, db=db, client=client, server=server)
 
 

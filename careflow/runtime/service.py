@@ -18,6 +18,8 @@ from temporalio.client import Client
 from careflow.config import KEY_FILE_NAME, Settings
 from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
+from careflow.releases.follower import ReleaseFollower, start_follower
+from careflow.rule_references import folder_references
 from careflow.store import Database, create_database
 from careflow.temporal_connection import (
     TemporalConnection,
@@ -106,6 +108,23 @@ async def connect_service_temporal(
     log.info("connecting to Temporal at %s", connection.describe())
     return await connect_temporal(
         connection, patience=TEMPORAL_PATIENCE_SECONDS, interceptors=tracing_interceptors()
+    )
+
+
+async def follow_releases(
+    settings: Settings, db: Database, stack: contextlib.AsyncExitStack
+) -> ReleaseFollower:
+    """This process's follower of the active rule release, stopped with `stack`.
+
+    Releases are written out under `CAREFLOW_HOME/releases` on this process's own disk.
+    """
+    return await start_follower(
+        db,
+        stack,
+        cache_dir=settings.resolved_home / "releases",
+        local_rules=settings.rules_dir,
+        local_templates=settings.templates_dir,
+        references=folder_references,
     )
 
 

@@ -2,8 +2,11 @@
 
 Each part is embedded unless configuration points at an external one. The worker
 and the API are the same parts `careflow worker` and `careflow api` run; `up` also
-migrates the store. SIGINT and SIGTERM shut everything down in reverse order; the
-Temporal dev server is a child process that dies with this one even on SIGKILL.
+migrates the store. On the embedded store, `up` proposes and activates its rules and
+templates folders as a release on every good edit (careflow/releases/); on a
+configured store it serves the active release like any worker. SIGINT and SIGTERM
+shut everything down in reverse order; the Temporal dev server is a child process
+that dies with this one even on SIGKILL.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from temporalio.client import Client
 
 from careflow.config import Settings
 from careflow.demo.history import start_history_build, stop_history_build
+from careflow.releases.bundle import BundleError
+from careflow.releases.lifecycle import sync_local_folder
 from careflow.runtime.api_service import api_server
 from careflow.runtime.console_access import console_access_lines
 from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
     connect_service_temporal,
+    follow_releases,
     open_store,
     run_until_stopped,
     serve_metrics,
@@ -37,6 +43,9 @@ from careflow.store import Database
 from careflow.temporal_connection import TemporalConnection, load_temporal_connection
 
 log = logging.getLogger("careflow.up")
+
+# How often `careflow up` looks at its rules and templates folders for edits.
+LOCAL_EDIT_CHECK_SECONDS = 1.0
 
 
 async def run_up(
@@ -72,6 +81,10 @@ async def run_up(
 
     async with contextlib.AsyncExitStack() as stack:
         db = await open_store(settings, stack, migrate=True)
+        if settings.database_url is None:
+            # One machine on the embedded store: the folder's good edits go live at once.
+            await propose_local_edits(settings, db, stack)
+        follower = await follow_releases(settings, db, stack)
 
         if settings.embedded_smtp:
             smtp = CaptureSmtpServer(settings.outbox_dir, settings.smtp_capture_port)
@@ -97,9 +110,9 @@ async def run_up(
         client = await connect_service_temporal(settings, connection)
         serve_metrics(settings, stack)
 
-        api = api_server(settings, db, client)
+        api = api_server(settings, db, client, follower)
         serving["the HTTP API"] = await api.serve_until_listening()
-        worker = start_worker(settings, client, db, stack)
+        worker = start_worker(settings, client, db, stack, follower)
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
 
         await ensure_daily_scan_schedule(client, settings)
@@ -130,6 +143,35 @@ async def run_up(
 
         await run_until_stopped(stop, serving, shutdown)
     console.print("careflow stopped.")
+
+
+async def propose_local_edits(
+    settings: Settings, db: Database, stack: contextlib.AsyncExitStack
+) -> None:
+    """Propose and activate the rules and templates folders now and on every change
+    (checked every second), stopped with `stack`: today's edit-and-reload loop, as
+    releases. A broken edit is logged and the last good release stays active."""
+    cache_dir = settings.resolved_home / "releases"
+
+    async def once() -> None:
+        try:
+            await sync_local_folder(
+                db, settings.rules_dir, settings.templates_dir, cache_dir=cache_dir
+            )
+        except BundleError as error:
+            log.error("rule files in %s not read: %s", settings.rules_dir, error)
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(LOCAL_EDIT_CHECK_SECONDS)
+            try:
+                await once()
+            except Exception:  # a locked store, say: try again next time
+                log.exception("could not propose the edited rule files")
+
+    await once()
+    task = asyncio.create_task(follow(), name="careflow-local-rules")
+    stack.callback(task.cancel)
 
 
 def _print_locations(

@@ -1,9 +1,11 @@
 """`careflow worker`: the workflows and activities of careflow's task queue, no HTTP.
 
 Any number of workers may run against one Temporal namespace and one store. Each
-makes sure the daily scan's schedule exists, follows edits to the rule files (the
-activities' LiveRuleBook re-reads them within a second), and on SIGTERM stops
-polling, lets running activities finish, then exits.
+makes sure the daily scan's schedule exists, serves the store's active rule release
+(careflow/releases/: a new activation is served within a second, and before the
+next decision), and on SIGTERM stops polling, lets running activities finish, then
+exits. Before any release is activated it serves the configured rules folder,
+following its edits.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from careflow.config import Settings
+from careflow.releases.follower import ReleaseFollower
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
     connect_service_temporal,
+    follow_releases,
     make_delivery,
     open_store,
     run_until_stopped,
@@ -34,12 +38,19 @@ log = logging.getLogger(__name__)
 
 
 def start_worker(
-    settings: Settings, client: Client, db: Database, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    client: Client,
+    db: Database,
+    stack: contextlib.AsyncExitStack,
+    follower: ReleaseFollower | None = None,
 ) -> Worker:
-    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it."""
+    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it.
+
+    With a release `follower` it serves the store's active release.
+    """
     delivery = make_delivery(settings)
     stack.push_async_callback(delivery.close)
-    return create_worker(client, settings, db=db, delivery=delivery)
+    return create_worker(client, settings, db=db, delivery=delivery, follower=follower)
 
 
 @dataclass
@@ -62,10 +73,11 @@ async def build_worker_process(
     Whatever needs closing goes on `stack`.
     """
     db = await open_store(settings, stack, migrate=False)
+    follower = await follow_releases(settings, db, stack)
     client = await connect_service_temporal(settings)
     serve_metrics(settings, stack)
     await ensure_daily_scan_schedule(client, settings)
-    worker = start_worker(settings, client, db, stack)
+    worker = start_worker(settings, client, db, stack, follower)
     return WorkerProcess(settings=settings, db=db, client=client, worker=worker)
 
 

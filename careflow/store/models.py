@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -125,6 +126,8 @@ class OutreachLedger(Base):
     message_id: Mapped[str | None] = mapped_column(String(400))
     rule_id: Mapped[str | None] = mapped_column(String(100))
     ruleset_hash: Mapped[str | None] = mapped_column(String(64))
+    # The release whose templates and outreach policy the send used (careflow/releases/).
+    release_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
@@ -160,6 +163,8 @@ class RuleDecision(Base):
     event_id: Mapped[str | None] = mapped_column(String(200))
     ruleset: Mapped[str] = mapped_column(String(200))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
+    # The release (careflow/releases/) whose rules decided; None before releases existed.
+    release_id: Mapped[str | None] = mapped_column(String(64))
     rule_id: Mapped[str] = mapped_column(String(100))
     intents: Mapped[dict[str, Any]]
     matched_facts: Mapped[dict[str, Any]]
@@ -217,6 +222,8 @@ class JourneyRecord(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     rule_id: Mapped[str] = mapped_column(String(100))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
+    # The release whose rule started the journey (careflow/releases/).
+    release_id: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="running")
     outcome: Mapped[str | None] = mapped_column(String(64))
@@ -278,3 +285,53 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(300))
     details: Mapped[dict[str, Any]]
+
+
+class Release(Base):
+    """One version of the whole operator configuration (careflow/releases/).
+
+    `id` is the content hash of its files, so the same folder proposed twice is one
+    release. Which release is active is the newest `ReleaseActivation`.
+    """
+
+    __tablename__ = "releases"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime]
+    # None: not checked yet; "passed" or "failed" with the problems in `check_report`.
+    check_status: Mapped[str | None] = mapped_column(String(16))
+    check_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    checked_by: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime | None]
+    backtest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    backtested_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None]
+
+
+class ReleaseFile(Base):
+    """One file of a release: `rules/...` or `templates/...`, its bytes as written."""
+
+    __tablename__ = "release_files"
+
+    release_id: Mapped[str] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReleaseActivation(Base):
+    """Each time a release went live; the newest row is the one active release."""
+
+    __tablename__ = "release_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"))
+    previous_release_id: Mapped[str | None] = mapped_column(String(64))
+    # "activate" or "rollback".
+    kind: Mapped[str] = mapped_column(String(16))
+    activated_by: Mapped[str] = mapped_column(String(64))
+    activated_at: Mapped[datetime]
