@@ -71,6 +71,18 @@ def _imported(module: str, path: Path) -> Iterator[str]:
             target = _resolve(name)
             if target is not None and target != module:
                 yield target
+                # Importing a.b.c runs the packages a and a.b first: their __init__ imports
+                # are part of the cycle (only the importer's own packages are already
+                # running, so those add nothing).
+                yield from _packages_run_first(module, target)
+
+
+def _packages_run_first(module: str, target: str) -> Iterator[str]:
+    parts = target.split(".")
+    for end in range(1, len(parts)):
+        package = ".".join(parts[:end])
+        if package in MODULES and not (module == package or module.startswith(f"{package}.")):
+            yield package
 
 
 GRAPH = {module: set(_imported(module, path)) for module, path in MODULES.items()}

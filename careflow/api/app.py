@@ -22,7 +22,7 @@ from careflow.api.headers import SecurityHeaders
 from careflow.api.limits import RequestLimits, bounded_validation_error
 from careflow.api.state import ApiState, State
 from careflow.config import load_settings
-from careflow.console import mount_console
+from careflow.console.mount import mount_console
 from careflow.intake.apply import AlreadyAnswered, BusinessIdConflict, find_customer
 from careflow.intake.events import EventDataError, EventIdConflict, EventIn, accept_event
 from careflow.journeys import reconcile_customer

@@ -153,7 +153,8 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy(
         "rules diff",
         "careflow.cli.journeys",
-        "List journeys in flight started by a rule that was changed or removed since.",
+        "List journeys in flight started by a rule that was changed or removed since; with "
+        "`--release`, what changed between two releases, rule by rule.",
     ),
     Lazy(
         "rules propose",

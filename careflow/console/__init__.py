@@ -2,11 +2,8 @@
 
 Overview (KPIs and charts), rules (status, firings, explanations), customers
 (timeline, explain, consent), staff tasks, and for admins users and the audit log;
-in English and Chinese. `mount_console(app)` adds it to the API app; users are
-made with `careflow users add NAME --role admin|operator|viewer`.
+in English and Chinese. `careflow.console.mount.mount_console(app)` adds it to the
+API app; users are made with `careflow users add NAME --role admin|operator|viewer`.
+This package's own import stays empty: the release store writes the console's audit
+log, and must not pull in the pages for it (tests/test_import_graph.py).
 """
-
-from careflow.console.mount import mount_console
-from careflow.console.roles import Role
-
-__all__ = ["Role", "mount_console"]
