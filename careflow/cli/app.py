@@ -169,7 +169,8 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy(
         "rules backtest",
         "careflow.cli.releases",
-        "Replay the last days of a sample of customers with the active release and a draft.",
+        "Replay the last days of a sample of customers with the active release and with this "
+        "one (`careflow simulate --compare`), and store the difference on the release.",
     ),
     Lazy(
         "rules activate",
