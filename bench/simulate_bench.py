@@ -48,6 +48,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.cdnow import read_cdnow, write_import_files
+from bench.import_bench import CUSTOMERS, ORDERS, write_made_up
 from careflow.cli.journeys import load_rules_or_exit
 from careflow.cli.simulate import journey_runs, rule_replays
 from careflow.config import Settings
@@ -254,6 +255,13 @@ def main() -> None:
         "--partitions", action="store_true", help="one server vs partitions (see above)"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--made-up",
+        type=int,
+        metavar="CUSTOMERS",
+        help="with --partitions: made-up CDNOW-shaped history of this many customers "
+        "(bench/import_bench.py's, about 3 orders each), when the CDNOW files are absent",
+    )
     options = parser.parse_args()
     load = os.getloadavg()[0]
     if options.partitions:
@@ -262,6 +270,8 @@ def main() -> None:
             data = fixture_data(work / "data")
             if options.cdnow:
                 write_import_files(data, read_cdnow(options.cdnow))
+            elif options.made_up:
+                write_made_up(data, options.made_up, round(options.made_up * ORDERS / CUSTOMERS))
             figures = measure_partitions(
                 data, work, start=options.start, days=options.days, workers=options.workers
             )
