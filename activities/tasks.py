@@ -35,6 +35,7 @@ from careflow.staff_alerts import (
     message_failed_task,
     template_problem_reason,
 )
+from careflow.staffwork.states import ACTIVE
 from careflow.store import Complaint, Customer, Database, Event, Task
 
 # Task kinds, as the API and the KPIs see them.
@@ -166,7 +167,8 @@ class TaskActivities:
             tasks = await session.scalars(
                 select(Task).where(
                     Task.workflow_id == request.workflow_id,
-                    Task.status == OPEN,
+                    # Open, or claimed by someone who has not closed it yet.
+                    Task.status.in_(ACTIVE),
                     # A broken-template alert is for whoever fixes templates: it stays
                     # open when the case it came from closes.
                     Task.kind.not_in((NOTIFICATION, MESSAGE_FAILED)),

@@ -6,6 +6,7 @@ a retried or replayed step never creates a second task or a second email.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import workflow
@@ -21,6 +22,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from careflow.workflows.journey import JourneyInput
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
+
+# The signal staff actions send to the journey that opened a task, when it is closed.
+TASK_CLOSED = "task_closed"
+
+
+@dataclass(frozen=True)
+class TaskClosed:
+    """The `task_closed` signal's argument: which of the journey's tasks (its step id),
+    `done` or `cancelled`, and the outcome code staff chose (never their note)."""
+
+    step_id: str
+    status: str
+    outcome: str | None = None
 
 
 async def open_task(

@@ -6,7 +6,7 @@ Call tasks, escalated and reopened complaints, and staff emails are rows of the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from careflow.api.state import State
+from careflow.staffwork.tasks import is_overdue
 from careflow.store import Complaint, Customer, Task
 
 
@@ -29,6 +30,12 @@ class TaskOut(BaseModel):
     status: str
     created_at: datetime
     completed_at: datetime | None
+    # The staff loop (careflow/staffwork/tasks.py).
+    assigned_at: datetime | None = None
+    closed_by: str | None = None
+    outcome: str | None = None
+    note: str | None = None
+    overdue: bool = False
 
 
 router = APIRouter()
@@ -37,7 +44,9 @@ router = APIRouter()
 @router.get("/tasks", response_model=list[TaskOut])
 async def list_tasks(
     state: State,
-    status: str | None = Query(default=None, description="open, done, sent, failed, ..."),
+    status: str | None = Query(
+        default=None, description="open, assigned, done, cancelled, sent, failed, ..."
+    ),
     assignee: str | None = Query(default=None, description="the staff member's address"),
     kind: str | None = Query(default=None, description="call, complaint, escalation, ..."),
     customer_id: str | None = Query(default=None, description="the customer's external id"),
@@ -62,6 +71,7 @@ async def list_tasks(
         query = query.where(Customer.external_id == customer_id)
     async with state.db.session() as session:
         rows = (await session.execute(query)).all()
+    now = datetime.now(UTC)
     return [
         TaskOut(
             id=task.id,
@@ -75,6 +85,11 @@ async def list_tasks(
             status=task.status,
             created_at=task.created_at,
             completed_at=task.completed_at,
+            assigned_at=task.assigned_at,
+            closed_by=task.closed_by,
+            outcome=task.outcome,
+            note=task.note,
+            overdue=is_overdue(task, now),
         )
         for task, customer, complaint in rows
     ]
