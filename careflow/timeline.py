@@ -65,7 +65,7 @@ TIMELINE_WORDS = Words(
         "timeline.task_assigned": "{kind} {task_id} taken by {assignee}",
         "timeline.task_closed": "{kind} {task_id} {status} by {by}",
         "timeline.task_closed_outcome": "{kind} {task_id} {status} by {by}: {outcome}",
-        "timeline.complaint_responded": "complaint {complaint_id} responded to by {by}",
+        "timeline.complaint_responded": "first response to {complaint_id} by {by}",
     }
 )
 

@@ -32,6 +32,7 @@ from careflow.console.rulestatus import (
     rules_status,
 )
 from careflow.console.series import Period, Trends, compute_trends
+from careflow.console.staff_actions import customer_work
 from careflow.console.users import list_users
 from careflow.console.web import PREFIX, Visit, render, require
 from careflow.facts import facts_for_customer
@@ -42,6 +43,7 @@ from careflow.kpis import compute_kpis, kpi_settings
 from careflow.rules.conditions import describe
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
+from careflow.staffwork.states import TASK_OUTCOMES, TASK_STATUSES
 from careflow.store import Consent, Customer
 from careflow.timeline import customer_timeline, message_reason
 
@@ -52,7 +54,6 @@ Admin = Annotated[Visit, Depends(require(Role.ADMIN))]
 
 DEFAULT_DAYS = 30
 MIN_DAYS, MAX_DAYS = 7, 90
-TASK_STATUSES = ("open", "done", "pending", "sent", "failed")
 CONSENT_TOPICS = ("marketing", "care")
 CONSENT_CHANNELS = ("email", "sms")
 
@@ -338,6 +339,8 @@ async def customer_view(
             "problem": problem,
             "topics": CONSENT_TOPICS,
             "channels": CONSENT_CHANNELS,
+            "work": await customer_work(current.api, customer_id),
+            "outcomes": TASK_OUTCOMES,
         },
         status=status,
     )
@@ -435,6 +438,7 @@ async def tasks_page(
             "assignee": assignee,
             "kind": kind,
             "statuses": TASK_STATUSES,
+            "outcomes": TASK_OUTCOMES,
             "problem": problem,
         },
         status=400 if problem else 200,

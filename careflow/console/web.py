@@ -144,12 +144,14 @@ def mount_console(app: FastAPI) -> None:
     """Add the console to the API app (its ApiState must be set on `app.state.careflow`)."""
     from careflow.console.actions import router as actions_router
     from careflow.console.pages import router as pages_router
+    from careflow.console.staff_actions import router as staff_router
 
     settings = load_settings()
     api: ApiState = app.state.careflow
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    app.include_router(staff_router)
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 
@@ -296,6 +298,8 @@ def language_link(request: Request, language: str) -> str:
 # Outcomes an action may report after redirecting (`?done=`), each a message key.
 NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
+    | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
+    | {"complaint_responded", "complaint_resolved"}
 )
 
 

@@ -99,7 +99,7 @@ async def test_a_response_before_the_target_never_records_a_response_breach(
     entries = await customer_timeline(db, "R-1", secret_key="k")
     assert entries is not None
     [responded] = [e for e in entries if e.kind == "response"]
-    assert responded.summary == "complaint CS-R-1 responded to by li.wei"
+    assert responded.summary == "first response to CS-R-1 by li.wei"
     assert responded.at == response.responded_at
     [audited] = await recent_audit(db, action=COMPLAINT_RESPONDED)
     assert (audited.actor, audited.target) == ("li.wei", "complaint CS-R-1")
