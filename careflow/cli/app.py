@@ -71,6 +71,7 @@ from careflow.cli import (  # noqa: E402,F401
     runtime,
     scan,
     simulate,
+    tasks,
     upgrade,
     users,
 )

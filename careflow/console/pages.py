@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
-from careflow.api.tasks import list_tasks
 from careflow.config_files import ConfigFileError
 from careflow.console import charts
 from careflow.console.audit import recent_audit
@@ -43,6 +42,7 @@ from careflow.kpis import compute_kpis, kpi_settings
 from careflow.rules.conditions import describe
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
+from careflow.staffwork.listing import find_tasks
 from careflow.staffwork.states import TASK_OUTCOMES, TASK_STATUSES
 from careflow.store import Consent, Customer
 from careflow.timeline import customer_timeline, message_reason
@@ -420,8 +420,8 @@ async def tasks_page(
     problem = None
     if status and status not in TASK_STATUSES:
         problem, status = current.t("error.status", statuses=", ".join(TASK_STATUSES)), ""
-    tasks = await list_tasks(
-        current.api,
+    tasks = await find_tasks(
+        current.api.db,
         status=status or None,
         assignee=assignee.strip() or None,
         kind=kind.strip() or None,

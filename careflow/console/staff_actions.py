@@ -16,10 +16,10 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from careflow.api.state import ApiState
-from careflow.api.tasks import list_tasks
 from careflow.console.roles import Role
 from careflow.console.web import PREFIX, FormVisit, Visit, redirect, render, require_form
 from careflow.staffwork.complaints import resolve_complaint, respond_to_complaint
+from careflow.staffwork.listing import find_tasks
 from careflow.staffwork.tasks import (
     TaskActionError,
     assign_task,
@@ -151,9 +151,7 @@ async def resolve(submitted: OperatorForm, complaint_id: str) -> Response:
 
 async def customer_work(api: ApiState, customer_id: str) -> dict[str, Any]:
     """The customer page's tasks (newest first) and complaints, for staff to act on."""
-    tasks = await list_tasks(
-        api, status=None, assignee=None, kind=None, customer_id=customer_id, limit=200
-    )
+    tasks = await find_tasks(api.db, customer_id=customer_id, limit=200)
     async with api.db.session() as session:
         complaints = list(
             await session.scalars(

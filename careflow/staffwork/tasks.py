@@ -243,8 +243,3 @@ def _note(value: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def is_overdue(task: Task | Any, now: datetime) -> bool:
-    """Still to do and past its due time."""
-    return bool(task.due_at is not None and task.status in ACTIVE and task.due_at < now)
