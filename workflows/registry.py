@@ -35,6 +35,8 @@ class Journey:
     workflow_id: Callable[[str, str, str, date, int | None], str]
     # Whether the journey is about one subject (a complaint) rather than the customer.
     needs_subject: bool = False
+    # Signals staff actions send it, with an argument (careflow/staffwork); not for rules.
+    staff_signals: tuple[str, ...] = ()
 
 
 def _per_complaint(customer: str, _rule: str, subject: str, _on: date, _re: int | None) -> str:
@@ -83,6 +85,7 @@ JOURNEYS: dict[str, Journey] = {
             description="Win a customer back: offer, one reminder, then a call for VIPs.",
             signals=("order_placed", "opted_out", "customer_erased"),
             workflow_id=_per_rule("retention_offer"),
+            staff_signals=("task_closed",),
         ),
         Journey(
             name="care_message",

@@ -5,11 +5,16 @@ Started for declining purchase frequency or dormancy. The goal is an order: the
 the reminder and before the call, the store is asked too, so an order whose signal
 never came still counts.
 Offer value (by tier and spend) and every timing come from `rules/journeys.yaml`.
+
+Since `call-task-outcome-v1`, the journey waits for the call task's outcome (staff
+complete or cancel it: the `task_closed` signal) until `CALL_OUTCOME_WAIT` after the
+call was due, and ends with it (`call_won_back`, `call_no_answer`, ...); journeys
+started before that replay ending at `call_task` as soon as the task was opened.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -22,9 +27,25 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.journey import JourneyInput, journey_start
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
-    from careflow.workflows.staff import notify_staff, open_task
+    from careflow.workflows.staff import TaskClosed, notify_staff, open_task
 
 GOAL_MET = "goal_met"
+CALL_TASK = "call_task"
+CALL_STEP = "call-task"
+# Patch ids are an API: running journeys replay against them.
+CALL_OUTCOME_PATCH = "call-task-outcome-v1"
+# How long after the call's due time the journey still waits to hear how it went.
+CALL_OUTCOME_WAIT = timedelta(days=14)
+# The journey's outcome for each way staff closed the call task (careflow/staffwork).
+CALL_OUTCOMES = {
+    "won_back": "call_won_back",
+    "reached": "call_reached",
+    "resolved": "call_resolved",
+    "no_answer": "call_no_answer",
+    "declined": "call_declined",
+    "other": "call_done",
+}
+CALL_CANCELLED = "call_cancelled"
 
 
 @workflow.defn(name="RetentionOfferWorkflow")
@@ -34,6 +55,7 @@ class RetentionOfferWorkflow(JourneyExits):
     def __init__(self) -> None:
         super().__init__()
         self.ordered = False
+        self.call_closed: TaskClosed | None = None
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> str:
@@ -74,7 +96,7 @@ class RetentionOfferWorkflow(JourneyExits):
         reason = "A win-back offer and its reminder did not bring the customer back."
         await open_task(
             journey,
-            "call-task",
+            CALL_STEP,
             kind="call",
             role="account_manager",
             title=f"Call customer {journey.customer_id}: win-back offer unanswered",
@@ -88,7 +110,21 @@ class RetentionOfferWorkflow(JourneyExits):
             reason=reason,
             due_at=plan.call_due_at,
         )
-        return "call_task"
+        if not workflow.patched(CALL_OUTCOME_PATCH):
+            return CALL_TASK
+        return await self._call_outcome(plan.call_due_at + CALL_OUTCOME_WAIT)
+
+    async def _call_outcome(self, deadline: datetime) -> str:
+        """How the call went, as staff closed its task; `call_task` if nobody did in time."""
+        await wait_until(lambda: self.call_closed is not None or self._done(), deadline)
+        closed = self.call_closed
+        if closed is not None:
+            if closed.status == "cancelled":
+                return CALL_CANCELLED
+            return CALL_OUTCOMES.get(closed.outcome or "other", CALL_OUTCOMES["other"])
+        if self._done():
+            return self._outcome()
+        return CALL_TASK
 
     async def _ordered(self, journey: JourneyInput, since: datetime) -> bool:
         """Whether an order arrived that no `order_placed` signal announced."""
@@ -110,3 +146,9 @@ class RetentionOfferWorkflow(JourneyExits):
     @workflow.signal(name="order_placed")
     def order_placed(self) -> None:
         self.ordered = True
+
+    @workflow.signal(name="task_closed")
+    def task_closed(self, closed: TaskClosed) -> None:
+        # Staff closed one of this journey's tasks; only the call task's outcome counts.
+        if closed.step_id == CALL_STEP:
+            self.call_closed = closed

@@ -177,7 +177,7 @@ async def _tell_journey(
     """Signal `task_closed` to the running journey that opened the task, if it listens."""
     if not workflow_id or not key.startswith(f"{workflow_id}/"):
         return []
-    listening = [name for name, journey in JOURNEYS.items() if TASK_CLOSED in journey.signals]
+    listening = [name for name, journey in JOURNEYS.items() if TASK_CLOSED in journey.staff_signals]
     async with db.session() as session:
         records = list(
             await session.scalars(

@@ -69,4 +69,5 @@ def test_every_journey_listens_for_the_signals_it_declares() -> None:
     for journey in JOURNEYS.values():
         handled = set(journey.workflow.__temporal_workflow_definition.signals)
         assert set(journey.signals) <= handled, journey.name
+        assert set(journey.staff_signals) <= handled, journey.name
         assert journey.workflow in WORKFLOWS
