@@ -105,6 +105,7 @@ def build_activities(
         JOURNEYS,
         holdout=lambda: load_holdout_config(holdout_path, journeys=JOURNEYS),
         secret_key=settings.secret_key,
+        rules_dir=settings.rules_dir,
     )
     scan = ScanActivities(db, rulebook, dispatch)
     return [

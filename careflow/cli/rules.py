@@ -21,6 +21,7 @@ from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
 from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
 from careflow.rules.rulebook import rule_files
+from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
 
 rules_app = typer.Typer(
     name="rules", help="Check rule files and explain what they do.", no_args_is_help=True
@@ -46,9 +47,9 @@ def check(
     references = default_references(settings.templates_dir, settings.rules_dir)
     # Journeys send templates no rule names, so every template is rendered and every
     # template the journey configuration names must exist, whatever the rules say.
-    journey_problems = journey_template_problems(
-        journey_config_path(paths or [], settings.rules_dir), references.templates_dir
-    )
+    journeys_file = journey_config_path(paths or [], settings.rules_dir)
+    journey_problems = journey_template_problems(journeys_file, references.templates_dir)
+    journey_problems += roster_problems(journeys_file.parent / TEAMS_FILE_NAME)
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
@@ -105,6 +106,15 @@ def template_problems(rulebook: RuleBook, templates_dir: Path) -> list[str]:
             except TemplateProblem as problem:
                 problems.append(str(pos.error(f"template {template_id!r} ({locale}): {problem}")))
     return problems
+
+
+def roster_problems(teams_file: Path) -> list[str]:
+    """Every mistake in the team rosters beside the journeys file (`teams.yaml:LINE:COL:`)."""
+    try:
+        load_teams_config(teams_file)
+    except TeamsConfigError as error:
+        return list(error.problems)
+    return []
 
 
 def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
