@@ -268,3 +268,33 @@ async def test_a_cancelled_call_task_ends_the_offer_as_cancelled(
         call = next(task for task in await tasks_of(db, workflow_id) if task.kind == "call")
         await cancel_task(db, workflow_env.client, call.id, actor="am", person="am")
         assert await handle.result() == "call_cancelled"  # type: ignore[attr-defined]
+
+
+async def test_a_vip_without_an_account_manager_gets_one_from_the_sales_roster(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    (journey_config.parent / "teams.yaml").write_text(
+        "teams:\n"
+        "  sales:\n"
+        "    members:\n"
+        "      - {name: li.na, email: li.na@shop.example, hours: '00:00-24:00',\n"
+        "         days: [mon, tue, wed, thu, fri, sat, sun]}\n",
+        encoding="utf-8",
+    )
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _start(workflow_env, journey_settings, db, "C-11", tier="vip")
+        assert await handle.result() == "call_task"  # type: ignore[attr-defined]
+    messages = await smtp_sink.wait_for(3)
+    # The account manager is told, at their own address.
+    assert messages[2]["To"] == "li.na@shop.example"
+    call = next(task for task in await tasks_of(db, workflow_id) if task.kind == "call")
+    assert call.assignee == "li.na@shop.example"
+    async with db.session() as session:
+        manager = await session.scalar(
+            select(Customer.account_manager).where(Customer.external_id == "C-11")
+        )
+    assert manager == "li.na@shop.example"
