@@ -8,6 +8,7 @@ the console user as the actor.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -43,6 +44,17 @@ def _back(submitted: FormVisit) -> str:
     return f"{PREFIX}/tasks"
 
 
+def _due(value: str) -> datetime | None:
+    """The form's due time (a browser's datetime-local, read as UTC, as the pages show)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise TaskActionError("due", f"not a time: {value!r}", field="due") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _refused(current: Visit, error: TaskActionError, back: str) -> Response:
     return render(
         current,
@@ -69,7 +81,11 @@ async def assign(submitted: OperatorForm, task_id: int) -> Response:
     current, back = submitted.visit, _back(submitted)
     try:
         await assign_task(
-            current.api.db, task_id, actor=current.actor, assignee=submitted.field("assignee")
+            current.api.db,
+            task_id,
+            actor=current.actor,
+            assignee=submitted.field("assignee"),
+            due_at=_due(submitted.field("due")),
         )
     except TaskActionError as error:
         return _refused(current, error, back)

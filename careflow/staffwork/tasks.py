@@ -43,13 +43,15 @@ MAX_NOTE_LENGTH = 500
 # or an address, as journeys assign them).
 MAX_PERSON_LENGTH = 64
 MAX_ASSIGNEE_LENGTH = 320
+# A due time staff can mean (and that converts to UTC without overflowing).
+MIN_DUE_YEAR, MAX_DUE_YEAR = 1900, 2999
 
 
 class TaskActionError(ValueError):
     """An action that cannot be done; `code` says why, `field` names the input at fault.
 
     Codes: `not_found`, `closed` (done or cancelled already), `taken` (someone else
-    has it), `outcome`, `person`, `note_long`.
+    has it), `outcome`, `person`, `note_long`, `due` (a due time without an offset).
     """
 
     def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
@@ -102,6 +104,10 @@ async def assign_task(
     assignee = _person(assignee, "assignee", MAX_ASSIGNEE_LENGTH)
     if due_at is not None and due_at.tzinfo is None:
         raise TaskActionError("due", "due_at needs a UTC offset", field="due_at")
+    if due_at is not None and not MIN_DUE_YEAR <= due_at.year <= MAX_DUE_YEAR:
+        raise TaskActionError(
+            "due", f"due_at must be in the years {MIN_DUE_YEAR}-{MAX_DUE_YEAR}", field="due_at"
+        )
     async with db.session() as session:
         task = await _active_task(session, task_id)
         before, before_due = task.assignee, task.due_at

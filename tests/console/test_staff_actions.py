@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import select
 
@@ -40,9 +42,18 @@ async def test_an_operator_claims_reassigns_and_completes_a_task(
     assert (after.status, after.assignee) == ("assigned", "otto")
     assert after.assigned_at is not None
 
-    moved = await _post(otto, f"/console/tasks/{task.id}/assign", assignee="wang.fang")
+    moved = await _post(
+        otto, f"/console/tasks/{task.id}/assign", assignee="wang.fang", due="2030-01-02T10:00"
+    )
     assert moved.status_code == 303
-    assert (await _task(db, task.idempotency_key)).assignee == "wang.fang"
+    reassigned = await _task(db, task.idempotency_key)
+    assert reassigned.assignee == "wang.fang"
+    assert reassigned.due_at == datetime(2030, 1, 2, 10, tzinfo=UTC)
+    bad_due = await _post(
+        otto, f"/console/tasks/{task.id}/assign", assignee="wang.fang", due="soon"
+    )
+    assert bad_due.status_code == 400
+    assert 'data-code="due"' in bad_due.text
 
     done = await _post(
         otto,
