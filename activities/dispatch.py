@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -13,13 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.activities.clock import activity_now
+from careflow.assign_targets import due_in_hours
+from careflow.assignment import AssignmentError, resolve_target
 from careflow.contracts.events import DispatchInput, DispatchResult
 from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyInput
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
+from careflow.intake.apply import find_customer
+from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
 from careflow.journey_keys import JourneyIds, journey_ids
 from careflow.journey_spec import Journey
 from careflow.journeys import (
@@ -29,6 +34,7 @@ from careflow.journeys import (
     signal_journeys,
 )
 from careflow.observability.metrics import count_journey_started
+from careflow.paths import RULES_DIR
 from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import Intent
 from careflow.start_outcomes import (
@@ -39,6 +45,7 @@ from careflow.start_outcomes import (
     start_decision,
 )
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
+from careflow.teams import TEAMS_FILE_NAME, load_teams_config
 
 # Journey ids per `IN (...)` lookup, well under the bound-parameter limits.
 _IDS_PER_QUERY = 1000
@@ -56,9 +63,13 @@ class DispatchActivities:
         holdout: Callable[[], HoldoutConfig] = HoldoutConfig,
         *,
         secret_key: str,
+        rules_dir: Path | None = None,
     ) -> None:
         # `holdout` returns the current holdout configuration (re-read when edited).
         self.holdout = holdout
+        # Where journeys.yaml (business hours, team addresses) and teams.yaml (rosters)
+        # are, for a notification's `assign_to` and `due_in`; None: the shipped ones.
+        self.rules_dir = rules_dir or RULES_DIR
         # The journey registry is handed in: workflows.registry imports the workflows,
         # which import these activity definitions.
         self.journeys = journeys
@@ -356,19 +367,59 @@ class DispatchActivities:
             async with self.db.session() as session:
                 if await session.scalar(select(Task.id).where(Task.idempotency_key == key)):
                     return
+                customer = await find_customer(session, customer_id)
+                assignee, due_at = await _notice_assignment(
+                    session, intent, customer, at, self.rules_dir
+                )
                 session.add(
                     Task(
                         idempotency_key=key,
                         kind="notification",
-                        assignee=intent.team,
-                        customer_id=await _customer_pk(session, customer_id),
+                        assignee=assignee,
+                        customer_id=customer.id if customer else None,
                         title=str(intent.params.get("message") or f"rule {intent.rule_id}"),
+                        due_at=due_at,
                         status="open",
                         created_at=now,
                     )
                 )
         except IntegrityError:
             return
+
+
+async def _notice_assignment(
+    session: AsyncSession,
+    intent: Intent,
+    customer: Customer | None,
+    at: datetime,
+    rules_dir: Path,
+) -> tuple[str | None, datetime | None]:
+    """Whom a rule's notification is for and when it is due: `assign_to` (else the team
+    itself) and `due_in` business hours from the trigger (else no due time)."""
+    assert intent.team is not None
+    target = intent.params.get("assign_to")
+    due_in = intent.params.get("due_in")
+    if not isinstance(target, str) and not isinstance(due_in, str):
+        return intent.team, None
+    journeys = load_journey_config(rules_dir / JOURNEYS_FILE_NAME)
+    assignee: str | None = intent.team
+    if isinstance(target, str):
+        try:
+            found = await resolve_target(
+                session,
+                target,
+                customer=customer,
+                teams=load_teams_config(rules_dir / TEAMS_FILE_NAME),
+                now=at,
+                fallback_teams=journeys.staff.teams,
+            )
+        except AssignmentError as error:
+            raise ApplicationError(str(error), non_retryable=True) from error
+        assignee = found.address if found is not None else intent.team
+    due_at = None
+    if isinstance(due_in, str):
+        due_at = journeys.business_hours.calendar().add_business_hours(at, due_in_hours(due_in))
+    return assignee, due_at
 
 
 def journey_subject(needs_subject: bool, event_subject: str, intent: Intent, on: date) -> str:

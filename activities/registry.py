@@ -141,6 +141,7 @@ def build_activities(
         journeys,
         holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
         secret_key=settings.secret_key,
+        rules_dir=settings.rules_dir,
     )
     scan = ScanActivities(
         db, rulebook, dispatch, sync_release=sync_release, facts_config=facts_config

@@ -21,6 +21,8 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.activities.clock import activity_now
 from careflow.activities.outreach import idempotency_key
+from careflow.assign_targets import ACCOUNT_MANAGER, PERSON_PREFIX, TEAM_PREFIX
+from careflow.assignment import AssignmentError, account_manager, resolve_target
 from careflow.contracts.tasks import (
     CloseTasksInput,
     CloseTasksResult,
@@ -42,14 +44,14 @@ from careflow.staff_alerts import (
     message_failed_task,
     template_problem_reason,
 )
+from careflow.staffwork.states import ACTIVE
 from careflow.store import Complaint, Customer, Database, Event, Task
+from careflow.teams import TEAMS_FILE_NAME, load_teams_config
 
 # Task kinds, as the API and the KPIs see them.
 NOTIFICATION = "notification"
 # Task statuses. A notification row is `pending` until its email went out.
 OPEN, DONE, PENDING, SENT, FAILED = "open", "done", "pending", "sent", "failed"
-ACCOUNT_MANAGER = "account_manager"
-TEAM_PREFIX = "team:"
 # Updates that change nothing do not hide the one that did, among this many.
 _RECENT_UPDATES = 20
 
@@ -93,7 +95,7 @@ class TaskActivities:
                 task = Task(
                     idempotency_key=key,
                     kind=request.kind,
-                    assignee=self._address(request.role, customer),
+                    assignee=await self._address(session, request.role, customer, work=True),
                     customer_id=customer.id if customer else None,
                     complaint_id=await _complaint_pk(session, request.complaint_id),
                     workflow_id=request.workflow_id,
@@ -122,7 +124,8 @@ class TaskActivities:
             tasks = await session.scalars(
                 select(Task).where(
                     Task.workflow_id == request.workflow_id,
-                    Task.status == OPEN,
+                    # Open, or claimed by someone who has not closed it yet.
+                    Task.status.in_(ACTIVE),
                     # A broken-template alert is for whoever fixes templates: it stays
                     # open when the case it came from closes.
                     Task.kind.not_in((NOTIFICATION, MESSAGE_FAILED)),
@@ -196,7 +199,7 @@ class TaskActivities:
         row = Task(
             idempotency_key=key,
             kind=NOTIFICATION,
-            assignee=self._address(request.role, customer),
+            assignee=await self._address(session, request.role, customer, work=False),
             customer_id=customer.id if customer else None,
             complaint_id=await _complaint_pk(session, request.complaint_id),
             workflow_id=request.workflow_id,
@@ -214,15 +217,39 @@ class TaskActivities:
     def _alert_assignee(self) -> str | None:
         return alert_assignee(self.config_path)
 
-    def _address(self, role: str, customer: Customer | None) -> str | None:
+    async def _address(
+        self, session: AsyncSession, role: str, customer: Customer | None, *, work: bool
+    ) -> str | None:
+        """Whom a task (`work`) or a staff email is for.
+
+        A customer without an account manager gets one from the sales roster (recorded
+        on the customer; the notice that follows tells them); without a sales roster the
+        service team calls instead. A team's task goes to one member of its roster, by
+        the team's strategy; a team's email goes to the team's address.
+        """
         staff = self._config().staff
+        teams = load_teams_config(self.config_path.parent / TEAMS_FILE_NAME)
         if role == ACCOUNT_MANAGER:
-            # No account manager on file: the service team calls instead.
-            if customer is not None and customer.account_manager:
-                return customer.account_manager
+            if customer is not None:
+                manager = await account_manager(session, customer, teams=teams, now=activity_now())
+                if manager is not None:
+                    return manager.address
             return staff.teams.get("service") or staff.manager
-        if role.startswith(TEAM_PREFIX):
+        if role.startswith(TEAM_PREFIX) and not work:
             return staff.teams.get(role.removeprefix(TEAM_PREFIX))
+        if role.startswith((TEAM_PREFIX, PERSON_PREFIX)):
+            try:
+                found = await resolve_target(
+                    session,
+                    role,
+                    customer=customer,
+                    teams=teams,
+                    now=activity_now(),
+                    fallback_teams=staff.teams,
+                )
+            except AssignmentError as error:
+                raise ApplicationError(str(error), non_retryable=True) from error
+            return found.address if found is not None else None
         if role in ("agent", "supervisor", "manager"):
             return staff.level(role)
         raise ApplicationError(f"unknown staff role {role!r}", non_retryable=True)

@@ -2,8 +2,10 @@
 
 A complaint opened on Friday evening with a 4-hour response target is due on Monday
 morning, not on Friday night. Public holidays come from the `holidays` package for
-the configured country; operators add their own closed days and make-up working
-days (China moves weekends around Golden Week) in `rules/journeys.yaml`.
+the configured country, and so do the weekend days that country makes working days
+in exchange for a longer holiday (China's 调休: 2026-02-14 and 02-28 around the Spring
+Festival, 09-20 and 10-10 around National Day); operators add their own closed days and
+working days in `rules/journeys.yaml`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,27 @@ import holidays
 _MAX_DAYS_AHEAD = 800
 
 
+@dataclass(frozen=True)
+class _CountryYear:
+    """One country's closed public holidays and make-up working days in one year."""
+
+    closed: frozenset[date]
+    working: frozenset[date]
+
+
 @lru_cache(maxsize=64)
-def _public_holidays(country: str, year: int) -> frozenset[date]:
+def _country_year(country: str, year: int) -> _CountryYear:
     try:
-        return frozenset(holidays.country_holidays(country, years=year).keys())
+        # The neighbouring years are populated too: a make-up day can be declared by the
+        # next year's holiday (late December worked for a New Year bridge).
+        calendar = holidays.country_holidays(country, years=(year - 1, year, year + 1))
     except NotImplementedError:  # a country the package does not know
-        return frozenset()
+        return _CountryYear(frozenset(), frozenset())
+    closed = frozenset(day for day in calendar if day.year == year)
+    # `weekend_workdays` lists the weekend days the government moved to working days
+    # (empty for countries that have none).
+    working = frozenset(day for day in calendar.weekend_workdays if day.year == year)
+    return _CountryYear(closed, working)
 
 
 @dataclass(frozen=True)
@@ -42,14 +59,21 @@ class BusinessCalendar:
     working_days: frozenset[date] = field(default_factory=frozenset)
 
     def is_open_day(self, day: date) -> bool:
-        """Whether the team works on this local date at all."""
+        """Whether the team works on this local date at all.
+
+        An operator's own working and closed days decide first; then the country's
+        make-up working days are open even on a weekend, and its public holidays closed.
+        """
         if day in self.working_days:
             return True
-        if day in self.closed_days or day.weekday() not in self.open_weekdays:
+        if day in self.closed_days:
             return False
-        return not (
-            self.holiday_country and day in _public_holidays(self.holiday_country, day.year)
-        )
+        country = _country_year(self.holiday_country, day.year) if self.holiday_country else None
+        if country is not None and day in country.working:
+            return True
+        if day.weekday() not in self.open_weekdays:
+            return False
+        return country is None or day not in country.closed
 
     def add_business_hours(self, start: datetime, hours: float) -> datetime:
         """The instant `hours` working hours after `start` (an aware datetime), in UTC."""

@@ -56,11 +56,15 @@ class Journey:
     templates: Mapping[str, Audience]
     # Whether the journey is about one subject (a complaint) rather than the customer.
     needs_subject: bool = False
+    # Signals staff actions send it, with an argument (careflow/staffwork); not for rules.
+    staff_signals: tuple[str, ...] = ()
 
     @property
     def signals(self) -> tuple[str, ...]:
-        """The signals the journey accepts: those its workflow class handles."""
-        return workflow_signals(self.workflow)
+        """The signals rules may send: those its workflow class handles, but staff's."""
+        return tuple(
+            name for name in workflow_signals(self.workflow) if name not in self.staff_signals
+        )
 
 
 def template_audiences(journeys: Iterable[Journey]) -> dict[str, Audience]:

@@ -45,6 +45,8 @@ What each file decides:
   fallback.
 - `rules/holdout.yaml`: the share of customers held out of each journey, to measure
   what it achieves.
+- `rules/teams.yaml`: team rosters (members, contacts, working hours) and how each
+  team shares its work (round robin or least loaded); account managers for VIPs.
 - `templates/email/<template>/`: each message's subject, text and HTML body, one file
   per locale (`zh-CN`, `en`); `templates/README.md` lists the variables.
 """

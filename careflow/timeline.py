@@ -24,7 +24,15 @@ from careflow.start_outcomes import (
     start_requests,
     start_result,
 )
-from careflow.store import Database, Event, JourneyRecord, OutreachLedger, RuleDecision, Task
+from careflow.store import (
+    Complaint,
+    Database,
+    Event,
+    JourneyRecord,
+    OutreachLedger,
+    RuleDecision,
+    Task,
+)
 from careflow.workflows.registry import JOURNEYS
 
 # The English words of the summaries (`careflow timeline` prints them); the console
@@ -54,6 +62,10 @@ TIMELINE_WORDS = Words(
         "timeline.reason_detail": "{reason}: {detail}",
         "timeline.task": "{kind} for {assignee}: {title}",
         "timeline.task_unassigned": "{kind} for unassigned: {title}",
+        "timeline.task_assigned": "{kind} {task_id} taken by {assignee}",
+        "timeline.task_closed": "{kind} {task_id} {status} by {by}",
+        "timeline.task_closed_outcome": "{kind} {task_id} {status} by {by}: {outcome}",
+        "timeline.complaint_responded": "first response to {complaint_id} by {by}",
     }
 )
 
@@ -63,7 +75,7 @@ class TimelineEntry:
     """One thing that happened; `summary` is English words that also say other languages."""
 
     at: datetime
-    kind: str  # event | decision | journey | message | task
+    kind: str  # event | decision | journey | message | task | response
     summary: Phrase
     details: dict[str, object] = field(default_factory=dict)
 
@@ -196,13 +208,86 @@ async def customer_timeline(
                         title=task.title,
                     ),
                     {
+                        "task_id": task.id,
                         "status": task.status,
                         "due_at": task.due_at.isoformat() if task.due_at else None,
                     },
                 )
             )
+            entries.extend(_task_progress(task))
+        for complaint in await session.scalars(
+            select(Complaint).where(
+                Complaint.customer_id == customer.id, Complaint.responded_at.is_not(None)
+            )
+        ):
+            assert complaint.responded_at is not None
+            entries.append(
+                TimelineEntry(
+                    complaint.responded_at,
+                    "response",
+                    TIMELINE_WORDS(
+                        "timeline.complaint_responded",
+                        complaint_id=complaint.external_id,
+                        by=complaint.responded_by,
+                    ),
+                    {
+                        "complaint_id": complaint.external_id,
+                        "by": complaint.responded_by,
+                        "note": complaint.response_note,
+                    },
+                )
+            )
     entries.sort(key=lambda entry: entry.at)
     return entries
+
+
+def _task_progress(task: Task) -> list[TimelineEntry]:
+    """Who took the task and who closed it, how, when: staff's part of the story."""
+    found: list[TimelineEntry] = []
+    kind = Stored("task_kind", task.kind)
+    if task.assigned_at is not None and task.assignee:
+        found.append(
+            TimelineEntry(
+                task.assigned_at,
+                "task",
+                TIMELINE_WORDS(
+                    "timeline.task_assigned", kind=kind, task_id=task.id, assignee=task.assignee
+                ),
+                {"task_id": task.id, "assignee": task.assignee},
+            )
+        )
+    if task.completed_at is not None and task.closed_by:
+        status = Stored("task_status", task.status)
+        found.append(
+            TimelineEntry(
+                task.completed_at,
+                "task",
+                TIMELINE_WORDS(
+                    "timeline.task_closed_outcome",
+                    kind=kind,
+                    task_id=task.id,
+                    status=status,
+                    by=task.closed_by,
+                    outcome=Stored("task_outcome", task.outcome),
+                )
+                if task.outcome
+                else TIMELINE_WORDS(
+                    "timeline.task_closed",
+                    kind=kind,
+                    task_id=task.id,
+                    status=status,
+                    by=task.closed_by,
+                ),
+                {
+                    "task_id": task.id,
+                    "status": task.status,
+                    "outcome": task.outcome,
+                    "by": task.closed_by,
+                    "note": task.note,
+                },
+            )
+        )
+    return found
 
 
 def _start_result(

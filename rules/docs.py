@@ -215,10 +215,15 @@ then:
   - tag: at-risk                      # tag the customer
   - notify: sales                     # a task for a team named under staff.teams in journeys.yaml
     params: {message: Please call this customer.}
+  - notify: sales                     # ... for one member of the sales roster (teams.yaml),
+    params:                           # due in 4 business hours
+      message: Call this VIP today.
+      assign_to: team:sales           # or account_manager, or person:li.na
+      due_in: 4h                      # business hours (journeys.yaml), or 30m
 ```
 
 A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
-take no params, `notify` only `message`, `template` is not a param (each
+take no params, `notify` only `message`, `assign_to` and `due_in`, `template` is not a param (each
 journey's templates are set per message in `journeys.yaml`), and `occasion` does
 not go with `complaint_escalation` (it is about its complaint). `reenter_after`
 only goes with a rule that starts a journey.

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import cast, get_args
 
+from careflow.assign_targets import due_in_hours, target_problem
 from careflow.rules.errors import Position, RuleError
 from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
 from careflow.rules.intents import IntentAction, ParamValue
@@ -549,6 +550,11 @@ class _FileParser:
                 )
                 ok = False
                 continue
+            wrong = _param_value_problem(action, str(key), value)
+            if wrong is not None:
+                self.error(value_pos, f"param {key!r}: {wrong}")
+                ok = False
+                continue
             unused = _unused_param(action, str(key))
             if unused is None and action == "start" and key == "occasion":
                 unused = self._unused_occasion(item)
@@ -647,13 +653,29 @@ class _FileParser:
 # templates (as variables; `occasion` also names what a greeting is for), so any name
 # goes there except `template`: a journey's templates are set per message in
 # journeys.yaml, and a `template` param used to be checked but never sent. `notify`
-# uses `message` as the task's title; `signal` and `tag` use none.
+# uses `message` as the task's title, `assign_to` for whom it is (careflow/assignment.py)
+# and `due_in` for its due time in business hours; `signal` and `tag` use none.
 _PARAM_USE: dict[str, frozenset[str] | None] = {
     "start": None,
-    "notify": frozenset({"message"}),
+    "notify": frozenset({"message", "assign_to", "due_in"}),
     "signal": frozenset(),
     "tag": frozenset(),
 }
+
+
+def _param_value_problem(action: str, name: str, value: object) -> str | None:
+    """What is wrong with a `notify` param's value whose form careflow checks, if anything."""
+    if action != "notify" or name not in ("assign_to", "due_in"):
+        return None
+    if not isinstance(value, str):
+        return f"expected text, got {describe(value)}"
+    if name == "assign_to":
+        return target_problem(value)
+    try:
+        due_in_hours(value)
+    except ValueError as problem:
+        return str(problem)
+    return None
 
 
 def _unused_param(action: str, name: str) -> str | None:

@@ -78,6 +78,7 @@ JOURNEYS: dict[str, Journey] = {
             workflow=RetentionOfferWorkflow,
             description="Win a customer back: offer, one reminder, then a call for VIPs.",
             workflow_id=_per_rule("retention_offer"),
+            staff_signals=("task_closed",),
         ),
         Journey(
             name="care_message",

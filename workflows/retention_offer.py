@@ -5,11 +5,16 @@ Started for declining purchase frequency or dormancy. The goal is an order: the
 the reminder and before the call, the store is asked too, so an order whose signal
 never came still counts.
 Offer value (by tier and spend) and every timing come from `rules/journeys.yaml`.
+
+Since `call-task-outcome-v1`, the journey waits for the call task's outcome (staff
+complete or cancel it: the `task_closed` signal) until `CALL_OUTCOME_WAIT` after the
+call was due, and ends with it (`call_won_back`, `call_no_answer`, ...); journeys
+started before that replay ending at `call_task` as soon as the task was opened.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -22,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         OrdersSinceInput,
     )
     from careflow.contracts.outreach import MessageStatus
+    from careflow.contracts.tasks import TaskClosed
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.calls import call_activity
     from careflow.workflows.exits import JourneyExits, wait_until
@@ -31,6 +37,20 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.staff import notify_staff, open_task
 
 GOAL_MET = JourneyOutcome.GOAL_MET
+CALL_STEP = "call-task"
+# Patch ids are an API: running journeys replay against them.
+CALL_OUTCOME_PATCH = "call-task-outcome-v1"
+# How long after the call's due time the journey still waits to hear how it went.
+CALL_OUTCOME_WAIT = timedelta(days=14)
+# The journey's outcome for each way staff closed the call task (careflow/staffwork).
+CALL_OUTCOMES = {
+    "won_back": JourneyOutcome.CALL_WON_BACK,
+    "reached": JourneyOutcome.CALL_REACHED,
+    "resolved": JourneyOutcome.CALL_RESOLVED,
+    "no_answer": JourneyOutcome.CALL_NO_ANSWER,
+    "declined": JourneyOutcome.CALL_DECLINED,
+    "other": JourneyOutcome.CALL_DONE,
+}
 
 
 @workflow.defn(name="RetentionOfferWorkflow")
@@ -40,6 +60,7 @@ class RetentionOfferWorkflow(JourneyExits):
     def __init__(self) -> None:
         super().__init__()
         self.ordered = False
+        self.call_closed: TaskClosed | None = None
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> JourneyOutcome:
@@ -80,7 +101,7 @@ class RetentionOfferWorkflow(JourneyExits):
         reason = "A win-back offer and its reminder did not bring the customer back."
         await open_task(
             journey,
-            "call-task",
+            CALL_STEP,
             kind="call",
             role="account_manager",
             title=f"Call customer {journey.customer_id}: win-back offer unanswered",
@@ -94,6 +115,20 @@ class RetentionOfferWorkflow(JourneyExits):
             reason=reason,
             due_at=plan.call_due_at,
         )
+        if not workflow.patched(CALL_OUTCOME_PATCH):
+            return JourneyOutcome.CALL_TASK
+        return await self._call_outcome(plan.call_due_at + CALL_OUTCOME_WAIT)
+
+    async def _call_outcome(self, deadline: datetime) -> JourneyOutcome:
+        """How the call went, as staff closed its task; `call_task` if nobody did in time."""
+        await wait_until(lambda: self.call_closed is not None or self._done(), deadline)
+        closed = self.call_closed
+        if closed is not None:
+            if closed.status == "cancelled":
+                return JourneyOutcome.CALL_CANCELLED
+            return CALL_OUTCOMES.get(closed.outcome or "other", JourneyOutcome.CALL_DONE)
+        if self._done():
+            return self._outcome()
         return JourneyOutcome.CALL_TASK
 
     async def _ordered(self, journey: JourneyInput, since: datetime) -> bool:
@@ -116,3 +151,9 @@ class RetentionOfferWorkflow(JourneyExits):
     @workflow.signal(name="order_placed")
     def order_placed(self) -> None:
         self.ordered = True
+
+    @workflow.signal(name="task_closed")
+    def task_closed(self, closed: TaskClosed) -> None:
+        # Staff closed one of this journey's tasks; only the call task's outcome counts.
+        if closed.step_id == CALL_STEP:
+            self.call_closed = closed

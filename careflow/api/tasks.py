@@ -2,19 +2,19 @@
 
 Call tasks, escalated and reopened complaints, and staff emails are rows of the
 `tasks` table (see activities/tasks.py); this is how staff and dashboards see them.
+Staff act on them with `POST /tasks/{id}/...` (careflow/api/staff.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from careflow.api.state import State
-from careflow.store import Complaint, Customer, Task
+from careflow.staffwork.listing import find_tasks
 
 
 class TaskOut(BaseModel):
@@ -29,6 +29,12 @@ class TaskOut(BaseModel):
     status: str
     created_at: datetime
     completed_at: datetime | None
+    # The staff loop (careflow/staffwork/tasks.py).
+    assigned_at: datetime | None
+    closed_by: str | None
+    outcome: str | None
+    note: str | None
+    overdue: bool
 
 
 router = APIRouter()
@@ -37,44 +43,23 @@ router = APIRouter()
 @router.get("/tasks", response_model=list[TaskOut])
 async def list_tasks(
     state: State,
-    status: str | None = Query(default=None, description="open, done, sent, failed, ..."),
+    status: str | None = Query(
+        default=None, description="open, assigned, done, cancelled, sent, failed, ..."
+    ),
     assignee: str | None = Query(default=None, description="the staff member's address"),
     kind: str | None = Query(default=None, description="call, complaint, escalation, ..."),
     customer_id: str | None = Query(default=None, description="the customer's external id"),
+    overdue: bool = Query(default=False, description="only tasks still to do past their due time"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[TaskOut]:
     """Tasks matching every filter given, newest first."""
-    case = aliased(Complaint)
-    query = (
-        select(Task, Customer.external_id, case.external_id)
-        .outerjoin(Customer, Customer.id == Task.customer_id)
-        .outerjoin(case, case.id == Task.complaint_id)
-        .order_by(Task.created_at.desc(), Task.id.desc())
-        .limit(limit)
+    found = await find_tasks(
+        state.db,
+        status=status,
+        assignee=assignee,
+        kind=kind,
+        customer_id=customer_id,
+        overdue=overdue,
+        limit=limit,
     )
-    if status is not None:
-        query = query.where(Task.status == status)
-    if assignee is not None:
-        query = query.where(Task.assignee == assignee)
-    if kind is not None:
-        query = query.where(Task.kind == kind)
-    if customer_id is not None:
-        query = query.where(Customer.external_id == customer_id)
-    async with state.db.session() as session:
-        rows = (await session.execute(query)).all()
-    return [
-        TaskOut(
-            id=task.id,
-            kind=task.kind,
-            assignee=task.assignee,
-            customer_id=customer,
-            complaint_id=complaint,
-            workflow_id=task.workflow_id,
-            title=task.title,
-            due_at=task.due_at,
-            status=task.status,
-            created_at=task.created_at,
-            completed_at=task.completed_at,
-        )
-        for task, customer, complaint in rows
-    ]
+    return [TaskOut(**asdict(task)) for task in found]

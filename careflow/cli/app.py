@@ -194,4 +194,5 @@ COMMANDS: tuple[Lazy, ...] = (
         "Check that new code can carry on the journeys in flight.",
     ),
     Lazy("users", "careflow.cli.users", "Manage the operations console's users."),
+    Lazy("tasks", "careflow.cli.tasks", "Staff tasks: list, assign, complete."),
 )

@@ -127,6 +127,12 @@ def print_report(report: KpiReport) -> None:
         "resolution time",
         f"mean {_number(c.mean_hours, ' h')}, median {_number(c.median_hours, ' h')}",
     )
+    r = report.first_response
+    care.add_row(
+        "first response",
+        f"{r.within_target} within target, {r.late} late, {r.missed} missed, of {r.with_target}"
+        f" (mean {_number(r.mean_hours, ' h')})",
+    )
     for level, count in report.sla_breaches_by_level.items():
         care.add_row(f"SLA breaches escalated to {level}", str(count))
     console.print(care)

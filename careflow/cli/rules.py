@@ -25,6 +25,7 @@ from careflow.rules.intents import RuleOutcome
 from careflow.rules.phrases import say
 from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
+from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
 
 rules_app = typer.Typer(
     cls=CareflowGroup,
@@ -53,9 +54,9 @@ def check(
     references = build_references(settings)
     # Journeys send templates no rule names, so every template is rendered and every
     # template the journey configuration names must exist, whatever the rules say.
-    journey_problems = journey_template_problems(
-        journey_config_path(paths or [], settings.rules_dir), references.templates_dir
-    )
+    journeys_file = journey_config_path(paths or [], settings.rules_dir)
+    journey_problems = journey_template_problems(journeys_file, references.templates_dir)
+    journey_problems += roster_problems(journeys_file.parent / TEAMS_FILE_NAME)
     language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)
@@ -95,6 +96,15 @@ def _shown_path(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def roster_problems(teams_file: Path) -> list[str]:
+    """Every mistake in the team rosters beside the journeys file (`teams.yaml:LINE:COL:`)."""
+    try:
+        load_teams_config(teams_file)
+    except TeamsConfigError as error:
+        return list(error.problems)
+    return []
 
 
 def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:

@@ -1,6 +1,7 @@
 """Masking customers' personal data for console roles that do not need it (viewers).
 
-Name, email, phone and birthday are personal data; ids, tiers, facts and message
+Name, email, phone and birthday are personal data, and so are staff's notes on tasks
+and complaint responses (free text about the customer); ids, tiers, facts and message
 statuses are not, and stay readable so a viewer can still follow what happened.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-PERSONAL_FIELDS = frozenset({"name", "email", "phone", "birthday"})
+PERSONAL_FIELDS = frozenset({"name", "email", "phone", "birthday", "note"})
 MASK = "•••"
 
 

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from careflow.api.tasks import list_tasks
 from careflow.config_files import ConfigFileError
 from careflow.console import charts
 from careflow.console.audit import recent_audit
@@ -32,6 +31,7 @@ from careflow.console.rulestatus import (
     rules_status,
 )
 from careflow.console.series import Period, Trends, compute_trends
+from careflow.console.staff_actions import customer_work
 from careflow.console.users import list_users
 from careflow.console.web import PREFIX, Visit, render, require
 from careflow.facts import facts_for_customer
@@ -42,6 +42,8 @@ from careflow.kpis import compute_kpis, kpi_settings
 from careflow.rules.conditions import describe
 from careflow.rules.explaining import failure_words
 from careflow.rules.facts import EVENT_TYPES
+from careflow.staffwork.listing import find_tasks
+from careflow.staffwork.states import TASK_OUTCOMES, TASK_STATUSES
 from careflow.store import Consent, Customer
 from careflow.timeline import customer_timeline, message_reason
 
@@ -52,7 +54,6 @@ Admin = Annotated[Visit, Depends(require(Role.ADMIN))]
 
 DEFAULT_DAYS = 30
 MIN_DAYS, MAX_DAYS = 7, 90
-TASK_STATUSES = ("open", "done", "pending", "sent", "failed")
 CONSENT_TOPICS = ("marketing", "care")
 CONSENT_CHANNELS = ("email", "sms")
 
@@ -359,6 +360,8 @@ async def customer_view(
             "problem": problem,
             "topics": CONSENT_TOPICS,
             "channels": CONSENT_CHANNELS,
+            "work": await customer_work(current.api, customer_id),
+            "outcomes": TASK_OUTCOMES,
         },
         status=status,
     )
@@ -439,8 +442,8 @@ async def tasks_page(
     problem = None
     if status and status not in TASK_STATUSES:
         problem, status = current.t("error.status", statuses=", ".join(TASK_STATUSES)), ""
-    tasks = await list_tasks(
-        current.api,
+    tasks = await find_tasks(
+        current.api.db,
         status=status or None,
         assignee=assignee.strip() or None,
         kind=kind.strip() or None,
@@ -457,6 +460,7 @@ async def tasks_page(
             "assignee": assignee,
             "kind": kind,
             "statuses": TASK_STATUSES,
+            "outcomes": TASK_OUTCOMES,
             "problem": problem,
         },
         status=400 if problem else 200,

@@ -364,6 +364,8 @@ def zone_link(request: Request, choice: str) -> str:
 NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
     | {"release_activated", "release_rolled_back"}
+    | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
+    | {"complaint_responded", "complaint_resolved"}
 )
 
 

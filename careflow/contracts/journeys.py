@@ -31,7 +31,15 @@ class JourneyOutcome(StrEnum):
     # Retention offer
     GOAL_MET = "goal_met"
     GOAL_NOT_MET = "goal_not_met"
-    CALL_TASK = "call_task"
+    CALL_TASK = "call_task"  # a call task opened; nobody closed it in time
+    # ... and how staff closed it (careflow/staffwork), behind `call-task-outcome-v1`
+    CALL_WON_BACK = "call_won_back"
+    CALL_REACHED = "call_reached"
+    CALL_RESOLVED = "call_resolved"
+    CALL_NO_ANSWER = "call_no_answer"
+    CALL_DECLINED = "call_declined"
+    CALL_DONE = "call_done"
+    CALL_CANCELLED = "call_cancelled"
     OFFER_SKIPPED = "offer_skipped"
     OFFER_FAILED = "offer_failed"
     OFFER_DEFERRED = "offer_deferred"

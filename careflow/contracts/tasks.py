@@ -62,3 +62,17 @@ NOTIFY_STAFF = ActivityContract(
     name="notify_staff", input=NotifyStaffInput, result=NotifyStaffResult
 )
 CLOSE_TASKS = ActivityContract(name="close_tasks", input=CloseTasksInput, result=CloseTasksResult)
+
+
+# The signal staff actions send to the journey that opened a task, when it is closed.
+TASK_CLOSED = "task_closed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskClosed:
+    """The `task_closed` signal's argument: which of the journey's tasks (its step id),
+    `done` or `cancelled`, and the outcome code staff chose (never their note)."""
+
+    step_id: str
+    status: str
+    outcome: str | None = None

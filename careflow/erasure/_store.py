@@ -14,6 +14,7 @@ from sqlalchemy.sql import FromClause
 from careflow.erasure._files import local_part
 from careflow.erasure._scrub import Scrubber
 from careflow.outreach.envelope import message_id_for
+from careflow.staffwork.states import ACTIVE
 from careflow.store import (
     AuditEntry,
     Base,
@@ -66,7 +67,13 @@ async def erase_rows(
             .values(comment=None)
         )
         await session.execute(
-            update(Complaint).where(Complaint.customer_id == customer_pk).values(subject=None)
+            update(Complaint)
+            .where(Complaint.customer_id == customer_pk)
+            .values(subject=None, response_note=None)
+        )
+        # Staff's notes on the customer's tasks describe them too.
+        await session.execute(
+            update(Task).where(owned(Task.__table__, customer_pk, workflow_ids)).values(note=None)
         )
         await session.execute(
             update(Order).where(Order.customer_id == customer_pk).values(items=None)
@@ -145,7 +152,7 @@ async def close_tasks(
     """Close the customer's open tasks as `erased`; how many were open."""
     result = await session.execute(
         update(Task)
-        .where(owned(Task.__table__, customer_pk, workflow_ids), Task.status == "open")
+        .where(owned(Task.__table__, customer_pk, workflow_ids), Task.status.in_(ACTIVE))
         .values(status=ERASED, completed_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -6,7 +6,7 @@ service-level breaches), `churn`, `retention` (offer conversion against the
 holdout group) and `messages` (sent, deferred, skipped and failed by reason).
 """
 
-from careflow.kpis.care import ComplaintResolution, Satisfaction
+from careflow.kpis.care import ComplaintResolution, FirstResponse, Satisfaction
 from careflow.kpis.churn import TierChurn
 from careflow.kpis.messages import MessageCount
 from careflow.kpis.report import (
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_GOOD_SCORE",
     "ComplaintResolution",
     "ConversionGroup",
+    "FirstResponse",
     "KpiReport",
     "KpiSettings",
     "MessageCount",

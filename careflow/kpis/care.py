@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import and_, case, func, literal, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.facts.pages import epoch_microseconds
@@ -133,3 +133,73 @@ async def sla_breaches(session: AsyncSession, since: datetime, until: datetime) 
 
 def _hours(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
+
+
+# The complaint journey's first task, for the agents, is due at the response target:
+# `<workflow id>/task-agent`, kind `complaint` (workflows/complaint_escalation.py).
+RESPONSE_TASK_KIND = "complaint"
+RESPONSE_TASK_STEP = "/task-agent"
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """Complaints opened in the period that have a response target, and how they met it.
+
+    The response is staff's first response or the resolution, whichever came first
+    (resolving meets every target). `late` were answered after the target, `missed`
+    not at all though the target passed before `until`; a complaint is one or the
+    other at most once, so each is one response breach.
+    """
+
+    with_target: int
+    responded: int
+    within_target: int
+    late: int
+    missed: int
+    mean_hours: float | None
+
+
+async def first_response(session: AsyncSession, since: datetime, until: datetime) -> FirstResponse:
+    """Response targets of the complaints opened in `[since, until)`, as of `until`."""
+    due = Task.due_at
+    responded = case(
+        (
+            and_(Complaint.responded_at.is_not(None), Complaint.resolved_at.is_not(None)),
+            case(
+                (Complaint.responded_at <= Complaint.resolved_at, Complaint.responded_at),
+                else_=Complaint.resolved_at,
+            ),
+        ),
+        else_=func.coalesce(Complaint.responded_at, Complaint.resolved_at),
+    )
+    answered = and_(responded.is_not(None), responded < until)
+    elapsed = epoch_microseconds(responded) - epoch_microseconds(Complaint.opened_at)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(case((answered, 1))),
+                func.count(case((and_(answered, responded <= due), 1))),
+                func.count(case((and_(answered, responded > due), 1))),
+                func.count(case((and_(not_(answered), due < until), 1))),
+                func.avg(case((answered, elapsed / _MICROSECONDS_PER_HOUR))),
+            )
+            .select_from(Complaint)
+            .join(Task, Task.complaint_id == Complaint.id)
+            .where(
+                Complaint.opened_at >= since,
+                Complaint.opened_at < until,
+                Task.kind == RESPONSE_TASK_KIND,
+                Task.idempotency_key.endswith(RESPONSE_TASK_STEP, autoescape=True),
+                due.is_not(None),
+            )
+        )
+    ).one()
+    return FirstResponse(
+        with_target=int(row[0]),
+        responded=int(row[1]),
+        within_target=int(row[2]),
+        late=int(row[3]),
+        missed=int(row[4]),
+        mean_hours=_hours(row[5]),
+    )

@@ -15,8 +15,10 @@ from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_confi
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
 from careflow.kpis.care import (
     ComplaintResolution,
+    FirstResponse,
     Satisfaction,
     complaint_resolution,
+    first_response,
     satisfaction,
     sla_breaches,
 )
@@ -50,6 +52,8 @@ class KpiReport:
     retention_offer: RetentionConversion
     messages_by_status: dict[str, int]
     messages: list[MessageCount]
+    # Response targets of the complaints opened in the period: met, late, missed.
+    first_response: FirstResponse
     # The zone the period's dates were read in (careflow/team_zone.py); times stay UTC.
     timezone: str = "UTC"
 
@@ -108,5 +112,6 @@ async def compute_kpis(
             ),
             messages_by_status=totals_by_status(messages),
             messages=messages,
+            first_response=await first_response(session, since, until),
             timezone=timezone,
         )

@@ -84,6 +84,11 @@ class Complaint(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     resolved_at: Mapped[datetime | None]
+    # The first response by staff (careflow/staffwork/complaints.py): it stops the
+    # response clock. `response_note` is free text, cleared when the customer is erased.
+    responded_at: Mapped[datetime | None]
+    responded_by: Mapped[str | None] = mapped_column(String(64))
+    response_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Consent(Base):
@@ -208,6 +213,13 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # The lifecycle staff drive (careflow/staffwork/tasks.py): when it was last
+    # assigned or claimed, who closed it, with what outcome and note (free text,
+    # cleared when the customer is erased).
+    assigned_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class JourneyRecord(Base):

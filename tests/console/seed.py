@@ -99,6 +99,10 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
             severity="low",
             status="resolved",
             resolved_at=ago(8, 18),
+            # Staff's first response (careflow/staffwork/complaints.py).
+            responded_at=ago(8, 22),
+            responded_by="otto",
+            response_note="Called back, refund agreed",
         )
         session.add_all([complaint, resolved])
         await session.flush()
@@ -327,6 +331,12 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
                 created_at=created,
             )
 
+        def closed_by_staff(row: Task, *, assigned_at: datetime, completed_at: datetime) -> Task:
+            """A task someone claimed and completed (careflow/staffwork/tasks.py)."""
+            row.assigned_at, row.completed_at = assigned_at, completed_at
+            row.closed_by, row.outcome, row.note = "lead@care.example", "resolved", "Refund sent"
+            return row
+
         session.add_all(
             [
                 task(
@@ -353,14 +363,18 @@ async def seed_store(db: Database, now: datetime | None = None) -> Seeded:
                     ago(1),
                     now + timedelta(hours=6),
                 ),
-                task(
-                    "complaint_escalation-c-bob-k-2/task-supervisor",
-                    "escalation",
-                    "lead@care.example",
-                    bob,
-                    ago(8, 20),
-                    ago(8, 10),
-                    status="done",
+                closed_by_staff(
+                    task(
+                        "complaint_escalation-c-bob-k-2/task-supervisor",
+                        "escalation",
+                        "lead@care.example",
+                        bob,
+                        ago(8, 20),
+                        ago(8, 10),
+                        status="done",
+                    ),
+                    assigned_at=ago(8, 19),
+                    completed_at=ago(8, 18),
                 ),
                 task(
                     "retention_offer-c-carol/call",

@@ -45,6 +45,10 @@ BUILT_KEYS = [
         for code in ("name", "role", "password", "mismatch", "exists", "unknown", "last_admin")
     ),
     *(f"nav.{page}" for page in ("overview", "rules", "customers", "tasks")),
+    *(
+        f"staff.error.{code}"
+        for code in ("not_found", "closed", "taken", "outcome", "person", "note_long", "due")
+    ),
 ]
 # Parameters of the pages' routes, filled with the seed's ids.
 PATH_VALUES = {"customer_id": "c-alice", "rule_id": "acknowledge-new-complaint"}

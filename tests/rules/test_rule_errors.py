@@ -116,14 +116,28 @@ EXACT_ERRORS = {
             "tag: takes no params; remove it"
         ],
     ),
-    "params of a notify other than message are refused": (
+    "params of a notify other than message, assign_to and due_in are refused": (
         [
             ("- start: retention_offer", "- notify: sales"),
             ("[start retention_offer]", "[notify sales]"),
         ],
         [
             "retention.rules.yaml:14:18: param 'campaign' is not used: notify: takes only "
-            "message; remove it"
+            "assign_to, due_in, message; remove it"
+        ],
+    ),
+    "a notify's assign_to and due_in must be a target and business time": (
+        [
+            ("- start: retention_offer", "- notify: sales"),
+            ("[start retention_offer]", "[notify sales]"),
+            ("{campaign: spring}", "{assign_to: sales, due_in: 4 hours}"),
+        ],
+        [
+            "retention.rules.yaml:14:29: param 'assign_to': expected account_manager, "
+            "team:<name> or person:<name>, not 'sales' (teams and their people are in "
+            "teams.yaml)",
+            "retention.rules.yaml:14:44: param 'due_in': expected business time like 4h or "
+            "30m, not '4 hours'",
         ],
     ),
     "an occasion for a journey about a complaint is refused": (

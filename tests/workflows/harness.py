@@ -225,7 +225,13 @@ def refuse_existing_history(path: Path) -> None:
 
 
 async def add_journey_record(
-    db: Database, workflow_id: str, journey: str, customer_id: str, *, now: datetime
+    db: Database,
+    workflow_id: str,
+    journey: str,
+    customer_id: str,
+    *,
+    now: datetime,
+    subject: str | None = None,
 ) -> None:
     """The row the dispatcher writes when it starts a journey."""
     async with db.session() as session:
@@ -239,6 +245,7 @@ async def add_journey_record(
                 customer_id=customer_pk,
                 rule_id="test-rule",
                 ruleset_hash="h",
+                subject=subject,
                 status="running",
                 started_at=now,
             )

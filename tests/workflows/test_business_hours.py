@@ -124,3 +124,86 @@ def test_sla_table_must_cover_every_severity(tmp_path: Path) -> None:
     path = write_journey_config(tmp_path / "journeys.yaml", drop_low)
     with pytest.raises(JourneyConfigError, match="tier 'vip': severities must be exactly"):
         load_journey_config(path)
+
+
+# China's 2026 make-up working days (调休), which the `holidays` data knows: weekend
+# days staff work in exchange for a longer Spring Festival and National Day.
+CHINA_2026_MAKE_UP_DAYS = [
+    date(2026, 1, 4),
+    date(2026, 2, 14),
+    date(2026, 2, 28),
+    date(2026, 5, 9),
+    date(2026, 9, 20),
+    date(2026, 10, 10),
+]
+CHINA = BusinessCalendar(
+    zone=SHANGHAI,
+    opens=time(9),
+    closes=time(18),
+    open_weekdays=frozenset(range(5)),
+    holiday_country="CN",
+)
+
+
+@pytest.mark.parametrize("day", CHINA_2026_MAKE_UP_DAYS)
+def test_chinas_make_up_working_days_are_open(day: date) -> None:
+    assert day.weekday() >= 5  # each is a Saturday or Sunday
+    assert CHINA.is_open_day(day)
+
+
+def test_spring_festival_2026_closes_the_holiday_and_opens_the_make_up_saturdays() -> None:
+    # Closed: New Year's Eve (Feb 16) to Feb 23 inclusive, with the weekend between.
+    closed = [date(2026, 2, 15) + timedelta(days=n) for n in range(9)]
+    assert [CHINA.is_open_day(day) for day in closed] == [False] * 9
+    # Saturday Feb 14 and Saturday Feb 28 are worked; the Sunday after each is not.
+    assert CHINA.is_open_day(date(2026, 2, 14))
+    assert not CHINA.is_open_day(date(2026, 2, 15))
+    assert CHINA.is_open_day(date(2026, 2, 28))
+    assert not CHINA.is_open_day(date(2026, 3, 1))
+    assert CHINA.is_open_day(date(2026, 2, 24))
+
+
+def test_an_sla_spanning_the_spring_festival_make_up_saturday_counts_it_as_open() -> None:
+    # Friday Feb 13, 17:00 with a 4-hour target: 1 hour on Friday, 3 on Saturday Feb 14.
+    assert CHINA.add_business_hours(local(2026, 2, 13, 17), 4) == local(2026, 2, 14, 12)
+    # Past the Saturday's 9 hours the clock skips the whole holiday to Tuesday Feb 24.
+    assert CHINA.add_business_hours(local(2026, 2, 13, 17), 12) == local(2026, 2, 24, 11)
+    assert CHINA.business_hours_between(local(2026, 2, 13, 18), local(2026, 2, 24, 9)) == 9
+
+
+def test_national_day_2026_closes_the_golden_week_and_opens_the_make_up_days() -> None:
+    golden_week = [date(2026, 10, 1) + timedelta(days=n) for n in range(7)]
+    assert not any(CHINA.is_open_day(day) for day in golden_week)
+    assert CHINA.is_open_day(date(2026, 9, 20))  # Sunday before
+    assert CHINA.is_open_day(date(2026, 10, 10))  # Saturday after
+    assert not CHINA.is_open_day(date(2026, 10, 11))
+    # Opened Friday Oct 9 at 16:00, 8 hours: 2 on Friday, 6 on the make-up Saturday.
+    assert CHINA.add_business_hours(local(2026, 10, 9, 16), 8) == local(2026, 10, 10, 15)
+    # Opened Saturday Sep 19 (closed): the make-up Sunday Sep 20 is the next open day.
+    assert CHINA.add_business_hours(local(2026, 9, 19, 10), 1) == local(2026, 9, 20, 10)
+    # Opened on the eve of Golden Week: Sep 30 then straight to Oct 8.
+    assert CHINA.add_business_hours(local(2026, 9, 30, 17), 2) == local(2026, 10, 8, 10)
+
+
+def test_an_operators_closed_day_wins_over_a_make_up_day() -> None:
+    closed = BusinessCalendar(
+        zone=SHANGHAI,
+        opens=time(9),
+        closes=time(18),
+        open_weekdays=frozenset(range(5)),
+        holiday_country="CN",
+        closed_days=frozenset({date(2026, 2, 14)}),
+    )
+    assert not closed.is_open_day(date(2026, 2, 14))
+
+
+def test_a_country_without_make_up_days_keeps_its_weekends_closed() -> None:
+    us = BusinessCalendar(
+        zone=ZoneInfo("America/New_York"),
+        opens=time(9),
+        closes=time(17),
+        open_weekdays=frozenset(range(5)),
+        holiday_country="US",
+    )
+    assert not us.is_open_day(date(2026, 2, 14))
+    assert not us.is_open_day(date(2026, 7, 3))  # Independence Day observed

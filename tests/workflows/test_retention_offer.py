@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.contracts import JourneyInput
+from careflow.staffwork.tasks import cancel_task, complete_task
 from careflow.store import Customer, Database, Order
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
@@ -207,3 +208,93 @@ async def test_an_order_without_a_signal_still_meets_the_goal(
         assert await handle.result() == "goal_met"  # type: ignore[attr-defined]
     assert subjects(smtp_sink.messages) == ["retention_offer C-7"]
     assert await journey_outcome(db, workflow_id) == ("ended", "goal_met")
+
+
+async def test_a_completed_call_task_ends_the_offer_with_its_outcome(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _start(
+            workflow_env,
+            journey_settings,
+            db,
+            "C-9",
+            tier="vip",
+            account_manager="li.na@shop.example",
+        )
+        # Past the reminder (7 days) and the end of the wait (14 days): the call task opens.
+        await workflow_env.sleep(timedelta(days=15))
+        await smtp_sink.wait_for(3)
+        call = next(task for task in await tasks_of(db, workflow_id) if task.kind == "call")
+        # The journey waits to hear how the call went.
+        assert await journey_outcome(db, workflow_id) == ("running", None)
+        change = await complete_task(
+            db,
+            workflow_env.client,
+            call.id,
+            actor="li.na",
+            person="li.na",
+            outcome="won_back",
+            note="she will order the new season's tea next week",
+        )
+        assert change.journeys_told == (workflow_id,)
+        assert await handle.result() == "call_won_back"  # type: ignore[attr-defined]
+        await save_history(handle, "retention_offer_call_won_back")  # type: ignore[arg-type]
+    assert await journey_outcome(db, workflow_id) == ("ended", "call_won_back")
+
+
+async def test_a_cancelled_call_task_ends_the_offer_as_cancelled(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _start(
+            workflow_env,
+            journey_settings,
+            db,
+            "C-10",
+            tier="vip",
+            account_manager="am@shop.example",
+        )
+        await workflow_env.sleep(timedelta(days=15))
+        await smtp_sink.wait_for(3)
+        call = next(task for task in await tasks_of(db, workflow_id) if task.kind == "call")
+        await cancel_task(db, workflow_env.client, call.id, actor="am", person="am")
+        assert await handle.result() == "call_cancelled"  # type: ignore[attr-defined]
+
+
+async def test_a_vip_without_an_account_manager_gets_one_from_the_sales_roster(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    (journey_config.parent / "teams.yaml").write_text(
+        "teams:\n"
+        "  sales:\n"
+        "    members:\n"
+        "      - {name: li.na, email: li.na@shop.example, hours: '00:00-24:00',\n"
+        "         days: [mon, tue, wed, thu, fri, sat, sun]}\n",
+        encoding="utf-8",
+    )
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _start(workflow_env, journey_settings, db, "C-11", tier="vip")
+        assert await handle.result() == "call_task"  # type: ignore[attr-defined]
+    messages = await smtp_sink.wait_for(3)
+    # The account manager is told, at their own address.
+    assert messages[2]["To"] == "li.na@shop.example"
+    call = next(task for task in await tasks_of(db, workflow_id) if task.kind == "call")
+    assert call.assignee == "li.na@shop.example"
+    async with db.session() as session:
+        manager = await session.scalar(
+            select(Customer.account_manager).where(Customer.external_id == "C-11")
+        )
+    assert manager == "li.na@shop.example"
