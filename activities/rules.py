@@ -71,14 +71,16 @@ class RuleActivities:
                 return EvaluateEventResult(
                     customer_id, subject=subject, not_acted_reason="event is too old to act on"
                 )
-            facts = await facts_for_customer(session, customer_id, decided_at)
+            # A reload reads and compiles files: keep it off the event loop.
+            rulebook = await asyncio.to_thread(self.rulebook.current)
+            facts = await facts_for_customer(
+                session, customer_id, decided_at, derived=rulebook.derived
+            )
             if facts is None:
                 return EvaluateEventResult(
                     customer_id, subject=subject, not_acted_reason="customer unknown"
                 )
             facts.update(event_facts(event.type, event.data))
-            # A reload reads and compiles files: keep it off the event loop.
-            rulebook = await asyncio.to_thread(self.rulebook.current)
             evaluation = await asyncio.to_thread(rulebook.evaluate, facts)
             customer_pk = await session.scalar(
                 select(Customer.id).where(Customer.external_id == customer_id)

@@ -115,8 +115,11 @@ class ScanActivities:
             ).all()
             if not rows:
                 return ScanPageResult(last_customer_pk=None)
-            facts = await compute_facts(session, [pk for pk, _ in rows], request.at)
-        rulebook = await asyncio.to_thread(self.rulebook.current)  # may reload files
+            rulebook = await asyncio.to_thread(self.rulebook.current)  # may reload files
+            # The book's own derived facts: the snapshot holds what its rules name.
+            facts = await compute_facts(
+                session, [pk for pk, _ in rows], request.at, derived=rulebook.derived
+            )
         snapshots = [(pk, external, facts[pk]) for pk, external in rows if pk in facts]
         evaluations = await asyncio.to_thread(_evaluate_all, rulebook, snapshots)
         result = ScanPageResult(last_customer_pk=rows[-1][0], customers=len(rows))

@@ -67,10 +67,18 @@ MODES = get_args(Mode)
 
 
 def parse_ruleset(
-    path: str, content: bytes, references: References
+    path: str,
+    content: bytes,
+    references: References,
+    *,
+    facts: Mapping[str, FactDefinition] = FACTS_BY_NAME,
 ) -> tuple[Ruleset | None, list[RuleError]]:
-    """Parse one rule file; the Ruleset is None when the file is unusable as a whole."""
-    parser = _FileParser(path, references)
+    """Parse one rule file; the Ruleset is None when the file is unusable as a whole.
+
+    `facts` is every fact a rule may name: the built-in ones, and the derived facts
+    of the folder's `derived_facts.yaml` (`DerivedFacts.schema`).
+    """
+    parser = _FileParser(path, references, facts)
     ruleset = parser.parse(content)
     return ruleset, parser.errors
 
@@ -78,9 +86,12 @@ def parse_ruleset(
 class _FileParser:
     """Parses one file, appending to `errors` as it goes."""
 
-    def __init__(self, path: str, references: References) -> None:
+    def __init__(
+        self, path: str, references: References, facts: Mapping[str, FactDefinition]
+    ) -> None:
         self.path = path
         self.references = references
+        self.facts = facts
         self.errors: list[RuleError] = []
 
     def error(self, pos: Position, message: str) -> None:
@@ -308,12 +319,12 @@ class _FileParser:
             elif key == "not":
                 inner = self.condition(value, value_pos)
                 part = NotOf(inner, key_pos) if inner is not None else None
-            elif key in FACTS_BY_NAME:
-                part = self.fact_test(FACTS_BY_NAME[str(key)], value, key_pos, value_pos)
+            elif key in self.facts:
+                part = self.fact_test(self.facts[str(key)], value, key_pos, value_pos)
             else:
                 self.error(
                     key_pos,
-                    f"unknown fact {key!r}{closest(str(key), list(FACTS_BY_NAME) + list(GROUPS))} "
+                    f"unknown fact {key!r}{closest(str(key), list(self.facts) + list(GROUPS))} "
                     "(facts are listed in rules/README.md; groups are all, any, not)",
                 )
                 part = None
@@ -604,14 +615,12 @@ class _FileParser:
         else:
             for name, raw in given_node.items():
                 name_pos = key_position(self.path, given_node, name)
-                if name not in FACTS_BY_NAME:
-                    self.error(
-                        name_pos, f"unknown fact {name!r}{closest(str(name), FACTS_BY_NAME)}"
-                    )
+                if name not in self.facts:
+                    self.error(name_pos, f"unknown fact {name!r}{closest(str(name), self.facts)}")
                     ok = False
                     continue
                 value = self.fact_value(
-                    FACTS_BY_NAME[str(name)], raw, value_position(self.path, given_node, name)
+                    self.facts[str(name)], raw, value_position(self.path, given_node, name)
                 )
                 if value is None:
                     ok = False

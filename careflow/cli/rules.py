@@ -145,19 +145,22 @@ def explain(
     """For every rule: does it fire for this customer, and if not, which condition failed."""
     from careflow.cli.facts import _facts, parse_at
 
-    if event not in EVENT_TYPES:
-        raise typer.BadParameter(f"{event!r}: expected one of {', '.join(EVENT_TYPES)}")
     moment = parse_at(at)
     settings = load_settings()
     try:
         rulebook = load_rule_files(
             rule_files([settings.rules_dir]),
             references=default_references(settings.templates_dir, settings.rules_dir),
+            folder=settings.rules_dir,
         )
     except RuleFileError as error:
         err.print(escape(str(error)))
         raise typer.Exit(1) from None
-    snapshot = asyncio.run(_facts(customer_id, moment))
+    # Declared event types (rules/events.yaml) can be imagined too.
+    events = rulebook.facts["event_type"].values
+    if event not in events:
+        raise typer.BadParameter(f"{event!r}: expected one of {', '.join(events)}")
+    snapshot = asyncio.run(_facts(customer_id, moment, rulebook.derived))
     if snapshot is None:
         err.print(f"[red]no customer {escape(customer_id)!r}[/]")
         raise typer.Exit(1)

@@ -111,9 +111,7 @@ class EventDeclaration(_Strict):
             name: (_python_type(spec), ... if spec.required else None)
             for name, spec in self.properties.items()
         }
-        return create_model(
-            "EventProperties", __base__=_Properties, **fields
-        )
+        return create_model("EventProperties", __base__=_Properties, **fields)
 
 
 def _event_name(name: str) -> str:
