@@ -27,7 +27,7 @@ from careflow.journeys import (
 )
 from careflow.observability.metrics import count_journey_started
 from careflow.pseudonyms import customer_pseudonym
-from careflow.rules.intents import Intent
+from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, Intent
 from careflow.start_outcomes import (
     JourneySpan,
     StartOutcome,
@@ -378,11 +378,19 @@ class DispatchActivities:
             async with self.db.session() as session:
                 if await session.scalar(select(Task.id).where(Task.idempotency_key == key)):
                     return
+                kind, assignee = "notification", intent.team
+                if intent.team == ACCOUNT_MANAGER_TARGET:
+                    # A call for the customer's own account manager; the service team
+                    # calls when none is on file.
+                    manager = await session.scalar(
+                        select(Customer.account_manager).where(Customer.external_id == customer_id)
+                    )
+                    kind, assignee = "call", manager or "service"
                 session.add(
                     Task(
                         idempotency_key=key,
-                        kind="notification",
-                        assignee=intent.team,
+                        kind=kind,
+                        assignee=assignee,
                         customer_id=await _customer_pk(session, customer_id),
                         title=str(intent.params.get("message") or f"rule {intent.rule_id}"),
                         status="open",

@@ -346,7 +346,7 @@ def load_derived_facts(rules_dir: Path) -> DerivedFacts:
     """The derived facts of `rules_dir` (none without the file); DerivedFactsError naming
     every mistake in it, and in `events.yaml`, as `FILE:LINE:COL`."""
     paths = [rules_dir / DERIVED_FACTS_FILE_NAME, rules_dir / EVENTS_FILE_NAME]
-    return _load_cached(tuple(path.resolve() for path in paths), _versions(paths))
+    return _load_cached(tuple(paths), _versions(paths))
 
 
 def _versions(paths: list[Path]) -> tuple[int, ...]:

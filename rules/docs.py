@@ -107,6 +107,15 @@ TRIGGERS = (
         "occasions",
         "vip-birthday-heads-up",
     ),
+    Trigger(
+        "A VIP complains again within a week",
+        "`complaints_last_7d` is a windowed fact written in `rules/derived_facts.yaml` "
+        "(a count of `complaint_opened` within 7 days), used like any built-in fact. "
+        "`notify: account-manager` opens a call task for the customer's own account "
+        "manager (the service team when none is on file).",
+        "complaints",
+        "vip-repeat-complaints-call",
+    ),
 )
 
 TEST_WORDS = {
@@ -259,6 +268,69 @@ examples:
 - Every decision is recorded with the rule id, the facts it matched and the content
   hash of the ruleset that made it.
 
+## Your own events (`events.yaml`)
+
+Besides careflow's six event types (`customer_upserted`, `order_placed`,
+`complaint_opened`, `complaint_resolved`, `survey_answered`, `consent_changed`),
+the systems around you can send any event you declare in `rules/events.yaml`:
+
+```yaml
+events:
+  points_earned:
+    description: Loyalty points credited to the customer.
+    properties:
+      points: {type: number, required: true}
+      reason: {type: enum, values: [purchase, birthday, referral, goodwill, other]}
+```
+
+Property types: `string`, `number`, `integer`, `boolean`, `datetime` (ISO 8601 with
+a UTC offset) and `enum` (with its `values`); `required: true` makes a property
+mandatory. An event with a property that is missing, of the wrong type or not
+declared is refused naming the property (`POST /events` answers 422, `careflow
+import events FILE` names `FILE:ROW: property`); an event of a type declared nowhere
+is refused naming the declared ones. A declared event triggers the rules like a
+built-in one (`event_type: points_earned`), and windowed facts can count and sum it.
+
+## Windowed facts (`derived_facts.yaml`)
+
+Facts you write yourself, over any event, without a developer:
+
+```yaml
+facts:
+  complaints_last_7d:
+    description: Complaints opened in the last 7 days.
+    count: complaint_opened
+    within: 7d
+  high_complaints_last_30d:
+    count: complaint_opened
+    where: {severity: [high, critical]}
+    within: 30d
+  points_balance:
+    sum: points_earned.points
+    within: 365d
+    minus: {sum: points_redeemed.points, within: 365d}
+```
+
+- The aggregate names the event, or one of its properties: `count`, `sum`, `avg`,
+  `min`, `max`, `last` (the newest event's value), `first` (the oldest's). Built-in
+  events: `order_placed` (`amount`, `items`), `complaint_opened` and
+  `complaint_resolved` (`severity`, `channel`), `survey_answered` (`score`); and every
+  event in `events.yaml`, with its properties. `sum`, `avg`, `min` and `max` need a
+  number property.
+- `within: 7d` (or `24h`, `90m`) counts what happened after that long ago, up to and
+  including now; leave it out for all time. `older_than: 335d` leaves out the newest
+  part (points earned 335 to 365 days ago are the ones expiring within 30 days).
+  `where` keeps the events whose properties have the value (or one of the values)
+  given. `minus` subtracts a second count or sum (a balance).
+- Each fact has a type: `count` a whole number, `sum` and `avg` a number, the others
+  the property's type, and rules are checked against it (`points_balance: {is: vip}`
+  is a mistake at its line). `count` and `sum` are 0 when nothing happened in the
+  window; the others are missing then.
+- They are computed like the built-in facts, as of the moment of evaluation: in the
+  daily scan, when an event arrives, in `careflow simulate`, `careflow facts` and
+  `careflow rules explain`. A mistake in the file is `derived_facts.yaml:line:col`
+  in `careflow rules check`, and the running system keeps the last good rules.
+
 ## Worked examples
 
 $triggers
@@ -268,6 +340,14 @@ $triggers
 | fact | type | meaning | values | example |
 |---|---|---|---|---|
 $facts
+
+`event_type` is also any event type declared in `rules/events.yaml`.
+
+### Windowed facts shipped in `derived_facts.yaml`
+
+| fact | type | meaning | values |
+|---|---|---|---|
+$derived
 """
 
 
@@ -280,6 +360,7 @@ def render_readme(rulebook: RuleBook | None = None) -> str:
         journeys=", ".join(f"`{name}`" for name in sorted(registered_journeys())),
         triggers="\n\n".join(_trigger(rulebook, trigger) for trigger in TRIGGERS),
         facts="\n".join(_fact_row(fact) for fact in FACTS),
+        derived="\n".join(_derived_row(fact) for fact in rulebook.derived.definitions.values()),
         max_file_kib=MAX_FILE_BYTES // 1024,
         max_problems=MAX_PROBLEMS,
     )
@@ -313,6 +394,11 @@ def _fact_row(fact: FactDefinition) -> str:
     values = ", ".join(fact.values) if fact.values else (fact.unit or "")
     example = "" if fact.example is None else _example(fact.example)
     return f"| `{fact.name}` | {_type_word(fact)} | {fact.description} | {values} | {example} |"
+
+
+def _derived_row(fact: FactDefinition) -> str:
+    values = ", ".join(fact.values)
+    return f"| `{fact.name}` | {_type_word(fact)} | {fact.description} | {values} |"
 
 
 def _type_word(fact: FactDefinition) -> str:

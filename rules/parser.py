@@ -13,7 +13,7 @@ from typing import cast, get_args
 
 from careflow.rules.errors import Position, RuleError
 from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
-from careflow.rules.intents import IntentAction, ParamValue
+from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, IntentAction, ParamValue
 from careflow.rules.model import (
     NUMERIC_OPERATORS,
     OPERATORS,
@@ -513,11 +513,12 @@ class _FileParser:
         if key == "tag":
             return IntentSpec(action, pos, tag=target, params=params, params_pos=params_pos)
         teams = self.references.teams
-        if teams is not None and target not in teams:
+        if teams is not None and target not in teams and target != ACCOUNT_MANAGER_TARGET:
             self.error(
                 target_pos,
                 f"unknown team {target!r}{closest(target, teams)} (teams with an address "
-                f"under staff.teams in journeys.yaml: {', '.join(sorted(teams))})",
+                f"under staff.teams in journeys.yaml: {', '.join(sorted(teams))}; or "
+                f"{ACCOUNT_MANAGER_TARGET}, the customer's own account manager)",
             )
             return None
         return IntentSpec(action, pos, team=target, params=params, params_pos=params_pos)
