@@ -20,6 +20,7 @@ from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
+from careflow.outreach.suppression import load_suppressions
 from careflow.outreach.templates import TemplateRenderer
 from careflow.rules import LiveRuleBook
 from careflow.staff_alerts import alert_assignee
@@ -50,6 +51,8 @@ def build_journey_activities(
         secret_key=settings.secret_key,
         policy=policy,
         alert_assignee=lambda: alert_assignee(journey_config),
+        # The policy's suppressions, over the rules folder's facts (derived ones too).
+        suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key

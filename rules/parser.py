@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import cast, get_args
 
 from careflow.rules.errors import Position, RuleError
@@ -66,6 +67,10 @@ GROUPS = ("all", "any", "not")
 MODES = get_args(Mode)
 
 
+# A condition names facts only: nothing outside the file to check it against.
+_NO_REFERENCES = References(journeys={}, templates=frozenset(), templates_dir=Path("."))
+
+
 def parse_ruleset(
     path: str,
     content: bytes,
@@ -81,6 +86,16 @@ def parse_ruleset(
     parser = _FileParser(path, references, facts)
     ruleset = parser.parse(content)
     return ruleset, parser.errors
+
+
+def parse_condition(
+    path: str, node: object, pos: Position, *, facts: Mapping[str, FactDefinition] = FACTS_BY_NAME
+) -> tuple[Condition | None, list[RuleError]]:
+    """A condition written in the rule language somewhere else than a rule file (an
+    outreach policy's suppression); every mistake at its line and column in `path`."""
+    parser = _FileParser(path, _NO_REFERENCES, facts)
+    condition = parser.condition(node, pos)
+    return condition, parser.errors
 
 
 class _FileParser:

@@ -49,6 +49,10 @@ def check(
     journey_problems = journey_template_problems(
         journey_config_path(paths or [], settings.rules_dir), references.templates_dir
     )
+    # The outreach policy's suppressions are written in the rule condition language.
+    journey_problems += suppression_problems(
+        journey_config_path(paths or [], settings.rules_dir).parent
+    )
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
@@ -115,6 +119,13 @@ def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
         if (folder / JOURNEY_CONFIG_FILE).is_file():
             return folder / JOURNEY_CONFIG_FILE
     return rules_dir / JOURNEY_CONFIG_FILE
+
+
+def suppression_problems(rules_dir: Path) -> list[str]:
+    """Mistakes in the suppression conditions of the folder's outreach_policy.yaml."""
+    from careflow.outreach.suppression import suppression_problems as problems
+
+    return problems(rules_dir)
 
 
 def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[str]:
