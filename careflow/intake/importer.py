@@ -104,6 +104,13 @@ class EventRow(BaseModel):
         properties = dict(data) if isinstance(data, dict) else {}
         properties.update((key, value) for key, value in raw.items() if key not in base)
         properties.pop("data", None)
+        # An empty cell is "not given": a file mixing event types leaves the columns of
+        # the other types' properties empty.
+        properties = {
+            key: value
+            for key, value in properties.items()
+            if not (isinstance(value, str) and not value.strip())
+        }
         return {**base, "data": properties}
 
     @field_validator("type")
