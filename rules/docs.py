@@ -221,7 +221,12 @@ then:
   - tag: at-risk                      # tag the customer
   - notify: sales                     # a task for a team named under staff.teams in journeys.yaml
     params: {message: Please call this customer.}
+  - notify: account-manager           # a call task for the customer's own account manager
 ```
+
+A `care_message` started with an `occasion` listed under `care_message.occasions`
+in `journeys.yaml` (such as `points_expiring`) sends that occasion's template, with
+the facts listed there (`points_balance`, ...) as its variables.
 
 A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
 take no params, `notify` only `message`, `template` is not a param (each
