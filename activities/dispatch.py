@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.activities.clock import activity_now
-from careflow.assign_targets import due_in_hours
+from careflow.assign_targets import ACCOUNT_MANAGER, due_in_hours
 from careflow.assignment import AssignmentError, resolve_target
 from careflow.contracts.events import DispatchInput, DispatchResult
 from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyInput
@@ -36,7 +36,7 @@ from careflow.journeys import (
 from careflow.observability.metrics import count_journey_started
 from careflow.paths import RULES_DIR
 from careflow.pseudonyms import customer_pseudonym
-from careflow.rules.intents import Intent
+from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, Intent
 from careflow.start_outcomes import (
     JourneySpan,
     StartOutcome,
@@ -368,13 +368,22 @@ class DispatchActivities:
                 if await session.scalar(select(Task.id).where(Task.idempotency_key == key)):
                     return
                 customer = await find_customer(session, customer_id)
+                # `notify: account-manager` is a call for the customer's own account
+                # manager (one from the roster when none is on file, else the service team).
+                calls = intent.team == ACCOUNT_MANAGER_TARGET
                 assignee, due_at = await _notice_assignment(
-                    session, intent, customer, at, self.rules_dir
+                    session,
+                    intent,
+                    customer,
+                    at,
+                    self.rules_dir,
+                    target=ACCOUNT_MANAGER if calls else None,
+                    nobody="service" if calls else intent.team,
                 )
                 session.add(
                     Task(
                         idempotency_key=key,
-                        kind="notification",
+                        kind="call" if calls else "notification",
                         assignee=assignee,
                         customer_id=customer.id if customer else None,
                         title=str(intent.params.get("message") or f"rule {intent.rule_id}"),
@@ -393,16 +402,22 @@ async def _notice_assignment(
     customer: Customer | None,
     at: datetime,
     rules_dir: Path,
+    *,
+    target: str | None,
+    nobody: str | None,
 ) -> tuple[str | None, datetime | None]:
-    """Whom a rule's notification is for and when it is due: `assign_to` (else the team
-    itself) and `due_in` business hours from the trigger (else no due time)."""
+    """Whom a rule's notification is for and when it is due: `target` or `assign_to`
+    (else, or when it finds no one, `nobody`) and `due_in` business hours from the
+    trigger (else no due time)."""
     assert intent.team is not None
-    target = intent.params.get("assign_to")
+    if target is None:
+        named = intent.params.get("assign_to")
+        target = named if isinstance(named, str) else None
     due_in = intent.params.get("due_in")
-    if not isinstance(target, str) and not isinstance(due_in, str):
-        return intent.team, None
+    if target is None and not isinstance(due_in, str):
+        return nobody, None
     journeys = load_journey_config(rules_dir / JOURNEYS_FILE_NAME)
-    assignee: str | None = intent.team
+    assignee: str | None = nobody
     if isinstance(target, str):
         try:
             found = await resolve_target(
@@ -415,7 +430,7 @@ async def _notice_assignment(
             )
         except AssignmentError as error:
             raise ApplicationError(str(error), non_retryable=True) from error
-        assignee = found.address if found is not None else intent.team
+        assignee = found.address if found is not None else nobody
     due_at = None
     if isinstance(due_in, str):
         due_at = journeys.business_hours.calendar().add_business_hours(at, due_in_hours(due_in))

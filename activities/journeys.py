@@ -37,12 +37,15 @@ from careflow.contracts.journeys import (
     SurveyPlan,
 )
 from careflow.contracts.outreach import ParamValue
+from careflow.facts import facts_for_customer, load_facts_config
+from careflow.facts.config import TIERS_FILE_NAME
 from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
 from careflow.intake.apply import find_customer
 from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config
 from careflow.journeys import mark_journey_ended
 from careflow.outreach.links import survey_url
 from careflow.outreach.zones import customer_zone
+from careflow.rules.derived_facts import load_derived_facts
 from careflow.store import Complaint, Customer, Database, Order
 
 BIRTHDAY = "birthday"
@@ -100,10 +103,16 @@ class JourneyActivities:
             customer = await _known_customer(session, request.customer_id)
         zone = customer_zone(customer.timezone)
         today = request.now.astimezone(zone).date()
-        if occasion == BIRTHDAY:
+        params: dict[str, ParamValue]
+        if occasion in settings.occasions:
+            # An occasion operations defined (points about to expire): sent today.
+            template_id, day = settings.occasions[occasion].template, today
+            params = {"occasion": occasion}
+            params |= await self._fact_params(request, settings.occasions[occasion].facts)
+        elif occasion == BIRTHDAY:
             template_id = settings.birthday_template
             birthday = _next_birthday(customer, today)
-            params: dict[str, ParamValue] = {"occasion": BIRTHDAY}
+            params = {"occasion": BIRTHDAY}
             if birthday is None:
                 return CarePlan(
                     template_id=template_id,
@@ -133,6 +142,29 @@ class JourneyActivities:
             send_at=max(send_at, request.now),
             skip_reason=skip_reason,
         )
+
+    async def _fact_params(self, request: PlanInput, names: list[str]) -> dict[str, ParamValue]:
+        """The named facts of the customer as of the plan, for the template (rounded
+        numbers; facts unknown for the customer are left out)."""
+        if not names:
+            return {}
+        rules_dir = self.config_path.parent
+        async with self.db.session() as session:
+            facts = await facts_for_customer(
+                session,
+                request.customer_id,
+                request.now,
+                config=load_facts_config(rules_dir / TIERS_FILE_NAME),
+                derived=load_derived_facts(rules_dir),
+            )
+        values: dict[str, ParamValue] = {}
+        for name in names:
+            value = (facts or {}).get(name)
+            if isinstance(value, float):
+                value = round(value, 2)
+            if isinstance(value, str | int | float | bool):
+                values[name] = value
+        return values
 
     @activity.defn
     async def plan_complaint(self, request: PlanInput) -> ComplaintPlan:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from temporalio import activity
 
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
+from careflow.facts import facts_for_customer
 from careflow.observability.metrics import count_message, timed_send
 from careflow.outreach.context import message_context
 from careflow.outreach.decisions import Action, PolicyDecision, Reason, Topic
@@ -46,6 +47,7 @@ from careflow.outreach.ledger import (
 from careflow.outreach.mailer import Delivery, FlatDelivery, PermanentDeliveryError
 from careflow.outreach.policy import OutreachRequest, decide_outreach
 from careflow.outreach.policy_config import OutreachPolicy
+from careflow.outreach.suppression import Suppressions, suppression_decision
 from careflow.outreach.templates import TemplateProblem, TemplateRenderer
 from careflow.staff_alerts import add_alert, message_failed_task, template_problem_reason
 from careflow.store import Database
@@ -86,11 +88,14 @@ class OutreachActivities:
         policy: Callable[[], OutreachPolicy],
         alert_assignee: Callable[[], str | None] = lambda: None,
         release_id: Callable[[], str | None] = lambda: None,
+        suppressions: Callable[[], Suppressions] | None = None,
     ) -> None:
         # The release whose templates and policy this process serves (careflow/releases/).
         self.release_id = release_id
         # `policy` returns the current operator policy (re-read when its file changes).
         self.policy = policy
+        # The policy's suppressions, their conditions parsed (None: no suppression).
+        self.suppressions = suppressions
         # Who is told when a message's template is broken (see careflow/staff_alerts.py).
         self.alert_assignee = alert_assignee
         self.db = db
@@ -117,6 +122,7 @@ class OutreachActivities:
         topic = Topic(request.topic)
         policy = self.policy()
         release_id = self.release_id()
+        suppressed = await self._suppressed(request, topic, as_of(request.planned_at))
         async with self._deciding_for(request.customer_id, topic):
             prepared = await self.ledger.transaction(
                 partial(
@@ -127,6 +133,7 @@ class OutreachActivities:
                     policy,
                     as_of(request.planned_at),
                     release_id,
+                    suppressed,
                 ),
                 # A transactional message reads no budget, so its read and its record
                 # need no transaction around them (the record never overwrites a
@@ -172,6 +179,23 @@ class OutreachActivities:
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
         return prepared.result
 
+    async def _suppressed(
+        self, request: SendEmailInput, topic: Topic, now: datetime
+    ) -> PolicyDecision | None:
+        """What the policy's suppressions say about this message now, from the customer's
+        facts as of `now` (computed only when a suppression applies to the message)."""
+        if self.suppressions is None or topic is Topic.TRANSACTIONAL:
+            return None
+        suppressions = self.suppressions()
+        rules = suppressions.applying_to(topic, request.template_id)
+        if not rules:
+            return None
+        async with self.db.session() as session:
+            facts = await facts_for_customer(
+                session, request.customer_id, now, derived=suppressions.derived
+            )
+        return None if facts is None else suppression_decision(rules, facts, now)
+
     def _prepare(
         self,
         request: SendEmailInput,
@@ -180,6 +204,7 @@ class OutreachActivities:
         policy: OutreachPolicy,
         now: datetime,
         release_id: str | None,
+        suppressed: PolicyDecision | None,
         connection: Connection,
     ) -> _Prepared:
         """Everything before the SMTP exchange, in one transaction (see `SendLedger`).
@@ -203,7 +228,7 @@ class OutreachActivities:
         )
         if facts.step is not None and facts.step.status in FINAL_STATUSES:
             return _Prepared.stored(facts.step, now)
-        decision = _decide(facts, request, topic, policy, now)
+        decision = _decide(facts, request, topic, policy, now, suppressed)
         message_id = message_id_for(key, self.message_domain)
         message = None
         reason: str | None
@@ -360,8 +385,10 @@ def _decide(
     topic: Topic,
     policy: OutreachPolicy,
     now: datetime,
+    suppressed: PolicyDecision | None = None,
 ) -> PolicyDecision:
-    """Consent, contact budget and quiet hours, as the store stands right before the send."""
+    """Consent, suppression, contact budget and quiet hours, as the store stands right
+    before the send."""
     customer: Recipient | None = facts.recipient
     if customer is None:
         return PolicyDecision.skip(Reason.ERASED, "customer unknown")
@@ -379,6 +406,7 @@ def _decide(
             erased=customer.erased,
             time_zone=customer.timezone,
             history=facts.history,
+            suppressed=suppressed,
         ),
         policy,
         now,

@@ -23,6 +23,7 @@ from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.journey_spec import Journey
 from careflow.outreach.mailer import Delivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
+from careflow.outreach.suppression import load_suppressions
 from careflow.outreach.templates import TemplateRenderer
 from careflow.releases.follower import ReleaseFollower
 from careflow.rules import LiveRuleBook
@@ -57,6 +58,8 @@ def build_journey_activities(
         policy=policy,
         alert_assignee=lambda: alert_assignee(journey_config),
         release_id=release_id,
+        # The policy's suppressions, over the rules folder's facts (derived ones too).
+        suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key

@@ -73,15 +73,17 @@ class RuleActivities:
                     subject=subject,
                     not_acted_reason="event is too old to act on",
                 )
+            # A reload reads and compiles files: keep it off the event loop.
+            rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
             config = self.facts_config() if self.facts_config is not None else None
-            facts = await facts_for_customer(session, customer_id, decided_at, config=config)
+            facts = await facts_for_customer(
+                session, customer_id, decided_at, config=config, derived=rulebook.derived
+            )
             if facts is None:
                 return EvaluateEventResult(
                     customer_id=customer_id, subject=subject, not_acted_reason="customer unknown"
                 )
             facts.update(event_facts(event.type, event.data))
-            # A reload reads and compiles files: keep it off the event loop.
-            rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
             evaluation = stamped(await asyncio.to_thread(rulebook.evaluate, facts), release_id)
             customer_pk = await session.scalar(
                 select(Customer.id).where(Customer.external_id == customer_id)

@@ -103,10 +103,17 @@ class ScanActivities:
             ).all()
             if not rows:
                 return ScanPageResult(last_customer_pk=None)
+            # May reload files; the book's own derived facts: the snapshot holds what its
+            # rules name.
+            rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
             config = self.facts_config() if self.facts_config is not None else None
-            facts = await compute_facts(session, [pk for pk, _ in rows], request.at, config=config)
-        # May reload files.
-        rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
+            facts = await compute_facts(
+                session,
+                [pk for pk, _ in rows],
+                request.at,
+                config=config,
+                derived=rulebook.derived,
+            )
         snapshots = [(pk, external, facts[pk]) for pk, external in rows if pk in facts]
         evaluations = [
             stamped(evaluation, release_id)

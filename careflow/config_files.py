@@ -128,8 +128,8 @@ def load_config_file(
 ) -> Model:
     """The file at `path` as `model`; raises `error` naming every mistake and its line.
 
-    `empty_ok` lets an empty file mean "all defaults"; `columns` names the column too
-    (`FILE:LINE:COL: ...`, as rule files do).
+    `empty_ok` lets an empty file mean "all defaults"; `columns` reports each mistake
+    as `FILE:LINE:COL:` like the rule files (newer files), instead of `FILE:LINE:`.
     """
     path = path.resolve()
     try:
@@ -182,15 +182,15 @@ def describe_validation_errors(
         location = tuple(item["loc"])
         field = ".".join(str(part) for part in location) or "(top level)"
         message = str(item["msg"]).removeprefix("Value error, ")
-        line, col = _position_of(document, location)
+        line, col = position_of(document, location)
         where = f"{line}:{col}" if columns else str(line)
         problems.append(f"{path.name}:{where}: {field}: {message}")
     return problems
 
 
-def _position_of(document: Any, location: tuple[Any, ...]) -> tuple[int, int]:
-    """The 1-based line and column of the deepest key (or list item) of `location` in the
-    YAML."""
+def position_of(document: Any, location: tuple[Any, ...]) -> tuple[int, int]:
+    """The 1-based line and column of the deepest key (or list item) of `location`
+    that exists in the YAML."""
     line, col = 1, 1
     node = document
     for part in location:

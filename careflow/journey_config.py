@@ -143,9 +143,20 @@ class RetentionConfig(_Strict):
         return self
 
 
+class CareOccasionConfig(_Strict):
+    """A care message a rule starts with `params: {occasion: NAME}` (other than a
+    birthday or a holiday): its template, and the facts its template may show."""
+
+    template: str
+    # Facts (built-in or from derived_facts.yaml) given to the template by name, as
+    # they stand when the message is planned (e.g. points_balance).
+    facts: list[str] = Field(default_factory=list)
+
+
 class CareMessageConfig(_Strict):
     birthday_template: str = "birthday_greeting"
     holiday_template: str = "holiday_greeting"
+    occasions: dict[str, CareOccasionConfig] = Field(default_factory=dict)
     send_at_local_hour: int = Field(ge=0, le=23)
     # A greeting later than this many hours after the occasion's day began is not sent.
     latest_after_hours: int = Field(default=24, ge=1)

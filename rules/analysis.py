@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from careflow.rules.conditions import describe_leaf, scalar
 from careflow.rules.errors import RuleError
-from careflow.rules.facts import FACTS_BY_NAME
+from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
 from careflow.rules.model import AllOf, Condition, Leaf, Rule, Ruleset, Scalar
 
 INF = math.inf
@@ -90,9 +90,15 @@ def leaf_domain(leaf: Leaf) -> Domain:
     }[leaf.op]
 
 
+def _definition(fact: str) -> FactDefinition:
+    """The built-in fact's definition; a derived fact (rules/derived_facts.yaml) is
+    analysed as a plain number, which only makes the checks less precise, never wrong."""
+    return FACTS_BY_NAME.get(fact) or FactDefinition(fact, "number", "")
+
+
 def normalised(fact: str, domain: Domain) -> Domain:
     """Whole-number facts get closed whole-number bounds: more_than 5 is at_least 6."""
-    if FACTS_BY_NAME[fact].type != "integer":
+    if _definition(fact).type != "integer":
         return domain
     low, high = domain.low, domain.high
     if math.isfinite(low):
@@ -121,7 +127,7 @@ def _holds(domain: Domain, value: Scalar) -> bool:
 
 def _finite_values(fact: str, domain: Domain) -> frozenset[Scalar] | None:
     """Every present value the domain allows, when that is a finite list."""
-    definition = FACTS_BY_NAME[fact]
+    definition = _definition(fact)
     candidates: frozenset[Scalar] | None = domain.allowed
     if candidates is None and definition.type == "boolean":
         candidates = frozenset({True, False})

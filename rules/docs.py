@@ -110,6 +110,15 @@ TRIGGERS = (
         "occasions",
         "vip-birthday-heads-up",
     ),
+    Trigger(
+        "A VIP complains again within a week",
+        "`complaints_last_7d` is a windowed fact written in `rules/derived_facts.yaml` "
+        "(a count of `complaint_opened` within 7 days), used like any built-in fact. "
+        "`notify: account-manager` opens a call task for the customer's own account "
+        "manager (the service team when none is on file).",
+        "complaints",
+        "vip-repeat-complaints-call",
+    ),
 )
 
 TEST_WORDS = {
@@ -220,7 +229,12 @@ then:
       message: Call this VIP today.
       assign_to: team:sales           # or account_manager, or person:li.na
       due_in: 4h                      # business hours (journeys.yaml), or 30m
+  - notify: account-manager           # a call task for the customer's own account manager
 ```
+
+A `care_message` started with an `occasion` listed under `care_message.occasions`
+in `journeys.yaml` (such as `points_expiring`) sends that occasion's template, with
+the facts listed there (`points_balance`, ...) as its variables.
 
 A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
 take no params, `notify` only `message`, `assign_to` and `due_in`, `template` is not a param (each
@@ -272,6 +286,69 @@ examples:
 - Every decision is recorded with the rule id, the facts it matched, the content
   hash of the ruleset that made it and the release id.
 
+## Your own events (`events.yaml`)
+
+Besides careflow's six event types (`customer_upserted`, `order_placed`,
+`complaint_opened`, `complaint_resolved`, `survey_answered`, `consent_changed`),
+the systems around you can send any event you declare in `rules/events.yaml`:
+
+```yaml
+events:
+  points_earned:
+    description: Loyalty points credited to the customer.
+    properties:
+      points: {type: number, required: true}
+      reason: {type: enum, values: [purchase, birthday, referral, goodwill, other]}
+```
+
+Property types: `string`, `number`, `integer`, `boolean`, `datetime` (ISO 8601 with
+a UTC offset) and `enum` (with its `values`); `required: true` makes a property
+mandatory. An event with a property that is missing, of the wrong type or not
+declared is refused naming the property (`POST /events` answers 422, `careflow
+import events FILE` names `FILE:ROW: property`); an event of a type declared nowhere
+is refused naming the declared ones. A declared event triggers the rules like a
+built-in one (`event_type: points_earned`), and windowed facts can count and sum it.
+
+## Windowed facts (`derived_facts.yaml`)
+
+Facts you write yourself, over any event, without a developer:
+
+```yaml
+facts:
+  complaints_last_7d:
+    description: Complaints opened in the last 7 days.
+    count: complaint_opened
+    within: 7d
+  high_complaints_last_30d:
+    count: complaint_opened
+    where: {severity: [high, critical]}
+    within: 30d
+  points_balance:
+    sum: points_earned.points
+    within: 365d
+    minus: {sum: points_redeemed.points, within: 365d}
+```
+
+- The aggregate names the event, or one of its properties: `count`, `sum`, `avg`,
+  `min`, `max`, `last` (the newest event's value), `first` (the oldest's). Built-in
+  events: `order_placed` (`amount`, `items`), `complaint_opened` and
+  `complaint_resolved` (`severity`, `channel`), `survey_answered` (`score`); and every
+  event in `events.yaml`, with its properties. `sum`, `avg`, `min` and `max` need a
+  number property.
+- `within: 7d` (or `24h`, `90m`) counts what happened after that long ago, up to and
+  including now; leave it out for all time. `older_than: 335d` leaves out the newest
+  part (points earned 335 to 365 days ago are the ones expiring within 30 days).
+  `where` keeps the events whose properties have the value (or one of the values)
+  given. `minus` subtracts a second count or sum (a balance).
+- Each fact has a type: `count` a whole number, `sum` and `avg` a number, the others
+  the property's type, and rules are checked against it (`points_balance: {is: vip}`
+  is a mistake at its line). `count` and `sum` are 0 when nothing happened in the
+  window; the others are missing then.
+- They are computed like the built-in facts, as of the moment of evaluation: in the
+  daily scan, when an event arrives, in `careflow simulate`, `careflow facts` and
+  `careflow rules explain`. A mistake in the file is `derived_facts.yaml:line:col`
+  in `careflow rules check`, and the running system keeps the last good rules.
+
 ## Worked examples
 
 $triggers
@@ -281,6 +358,14 @@ $triggers
 | fact | type | meaning | values | example |
 |---|---|---|---|---|
 $facts
+
+`event_type` is also any event type declared in `rules/events.yaml`.
+
+### Windowed facts shipped in `derived_facts.yaml`
+
+| fact | type | meaning | values |
+|---|---|---|---|
+$derived
 """
 
 
@@ -293,6 +378,7 @@ def render_readme(rulebook: RuleBook, journeys: Iterable[str], *, chinese: bool 
         journeys=", ".join(f"`{name}`" for name in sorted(journeys)),
         triggers="\n\n".join(_trigger(rulebook, trigger, chinese) for trigger in TRIGGERS),
         facts="\n".join(_fact_row(fact, chinese) for fact in FACTS),
+        derived="\n".join(_derived_row(fact) for fact in rulebook.derived.definitions.values()),
         max_file_kib=MAX_FILE_BYTES // 1024,
         max_problems=MAX_PROBLEMS,
     )
@@ -330,6 +416,11 @@ def _fact_row(fact: FactDefinition, chinese: bool = False) -> str:
     kind = docs_zh.TYPE_WORDS[fact.type] if chinese else _type_word(fact)
     meaning = docs_zh.FACTS.get(fact.name, fact.description) if chinese else fact.description
     return f"| `{fact.name}` | {kind} | {meaning} | {values} | {example} |"
+
+
+def _derived_row(fact: FactDefinition) -> str:
+    values = ", ".join(fact.values)
+    return f"| `{fact.name}` | {_type_word(fact)} | {fact.description} | {values} |"
 
 
 def _type_word(fact: FactDefinition) -> str:

@@ -243,4 +243,12 @@ $triggers
 | 事实 | 类型 | 含义 | 取值 | 示例 |
 |---|---|---|---|---|
 $facts
+
+`event_type` 也可以是 `rules/events.yaml` 中声明的任何事件类型。
+
+### `derived_facts.yaml` 中随附的时间窗口事实
+
+| 事实 | 类型 | 含义 | 取值 |
+|---|---|---|---|
+$derived
 """

@@ -12,6 +12,9 @@ from typing import Literal
 
 IntentAction = Literal["start_workflow", "signal_workflow", "tag_customer", "notify_team"]
 ParamValue = str | int | float | bool
+# `notify: account-manager` is a call task for the customer's own account manager
+# (the service team when none is on file), not a team's notification.
+ACCOUNT_MANAGER_TARGET = "account-manager"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from careflow.custom_events import EVENTS_FILE_NAME
+from careflow.rules.derived_facts import DERIVED_FACTS_FILE_NAME
 from careflow.rules.errors import RuleError, RuleFileError
 from careflow.rules.references import References
 from careflow.rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
@@ -67,7 +69,12 @@ class LiveRuleBook:
 
     def _read_signature(self) -> Signature:
         entries: list[tuple[str, int, int]] = []
-        for path in sorted(self.directory.glob(RULE_FILE_PATTERN)):
+        # The derived facts and declared events are part of what the rules are checked
+        # and evaluated with: an edit to either reloads the book as a rule edit does.
+        followed = [*self.directory.glob(RULE_FILE_PATTERN)] + [
+            self.directory / name for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME)
+        ]
+        for path in sorted(followed):
             try:
                 stat = path.stat()
             except FileNotFoundError:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import cast, get_args
 
 from careflow.assign_targets import due_in_hours, target_problem
 from careflow.rules.errors import Position, RuleError
 from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
-from careflow.rules.intents import IntentAction, ParamValue
+from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, IntentAction, ParamValue
 from careflow.rules.model import (
     NUMERIC_OPERATORS,
     OPERATORS,
@@ -67,21 +68,46 @@ GROUPS = ("all", "any", "not")
 MODES = get_args(Mode)
 
 
+# A condition names facts only: nothing outside the file to check it against.
+_NO_REFERENCES = References(journeys={}, templates=frozenset(), templates_dir=Path("."))
+
+
 def parse_ruleset(
-    path: str, content: bytes, references: References
+    path: str,
+    content: bytes,
+    references: References,
+    *,
+    facts: Mapping[str, FactDefinition] = FACTS_BY_NAME,
 ) -> tuple[Ruleset | None, list[RuleError]]:
-    """Parse one rule file; the Ruleset is None when the file is unusable as a whole."""
-    parser = _FileParser(path, references)
+    """Parse one rule file; the Ruleset is None when the file is unusable as a whole.
+
+    `facts` is every fact a rule may name: the built-in ones, and the derived facts
+    of the folder's `derived_facts.yaml` (`DerivedFacts.schema`).
+    """
+    parser = _FileParser(path, references, facts)
     ruleset = parser.parse(content)
     return ruleset, parser.errors
+
+
+def parse_condition(
+    path: str, node: object, pos: Position, *, facts: Mapping[str, FactDefinition] = FACTS_BY_NAME
+) -> tuple[Condition | None, list[RuleError]]:
+    """A condition written in the rule language somewhere else than a rule file (an
+    outreach policy's suppression); every mistake at its line and column in `path`."""
+    parser = _FileParser(path, _NO_REFERENCES, facts)
+    condition = parser.condition(node, pos)
+    return condition, parser.errors
 
 
 class _FileParser:
     """Parses one file, appending to `errors` as it goes."""
 
-    def __init__(self, path: str, references: References) -> None:
+    def __init__(
+        self, path: str, references: References, facts: Mapping[str, FactDefinition]
+    ) -> None:
         self.path = path
         self.references = references
+        self.facts = facts
         self.errors: list[RuleError] = []
 
     def error(self, pos: Position, message: str) -> None:
@@ -309,12 +335,12 @@ class _FileParser:
             elif key == "not":
                 inner = self.condition(value, value_pos)
                 part = NotOf(inner, key_pos) if inner is not None else None
-            elif key in FACTS_BY_NAME:
-                part = self.fact_test(FACTS_BY_NAME[str(key)], value, key_pos, value_pos)
+            elif key in self.facts:
+                part = self.fact_test(self.facts[str(key)], value, key_pos, value_pos)
             else:
                 self.error(
                     key_pos,
-                    f"unknown fact {key!r}{closest(str(key), list(FACTS_BY_NAME) + list(GROUPS))} "
+                    f"unknown fact {key!r}{closest(str(key), list(self.facts) + list(GROUPS))} "
                     "(facts are listed in rules/README.md; groups are all, any, not)",
                 )
                 part = None
@@ -503,11 +529,12 @@ class _FileParser:
         if key == "tag":
             return IntentSpec(action, pos, tag=target, params=params, params_pos=params_pos)
         teams = self.references.teams
-        if teams is not None and target not in teams:
+        if teams is not None and target not in teams and target != ACCOUNT_MANAGER_TARGET:
             self.error(
                 target_pos,
                 f"unknown team {target!r}{closest(target, teams)} (teams with an address "
-                f"under staff.teams in journeys.yaml: {', '.join(sorted(teams))})",
+                f"under staff.teams in journeys.yaml: {', '.join(sorted(teams))}; or "
+                f"{ACCOUNT_MANAGER_TARGET}, the customer's own account manager)",
             )
             return None
         return IntentSpec(action, pos, team=target, params=params, params_pos=params_pos)
@@ -610,14 +637,12 @@ class _FileParser:
         else:
             for name, raw in given_node.items():
                 name_pos = key_position(self.path, given_node, name)
-                if name not in FACTS_BY_NAME:
-                    self.error(
-                        name_pos, f"unknown fact {name!r}{closest(str(name), FACTS_BY_NAME)}"
-                    )
+                if name not in self.facts:
+                    self.error(name_pos, f"unknown fact {name!r}{closest(str(name), self.facts)}")
                     ok = False
                     continue
                 value = self.fact_value(
-                    FACTS_BY_NAME[str(name)], raw, value_position(self.path, given_node, name)
+                    self.facts[str(name)], raw, value_position(self.path, given_node, name)
                 )
                 if value is None:
                     ok = False

@@ -10,13 +10,21 @@ from decimal import Decimal
 from pathlib import Path
 
 from careflow.config_files import OperatorFileTooLarge, read_operator_file
+from careflow.custom_events import EVENTS_FILE_NAME
 from careflow.rules.analysis import impossible_rule, shadowed_rules
 from careflow.rules.compiler import compile_ruleset
 from careflow.rules.conditions import first_failure
+from careflow.rules.derived_facts import (
+    DERIVED_FACTS_FILE_NAME,
+    NO_DERIVED_FACTS,
+    DerivedFacts,
+    DerivedFactsError,
+    load_derived_facts,
+)
 from careflow.rules.engine import CompiledRuleset
 from careflow.rules.errors import RuleError, RuleFileError
 from careflow.rules.explaining import OUTCOME_WORDS
-from careflow.rules.facts import FACTS_BY_NAME
+from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
 from careflow.rules.intents import Evaluation, Intent, RuleOutcome
 from careflow.rules.model import Rule, Ruleset, leaves
 from careflow.rules.parser import parse_ruleset
@@ -39,9 +47,18 @@ class _Loaded:
 class RuleBook:
     """Every ruleset of a rules folder, ready to evaluate. Safe to share between threads."""
 
-    def __init__(self, rulesets: Sequence[Ruleset], content_hash: str) -> None:
+    def __init__(
+        self,
+        rulesets: Sequence[Ruleset],
+        content_hash: str,
+        *,
+        derived: DerivedFacts = NO_DERIVED_FACTS,
+    ) -> None:
         self.hash = content_hash
         self.rulesets = tuple(rulesets)
+        # The folder's derived facts: computed with the built-in ones for every snapshot.
+        self.derived = derived
+        self.facts = derived.schema
         self._loaded = tuple(
             _Loaded(
                 ruleset,
@@ -67,7 +84,8 @@ class RuleBook:
                 for ruleset in self.rulesets
                 for rule in ruleset.rules
                 for leaf in leaves(rule.when)
-            )
+            ),
+            self.facts,
         )
 
     def evaluate(self, facts: Mapping[str, object]) -> Evaluation:
@@ -200,7 +218,10 @@ _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def clean_snapshot(
-    facts: Mapping[str, object], names: Iterable[str] | None = None
+    facts: Mapping[str, object],
+    names: Iterable[str] | None = None,
+    *,
+    schema: Mapping[str, FactDefinition] = FACTS_BY_NAME,
 ) -> dict[str, object]:
     """Known facts (only `names`, if given) with values of their declared type.
 
@@ -208,18 +229,18 @@ def clean_snapshot(
     type is a fault in whatever computed the facts, so it raises TypeError naming
     the fact rather than silently never matching.
     """
-    return _clean(facts, fact_kinds(facts if names is None else names))
+    return _clean(facts, fact_kinds(facts if names is None else names, schema))
 
 
 FactKinds = tuple[tuple[str, str, tuple[type, ...]], ...]
 
 
-def fact_kinds(names: Iterable[str]) -> FactKinds:
+def fact_kinds(
+    names: Iterable[str], facts: Mapping[str, FactDefinition] = FACTS_BY_NAME
+) -> FactKinds:
     """(name, type, plain Python types) of the known facts among `names`."""
     return tuple(
-        (name, FACTS_BY_NAME[name].type, _PLAIN_TYPES[FACTS_BY_NAME[name].type])
-        for name in names
-        if name in FACTS_BY_NAME
+        (name, facts[name].type, _PLAIN_TYPES[facts[name].type]) for name in names if name in facts
     )
 
 
@@ -268,14 +289,32 @@ def load_rulebook(directory: Path, *, references: References) -> RuleBook:
     Raises RuleFileError with every mistake (including failing examples). The
     references come from the process that loads the rules (careflow/rule_references.py).
     """
-    return load_rule_files(rule_files([directory]), references=references)
+    return load_rule_files(rule_files([directory]), references=references, folder=directory)
 
 
-def load_rule_files(files: Sequence[Path], *, references: References) -> RuleBook:
-    """Load, check and compile the given rule files into one RuleBook."""
+def load_rule_files(
+    files: Sequence[Path], *, references: References, folder: Path | None = None
+) -> RuleBook:
+    """Load, check and compile the given rule files into one RuleBook.
+
+    The derived facts (and declared events) the rules may name come from `folder`,
+    by default the folder of the first file.
+    """
     errors: list[RuleError] = []
     rulesets: list[Ruleset] = []
     digest = hashlib.sha256()
+    if folder is None and files:
+        folder = files[0].parent
+    derived = NO_DERIVED_FACTS
+    if folder is not None:
+        try:
+            derived = load_derived_facts(folder)
+        except DerivedFactsError as error:
+            errors += error.errors
+        # What a derived fact means is part of what the rules decide on.
+        for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME):
+            if (folder / name).is_file():
+                digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     for path in files:
         try:
             content = read_operator_file(path)
@@ -286,7 +325,7 @@ def load_rule_files(files: Sequence[Path], *, references: References) -> RuleBoo
             errors.append(RuleError(str(path), 1, 1, str(error)))
             continue
         digest.update(path.name.encode() + b"\0" + content + b"\0")
-        ruleset, file_errors = parse_ruleset(str(path), content, references)
+        ruleset, file_errors = parse_ruleset(str(path), content, references, facts=derived.schema)
         errors += file_errors
         if ruleset is not None:
             rulesets.append(ruleset)
@@ -297,7 +336,7 @@ def load_rule_files(files: Sequence[Path], *, references: References) -> RuleBoo
     # Examples run for every file without other mistakes, so one check shows everything.
     broken = {error.path for error in errors}
     usable = [ruleset for ruleset in rulesets if ruleset.path not in broken]
-    rulebook = RuleBook(usable, digest.hexdigest())
+    rulebook = RuleBook(usable, digest.hexdigest(), derived=derived)
     errors += failing_examples(rulebook)
     if errors:
         raise RuleFileError(errors)

@@ -84,7 +84,12 @@ JOURNEYS: dict[str, Journey] = {
             name="care_message",
             label={"en": "care message", "zh-CN": "关怀消息"},
             settings="care_message",
-            templates={"birthday_greeting": "care", "holiday_greeting": "care"},
+            templates={
+                "birthday_greeting": "care",
+                "holiday_greeting": "care",
+                # Sent for the `points_expiring` occasion (journeys.yaml).
+                "points_expiring": "care",
+            },
             workflow=CareMessageWorkflow,
             description="A birthday or holiday greeting at a friendly local hour.",
             # The dispatcher makes the subject `<occasion>-<year>` from the rule's

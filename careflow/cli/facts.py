@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from careflow.cli.app import app
@@ -16,7 +17,12 @@ from careflow.config import load_settings
 from careflow.facts import Facts, FactsConfigError, facts_for_customer
 from careflow.facts.config import TIERS_FILE_NAME, load_facts_config
 from careflow.intake.records import check_time_range
-from careflow.rules.facts import FACTS_BY_NAME
+from careflow.rules.derived_facts import (
+    NO_DERIVED_FACTS,
+    DerivedFacts,
+    DerivedFactsError,
+    load_derived_facts,
+)
 from careflow.store import create_database
 
 console = Console()
@@ -51,7 +57,11 @@ def facts(
     """The facts the rules see for one customer; facts unknown for them are left out."""
     moment = parse_at(at)
     try:
-        snapshot = asyncio.run(_facts(customer_id, moment))
+        derived = load_derived_facts(load_settings().rules_dir)
+        snapshot = asyncio.run(_facts(customer_id, moment, derived))
+    except DerivedFactsError as error:
+        err.print(escape(str(error)), soft_wrap=True)
+        raise typer.Exit(2) from None
     except FactsConfigError as error:
         err.print(f"[red]{error}[/]")
         raise typer.Exit(2) from None
@@ -64,8 +74,9 @@ def facts(
     table = Table(title=f"facts of {customer_id} at {moment.isoformat(timespec='seconds')}")
     for column in ("fact", "value", "meaning"):
         table.add_column(column)
-    # Schema order groups the facts as the schema documents them (purchases, occasions...).
-    for name, definition in FACTS_BY_NAME.items():
+    # Schema order groups the facts as the schema documents them (purchases, occasions...),
+    # the derived facts of rules/derived_facts.yaml last.
+    for name, definition in derived.schema.items():
         if name in snapshot:
             table.add_row(name, _shown(snapshot[name], definition.unit), definition.description)
     console.print(table)
@@ -79,13 +90,21 @@ def _shown(value: object, unit: str) -> str:
     return f"{value} {unit}" if unit else str(value)
 
 
-async def _facts(customer_id: str, at: datetime, *, rules_dir: Path | None = None) -> Facts | None:
+async def _facts(
+    customer_id: str,
+    at: datetime,
+    derived: DerivedFacts = NO_DERIVED_FACTS,
+    *,
+    rules_dir: Path | None = None,
+) -> Facts | None:
     """The customer's facts; `rules_dir`: whose tiers.yaml (default: the configured one)."""
     config = load_facts_config(rules_dir / TIERS_FILE_NAME) if rules_dir else None
     db = create_database(load_settings().sqlalchemy_url)
     try:
         await db.migrate()
         async with db.session() as session:
-            return await facts_for_customer(session, customer_id, at, config=config)
+            return await facts_for_customer(
+                session, customer_id, at, config=config, derived=derived
+            )
     finally:
         await db.dispose()

@@ -1,4 +1,4 @@
-"""`careflow import customers|orders|complaints|surveys FILE`: bulk load CSV or JSON Lines."""
+"""`careflow import customers|orders|complaints|surveys|events FILE`: load CSV or JSON Lines."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from careflow.rule_impact import (
 )
 from careflow.rule_references import build_references
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
+from careflow.rules.derived_facts import DERIVED_FACTS_FILE_NAME
 from careflow.rules.rulebook import rule_files
 from careflow.store import Database, create_database
 
@@ -133,8 +134,15 @@ def load_rules_or_exit(directory: Path, settings: Settings) -> RuleBook:
     if not files:
         err.print(f"[red]no *.rules.yaml files in {escape(str(directory))}[/]")
         raise typer.Exit(1)
+    # A folder of rule files only (a variant to compare) names the configured folder's
+    # derived facts and declared events, as it uses its other operator files.
+    own = (directory / DERIVED_FACTS_FILE_NAME).is_file()
     try:
-        return load_rule_files(files, references=build_references(settings, rules_dir=directory))
+        return load_rule_files(
+            files,
+            references=build_references(settings, rules_dir=directory),
+            folder=directory if own else settings.rules_dir,
+        )
     except RuleFileError as error:
         for problem in error.errors:
             err.print(escape(str(problem)), highlight=False, soft_wrap=True)

@@ -57,6 +57,8 @@ def check(
     journeys_file = journey_config_path(paths or [], settings.rules_dir)
     journey_problems = journey_template_problems(journeys_file, references.templates_dir)
     journey_problems += roster_problems(journeys_file.parent / TEAMS_FILE_NAME)
+    # The outreach policy's suppressions are written in the rule condition language.
+    journey_problems += suppression_problems(journeys_file.parent)
     language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)
@@ -117,6 +119,13 @@ def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
     return rules_dir / JOURNEY_CONFIG_FILE
 
 
+def suppression_problems(rules_dir: Path) -> list[str]:
+    """Mistakes in the suppression conditions of the folder's outreach_policy.yaml."""
+    from careflow.outreach.suppression import suppression_problems as problems
+
+    return problems(rules_dir)
+
+
 @rules_app.command()
 def explain(
     customer_id: str = typer.Argument(..., help="The business's customer id."),
@@ -131,8 +140,6 @@ def explain(
     """For every rule: does it fire for this customer, and if not, which condition failed."""
     from careflow.cli.facts import _facts, parse_at
 
-    if event not in EVENT_TYPES:
-        raise typer.BadParameter(f"{event!r}: expected one of {', '.join(EVENT_TYPES)}")
     moment = parse_at(at)
     settings = load_settings()
     # The active release when there is one (what every worker evaluates), else the folder.
@@ -142,11 +149,18 @@ def explain(
         rulebook = load_rule_files(
             rule_files([rules_dir]),
             references=folder_references(templates_dir, rules_dir),
+            folder=rules_dir,
         )
     except RuleFileError as error:
         err.print(escape(str(error)))
         raise typer.Exit(1) from None
-    snapshot = asyncio.run(_facts(customer_id, moment, rules_dir=rules_dir if served else None))
+    # Declared event types (rules/events.yaml) can be imagined too.
+    events = rulebook.facts["event_type"].values
+    if event not in events:
+        raise typer.BadParameter(f"{event!r}: expected one of {', '.join(events)}")
+    snapshot = asyncio.run(
+        _facts(customer_id, moment, rulebook.derived, rules_dir=rules_dir if served else None)
+    )
     if snapshot is None:
         err.print(f"[red]no customer {escape(customer_id)!r}[/]")
         raise typer.Exit(1)

@@ -399,7 +399,9 @@ async def explain_page(
         )
     try:
         async with current.api.db.session() as session:
-            snapshot = await facts_for_customer(session, customer_id, moment)
+            snapshot = await facts_for_customer(
+                session, customer_id, moment, derived=status.rulebook.derived
+            )
     except ConfigFileError as error:
         return render(current, "config_error.html.j2", {"problems": [str(error)]}, status=503)
     if snapshot is None:

@@ -3,8 +3,9 @@
 The sample was written as of `AUTHORED_ON`; its dates move forward by however
 long ago that was, so the stories stay true on any day: a VIP whose purchases
 are slowing down, a dormant customer, one whose birthday is today (set on
-loading), a brand-new customer's first order, and complaints, one of them a
-VIP's. History is imported (which never triggers outreach); the events in
+loading), a brand-new customer's first order, complaints, one of them a VIP's
+(whose retention offer the outreach policy then holds back), and loyalty points,
+some of them about to expire. History is imported (which never triggers outreach); the events in
 `data/events.jsonl` are posted as happening now, and a daily scan runs at once,
 so every journey's first message lands in the outbox within a minute (or is
 deferred, visibly, when it is night for the customer). Ids are fixed, so a
@@ -35,11 +36,13 @@ from careflow.workflows.daily_scan import DailyScanWorkflow
 
 AUTHORED_ON = date(2026, 11, 23)
 BIRTHDAY_TODAY = ("demo-c005", "Asia/Shanghai")
-_TIME_COLUMNS = ("created_at", "ordered_at", "opened_at", "resolved_at")
-_IMPORTS: tuple[Literal["customers", "orders", "complaints"], ...] = (
+_TIME_COLUMNS = ("created_at", "ordered_at", "opened_at", "resolved_at", "occurred_at")
+_IMPORTS: tuple[Literal["customers", "orders", "complaints", "events"], ...] = (
     "customers",
     "orders",
     "complaints",
+    # Loyalty points (declared in rules/events.yaml): 王芳 has points about to expire.
+    "events",
 )
 
 

@@ -22,6 +22,7 @@ from careflow.store import (
     Consent,
     Customer,
     CustomerTag,
+    CustomEvent,
     Database,
     Event,
     JourneyRecord,
@@ -57,6 +58,8 @@ async def erase_rows(
         events = await session.execute(
             delete(Event).where(Event.customer_external_id == customer_id)
         )
+        # Declared events' properties may be anything the business sent: gone with the events.
+        await session.execute(delete(CustomEvent).where(CustomEvent.customer_id == customer_pk))
         await session.execute(delete(Consent).where(Consent.customer_id == customer_pk))
         await session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_pk))
         tasks_closed = await close_tasks(session, customer_pk, workflow_ids, now)

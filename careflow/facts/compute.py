@@ -27,6 +27,8 @@ from careflow.facts.pages import epoch_microseconds_of
 from careflow.facts.purchases import PurchaseSummary, purchase_summaries
 from careflow.facts.segments import lifecycle_stage_of, tier_of
 from careflow.facts.service import OpenComplaints, last_csat_scores, open_complaints
+from careflow.facts.windowed import windowed_facts
+from careflow.rules.derived_facts import NO_DERIVED_FACTS, DerivedFacts
 from careflow.store.models import Customer
 
 Facts = dict[str, object]
@@ -43,11 +45,14 @@ async def compute_facts(
     at: datetime,
     *,
     config: FactsConfig | None = None,
+    derived: DerivedFacts = NO_DERIVED_FACTS,
 ) -> dict[int, Facts]:
     """Facts as of `at` for each existing customer among `customer_ids`, by id.
 
     Set-based: a handful of grouped queries per page of up to MAX_IDS_PER_QUERY
-    customers. `config` defaults to `rules/tiers.yaml` (`CAREFLOW_RULES_DIR`).
+    customers. `config` defaults to `rules/tiers.yaml` (`CAREFLOW_RULES_DIR`);
+    `derived` are the windowed facts of `rules/derived_facts.yaml` to add (those of
+    the RuleBook that will read the snapshots: `RuleBook.derived`).
     """
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: facts are computed as of an aware time")
@@ -56,6 +61,10 @@ async def compute_facts(
     for start in range(0, len(customer_ids), MAX_IDS_PER_QUERY):
         page = customer_ids[start : start + MAX_IDS_PER_QUERY]
         facts.update(await _compute_page(session, page, at, config))
+        windowed = await windowed_facts(session, page, at, derived)
+        for customer_id, values in windowed.items():
+            if customer_id in facts:
+                facts[customer_id].update(values)
     return facts
 
 
@@ -65,6 +74,7 @@ async def facts_for_customer(
     at: datetime,
     *,
     config: FactsConfig | None = None,
+    derived: DerivedFacts = NO_DERIVED_FACTS,
 ) -> Facts | None:
     """Facts as of `at` for the customer with this external id; None if unknown."""
     customer_id = await session.scalar(
@@ -72,7 +82,8 @@ async def facts_for_customer(
     )
     if customer_id is None:
         return None
-    return (await compute_facts(session, [customer_id], at, config=config)).get(customer_id)
+    computed = await compute_facts(session, [customer_id], at, config=config, derived=derived)
+    return computed.get(customer_id)
 
 
 async def _compute_page(

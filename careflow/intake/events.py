@@ -30,6 +30,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from careflow.contracts.events import EvaluateEventInput
+from careflow.custom_events import EventDeclarations, load_event_declarations
 from careflow.intake import apply
 from careflow.intake.records import (
     ComplaintFields,
@@ -44,7 +45,7 @@ from careflow.intake.records import (
 )
 from careflow.journeys import running_journeys, signal_journeys
 from careflow.observability.metrics import count_event
-from careflow.store import Database, Event
+from careflow.store import CustomEvent, Database, Event
 from careflow.workflows.customer_event import CustomerEventWorkflow
 from careflow.workflows.ids import event_workflow_id
 from careflow.workflows.registry import JOURNEYS
@@ -77,7 +78,8 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: EventType
+    # A built-in type, or one declared in rules/events.yaml (checked by `_known_type`).
+    type: str = Field(min_length=1, max_length=64)
     customer_id: CustomerId = Field(min_length=1, max_length=128)
     occurred_at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
@@ -89,6 +91,16 @@ class EventIn(BaseModel):
         # PostgreSQL cannot store NUL in text, and no real value contains one.
         if _has_nul(value):
             raise ValueError("text must not contain NUL characters")
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value in EVENT_TYPES:
+            return value  # the built-in six never depend on the operator file
+        declarations = load_event_declarations()
+        if value not in declarations.events:
+            raise ValueError(declarations.unknown_type_message(value))
         return value
 
     @field_validator("event_id")
@@ -111,9 +123,26 @@ class EventIn(BaseModel):
         check_time_range(value)
         return value.astimezone(UTC)
 
-    def validated_data(self) -> BaseModel:
-        """The `data` object checked against its event type; errors name `data.<field>`."""
-        return _DATA_MODELS[self.type].model_validate(self.data)
+    def validated_data(self, declarations: EventDeclarations | None = None) -> BaseModel:
+        """The `data` object checked against its event type; errors name `data.<field>`.
+
+        A declared type's data is checked against `rules/events.yaml` (`declarations`,
+        read from the rules folder when not given).
+        """
+        built_in = _DATA_MODELS.get(self.type)
+        if built_in is not None:
+            return built_in.model_validate(self.data)
+        declarations = declarations or load_event_declarations()
+        declared = declarations.events.get(self.type)
+        if declared is None:
+            # Declared when the body was read, gone from the file since.
+            raise EventTypeUndeclared(declarations.unknown_type_message(self.type))
+        return declared.data_model.model_validate(self.data)
+
+    @property
+    def is_custom(self) -> bool:
+        """Is this an event of a type declared in rules/events.yaml?"""
+        return self.type not in EVENT_TYPES
 
 
 def _has_nul(value: object) -> bool:
@@ -134,6 +163,15 @@ class EventDataError(ValueError):
             {**detail, "loc": ("body", "data", *detail["loc"])} for detail in error.errors()
         ]
         super().__init__(str(error))
+
+
+class EventTypeUndeclared(EventDataError):
+    """The event's type is neither built in nor declared in rules/events.yaml (any more);
+    `.errors` locate it at the body's `type`."""
+
+    def __init__(self, message: str) -> None:
+        self.errors = [{"loc": ("body", "type"), "msg": message, "type": "value_error"}]
+        ValueError.__init__(self, message)
 
 
 class EventIdConflict(ValueError):
@@ -177,7 +215,7 @@ async def record_event(
             async with db.session() as session:
                 if await _stored_as(session, event_id, event, stored_data):
                     return event_id, True
-                changed_fields = await _apply(session, event, data, now)
+                changed_fields = await _apply(session, event, event_id, data, now)
                 if changed_fields:
                     stored_data["changed_fields"] = changed_fields
                 session.add(
@@ -235,10 +273,24 @@ def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[st
 
 
 async def _apply(
-    session: AsyncSession, event: EventIn, data: BaseModel, now: datetime
+    session: AsyncSession, event: EventIn, event_id: str, data: BaseModel, now: datetime
 ) -> list[str]:
     """Write the event's effect; returns the contact fields it changed, if any."""
     at = event.occurred_at
+    if event.is_custom:
+        customer = await apply.ensure_customer(session, event.customer_id, now)
+        # The Event row (added by the caller) carries the same event_id, so the two
+        # are written, or refused as a repeat, together.
+        session.add(
+            CustomEvent(
+                event_id=event_id,
+                customer_id=customer.id,
+                type=event.type,
+                occurred_at=at,
+                properties=data.model_dump(mode="json", exclude_none=True),
+            )
+        )
+        return []
     if isinstance(data, CustomerFields):
         _, changed = await apply.upsert_customer(session, event.customer_id, data, now)
         return changed

@@ -23,24 +23,34 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.custom_events import BUILT_IN_EVENT_TYPES, load_event_declarations
 from careflow.intake import apply
 from careflow.intake.json_values import load_json, printable_location, unusable_value
 from careflow.intake.records import (
     ComplaintFields,
     CustomerFields,
     CustomerId,
+    Identifier,
     MaybeTime,
     OrderFields,
     SurveyFields,
     resolve_time,
 )
-from careflow.store import Complaint, Customer, Database, JourneyRecord, Order, SurveyResponse
+from careflow.store import (
+    Complaint,
+    Customer,
+    CustomEvent,
+    Database,
+    JourneyRecord,
+    Order,
+    SurveyResponse,
+)
 
-ImportKind = Literal["customers", "orders", "complaints", "surveys"]
+ImportKind = Literal["customers", "orders", "complaints", "surveys", "events"]
 # Rows per multi-row INSERT and ids per `IN (...)` lookup: well under the bound
 # parameters SQLite (32766) and asyncpg (32767) accept in one statement.
 BATCH = 1000
@@ -73,11 +83,72 @@ class SurveyRow(SurveyFields):
         return value
 
 
+class EventRow(BaseModel):
+    """One event of a type declared in rules/events.yaml: `event_id`, `type`,
+    `customer_id`, `occurred_at`, and its properties (the other CSV columns, or a JSON
+    row's other keys or its `data` object)."""
+
+    event_id: Identifier = Field(max_length=200)
+    type: str
+    customer_id: CustomerId = Field(min_length=1)
+    occurred_at: MaybeTime = Field(...)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_properties(cls, raw: object) -> object:
+        if not isinstance(raw, dict):
+            return raw
+        base = {key: raw[key] for key in _EVENT_COLUMNS if key in raw}
+        data = raw.get("data")
+        properties = dict(data) if isinstance(data, dict) else {}
+        properties.update((key, value) for key, value in raw.items() if key not in base)
+        properties.pop("data", None)
+        # An empty cell is "not given": a file mixing event types leaves the columns of
+        # the other types' properties empty.
+        properties = {
+            key: value
+            for key, value in properties.items()
+            if not (isinstance(value, str) and not value.strip())
+        }
+        return {**base, "data": properties}
+
+    @field_validator("type")
+    @classmethod
+    def _declared(cls, value: str) -> str:
+        if value in BUILT_IN_EVENT_TYPES:
+            raise ValueError(
+                f"{value!r} is built in: import its records with careflow import "
+                "customers|orders|complaints|surveys"
+            )
+        declarations = load_event_declarations()
+        if value not in declarations.events:
+            raise ValueError(declarations.unknown_type_message(value))
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred(cls, value: datetime | date | None) -> datetime | date:
+        if value is None:
+            raise ValueError("required: when the event happened")
+        return value
+
+    def check_properties(self) -> None:
+        """Check `data` against the type's declared properties (ValidationError naming
+        the property) and keep it as it will be stored."""
+        declared = load_event_declarations().events[self.type]
+        checked = declared.data_model.model_validate(self.data)
+        self.data = checked.model_dump(mode="json", exclude_none=True)
+
+
+_EVENT_COLUMNS = ("event_id", "type", "customer_id", "occurred_at")
+
 ROW_MODELS: dict[str, type[BaseModel]] = {
     "customers": CustomerRow,
     "orders": OrderRow,
     "complaints": ComplaintRow,
     "surveys": SurveyRow,
+    "events": EventRow,
 }
 
 
@@ -176,6 +247,8 @@ def validate_file(
             continue
         try:
             record = model.model_validate(raw)
+            if isinstance(record, EventRow):
+                record.check_properties()
         except ValidationError as error:
             for detail in error.errors():
                 where = ".".join(str(part) for part in detail["loc"]) or "(row)"
@@ -208,6 +281,7 @@ _OWNED_IDS: dict[str, tuple[Any, Any]] = {
     "order_id": (Order.external_id, Order.customer_id),
     "complaint_id": (Complaint.external_id, Complaint.customer_id),
     "workflow_id": (JourneyRecord.workflow_id, JourneyRecord.customer_id),
+    "event_id": (CustomEvent.event_id, CustomEvent.customer_id),
 }
 
 
@@ -312,9 +386,12 @@ def row_key(record: BaseModel) -> tuple[str, str]:
                 record.workflow_id or "",
             )
         )
-    name = {CustomerRow: "customer_id", OrderRow: "order_id", ComplaintRow: "complaint_id"}[
-        type(record)
-    ]
+    name = {
+        CustomerRow: "customer_id",
+        OrderRow: "order_id",
+        ComplaintRow: "complaint_id",
+        EventRow: "event_id",
+    }[type(record)]
     return name, str(getattr(record, name))
 
 
@@ -380,6 +457,8 @@ async def write_records(
             return await _write_orders(session, records, customers, progress)
         if kind == "surveys":
             return await _write_surveys(session, records, customers, progress)
+        if kind == "events":
+            return await _write_events(session, records, customers, progress)
         created = 0
         for count, record in enumerate(records, start=1):
             assert isinstance(record, ComplaintRow)
@@ -544,4 +623,27 @@ async def _write_surveys(
         if key not in stored and (key[3] is None or key[3] not in answered)
     ]
     await _insert(session, SurveyResponse, new, progress, len(rows) - len(new))
+    return len(new), len(rows) - len(new)
+
+
+async def _write_events(
+    session: AsyncSession,
+    records: Sequence[BaseModel],
+    customers: dict[str, Customer],
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    rows = [record for record in records if isinstance(record, EventRow)]
+    stored = await _existing(session, CustomEvent.event_id, [row.event_id for row in rows])
+    new = [
+        {
+            "event_id": row.event_id,
+            "customer_id": customers[row.customer_id].id,
+            "type": row.type,
+            "occurred_at": resolve_time(row.occurred_at, customers[row.customer_id].timezone),
+            "properties": row.data,
+        }
+        for row in rows
+        if row.event_id not in stored and row.occurred_at is not None
+    ]
+    await _insert(session, CustomEvent, new, progress, len(rows) - len(new))
     return len(new), len(rows) - len(new)

@@ -41,6 +41,8 @@ class Reason(StrEnum):
     QUIET_HOURS = "quiet_hours"
     OVER_BUDGET = "over_budget"
     BUDGET_DISABLED = "budget_disabled"
+    # A suppression of outreach_policy.yaml holds (an open complaint, say).
+    SUPPRESSED = "suppressed"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ reason. The checks run in this order because each later one only makes sense if 
 earlier one passed:
 
 1. consent - a skip here is final (see `consent.py`);
+1a. suppression - a condition of the policy over the customer's facts (an open
+   complaint) defers or skips the message (see `suppression.py`);
 2. contact budget - the earliest slot with room, or a skip when the message kind
    says `skip` or the slot is further away than `max_delay_days` (see `budget.py`);
 3. quiet hours in the customer's zone, applied to that slot (see `quiet_hours.py`).
@@ -41,6 +43,9 @@ class OutreachRequest:
     erased: bool = False
     time_zone: str | None = None  # IANA name from the customer's record
     history: Sequence[SentMessage] = ()  # messages sent within at least the budget window
+    # What a suppression of the policy says for this message now, when one holds
+    # (computed from the customer's facts before deciding: see suppression.py).
+    suppressed: PolicyDecision | None = None
 
 
 def decide_outreach(
@@ -55,6 +60,8 @@ def decide_outreach(
     )
     if not consent.allowed:
         return consent
+    if request.suppressed is not None:
+        return request.suppressed
 
     slot = next_budget_slot(request.topic, request.history, now, policy.contact_budget.budget())
     if slot is None:

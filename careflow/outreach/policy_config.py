@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -86,6 +86,38 @@ class ContactBudgetConfig(_Strict):
         )
 
 
+class SuppressionConfig(_Strict):
+    """One suppression: while `when` holds for the customer, their messages of these
+    topics (and templates, when listed) are deferred or skipped.
+
+    `when` is written in the rule condition language over any fact, built-in or
+    derived; it is parsed against the fact schema by `careflow.outreach.suppression`
+    (and `careflow rules check`), which keeps its lines for error messages.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    description: str = ""
+    # Transactional messages (complaint acknowledgements) are never held back.
+    topics: tuple[Literal[Topic.MARKETING, Topic.CARE], ...] = Field(min_length=1)
+    templates: tuple[str, ...] = ()  # only these messages of the topics; none: all of them
+    when: Any
+    action: Literal["defer", "skip"] = "defer"
+    # A deferred message is looked at again after this long (and deferred again while
+    # the condition holds).
+    recheck_after_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+    @field_validator("when")
+    @classmethod
+    def _conditions(cls, value: object) -> object:
+        if not isinstance(value, dict | list) or not value:
+            raise ValueError("expected conditions (fact: test, or all:/any:/not:)")
+        return value
+
+    @property
+    def recheck_after(self) -> timedelta:
+        return timedelta(hours=self.recheck_after_hours)
+
+
 class ConsentConfig(_Strict):
     care: CareConsent = CareConsent.OPT_OUT
 
@@ -128,6 +160,16 @@ class OutreachPolicy(_Strict):
     contact_budget: ContactBudgetConfig
     consent: ConsentConfig = ConsentConfig()
     messages: dict[str, MessageKindConfig] = Field(default_factory=dict)
+    suppression: tuple[SuppressionConfig, ...] = ()
+
+    @field_validator("suppression")
+    @classmethod
+    def _unique_ids(cls, value: tuple[SuppressionConfig, ...]) -> tuple[SuppressionConfig, ...]:
+        ids = [item.id for item in value]
+        repeated = sorted({name for name in ids if ids.count(name) > 1})
+        if repeated:
+            raise ValueError(f"suppression ids must be unique: {', '.join(repeated)}")
+        return value
 
     @field_validator("default_timezone")
     @classmethod

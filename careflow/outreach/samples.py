@@ -74,6 +74,7 @@ _EXTRAS: Mapping[str, Mapping[str, object]] = {
     "retention_reminder": {"offer": _OFFER},
     "birthday_greeting": {"offer": _OFFER},
     "holiday_greeting": {"holiday": "spring_festival"},
+    "points_expiring": {"points_balance": 750, "points_expiring_30d": 800, "offer": _OFFER},
     "staff_escalation": {
         "staff": {"name": "李娜", "email": "li.na@example.com"},
         "case": _CASE,

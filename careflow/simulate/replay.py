@@ -174,7 +174,9 @@ async def _scan(
         ).all()
         for first in range(0, len(customers), MAX_IDS_PER_QUERY):
             page = customers[first : first + MAX_IDS_PER_QUERY]
-            facts = await compute_facts(session, [pk for pk, _ in page], at, config=config)
+            facts = await compute_facts(
+                session, [pk for pk, _ in page], at, config=config, derived=rulebook.derived
+            )
             snapshots = [(external, facts[pk]) for pk, external in page if pk in facts]
             evaluations = await asyncio.to_thread(_evaluate_scan, rulebook, snapshots)
             evaluated += [
@@ -197,7 +199,11 @@ async def _events(
     """Events at one instant: each customer's facts then, plus the event's own facts."""
     async with db.session() as session:
         facts = await compute_facts(
-            session, sorted({t.customer_pk for t in triggers}), triggers[0].at, config=config
+            session,
+            sorted({t.customer_pk for t in triggers}),
+            triggers[0].at,
+            config=config,
+            derived=rulebook.derived,
         )
     return [
         (

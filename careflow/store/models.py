@@ -153,6 +153,24 @@ class Event(Base):
     data: Mapped[dict[str, Any]]
 
 
+class CustomEvent(Base):
+    """An event of a type declared in `rules/events.yaml`, with its checked properties:
+    what windowed facts (`rules/derived_facts.yaml`) count and sum."""
+
+    __tablename__ = "custom_events"
+    __table_args__ = (
+        # Windowed facts read one type's events of a page of customers within a window.
+        Index("ix_custom_events_type_customer_time", "type", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    properties: Mapped[dict[str, Any]]
+
+
 class RuleDecision(Base):
     """Audit of a rule evaluation: which ruleset (by content hash) decided what, and why."""
 

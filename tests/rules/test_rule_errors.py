@@ -400,7 +400,8 @@ def test_unknown_team(tmp_path: Path) -> None:
         load_rulebook(tmp_path, references=references)
     assert [str(error).replace(f"{tmp_path}/", "") for error in raised.value.errors] == [
         "retention.rules.yaml:13:17: unknown team 'salse'; did you mean 'sales'? (teams with "
-        "an address under staff.teams in journeys.yaml: sales, service)"
+        "an address under staff.teams in journeys.yaml: sales, service; or account-manager, "
+        "the customer's own account manager)"
     ]
 
 

@@ -37,6 +37,8 @@ from careflow.timeline import customer_timeline
 
 CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+# The derived facts and declared events the shipped rules name.
+OPERATOR_FACT_FILES = (SHIPPED / "derived_facts.yaml", SHIPPED / "events.yaml")
 START = date(1997, 10, 1)
 # Enough customers for every shipped journey kind the history triggers, few enough
 # that a test runs in seconds.
@@ -255,7 +257,7 @@ async def test_a_moved_threshold_changes_exactly_the_customers_between(
 ) -> None:
     other_dir = tmp_path / "other"
     other_dir.mkdir()
-    for path in SHIPPED.glob(RULE_FILE_PATTERN):
+    for path in [*SHIPPED.glob(RULE_FILE_PATTERN), *OPERATOR_FACT_FILES]:
         shutil.copy(path, other_dir / path.name)
     retention = other_dir / "retention.rules.yaml"
     text_ = retention.read_text(encoding="utf-8")

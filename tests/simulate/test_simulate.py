@@ -30,6 +30,8 @@ from careflow.store import Customer, Database, Order
 
 CDNOW = Path(__file__).resolve().parents[1] / "facts" / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "rules"
+# The derived facts and declared events the shipped rules name.
+OPERATOR_FACT_FILES = (SHIPPED / "derived_facts.yaml", SHIPPED / "events.yaml")
 START = date(1997, 10, 1)
 SCAN = time(6)
 
@@ -134,7 +136,7 @@ async def test_a_moved_threshold_differs_by_the_customers_between(
 ) -> None:
     other_dir = tmp_path / "other"
     other_dir.mkdir()
-    for path in SHIPPED.glob(RULE_FILE_PATTERN):
+    for path in [*SHIPPED.glob(RULE_FILE_PATTERN), *OPERATOR_FACT_FILES]:
         shutil.copy(path, other_dir / path.name)
     retention = other_dir / "retention.rules.yaml"
     text = retention.read_text(encoding="utf-8")
@@ -188,7 +190,7 @@ def test_cli_report_compare_and_json(
     monkeypatch.setenv("CAREFLOW_HOME", str(tmp_path / "var"))
     other_dir = tmp_path / "other"
     other_dir.mkdir()
-    for path in SHIPPED.glob(RULE_FILE_PATTERN):
+    for path in [*SHIPPED.glob(RULE_FILE_PATTERN), *OPERATOR_FACT_FILES]:
         shutil.copy(path, other_dir / path.name)
     retention = other_dir / "retention.rules.yaml"
     text = retention.read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ activation history, and the release id on decisions, journeys and messages
 (careflow/releases/)
 
 Revision ID: 0008_rule_releases
-Revises: 0006_task_lifecycle
+Revises: 0007_custom_events
 Create Date: 2026-12-02 15:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from careflow.store.types import UtcDateTime
 
 
 revision = '0008_rule_releases'
-down_revision = '0006_task_lifecycle'
+down_revision = '0007_custom_events'
 branch_labels = None
 depends_on = None
 
