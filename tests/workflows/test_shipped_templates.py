@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
 from careflow.contracts import JourneyInput
-from careflow.store import Customer, Database, Event
+from careflow.store import Complaint, Customer, Database, Event
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
@@ -65,6 +66,13 @@ async def test_every_journey_message_renders_from_the_shipped_templates(
         await smtp_sink.wait_for(8)
         await complaint.signal("survey_answered", 1)
         assert await complaint.result() == "reopened"
+        # The shipped outreach policy holds offers back while a complaint is open and
+        # for 7 days after its resolution: the case is closed, and a week passes.
+        async with db.session() as session:
+            case = await session.scalar(select(Complaint).where(Complaint.external_id == "CS-90"))
+            assert case is not None
+            case.status, case.resolved_at = "resolved", await workflow_env.get_current_time()
+        await workflow_env.sleep(timedelta(days=7, hours=1))
         offer = await workflow_env.client.start_workflow(
             RetentionOfferWorkflow.run,
             JourneyInput(customer_id="C-90", rule_id="dormant", ruleset_hash="h"),
