@@ -228,6 +228,18 @@ CHECK_MESSAGES: list[Entry] = [
         "param {key}: expected text, a number or true/false, got {got}",
         "参数 {key}：应为文本、数字或 true/false，实际为 {got}",
     ),
+    # notify's assign_to and due_in (careflow/assign_targets.py)
+    Entry(
+        "param {key}: expected account_manager, team:<name> or person:<name>, not {value} "
+        "(teams and their people are in teams.yaml)",
+        "参数 {key}：应为 account_manager、team:<团队名> 或 person:<人名>，实际为 {value}"
+        "（团队及其成员在 teams.yaml 中）",
+    ),
+    Entry(
+        "param {key}: expected business time like 4h or 30m, not {value}",
+        "参数 {key}：应为工作时长，例如 4h 或 30m，实际为 {value}",
+    ),
+    Entry("param {key}: expected text, got {got}", "参数 {key}：应为文本，实际为 {got}"),
     Entry(
         "param 'occasion' is not used: {journey} is about the event's own subject (its "
         "complaint); remove it",

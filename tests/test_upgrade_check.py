@@ -125,9 +125,12 @@ async def start_journeys(
             task_queue=settings.task_queue,
         )
         offers.append(handle.id)
+    # The complaint is another customer's: the shipped outreach policy holds back the
+    # offer of a customer with an open complaint.
+    await add_customer(db, "u-2", tier="vip", now=now)
     complaint = EventIn(
         type="complaint_opened",
-        customer_id="u-0",
+        customer_id="u-2",
         occurred_at=now,
         data={"complaint_id": "k-1", "severity": "high"},
         event_id=new_id("e"),
@@ -168,7 +171,7 @@ async def test_upgrade_check_passes_unchanged_code_and_names_the_journeys_a_chan
     assert "safe to roll the workers" in unchanged.stdout
     # <escaped workflow id>.<run id>.json, each a history the replay tests can load
     saved_ids = {unquote(path.name.rsplit(".", 2)[0]) for path in saved.glob("*.json")}
-    journey = complaint_workflow_id(customer_pseudonym(settings.secret_key, "u-0"), "k-1")
+    journey = complaint_workflow_id(customer_pseudonym(settings.secret_key, "u-2"), "k-1")
     assert saved_ids == {*offers, event_workflow, journey}
     for path in saved.glob("*.json"):
         assert WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")).events

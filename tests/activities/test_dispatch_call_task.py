@@ -13,7 +13,7 @@ from careflow.holdout import HoldoutConfig
 from careflow.intake.apply import upsert_customer
 from careflow.intake.records import CustomerFields
 from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, Intent
-from careflow.store import Database, Task
+from careflow.store import Customer, Database, Task
 from careflow.workflows.registry import JOURNEYS
 
 
@@ -28,7 +28,7 @@ def call(rule: str) -> Intent:
     )
 
 
-async def test_the_account_manager_gets_a_call_task_once_and_service_when_none(
+async def test_the_account_manager_gets_a_call_task_once_and_one_is_assigned_when_none(
     db: Database, workflow_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
@@ -47,12 +47,20 @@ async def test_the_account_manager_gets_a_call_task_once_and_service_when_none(
     )
     for customer in ("vip-1", "vip-1", "vip-2"):
         result = await dispatcher.dispatch(
-            DispatchInput(customer, [call("vip-repeat-complaints-call")], at=now)
+            DispatchInput(
+                customer_id=customer, intents=[call("vip-repeat-complaints-call")], at=now
+            )
         )
         assert result.notified == [ACCOUNT_MANAGER_TARGET]
     async with db.session() as session:
         tasks = (await session.scalars(select(Task).order_by(Task.id))).all()
+        assigned = await session.scalar(
+            select(Customer.account_manager).where(Customer.external_id == "vip-2")
+        )
+    # vip-2 had no account manager: one from the shipped sales roster (teams.yaml) is
+    # recorded on the customer and gets the call.
+    assert assigned is not None
     assert [(task.kind, task.assignee, task.title) for task in tasks] == [
         ("call", "zhang.min@example.com", "Please call them today."),
-        ("call", "service", "Please call them today."),
+        ("call", assigned, "Please call them today."),
     ]

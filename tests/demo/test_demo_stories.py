@@ -17,6 +17,7 @@ from careflow.outreach.decisions import Action, Topic
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.suppression import load_suppressions, suppression_decision
 from careflow.paths import RULES_DIR
+from careflow.rule_references import shipped_references
 from careflow.rules.rulebook import load_rulebook
 from careflow.store import CustomEvent, Database
 
@@ -27,7 +28,7 @@ async def test_demo_points_and_the_coupon_after_a_complaint(db: Database, tmp_pa
     for kind in _IMPORTS:
         report = await import_file(db, files[kind], kind)
         assert not report.problems, report.problems
-    rulebook = load_rulebook(RULES_DIR)
+    rulebook = load_rulebook(RULES_DIR, references=shipped_references())
     async with db.session() as session:
         assert len((await session.scalars(select(CustomEvent))).all()) == 4
         wang = await facts_for_customer(session, "demo-c003", now, derived=rulebook.derived)

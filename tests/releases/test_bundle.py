@@ -20,14 +20,17 @@ def test_every_operator_yaml_and_template_is_in_the_release(tmp_path: Path) -> N
     assert "rules/outreach_policy.yaml" in before.files
     assert "templates/email/complaint_ack/subject.en.j2" in before.files
     # A kind of operator file careflow learns later is versioned like the rest ...
-    (rules / "events.yaml").write_text("events: []\n")
+    (rules / "campaigns.yaml").write_text("campaigns: []\n")
     (rules / "segments").mkdir()
     (rules / "segments" / "vip.yml").write_text("segment: vip\n")
     # ... code and editor leftovers are not.
     (rules / "helper.py").write_text("print('code')\n")
     (rules / ".complaints.rules.yaml.swp").write_text("swap")
     after = read_folder(rules, templates)
-    assert set(after.files) - set(before.files) == {"rules/events.yaml", "rules/segments/vip.yml"}
+    assert set(after.files) - set(before.files) == {
+        "rules/campaigns.yaml",
+        "rules/segments/vip.yml",
+    }
     assert after.id != before.id
     # The id is the content: the same files elsewhere are the same release.
     copy = materialize(after, tmp_path / "cache")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from careflow.cli import app
 from careflow.paths import RULES_DIR
+from careflow.rule_references import shipped_references
 from careflow.rules.errors import RuleFileError
 from careflow.rules.rulebook import load_rulebook
 
@@ -72,7 +73,7 @@ def folder(tmp_path: Path, derived: str = DERIVED, rules: str = RULES) -> Path:
 def test_a_derived_fact_used_against_its_type_is_named(tmp_path: Path) -> None:
     rules_dir = folder(tmp_path)
     with pytest.raises(RuleFileError) as error:
-        load_rulebook(rules_dir)
+        load_rulebook(rules_dir, references=shipped_references())
     shown = [str(problem) for problem in error.value.errors]
     assert shown == [
         f"{rules_dir}/loyalty.rules.yaml:21:29: points_last_30d is number: expected a number, "
@@ -82,7 +83,7 @@ def test_a_derived_fact_used_against_its_type_is_named(tmp_path: Path) -> None:
 
 def test_declared_events_and_derived_facts_are_known_to_rules(tmp_path: Path) -> None:
     fixed = RULES.replace("points_last_30d: {is: vip}", "points_last_30d: {at_least: 100}")
-    rulebook = load_rulebook(folder(tmp_path, rules=fixed))
+    rulebook = load_rulebook(folder(tmp_path, rules=fixed), references=shipped_references())
     assert "points_earned" in rulebook.facts["event_type"].values
     fired = rulebook.evaluate(
         {
@@ -130,7 +131,7 @@ def test_mistakes_in_derived_facts_are_named_at_line_and_column(
 ) -> None:
     rules_dir = folder(tmp_path, derived=derived, rules=RULES.split("  - id: points-as-tier")[0])
     with pytest.raises(RuleFileError) as error:
-        load_rulebook(rules_dir)
+        load_rulebook(rules_dir, references=shipped_references())
     shown = [str(problem) for problem in error.value.errors]
     assert any(line.startswith(f"{rules_dir}/{where}") and words in line for line in shown), shown
 
@@ -138,7 +139,7 @@ def test_mistakes_in_derived_facts_are_named_at_line_and_column(
 def test_rules_check_runs_the_shipped_vip_repeat_complaints_example() -> None:
     result = CliRunner().invoke(app, ["rules", "check"], env={"CAREFLOW_RULES_DIR": str(RULES_DIR)})
     assert result.exit_code == 0, result.output
-    rulebook = load_rulebook(RULES_DIR)
+    rulebook = load_rulebook(RULES_DIR, references=shipped_references())
     rule = next(
         rule
         for ruleset in rulebook.rulesets

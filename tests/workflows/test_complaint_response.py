@@ -45,7 +45,12 @@ async def _open(
     )
     handle = await env.client.start_workflow(
         ComplaintEscalationWorkflow.run,
-        JourneyInput(customer, "complaint-new", "h", f"CS-{customer}"),
+        JourneyInput(
+            customer_id=customer,
+            rule_id="complaint-new",
+            ruleset_hash="h",
+            subject=f"CS-{customer}",
+        ),
         id=workflow_id,
         task_queue=settings.task_queue,
     )
