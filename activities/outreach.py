@@ -48,6 +48,8 @@ from careflow.outreach.policy_config import OutreachPolicy
 from careflow.outreach.templates import TemplateProblem, TemplateRenderer
 from careflow.staff_alerts import add_alert, message_failed_task, template_problem_reason
 from careflow.store import Database
+from careflow.webhooks.events import MESSAGE_FAILED as MESSAGE_FAILED_EVENT
+from careflow.webhooks.events import record_event
 
 # The channel this module sends on, as metrics and the ledger name it.
 CHANNEL = "email"
@@ -276,6 +278,14 @@ class OutreachActivities:
                     assignee=self.alert_assignee(),
                     now=now,
                 ),
+            )
+            record_event(
+                connection,
+                MESSAGE_FAILED_EVENT,
+                key,
+                {"message_key": key},
+                customer_pk=None,
+                at=now,
             )
             return _Prepared(SendEmailResult(FAILED, None, reason), failed=True)
         if message is None:

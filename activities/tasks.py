@@ -33,9 +33,11 @@ from careflow.staff_alerts import (
     add_alert_async,
     alert_assignee,
     message_failed_task,
+    task_event_data,
     template_problem_reason,
 )
 from careflow.store import Complaint, Customer, Database, Event, Task
+from careflow.webhooks.events import TASK_CREATED, record_event_async
 
 # Task kinds, as the API and the KPIs see them.
 NOTIFICATION = "notification"
@@ -149,6 +151,14 @@ class TaskActivities:
                 session.add(task)
                 await session.flush()
                 task_id = task.id
+                await record_event_async(
+                    session,
+                    TASK_CREATED,
+                    key,
+                    task_event_data(key, team_of(request.role)),
+                    customer_pk=task.customer_id,
+                    at=task.created_at,
+                )
         except IntegrityError:
             # A concurrent attempt created it first.
             async with self.db.session() as session:
@@ -253,6 +263,14 @@ class TaskActivities:
         )
         session.add(row)
         await session.flush()
+        await record_event_async(
+            session,
+            TASK_CREATED,
+            key,
+            task_event_data(key, team_of(request.role)),
+            customer_pk=row.customer_id,
+            at=now,
+        )
         return row
 
     def _alert_assignee(self) -> str | None:
@@ -314,6 +332,11 @@ class TaskActivities:
             row = await session.scalar(select(Task).where(Task.idempotency_key == key))
             assert row is not None
             row.status, row.completed_at = status, activity_now()
+
+
+def team_of(role: str) -> str:
+    """The team (or staff role) whose alerts in `staff_alerts.yaml` a task for `role` goes to."""
+    return role.removeprefix(TEAM_PREFIX)
 
 
 async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:

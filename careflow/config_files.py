@@ -119,18 +119,24 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def load_config_file(
-    path: Path, model: type[Model], error: type[ConfigFileError], *, empty_ok: bool = False
+    path: Path,
+    model: type[Model],
+    error: type[ConfigFileError],
+    *,
+    empty_ok: bool = False,
+    columns: bool = False,
 ) -> Model:
     """The file at `path` as `model`; raises `error` naming every mistake and its line.
 
-    `empty_ok` lets an empty file mean "all defaults".
+    `empty_ok` lets an empty file mean "all defaults"; `columns` names the column
+    too (`FILE:LINE:COL:`), for files whose entries share lines.
     """
     path = path.resolve()
     try:
         modified = os.stat(path).st_mtime_ns
     except FileNotFoundError:
         raise error(path, ["file not found"]) from None
-    loaded = _load_cached(path, modified, model, empty_ok)
+    loaded = _load_cached(path, modified, model, empty_ok, columns)
     if isinstance(loaded, tuple):
         raise error(path, list(loaded))
     assert isinstance(loaded, model)
@@ -139,7 +145,7 @@ def load_config_file(
 
 @lru_cache(maxsize=32)
 def _load_cached(
-    path: Path, _modified: int, model: type[BaseModel], empty_ok: bool
+    path: Path, _modified: int, model: type[BaseModel], empty_ok: bool, columns: bool = False
 ) -> BaseModel | tuple[str, ...]:
     """The validated model, or the problems; cached per file version (its mtime)."""
     try:
@@ -153,8 +159,9 @@ def _load_cached(
     try:
         document = parse_operator_yaml(text)
     except MarkedYAMLError as problem:
-        line, _col, what = yaml_problem(problem)
-        return (f"{path.name}:{line}: not valid YAML: {what}",)
+        line, col, what = yaml_problem(problem)
+        where = f"{line}:{col}" if columns else str(line)
+        return (f"{path.name}:{where}: not valid YAML: {what}",)
     except YAMLError as problem:
         return (f"{path.name}:1: not valid YAML: {bounded(str(problem))}",)
     if document is None and empty_ok:
@@ -162,17 +169,24 @@ def _load_cached(
     try:
         return model.model_validate(document)
     except ValidationError as problem:
-        return tuple(describe_validation_errors(path, document, problem))
+        return tuple(describe_validation_errors(path, document, problem, columns=columns))
 
 
-def describe_validation_errors(path: Path, document: Any, error: ValidationError) -> list[str]:
-    """Each validation error as `FILE:LINE: field.path: message`."""
+def describe_validation_errors(
+    path: Path, document: Any, error: ValidationError, *, columns: bool = False
+) -> list[str]:
+    """Each validation error as `FILE:LINE: field.path: message` (`FILE:LINE:COL:` with
+    `columns`)."""
     problems = []
     for item in error.errors():
         location = tuple(item["loc"])
         field = ".".join(str(part) for part in location) or "(top level)"
         message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{path.name}:{_line_of(document, location)}: {field}: {message}")
+        if columns:
+            where = ":".join(map(str, _position_of(document, location)))
+        else:
+            where = str(_line_of(document, location))
+        problems.append(f"{path.name}:{where}: {field}: {message}")
     return problems
 
 
@@ -187,3 +201,22 @@ def _line_of(document: Any, location: tuple[Any, ...]) -> int:
         line = lc.key(part)[0] + 1
         node = node[part]
     return line
+
+
+def _position_of(document: Any, location: tuple[Any, ...]) -> tuple[int, int]:
+    """The 1-based line and column of the deepest key (or list item) of `location`
+    that exists in the YAML."""
+    line, col = 1, 1
+    node = document
+    for part in location:
+        lc = getattr(node, "lc", None)
+        if lc is None:
+            break
+        if isinstance(node, dict) and part in node:
+            line, col = (value + 1 for value in lc.key(part))
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            line, col = (value + 1 for value in lc.item(part))
+        else:
+            break
+        node = node[part]
+    return line, col

@@ -32,6 +32,8 @@ class References:
     # Journeys about the triggering event's subject (a complaint): an `occasion` param
     # cannot name what they are about, so it would be ignored.
     subject_journeys: frozenset[str] = frozenset()
+    # Endpoints of webhooks.yaml a `webhook:` action may name; None: not checked.
+    webhooks: frozenset[str] | None = None
 
 
 def registered_journeys() -> dict[str, tuple[str, ...]]:
@@ -84,6 +86,21 @@ def staff_teams(rules_dir: Path) -> frozenset[str] | None:
         return None
 
 
+def webhook_endpoints(rules_dir: Path) -> frozenset[str] | None:
+    """Endpoint names in the folder's webhooks.yaml; None when it is broken (its own
+    check reports that). No file: no endpoints."""
+    from careflow.webhooks.config import (
+        WEBHOOKS_FILE_NAME,
+        WebhooksConfigError,
+        load_webhooks_config,
+    )
+
+    try:
+        return frozenset(load_webhooks_config(rules_dir / WEBHOOKS_FILE_NAME).endpoints)
+    except WebhooksConfigError:
+        return None
+
+
 def default_references(
     templates_dir: Path | None = None, rules_dir: Path | None = None
 ) -> References:
@@ -99,4 +116,5 @@ def default_references(
         templates_dir,
         teams,
         subject_journeys=subject_journeys(),
+        webhooks=webhook_endpoints(rules_dir) if rules_dir is not None else None,
     )

@@ -73,4 +73,5 @@ from careflow.cli import (  # noqa: E402,F401
     simulate,
     upgrade,
     users,
+    webhooks,
 )

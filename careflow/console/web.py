@@ -144,12 +144,14 @@ def mount_console(app: FastAPI) -> None:
     """Add the console to the API app (its ApiState must be set on `app.state.careflow`)."""
     from careflow.console.actions import router as actions_router
     from careflow.console.pages import router as pages_router
+    from careflow.console.webhooks_page import router as webhooks_router
 
     settings = load_settings()
     api: ApiState = app.state.careflow
     app.state.careflow_console = Console(settings, api)
     app.include_router(pages_router)
     app.include_router(actions_router)
+    app.include_router(webhooks_router)
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]
 
 

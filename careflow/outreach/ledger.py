@@ -43,6 +43,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from careflow.outreach.budget import SentMessage
 from careflow.outreach.decisions import Topic
 from careflow.store import Complaint, Consent, Customer, Database, OutreachLedger
+from careflow.webhooks.events import MESSAGE_FAILED, MESSAGE_SENT, record_event
 
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
 # resends with the same Message-ID (the only repeat careflow allows, after a crash).
@@ -299,6 +300,15 @@ def _record_outcome(
     if status == SENT:
         values["sent_at"] = now
     connection.execute(_OUTCOME, values)
+    # Subscribers hear of it from the same transaction (careflow/webhooks/events.py).
+    record_event(
+        connection,
+        MESSAGE_SENT if status == SENT else MESSAGE_FAILED,
+        key,
+        {"message_key": key},
+        customer_pk=None,
+        at=now,
+    )
 
 
 _OUTCOME = update(OutreachLedger).where(OutreachLedger.idempotency_key == bindparam("step_key"))
@@ -359,10 +369,9 @@ class _AsyncLedger:
     async def record_outcome(
         self, key: str, status: str, reason: str | None, now: datetime
     ) -> None:
-        # One UPDATE: one round trip to the server, inside the SMTP exchange's turn.
+        # The UPDATE and its outbound event commit together.
         await self.transaction(
-            partial(_record_outcome, key=key, status=status, reason=reason, now=now),
-            atomic=False,
+            partial(_record_outcome, key=key, status=status, reason=reason, now=now)
         )
 
     async def close(self) -> None:

@@ -8,7 +8,10 @@ polling, lets running activities finish, then exits.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 
@@ -28,6 +31,7 @@ from careflow.runtime.service import (
     warn_if_secret_key_is_local,
 )
 from careflow.store import Database
+from careflow.webhooks.dispatcher import WebhookDispatcher
 from careflow.worker import create_worker
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,33 @@ def start_worker(
     return create_worker(client, settings, db=db, delivery=delivery)
 
 
+def capture_secret(secret_key: str) -> str:
+    """The Standard Webhooks secret `careflow up` signs `url: capture` deliveries with:
+    derived from CAREFLOW_SECRET_KEY, so a captured file can be verified with it."""
+    digest = hmac.new(secret_key.encode(), b"careflow capture webhooks", hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest).decode()
+
+
+def start_webhook_delivery(
+    settings: Settings,
+    db: Database,
+    stack: contextlib.AsyncExitStack,
+    *,
+    capture_url: str | None = None,
+) -> WebhookDispatcher:
+    """The loop that fans careflow's events out to webhooks and staff robots and
+    delivers them (closed with `stack`); every worker process runs one. With
+    `careflow up`'s `capture_url`, endpoints there are signed with `capture_secret`."""
+    dispatcher = WebhookDispatcher(
+        db,
+        settings.rules_dir,
+        capture_url=capture_url,
+        capture_secret=capture_secret(settings.secret_key) if capture_url else None,
+    )
+    stack.push_async_callback(dispatcher.close)
+    return dispatcher
+
+
 @dataclass
 class WorkerProcess:
     """Everything one `careflow worker` process runs."""
@@ -50,6 +81,7 @@ class WorkerProcess:
     db: Database
     client: Client
     worker: Worker
+    webhooks: WebhookDispatcher
 
 
 async def build_worker_process(
@@ -66,7 +98,8 @@ async def build_worker_process(
     serve_metrics(settings, stack)
     await ensure_daily_scan_schedule(client, settings)
     worker = start_worker(settings, client, db, stack)
-    return WorkerProcess(settings=settings, db=db, client=client, worker=worker)
+    webhooks = start_webhook_delivery(settings, db, stack)
+    return WorkerProcess(settings=settings, db=db, client=client, worker=worker, webhooks=webhooks)
 
 
 async def run_worker_process(settings: Settings) -> None:
@@ -83,5 +116,14 @@ async def run_worker_process(settings: Settings) -> None:
             settings.task_queue,
             process.client.namespace,
         )
-        await run_until_stopped(stop, {"the worker": process.worker.run()}, process.worker.shutdown)
+
+        async def shutdown() -> None:
+            process.webhooks.stop()
+            await process.worker.shutdown()
+
+        await run_until_stopped(
+            stop,
+            {"the worker": process.worker.run(), "webhook delivery": process.webhooks.run()},
+            shutdown,
+        )
     log.info("careflow worker stopped")

@@ -19,10 +19,13 @@ from careflow.store.models import (
     Event,
     JourneyRecord,
     Order,
+    OutboundEvent,
     OutreachLedger,
     RuleDecision,
     SurveyResponse,
     Task,
+    WebhookDelivery,
+    WebhookEndpointState,
 )
 
 __all__ = [
@@ -39,11 +42,14 @@ __all__ = [
     "Event",
     "JourneyRecord",
     "Order",
+    "OutboundEvent",
     "OutreachLedger",
     "RuleDecision",
     "SchemaBehindError",
     "SchemaState",
     "SurveyResponse",
     "Task",
+    "WebhookDelivery",
+    "WebhookEndpointState",
     "create_database",
 ]

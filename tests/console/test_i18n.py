@@ -42,7 +42,7 @@ BUILT_KEYS = [
         f"users.error.{code}"
         for code in ("name", "role", "password", "mismatch", "exists", "unknown", "last_admin")
     ),
-    *(f"nav.{page}" for page in ("overview", "rules", "customers", "tasks")),
+    *(f"nav.{page}" for page in ("overview", "rules", "customers", "tasks", "webhooks")),
 ]
 # Parameters of the pages' routes, filled with the seed's ids.
 PATH_VALUES = {"customer_id": "c-alice", "rule_id": "acknowledge-new-complaint"}
