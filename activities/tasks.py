@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.activities.clock import activity_now
 from careflow.activities.outreach import idempotency_key
+from careflow.config_files import ConfigFileError
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JourneyConfig, load_journey_config
 from careflow.outreach.context import build_message_context
@@ -37,6 +38,7 @@ from careflow.staff_alerts import (
     template_problem_reason,
 )
 from careflow.store import Complaint, Customer, Database, Event, Task
+from careflow.webhooks.config import STAFF_ALERTS_FILE_NAME, load_staff_alerts_config
 from careflow.webhooks.events import TASK_CREATED, record_event_async
 
 # Task kinds, as the API and the KPIs see them.
@@ -45,6 +47,8 @@ NOTIFICATION = "notification"
 OPEN, DONE, PENDING, SENT, FAILED = "open", "done", "pending", "sent", "failed"
 ACCOUNT_MANAGER = "account_manager"
 TEAM_PREFIX = "team:"
+# A notification that went to the team's robots only (staff_alerts.yaml `email: false`).
+ROBOTS_INSTEAD = "sent to the team's robots instead of email"
 # Updates that change nothing do not hide the one that did, among this many.
 _RECENT_UPDATES = 20
 
@@ -201,6 +205,10 @@ class TaskActivities:
             if customer is None or customer.erased_at is not None:
                 row.status, row.completed_at = FAILED, now
                 return NotifyStaffResult("skipped", "customer unknown or erased")
+            if self._robots_instead_of_email(request.role):
+                # The task.created event written with the row reaches the team's robots.
+                row.status, row.completed_at = SENT, now
+                return NotifyStaffResult(SENT, ROBOTS_INSTEAD)
             if not row.assignee:
                 row.status, row.completed_at = FAILED, now
                 return NotifyStaffResult("skipped", f"no address for {request.role}")
@@ -272,6 +280,19 @@ class TaskActivities:
             at=now,
         )
         return row
+
+    def _robots_instead_of_email(self, role: str) -> bool:
+        """Whether staff_alerts.yaml sends this team's notifications to its robots only.
+
+        A broken file keeps email: a notification is never lost to a typo.
+        """
+        path = self.config_path.parent / STAFF_ALERTS_FILE_NAME
+        try:
+            alerts = load_staff_alerts_config(path).teams.get(team_of(role))
+        except ConfigFileError as error:
+            activity.logger.warning("%s; notifying by email", error)
+            return False
+        return alerts is not None and not alerts.email and bool(alerts.robots)
 
     def _alert_assignee(self) -> str | None:
         return alert_assignee(self.config_path)

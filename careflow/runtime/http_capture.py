@@ -86,6 +86,8 @@ def capture_app(outbox: Path) -> FastAPI:
                 },
                 "query": dict(request.query_params),
                 "body": _body(raw),
+                # The exact text the signature covers, to verify it with.
+                "raw_body": raw.decode("utf-8", "replace"),
             },
         )
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
