@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from careflow.channels.checks import sms_problems
 from careflow.cli.app import app
 from careflow.config import load_settings
 from careflow.rules import RuleBook, RuleFileError, load_rule_files
@@ -46,9 +47,10 @@ def check(
     references = default_references(settings.templates_dir, settings.rules_dir)
     # Journeys send templates no rule names, so every template is rendered and every
     # template the journey configuration names must exist, whatever the rules say.
-    journey_problems = journey_template_problems(
-        journey_config_path(paths or [], settings.rules_dir), references.templates_dir
-    )
+    journeys_file = journey_config_path(paths or [], settings.rules_dir)
+    journey_problems = journey_template_problems(journeys_file, references.templates_dir)
+    # SMS templates: rendered, measured in segments and mapped to the provider's codes.
+    journey_problems += sms_problems(journeys_file.parent, references.templates_dir)
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:
