@@ -54,6 +54,7 @@ def create_worker(
     delivery: Delivery,
     rulebook: LiveRuleBook | None = None,
     task_queue: str | None = None,
+    capture_url: str | None = None,
 ) -> Worker:
     """The worker for careflow's task queue, with everything registered.
 
@@ -73,7 +74,12 @@ def create_worker(
         # A client's interceptors apply to its workers already; twice would double spans.
         interceptors=[] if client_traces(client) else tracing_interceptors(),
         activities=build_activities(
-            settings, db=db, client=client, delivery=delivery, rulebook=rulebook
+            settings,
+            db=db,
+            client=client,
+            delivery=delivery,
+            rulebook=rulebook,
+            capture_url=capture_url,
         ),
     )
 

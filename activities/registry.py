@@ -15,6 +15,7 @@ from careflow.activities.outreach import OutreachActivities
 from careflow.activities.rules import RuleActivities
 from careflow.activities.scan import ScanActivities
 from careflow.activities.tasks import TaskActivities
+from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
@@ -34,6 +35,7 @@ def build_journey_activities(
     delivery: Delivery,
     journey_config: Path,
     policy: Callable[[], OutreachPolicy],
+    sms: SmsChannel | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities journeys call: sending, planning, bookkeeping, staff tasks.
 
@@ -50,6 +52,7 @@ def build_journey_activities(
         secret_key=settings.secret_key,
         policy=policy,
         alert_assignee=lambda: alert_assignee(journey_config),
+        sms=sms,
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
@@ -88,8 +91,12 @@ def build_activities(
     client: Client,
     delivery: Delivery,
     rulebook: LiveRuleBook | None = None,
+    capture_url: str | None = None,
 ) -> list[Callable[..., Any]]:
-    """Bind every activity to its dependencies; a test fails if one is left out."""
+    """Bind every activity to its dependencies; a test fails if one is left out.
+
+    `capture_url`: `careflow up`'s capture endpoint, the SMS gateway of `url: capture`.
+    """
     policy_path = settings.rules_dir / POLICY_FILE_NAME
     rulebook = rulebook or LiveRuleBook(settings.rules_dir)
     rules = RuleActivities(
@@ -120,5 +127,6 @@ def build_activities(
             journey_config=settings.rules_dir / JOURNEYS_FILE_NAME,
             # The operator's policy file is re-read whenever it changes.
             policy=lambda: load_outreach_policy(policy_path),
+            sms=SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=capture_url),
         ),
     ]

@@ -106,12 +106,33 @@ class SmsConfig(_Strict):
     generic: GenericGateway | None = None
     aliyun: AliyunSms | None = None
     templates: dict[str, SmsTemplate] = Field(default_factory=dict)
+    # The channels each message (by template id) may go on, in order of fallback; the
+    # customer's preferred_channel goes first when it is listed. Messages not listed
+    # go by email only.
+    channels: dict[str, list[Literal["email", "sms"]]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _provider_settings(self) -> SmsConfig:
         if self.provider == "generic" and self.generic is None:
             raise ValueError("provider: generic needs a generic: section (url: ...)")
+        for template_id, order in self.channels.items():
+            if not order or len(set(order)) != len(order):
+                raise ValueError(
+                    f"channels.{template_id}: list each channel once, e.g. [sms, email]"
+                )
+            if "sms" in order and template_id not in self.templates:
+                raise ValueError(
+                    f"channels.{template_id}: sms needs templates.{template_id} (its code)"
+                )
         return self
+
+    def order(self, template_id: str, preferred: str | None) -> list[str]:
+        """The channels to try for this message, the preferred one first when listed."""
+        order: list[str] = list(self.channels.get(template_id, ["email"]))
+        if preferred in order:
+            order.remove(preferred)
+            order.insert(0, preferred)
+        return order
 
     @property
     def brackets(self) -> str:

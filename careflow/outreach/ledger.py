@@ -81,6 +81,8 @@ class Recipient:
     tier: str | None
     account_manager: str | None
     erased: bool
+    phone: str | None = None
+    preferred_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,12 @@ class SendFacts:
     consent: bool | None  # None: never asked (or not looked up, for transactional)
     history: tuple[SentMessage, ...]  # counted messages within the budget window
     case: StoredCase | None
+    sms_consent: bool | None = None  # as `consent`, for SMS
 
 
 _recent = aliased(OutreachLedger, name="recent")
 _step = aliased(OutreachLedger, name="step")
+_sms_consent = aliased(Consent, name="sms_consent")
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,11 @@ def read_facts(connection: Connection, query: FactsQuery) -> SendFacts:
             tier=first.tier,
             account_manager=first.account_manager,
             erased=first.erased_at is not None,
+            phone=first.phone,
+            preferred_channel=first.preferred_channel,
         ),
         consent=first.granted,
+        sms_consent=first.sms_granted,
         history=tuple(
             SentMessage(Topic(row.recent_topic), row.recent_at)
             for row in rows
@@ -201,7 +208,10 @@ def _facts_statement(
             Customer.tier,
             Customer.account_manager,
             Customer.erased_at,
+            Customer.phone,
+            Customer.preferred_channel,
             Consent.granted,
+            _sms_consent.granted.label("sms_granted"),
             _recent.topic.label("recent_topic"),
             recent_at.label("recent_at"),
             Complaint.external_id.label("case_reference"),
@@ -221,6 +231,15 @@ def _facts_statement(
                 Consent.customer_id == Customer.id,
                 Consent.channel == "email",
                 Consent.topic == bindparam("topic"),
+            ),
+        )
+        .outerjoin(
+            _sms_consent,
+            and_(
+                budget_joins,
+                _sms_consent.customer_id == Customer.id,
+                _sms_consent.channel == "sms",
+                _sms_consent.topic == bindparam("topic"),
             ),
         )
         .outerjoin(

@@ -95,7 +95,7 @@ async def run_up(
 
         api = api_server(settings, db, client)
         serving["the HTTP API"] = await api.serve_until_listening()
-        worker = start_worker(settings, client, db, stack)
+        worker = start_worker(settings, client, db, stack, capture_url=capture.url)
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
         webhooks = start_webhook_delivery(
             settings, db, stack, capture_url=f"{capture.url}/webhooks"

@@ -38,12 +38,18 @@ log = logging.getLogger(__name__)
 
 
 def start_worker(
-    settings: Settings, client: Client, db: Database, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    client: Client,
+    db: Database,
+    stack: contextlib.AsyncExitStack,
+    *,
+    capture_url: str | None = None,
 ) -> Worker:
-    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it."""
+    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it,
+    with its capture endpoint (`capture_url`) as the SMS gateway of `url: capture`."""
     delivery = make_delivery(settings)
     stack.push_async_callback(delivery.close)
-    return create_worker(client, settings, db=db, delivery=delivery)
+    return create_worker(client, settings, db=db, delivery=delivery, capture_url=capture_url)
 
 
 def capture_secret(secret_key: str) -> str:

@@ -56,6 +56,8 @@ class Customer(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+    # "email" or "sms": tried first when a message may go on it (rules/sms.yaml channels).
+    preferred_channel: Mapped[str | None] = mapped_column(String(8))
 
 
 class Order(Base):

@@ -1,4 +1,5 @@
-"""outbound events, webhook deliveries and endpoint states (careflow/webhooks/)
+"""customers' preferred channel; outbound events, webhook deliveries and endpoint
+states (careflow/webhooks/)
 
 Revision ID: 0009_channels
 Revises: 0005_console_sessions
@@ -18,6 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('preferred_channel', sa.String(length=8), nullable=True))
+
     op.create_table('outbound_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_key', sa.String(length=500), nullable=False),
@@ -77,3 +81,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbound_events_customer_id'))
         batch_op.drop_index('ix_outbound_events_pending')
     op.drop_table('outbound_events')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_column('preferred_channel')
