@@ -5,7 +5,8 @@ marketing, withdrawn, source `sms_reply`), posted like any other: stored and on 
 timeline, running journeys told `opted_out` at once, and every later marketing send
 checks consent again. A receipt marks the ledger row whose message id the provider
 echoes back (`message_id` of the generic gateway, Alibaba Cloud's `out_id`)
-`delivered`, or `failed` with the provider's code.
+`receipt` `delivered`, or `failed: <the provider's code>`; its status stays `sent`
+(the step is done, and it counted against the contact budget either way).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from careflow.channels.phone import InvalidPhoneNumber, to_e164
 from careflow.store import Customer, Database, OutreachLedger
 
 DELIVERED, FAILED = "delivered", "failed"
-# Ledger statuses a receipt may change: a receipt never undoes a final verdict twice.
-_RECEIPT_FROM = ("sent", DELIVERED)
 # Stored numbers are narrowed down by their last digits (written together even in
 # "138 0013 8000"), then compared in E.164.
 _SUFFIX = 4
@@ -53,14 +52,10 @@ async def record_receipt(
     async with db.session() as session:
         result = await session.execute(
             update(OutreachLedger)
-            .where(
-                OutreachLedger.message_id == message_id,
-                OutreachLedger.status.in_(_RECEIPT_FROM),
-            )
+            .where(OutreachLedger.message_id == message_id, OutreachLedger.status == "sent")
             .values(
-                status=DELIVERED if delivered else FAILED,
-                reason=None if delivered else f"provider: {code or 'unknown'}",
-                updated_at=at,
+                receipt=DELIVERED if delivered else f"{FAILED}: {code or 'unknown'}"[:100],
+                receipt_at=at,
             )
             .execution_options(synchronize_session=False)
         )

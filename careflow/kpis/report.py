@@ -7,7 +7,7 @@ files, so the KPIs use the same definitions as the rules and the journeys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,12 @@ from careflow.kpis.care import (
     sla_breaches,
 )
 from careflow.kpis.churn import TierChurn, churn_by_tier
-from careflow.kpis.messages import MessageCount, messages_by_reason, totals_by_status
+from careflow.kpis.messages import (
+    MessageCount,
+    messages_by_reason,
+    sent_by_channel,
+    totals_by_status,
+)
 from careflow.kpis.retention import RetentionConversion, retention_conversion
 from careflow.store import Database
 
@@ -50,6 +55,7 @@ class KpiReport:
     retention_offer: RetentionConversion
     messages_by_status: dict[str, int]
     messages: list[MessageCount]
+    sent_by_channel: dict[str, int] = field(default_factory=dict)
 
 
 def kpi_period(
@@ -100,4 +106,5 @@ async def compute_kpis(
             ),
             messages_by_status=totals_by_status(messages),
             messages=messages,
+            sent_by_channel=await sent_by_channel(session, since, until),
         )

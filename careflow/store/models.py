@@ -130,6 +130,10 @@ class OutreachLedger(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # What the provider reported after `sent` (SMS delivery receipts): `delivered`, or
+    # `failed: <provider code>`; the status stays `sent` (the step is done either way).
+    receipt: Mapped[str | None] = mapped_column(String(100))
+    receipt_at: Mapped[datetime | None]
 
 
 class Event(Base):

@@ -96,7 +96,7 @@ async def test_receipts_mark_the_ledger_delivered_or_failed_with_the_code(
     )
     async with db.session() as session:
         rows = {
-            row.message_id: (row.status, row.reason)
+            row.message_id: (row.status, row.receipt)
             for row in await session.scalars(select(OutreachLedger))
         }
-    assert rows == {"cf-a": ("delivered", None), "cf-b": ("failed", "provider: MK:0001")}
+    assert rows == {"cf-a": ("sent", "delivered"), "cf-b": ("sent", "failed: MK:0001")}

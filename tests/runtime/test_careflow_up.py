@@ -135,6 +135,21 @@ class Up:
                 pytest.fail(f"nothing captured for {endpoint!r}:\n{self.log()}")
             await asyncio.sleep(0.2)
 
+    async def wait_for_sms(self, needle: str, within_seconds: float) -> dict[str, Any]:
+        """The first SMS the capture gateway wrote whose text mentions `needle`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        folder = self.home / "outbox" / "sms"
+        while True:
+            for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+                request: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["request"]
+                if needle in str(request.get("text")):
+                    return request
+            assert self.process is not None
+            if self.process.poll() is not None or loop.time() > deadline:
+                pytest.fail(f"no SMS about {needle!r}:\n{self.log()}")
+            await asyncio.sleep(0.2)
+
     async def wait_for_outbox(self, count: int, within_seconds: float) -> list[Path]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_seconds
@@ -184,6 +199,11 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     robot = await up.wait_for_capture("staff-service-1-wecom", within_seconds=30)
     assert robot["body"]["msgtype"] == "text"
     assert "demo-c001" in robot["body"]["text"]["content"]
+    # The customer who prefers SMS gets the acknowledgement by SMS, through the
+    # capture gateway.
+    sms = await up.wait_for_sms("demo-k104", within_seconds=60)
+    assert sms["to"] == "+8613600000007"
+    assert str(sms["text"]).startswith("【careflow】")
     crm = await up.wait_for_capture("demo-crm", within_seconds=30)
     secret = capture_secret(local_secret_key(up.home))
     assert Webhook(secret).verify(crm["raw_body"], crm["headers"])["type"]

@@ -1,4 +1,4 @@
-"""customers' preferred channel; outbound events, webhook deliveries and endpoint
+"""customers' preferred channel, SMS delivery receipts on the ledger; outbound events, webhook deliveries and endpoint
 states (careflow/webhooks/)
 
 Revision ID: 0009_channels
@@ -21,6 +21,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('preferred_channel', sa.String(length=8), nullable=True))
+    with op.batch_alter_table('outreach_ledger', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('receipt', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('receipt_at', UtcDateTime(), nullable=True))
 
     op.create_table('outbound_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -81,5 +84,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbound_events_customer_id'))
         batch_op.drop_index('ix_outbound_events_pending')
     op.drop_table('outbound_events')
+    with op.batch_alter_table('outreach_ledger', schema=None) as batch_op:
+        batch_op.drop_column('receipt_at')
+        batch_op.drop_column('receipt')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_column('preferred_channel')
