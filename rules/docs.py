@@ -212,6 +212,8 @@ then:
   - tag: at-risk                      # tag the customer
   - notify: sales                     # a task for a team named under staff.teams in journeys.yaml
     params: {message: Please call this customer.}
+  - webhook: crm                      # a signed webhook to an endpoint of webhooks.yaml
+    params: {segment: lapsing}        # optional; sent in the payload as they are
 ```
 
 A parameter careflow would not use is a mistake, never ignored: `signal` and `tag`
