@@ -22,6 +22,8 @@ from careflow.intake.events import EventIdConflict, EventIn, accept_event
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 OK = {"code": 0, "msg": "ok"}
+# Longer than any id careflow or a provider makes (the ledger column's length).
+_MAX_ID = 400
 
 
 def _items(body: Any) -> list[dict[str, Any]]:
@@ -75,7 +77,7 @@ async def sms_receipts(state: State, body: Any = Body(...)) -> dict[str, Any]:
     updated = 0
     for item in _items(body):
         message_id = str(item.get("message_id") or item.get("out_id") or "")
-        if not message_id:
+        if not message_id or len(message_id) > _MAX_ID or "\x00" in message_id:
             raise HTTPException(422, "message_id: expected careflow's message id")
         if "success" in item:
             delivered = bool(item["success"])
@@ -84,12 +86,12 @@ async def sms_receipts(state: State, body: Any = Body(...)) -> dict[str, Any]:
             if status not in ("delivered", "failed"):
                 raise HTTPException(422, "status: expected 'delivered' or 'failed'")
             delivered = status == "delivered"
-        code = item.get("code") or item.get("err_code")
+        code = str(item.get("code") or item.get("err_code") or "").replace("\x00", "")
         updated += await record_receipt(
             state.db,
             message_id,
             delivered=delivered,
-            code=str(code) if code else None,
+            code=code or None,
             at=datetime.now(UTC),
         )
     return {**OK, "updated": updated}

@@ -29,8 +29,8 @@ import httpx
 from careflow.channels.config import AliyunSms as AliyunSettings
 from careflow.channels.config import GenericGateway
 
-ALIYUN_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-ALIYUN_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"  # noqa: S105 - a variable's name
+ALIYUN_ACCESS_KEY_ID_VAR = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+ALIYUN_ACCESS_KEY_VAR = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 # Alibaba Cloud answers these codes for mistakes a retry repeats.
 _ALIYUN_TRANSIENT = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "Throttling.User", "isp.SYSTEM_ERROR"})
 
@@ -156,10 +156,10 @@ class AliyunSmsProvider:
         self.clock = clock
 
     async def send(self, sms: Sms) -> str:
-        key_id = os.environ.get(ALIYUN_KEY_ID, "")
-        secret = os.environ.get(ALIYUN_KEY_SECRET, "")
+        key_id = os.environ.get(ALIYUN_ACCESS_KEY_ID_VAR, "")
+        secret = os.environ.get(ALIYUN_ACCESS_KEY_VAR, "")
         if not key_id or not secret:
-            raise PermanentSmsError(f"set {ALIYUN_KEY_ID} and {ALIYUN_KEY_SECRET}")
+            raise PermanentSmsError(f"set {ALIYUN_ACCESS_KEY_ID_VAR} and {ALIYUN_ACCESS_KEY_VAR}")
         parameters = {
             "AccessKeyId": key_id,
             "Action": "SendSms",

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 
 from careflow.channels.config import AliyunSms, GenericGateway
 from careflow.channels.providers import (
-    ALIYUN_KEY_ID,
-    ALIYUN_KEY_SECRET,
+    ALIYUN_ACCESS_KEY_ID_VAR,
+    ALIYUN_ACCESS_KEY_VAR,
     AliyunSmsProvider,
     GenericHttpSms,
     PermanentSmsError,
@@ -94,8 +94,8 @@ async def aliyun() -> AsyncIterator[Aliyun]:
 
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALIYUN_KEY_ID, KEY_ID)
-    monkeypatch.setenv(ALIYUN_KEY_SECRET, KEY_SECRET)
+    monkeypatch.setenv(ALIYUN_ACCESS_KEY_ID_VAR, KEY_ID)
+    monkeypatch.setenv(ALIYUN_ACCESS_KEY_VAR, KEY_SECRET)
 
 
 @pytest.mark.usefixtures("credentials")
@@ -115,8 +115,8 @@ async def test_alibaba_cloud_sms_takes_a_signed_request(aliyun: Aliyun) -> None:
 async def test_a_wrong_secret_is_refused_for_good(
     aliyun: Aliyun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ALIYUN_KEY_ID, KEY_ID)
-    monkeypatch.setenv(ALIYUN_KEY_SECRET, "not-the-secret")
+    monkeypatch.setenv(ALIYUN_ACCESS_KEY_ID_VAR, KEY_ID)
+    monkeypatch.setenv(ALIYUN_ACCESS_KEY_VAR, "not-the-secret")
     settings = AliyunSms(endpoint=f"http://127.0.0.1:{aliyun.port}/")
     async with httpx.AsyncClient() as client:
         with pytest.raises(PermanentSmsError, match="SignatureDoesNotMatch") as refused:
@@ -138,9 +138,9 @@ async def test_throttling_is_retried_and_a_bad_number_is_not(aliyun: Aliyun) -> 
 
 
 async def test_missing_credentials_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ALIYUN_KEY_ID, raising=False)
+    monkeypatch.delenv(ALIYUN_ACCESS_KEY_ID_VAR, raising=False)
     async with httpx.AsyncClient() as client:
-        with pytest.raises(PermanentSmsError, match=ALIYUN_KEY_ID):
+        with pytest.raises(PermanentSmsError, match=ALIYUN_ACCESS_KEY_ID_VAR):
             await AliyunSmsProvider(AliyunSms(), client).send(SMS)
 
 
