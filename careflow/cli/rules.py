@@ -22,6 +22,7 @@ from careflow.rules.facts import EVENT_TYPES
 from careflow.rules.intents import RuleOutcome
 from careflow.rules.references import JOURNEY_CONFIG_FILE, default_references
 from careflow.rules.rulebook import rule_files
+from careflow.webhooks.config import config_problems as outbound_problems
 
 rules_app = typer.Typer(
     name="rules", help="Check rule files and explain what they do.", no_args_is_help=True
@@ -51,6 +52,7 @@ def check(
     journey_problems = journey_template_problems(journeys_file, references.templates_dir)
     # SMS templates: rendered, measured in segments and mapped to the provider's codes.
     journey_problems += sms_problems(journeys_file.parent, references.templates_dir)
+    journey_problems += outbound_problems(journeys_file.parent)
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:

@@ -218,3 +218,18 @@ def load_staff_alerts_config(path: Path) -> StaffAlertsConfig:
     return load_config_file(
         path, StaffAlertsConfig, StaffAlertsConfigError, empty_ok=True, columns=True
     )
+
+
+def config_problems(rules_dir: Path) -> list[str]:
+    """Every mistake in the folder's webhooks.yaml and staff_alerts.yaml, for
+    `careflow rules check`."""
+    problems: list[str] = []
+    try:
+        load_webhooks_config(rules_dir / WEBHOOKS_FILE_NAME)
+    except WebhooksConfigError as error:
+        problems += error.problems
+    try:
+        load_staff_alerts_config(rules_dir / STAFF_ALERTS_FILE_NAME)
+    except StaffAlertsConfigError as error:
+        problems += error.problems
+    return problems

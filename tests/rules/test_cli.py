@@ -179,3 +179,17 @@ def test_a_mistake_in_sms_yaml_is_named_at_its_line_and_column(
     assert f"sms.yaml:{line}:1: provider: Input should be 'generic' or 'aliyun'" in " ".join(
         result.output.split()
     )
+
+
+def test_a_mistake_in_webhooks_yaml_fails_the_check(operator_files: tuple[Path, Path]) -> None:
+    rules, _ = operator_files
+    (rules / "webhooks.yaml").write_text(
+        "endpoints:\n  crm:\n    url: https://crm.example/hook\n    events: [task.created]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert (
+        "webhooks.yaml:2:3: endpoints.crm: secret_env: required: the environment variable "
+        "holding the signing secret"
+    ) in " ".join(result.output.split())
