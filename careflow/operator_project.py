@@ -43,8 +43,16 @@ What each file decides:
   fallback.
 - `rules/holdout.yaml`: the share of customers held out of each journey, to measure
   what it achieves.
+- `rules/webhooks.yaml`: endpoints (the CRM, the helpdesk) that hear of careflow's
+  events, signed per Standard Webhooks; rules send to them with `webhook: NAME`.
+- `rules/staff_alerts.yaml`: each team's WeCom, DingTalk or Slack-compatible robot for
+  its tasks and notifications, besides or instead of email.
+- `rules/sms.yaml`: the SMS provider, the registered signature, each SMS template's
+  approved code, the opt-out text, and per message the channels to try in order.
+  Replace the `url: capture` entries of these three files (they are for `careflow up`).
 - `templates/email/<template>/`: each message's subject, text and HTML body, one file
   per locale (`zh-CN`, `en`); `templates/README.md` lists the variables.
+- `templates/sms/<template>/`: each SMS text, one file per locale.
 """
 
 
