@@ -57,6 +57,7 @@ def create_worker(
     rulebook: LiveRuleBook | None = None,
     task_queue: str | None = None,
     follower: ReleaseFollower | None = None,
+    capture_url: str | None = None,
 ) -> Worker:
     """The worker for careflow's task queue, with everything registered.
 
@@ -85,6 +86,7 @@ def create_worker(
             references=build_references(settings),
             rulebook=rulebook,
             follower=follower,
+            capture_url=capture_url,
         ),
     )
 

@@ -37,6 +37,7 @@ from careflow.observability.metrics import count_journey_started
 from careflow.paths import RULES_DIR
 from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, Intent
+from careflow.staff_alerts import task_event_data
 from careflow.start_outcomes import (
     JourneySpan,
     StartOutcome,
@@ -46,6 +47,12 @@ from careflow.start_outcomes import (
 )
 from careflow.store import Customer, CustomerTag, Database, JourneyRecord, Task
 from careflow.teams import TEAMS_FILE_NAME, load_teams_config
+from careflow.webhooks.events import (
+    JOURNEY_STARTED,
+    RULE_FIRED,
+    TASK_CREATED,
+    record_event_async,
+)
 
 # Journey ids per `IN (...)` lookup, well under the bound-parameter limits.
 _IDS_PER_QUERY = 1000
@@ -104,6 +111,9 @@ class DispatchActivities:
             elif intent.action == "notify_team" and intent.team:
                 await self._notify(request.customer_id, intent, at)
                 result.notified.append(intent.team)
+            elif intent.action == "call_webhook" and intent.webhook:
+                await self._webhook(request, intent, at)
+                result.webhooks.append(intent.webhook)
         return result
 
     def _journey_of(
@@ -324,6 +334,15 @@ class DispatchActivities:
                         started_at=at,
                     )
                 )
+                if status == "running":
+                    await record_event_async(
+                        session,
+                        JOURNEY_STARTED,
+                        workflow_id,
+                        {"workflow_id": workflow_id},
+                        customer_pk=await _customer_pk(session, request.customer_id),
+                        at=at,
+                    )
         except IntegrityError:
             return  # recorded by a concurrent attempt
 
@@ -392,8 +411,35 @@ class DispatchActivities:
                         created_at=now,
                     )
                 )
+                await record_event_async(
+                    session,
+                    TASK_CREATED,
+                    key,
+                    task_event_data(key, intent.team),
+                    customer_pk=customer.id if customer else None,
+                    at=now,
+                )
         except IntegrityError:
             return
+
+    async def _webhook(self, request: DispatchInput, intent: Intent, at: datetime) -> None:
+        """Put the rule's webhook in the outbox, once per endpoint, rule, customer and trigger."""
+        assert intent.webhook is not None
+        async with self.db.session() as session:
+            await record_event_async(
+                session,
+                RULE_FIRED,
+                f"{intent.webhook}/{intent.rule_id}/{request.customer_id}/{at.isoformat()}",
+                {
+                    "endpoint": intent.webhook,
+                    "rule_id": intent.rule_id,
+                    "ruleset_hash": intent.ruleset_hash,
+                    "subject": request.subject or None,
+                    "params": dict(intent.params),
+                },
+                customer_pk=await _customer_pk(session, request.customer_id),
+                at=at,
+            )
 
 
 async def _notice_assignment(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import partial
@@ -17,6 +17,8 @@ from functools import partial
 from sqlalchemy.engine import Connection
 from temporalio import activity
 
+from careflow.channels.providers import PermanentSmsError, Sms
+from careflow.channels.sending import SMS_CHANNEL, SmsChannel, sms_message_id
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
 from careflow.facts import facts_for_customer
 from careflow.observability.metrics import count_message, timed_send
@@ -51,9 +53,15 @@ from careflow.outreach.suppression import Suppressions, suppression_decision
 from careflow.outreach.templates import TemplateProblem, TemplateRenderer
 from careflow.staff_alerts import add_alert, message_failed_task, template_problem_reason
 from careflow.store import Database
+from careflow.webhooks.events import MESSAGE_FAILED as MESSAGE_FAILED_EVENT
+from careflow.webhooks.events import record_event
 
 # The channel this module sends on, as metrics and the ledger name it.
 CHANNEL = "email"
+# Skips that are about one channel (its address, its consent): the next channel is tried.
+_CHANNEL_REASONS = frozenset(
+    {Reason.NO_ADDRESS, Reason.NO_MARKETING_CONSENT, Reason.NO_CARE_CONSENT, Reason.OPTED_OUT}
+)
 
 
 def as_of(planned_at: datetime | None) -> datetime:
@@ -89,6 +97,7 @@ class OutreachActivities:
         alert_assignee: Callable[[], str | None] = lambda: None,
         release_id: Callable[[], str | None] = lambda: None,
         suppressions: Callable[[], Suppressions] | None = None,
+        sms: SmsChannel | None = None,
     ) -> None:
         # The release whose templates and policy this process serves (careflow/releases/).
         self.release_id = release_id
@@ -98,6 +107,8 @@ class OutreachActivities:
         self.suppressions = suppressions
         # Who is told when a message's template is broken (see careflow/staff_alerts.py).
         self.alert_assignee = alert_assignee
+        # SMS, when rules/sms.yaml exists (careflow/channels/sending.py); else email only.
+        self.sms = sms
         self.db = db
         self.renderer = renderer
         self.delivery = delivery
@@ -157,6 +168,8 @@ class OutreachActivities:
             )
         if prepared.message is None:
             return prepared.result
+        if isinstance(prepared.message, Sms):
+            return await self._send_sms(request, key, prepared)
         # The `sending` mark is committed before the SMTP exchange starts, and the
         # `sent` mark right after it, before the next exchange may start: a crash can
         # then leave at most one accepted-but-unrecorded message per worker, the one
@@ -174,7 +187,9 @@ class OutreachActivities:
                 count_message(CHANNEL, FAILED)
                 activity.logger.warning("failed %s for customer %s", key, request.customer_id)
                 return SendEmailResult(status=MessageStatus.FAILED, reason=str(error))
-            await self.ledger.record_outcome(key, SENT, None, as_of(request.planned_at))
+            await self.ledger.record_outcome(
+                key, SENT, prepared.result.reason, as_of(request.planned_at)
+            )
         count_message(CHANNEL, SENT)
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
         return prepared.result
@@ -195,6 +210,29 @@ class OutreachActivities:
                 session, request.customer_id, now, derived=suppressions.derived
             )
         return None if facts is None else suppression_decision(rules, facts, now)
+
+    async def _send_sms(
+        self, request: SendEmailInput, key: str, prepared: _Prepared
+    ) -> SendEmailResult:
+        """The provider exchange of an SMS: `sending` is committed before it, `sent` after;
+        a provider's refusal fails the message, anything else is retried (same id)."""
+        assert isinstance(prepared.message, Sms)
+        assert self.sms is not None
+        try:
+            with timed_send(SMS_CHANNEL):
+                await self.sms.provider().send(prepared.message)
+        except PermanentSmsError as error:
+            reason = f"provider refused it: {error.code or ''}: {error}".replace(": :", ":")
+            await self.ledger.record_outcome(key, FAILED, reason, as_of(request.planned_at))
+            count_message(SMS_CHANNEL, FAILED)
+            activity.logger.warning("failed %s for customer %s by SMS", key, request.customer_id)
+            return SendEmailResult(status=MessageStatus.FAILED, reason=reason, channel=SMS_CHANNEL)
+        await self.ledger.record_outcome(
+            key, SENT, prepared.result.reason, as_of(request.planned_at)
+        )
+        count_message(SMS_CHANNEL, SENT)
+        activity.logger.info("sent %s to customer %s by SMS", key, request.customer_id)
+        return prepared.result
 
     def _prepare(
         self,
@@ -228,21 +266,29 @@ class OutreachActivities:
         )
         if facts.step is not None and facts.step.status in FINAL_STATUSES:
             return _Prepared.stored(facts.step, now)
-        decision = _decide(facts, request, topic, policy, now, suppressed)
-        message_id = message_id_for(key, self.message_domain)
-        message = None
+        channel, decision, note = self._choose(facts, request, topic, policy, now, suppressed)
+        message_id = (
+            sms_message_id(key)
+            if channel == SMS_CHANNEL
+            else message_id_for(key, self.message_domain)
+        )
+        message: OutgoingEmail | EmailMessage | Sms | None = None
         reason: str | None
         broken: TemplateProblem | None = None
         if decision.action is Action.SEND:
             try:
-                message = self._compose(facts, request, message_id, now)
+                if channel == SMS_CHANNEL:
+                    message = self._compose_sms(facts, request, key)
+                else:
+                    message = self._compose(facts, request, message_id, now)
             except TemplateProblem as problem:
                 # A broken template fails this message, not the journey: recorded as
                 # failed with the file and line, and staff get a task to fix it.
                 broken = problem
                 status, reason = FAILED, template_problem_reason(problem)
             else:
-                status, reason = SENDING, None
+                # A fallback says which channel could not be used, and why.
+                status, reason = SENDING, note
         else:
             status = DEFERRED if decision.action is Action.DEFER else SKIPPED
             reason = f"{decision.reason}: {decision.detail}".rstrip(": ")
@@ -253,7 +299,7 @@ class OutreachActivities:
                 "workflow_id": request.workflow_id,
                 "step_id": request.step_id,
                 "template_id": request.template_id,
-                "channel": CHANNEL,
+                "channel": channel,
                 "topic": topic.value,
                 "status": status,
                 "reason": reason,
@@ -281,16 +327,107 @@ class OutreachActivities:
                     now=now,
                 ),
             )
+            record_event(
+                connection,
+                MESSAGE_FAILED_EVENT,
+                key,
+                {"message_key": key},
+                customer_pk=None,
+                at=now,
+            )
             return _Prepared(
-                SendEmailResult(status=MessageStatus.FAILED, reason=reason), failed=True
+                SendEmailResult(status=MessageStatus.FAILED, reason=reason, channel=channel),
+                failed=True,
             )
         if message is None:
             held = SendEmailResult(
-                status=MessageStatus(status), reason=reason, retry_at=decision.until
+                status=MessageStatus(status),
+                reason=reason,
+                retry_at=decision.until,
+                channel=channel,
             )
             return _Prepared(held, held=decision)
-        sent = SendEmailResult(status=MessageStatus.SENT, message_id=message_id, sent_at=now)
+        sent = SendEmailResult(
+            status=MessageStatus.SENT,
+            message_id=message_id,
+            reason=note,
+            sent_at=now,
+            channel=channel,
+        )
         return _Prepared(sent, message)
+
+    def _choose(
+        self,
+        facts: SendFacts,
+        request: SendEmailInput,
+        topic: Topic,
+        policy: OutreachPolicy,
+        now: datetime,
+        suppressed: PolicyDecision | None,
+    ) -> tuple[str, PolicyDecision, str | None]:
+        """The channel, its decision, and why earlier channels were passed over.
+
+        Channels are tried in the order of rules/sms.yaml (the customer's preferred
+        channel first); one without an address or consent for the topic gives way to
+        the next. Quiet hours and the budget are the customer's, whatever the channel:
+        a deferral on the first usable channel defers the message.
+        """
+        recipient = facts.recipient
+        if self.sms is None or recipient is None:
+            return CHANNEL, _decide(facts, request, topic, policy, now, suppressed), None
+        order = self.sms.order(request.template_id, recipient.preferred_channel)
+        if order == [CHANNEL]:
+            return CHANNEL, _decide(facts, request, topic, policy, now, suppressed), None
+        passed: list[str] = []
+        first_skip: PolicyDecision | None = None
+        for channel in order:
+            if channel == SMS_CHANNEL:
+                problem = self.sms.unusable(request.template_id, recipient.phone)
+                if problem is not None:
+                    passed.append(f"sms: {problem}")
+                    first_skip = first_skip or PolicyDecision.skip(Reason.NO_ADDRESS, problem)
+                    continue
+                decision = _decide(
+                    replace(facts, consent=facts.sms_consent),
+                    request,
+                    topic,
+                    policy,
+                    now,
+                    suppressed,
+                    sms=True,
+                )
+            else:
+                decision = _decide(facts, request, topic, policy, now, suppressed)
+            if decision.action is Action.SKIP and decision.reason in _CHANNEL_REASONS:
+                passed.append(f"{channel}: {decision.reason}: {decision.detail}".rstrip(": "))
+                first_skip = first_skip or decision
+                continue
+            return channel, decision, "; ".join(passed) or None
+        assert first_skip is not None
+        return order[0], PolicyDecision.skip(first_skip.reason, "; ".join(passed)), None
+
+    def _compose_sms(self, facts: SendFacts, request: SendEmailInput, key: str) -> Sms:
+        recipient = facts.recipient
+        assert recipient is not None
+        assert self.sms is not None
+        assert recipient.phone is not None
+        context = message_context(
+            recipient,
+            facts.case,
+            request.params,
+            topic=request.topic,
+            base_url=self.base_url,
+            secret_key=self.secret_key,
+        )
+        return self.sms.compose(
+            request.template_id,
+            phone=recipient.phone,
+            locale=recipient.locale,
+            zone=recipient.timezone or "UTC",
+            context=context,
+            marketing=request.topic == Topic.MARKETING.value,
+            key=key,
+        )
 
     @asynccontextmanager
     async def _deciding_for(self, customer_id: str, topic: Topic) -> AsyncIterator[None]:
@@ -337,6 +474,8 @@ class OutreachActivities:
     async def close(self) -> None:
         """Let go of the ledger's connection (and thread); for an orderly shutdown."""
         await self.ledger.close()
+        if self.sms is not None:
+            await self.sms.close()
 
 
 @dataclass(frozen=True)
@@ -344,7 +483,7 @@ class _Prepared:
     """The decision's answer: the step's result, and the message when it is to be sent."""
 
     result: SendEmailResult
-    message: OutgoingEmail | EmailMessage | None = None
+    message: OutgoingEmail | EmailMessage | Sms | None = None
     held: PolicyDecision | None = None  # the policy's decision when it deferred or skipped
     failed: bool = False  # the template could not be rendered (the reason says where)
 
@@ -386,15 +525,21 @@ def _decide(
     policy: OutreachPolicy,
     now: datetime,
     suppressed: PolicyDecision | None = None,
+    *,
+    sms: bool = False,
 ) -> PolicyDecision:
     """Consent, suppression, contact budget and quiet hours, as the store stands right
-    before the send."""
+    before the send.
+
+    `sms`: the message goes by SMS (its number was checked by the SMS channel), with
+    the SMS consent in `facts.consent`.
+    """
     customer: Recipient | None = facts.recipient
     if customer is None:
         return PolicyDecision.skip(Reason.ERASED, "customer unknown")
-    if not customer.email and not customer.erased:
+    if not sms and not customer.email and not customer.erased:
         return PolicyDecision.skip(Reason.NO_ADDRESS, "no email address on file")
-    if customer.email and ("\r" in customer.email or "\n" in customer.email):
+    if not sms and customer.email and ("\r" in customer.email or "\n" in customer.email):
         # Intake refuses such an address, but a row edited by hand may hold one; as
         # a header it could add headers, and the email library refuses to build it.
         return PolicyDecision.skip(Reason.NO_ADDRESS, "the email address on file has a line break")

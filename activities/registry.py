@@ -16,6 +16,7 @@ from careflow.activities.outreach import OutreachActivities
 from careflow.activities.rules import RuleActivities
 from careflow.activities.scan import ScanActivities
 from careflow.activities.tasks import TaskActivities
+from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
@@ -40,6 +41,7 @@ def build_journey_activities(
     journey_config: Path,
     policy: Callable[[], OutreachPolicy],
     release_id: Callable[[], str | None] = lambda: None,
+    sms: SmsChannel | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities journeys call: sending, planning, bookkeeping, staff tasks.
 
@@ -60,6 +62,7 @@ def build_journey_activities(
         release_id=release_id,
         # The policy's suppressions, over the rules folder's facts (derived ones too).
         suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
+        sms=sms,
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
@@ -106,6 +109,7 @@ def build_activities(
     references: References,
     rulebook: LiveRuleBook | None = None,
     follower: ReleaseFollower | None = None,
+    capture_url: str | None = None,
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out.
 
@@ -113,7 +117,8 @@ def build_activities(
     handed in by the process that assembles the worker: activities import no workflows.
     With a release `follower` (careflow/releases/), every file is read from the release
     it serves (its `rules_dir` and `templates_dir` replace the settings'), and decisions,
-    journeys and messages record that release's id.
+    journeys and messages record that release's id. `capture_url`: `careflow up`'s
+    capture endpoint, the SMS gateway of `url: capture`.
     """
     facts_config: Callable[[], FactsConfig] | None = None
     sync_release: Callable[[], Awaitable[object]] | None = None
@@ -163,5 +168,6 @@ def build_activities(
             # The operator's policy file is re-read whenever it changes.
             policy=lambda: load_outreach_policy(policy_path),
             release_id=release_id,
+            sms=SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=capture_url),
         ),
     ]

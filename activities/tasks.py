@@ -23,6 +23,7 @@ from careflow.activities.clock import activity_now
 from careflow.activities.outreach import idempotency_key
 from careflow.assign_targets import ACCOUNT_MANAGER, PERSON_PREFIX, TEAM_PREFIX
 from careflow.assignment import AssignmentError, account_manager, resolve_target
+from careflow.config_files import ConfigFileError
 from careflow.contracts.tasks import (
     CloseTasksInput,
     CloseTasksResult,
@@ -42,16 +43,21 @@ from careflow.staff_alerts import (
     add_alert_async,
     alert_assignee,
     message_failed_task,
+    task_event_data,
     template_problem_reason,
 )
 from careflow.staffwork.states import ACTIVE
 from careflow.store import Complaint, Customer, Database, Event, Task
 from careflow.teams import TEAMS_FILE_NAME, load_teams_config
+from careflow.webhooks.config import STAFF_ALERTS_FILE_NAME, load_staff_alerts_config
+from careflow.webhooks.events import TASK_CREATED, record_event_async
 
 # Task kinds, as the API and the KPIs see them.
 NOTIFICATION = "notification"
 # Task statuses. A notification row is `pending` until its email went out.
 OPEN, DONE, PENDING, SENT, FAILED = "open", "done", "pending", "sent", "failed"
+# A notification that went to the team's robots only (staff_alerts.yaml `email: false`).
+ROBOTS_INSTEAD = "sent to the team's robots instead of email"
 # Updates that change nothing do not hide the one that did, among this many.
 _RECENT_UPDATES = 20
 
@@ -107,6 +113,14 @@ class TaskActivities:
                 session.add(task)
                 await session.flush()
                 task_id = task.id
+                await record_event_async(
+                    session,
+                    TASK_CREATED,
+                    key,
+                    task_event_data(key, team_of(request.role)),
+                    customer_pk=task.customer_id,
+                    at=task.created_at,
+                )
         except IntegrityError:
             # A concurrent attempt created it first.
             async with self.db.session() as session:
@@ -150,6 +164,10 @@ class TaskActivities:
             if customer is None or customer.erased_at is not None:
                 row.status, row.completed_at = FAILED, now
                 return NotifyStaffResult(status="skipped", reason="customer unknown or erased")
+            if self._robots_instead_of_email(request.role):
+                # The task.created event written with the row reaches the team's robots.
+                row.status, row.completed_at = SENT, now
+                return NotifyStaffResult(status=SENT, reason=ROBOTS_INSTEAD)
             if not row.assignee:
                 row.status, row.completed_at = FAILED, now
                 return NotifyStaffResult(status="skipped", reason=f"no address for {request.role}")
@@ -212,7 +230,28 @@ class TaskActivities:
         )
         session.add(row)
         await session.flush()
+        await record_event_async(
+            session,
+            TASK_CREATED,
+            key,
+            task_event_data(key, team_of(request.role)),
+            customer_pk=row.customer_id,
+            at=now,
+        )
         return row
+
+    def _robots_instead_of_email(self, role: str) -> bool:
+        """Whether staff_alerts.yaml sends this team's notifications to its robots only.
+
+        A broken file keeps email: a notification is never lost to a typo.
+        """
+        path = self.config_path.parent / STAFF_ALERTS_FILE_NAME
+        try:
+            alerts = load_staff_alerts_config(path).teams.get(team_of(role))
+        except ConfigFileError as error:
+            activity.logger.warning("%s; notifying by email", error)
+            return False
+        return alerts is not None and not alerts.email and bool(alerts.robots)
 
     def _alert_assignee(self) -> str | None:
         return alert_assignee(self.config_path)
@@ -297,6 +336,11 @@ class TaskActivities:
             row = await session.scalar(select(Task).where(Task.idempotency_key == key))
             assert row is not None
             row.status, row.completed_at = status, activity_now()
+
+
+def team_of(role: str) -> str:
+    """The team (or staff role) whose alerts in `staff_alerts.yaml` a task for `role` goes to."""
+    return role.removeprefix(TEAM_PREFIX)
 
 
 async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     )
     task_queue: str = "careflow"
     smtp_capture_port: int = Field(default=8025, description="Port of the capture SMTP.")
+    capture_http_port: int = Field(
+        default=8026,
+        description="Port of careflow up's capture endpoint (webhooks, staff robots, SMS).",
+    )
     mail_from: str = "careflow <care@careflow.localhost>"
     delivery: Literal["smtp", "dry-run"] = "smtp"
     rules_dir: Path = Field(

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.store import Customer, Database, JourneyRecord
+from careflow.webhooks.events import JOURNEY_ENDED, record_event_async
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,14 @@ async def mark_journey_ended(
         if record is not None and record.status == "running":
             record.status, record.ended_at = "ended", at or datetime.now(UTC)
             record.outcome = outcome
+            await record_event_async(
+                session,
+                JOURNEY_ENDED,
+                workflow_id,
+                {"workflow_id": workflow_id},
+                customer_pk=record.customer_id,
+                at=record.ended_at,
+            )
 
 
 # How a journey Temporal closed without telling the store ended, in the store's words.

@@ -47,8 +47,16 @@ What each file decides:
   what it achieves.
 - `rules/teams.yaml`: team rosters (members, contacts, working hours) and how each
   team shares its work (round robin or least loaded); account managers for VIPs.
+- `rules/webhooks.yaml`: endpoints (the CRM, the helpdesk) that hear of careflow's
+  events, signed per Standard Webhooks; rules send to them with `webhook: NAME`.
+- `rules/staff_alerts.yaml`: each team's WeCom, DingTalk or Slack-compatible robot for
+  its tasks and notifications, besides or instead of email.
+- `rules/sms.yaml`: the SMS provider, the registered signature, each SMS template's
+  approved code, the opt-out text, and per message the channels to try in order.
+  Replace the `url: capture` entries of these three files (they are for `careflow up`).
 - `templates/email/<template>/`: each message's subject, text and HTML body, one file
   per locale (`zh-CN`, `en`); `templates/README.md` lists the variables.
+- `templates/sms/<template>/`: each SMS text, one file per locale.
 """
 
 

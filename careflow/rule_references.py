@@ -16,6 +16,7 @@ from careflow.journey_config import JourneyConfigError, load_journey_config
 from careflow.journey_spec import Journey
 from careflow.paths import RULES_DIR, TEMPLATES_DIR
 from careflow.rules.references import JOURNEY_CONFIG_FILE, References, template_ids
+from careflow.webhooks.config import WEBHOOKS_FILE_NAME, WebhooksConfigError, load_webhooks_config
 from careflow.workflows.registry import JOURNEYS
 
 
@@ -33,6 +34,15 @@ def staff_teams(rules_dir: Path) -> frozenset[str] | None:
         return None
 
 
+def webhook_endpoints(rules_dir: Path) -> frozenset[str] | None:
+    """Endpoint names in the folder's webhooks.yaml; None when it is broken (its own
+    check reports that). No file: no endpoints."""
+    try:
+        return frozenset(load_webhooks_config(rules_dir / WEBHOOKS_FILE_NAME).endpoints)
+    except WebhooksConfigError:
+        return None
+
+
 def references_for(
     journeys: Mapping[str, Journey], *, templates_dir: Path, rules_dir: Path | None
 ) -> References:
@@ -46,6 +56,7 @@ def references_for(
         subject_journeys=frozenset(
             name for name, journey in journeys.items() if journey.needs_subject
         ),
+        webhooks=webhook_endpoints(rules_dir) if rules_dir is not None else None,
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.journey_config import JourneyConfigError, load_journey_config
 from careflow.store import Task
+from careflow.webhooks.events import TASK_CREATED, record_event, record_event_async
 
 # The task kind and the ledger reason code, as the console and the timeline show them.
 MESSAGE_FAILED = "message_failed"
@@ -76,6 +77,15 @@ def add_alert(connection: Connection, row: dict[str, object]) -> None:
         .values(**row)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
+    key = str(row["idempotency_key"])
+    record_event(
+        connection,
+        TASK_CREATED,
+        key,
+        task_event_data(key, ALERT_TEAM),
+        customer_pk=_pk(row["customer_id"]),
+        at=_at(row["created_at"]),
+    )
 
 
 async def add_alert_async(session: AsyncSession, row: dict[str, object]) -> None:
@@ -83,3 +93,31 @@ async def add_alert_async(session: AsyncSession, row: dict[str, object]) -> None
     if await session.scalar(select(Task.id).where(Task.idempotency_key == row["idempotency_key"])):
         return
     session.add(Task(**row))
+    key = str(row["idempotency_key"])
+    await record_event_async(
+        session,
+        TASK_CREATED,
+        key,
+        task_event_data(key, ALERT_TEAM),
+        customer_pk=_pk(row["customer_id"]),
+        at=_at(row["created_at"]),
+    )
+
+
+# Broken-template alerts go to the manager of journeys.yaml: in staff_alerts.yaml, `manager`.
+ALERT_TEAM = "manager"
+
+
+def task_event_data(task_key: str, team: str | None) -> dict[str, object]:
+    """A `task.created` event's references: the task's key, and the team (or staff role)
+    whose robots in `staff_alerts.yaml` hear of it."""
+    return {"task_key": task_key, "team": team}
+
+
+def _pk(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _at(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value

@@ -180,6 +180,8 @@ async def customer_timeline(
                         "status": message.status,
                         "reason": message.reason,
                         "template_id": message.template_id,
+                        "channel": message.channel,
+                        "receipt": message.receipt,
                         "topic": message.topic,
                         "workflow_id": message.workflow_id,
                         "step_id": message.step_id,

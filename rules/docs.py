@@ -230,6 +230,8 @@ then:
       assign_to: team:sales           # or account_manager, or person:li.na
       due_in: 4h                      # business hours (journeys.yaml), or 30m
   - notify: account-manager           # a call task for the customer's own account manager
+  - webhook: crm                      # a signed webhook to an endpoint of webhooks.yaml
+    params: {segment: lapsing}        # optional; sent in the payload as they are
 ```
 
 A `care_message` started with an `occasion` listed under `care_message.occasions`

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-IntentAction = Literal["start_workflow", "signal_workflow", "tag_customer", "notify_team"]
+IntentAction = Literal[
+    "start_workflow", "signal_workflow", "tag_customer", "notify_team", "call_webhook"
+]
 ParamValue = str | int | float | bool
 # `notify: account-manager` is a call task for the customer's own account manager
 # (the service team when none is on file), not a team's notification.
@@ -34,11 +36,14 @@ class Intent:
     # The release (careflow/releases/) whose rules asked; stamped by the activity that
     # evaluated them, None when rules were read from files outside any release.
     release_id: str | None = None
+    webhook: str | None = None  # endpoint of webhooks.yaml, for call_webhook
 
     @property
     def label(self) -> str:
         """How rule examples and `careflow rules explain` name it: `start retention_offer`."""
-        return intent_label(self.action, self.workflow, self.signal, self.tag, self.team)
+        return intent_label(
+            self.action, self.workflow, self.signal, self.tag, self.team, webhook=self.webhook
+        )
 
 
 def intent_label(
@@ -47,14 +52,18 @@ def intent_label(
     signal: str | None,
     tag: str | None,
     team: str | None,
+    *,
+    webhook: str | None = None,
 ) -> str:
-    """`start X`, `signal S to X`, `tag T` or `notify TEAM`."""
+    """`start X`, `signal S to X`, `tag T`, `notify TEAM` or `webhook NAME`."""
     if action == "start_workflow":
         return f"start {workflow}"
     if action == "signal_workflow":
         return f"signal {signal} to {workflow}"
     if action == "tag_customer":
         return f"tag {tag}"
+    if action == "call_webhook":
+        return f"webhook {webhook}"
     return f"notify {team}"
 
 

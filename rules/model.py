@@ -95,11 +95,15 @@ class IntentSpec:
     team: str | None = None
     params: dict[str, ParamValue] = field(default_factory=dict)
     params_pos: dict[str, Position] = field(default_factory=dict)
+    webhook: str | None = None
 
     @property
     def label(self) -> str:
-        """`start retention_offer`, `signal opted_out to care_message`, `tag x`, `notify y`."""
-        return intent_label(self.action, self.workflow, self.signal, self.tag, self.team)
+        """`start retention_offer`, `signal opted_out to care_message`, `tag x`, `notify y`,
+        `webhook z`."""
+        return intent_label(
+            self.action, self.workflow, self.signal, self.tag, self.team, webhook=self.webhook
+        )
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ ACTION_KEYS: dict[str, IntentAction] = {
     "signal": "signal_workflow",
     "tag": "tag_customer",
     "notify": "notify_team",
+    "webhook": "call_webhook",
 }
 INTENT_KEYS = (*ACTION_KEYS, "to", "params")
 EXAMPLE_KEYS = ("given", "expect")
@@ -470,7 +471,8 @@ class _FileParser:
         if not isinstance(items, Sequence) or isinstance(items, str) or not items:
             self.error(
                 pos,
-                "then: expected a list of actions (start:, signal: ... to:, tag:, notify:), "
+                "then: expected a list of actions (start:, signal: ... to:, tag:, notify:, "
+                "webhook:), "
                 f"got {describe(items)}",
             )
             return []
@@ -489,7 +491,9 @@ class _FileParser:
         self.unknown_keys(item, INTENT_KEYS, "action")
         actions = [key for key in item if key in ACTION_KEYS]
         if len(actions) != 1:
-            self.error(pos, "each action needs exactly one of start:, signal:, tag:, notify:")
+            self.error(
+                pos, "each action needs exactly one of start:, signal:, tag:, notify:, webhook:"
+            )
             return None
         key = str(actions[0])
         target = self.text(item, key, pos)
@@ -528,6 +532,17 @@ class _FileParser:
             return None
         if key == "tag":
             return IntentSpec(action, pos, tag=target, params=params, params_pos=params_pos)
+        if key == "webhook":
+            endpoints = self.references.webhooks
+            if endpoints is not None and target not in endpoints:
+                known = ", ".join(sorted(endpoints)) or "none"
+                self.error(
+                    target_pos,
+                    f"unknown webhook {target!r}{closest(target, endpoints)} (endpoints in "
+                    f"webhooks.yaml: {known})",
+                )
+                return None
+            return IntentSpec(action, pos, webhook=target, params=params, params_pos=params_pos)
         teams = self.references.teams
         if teams is not None and target not in teams and target != ACCOUNT_MANAGER_TARGET:
             self.error(
@@ -683,6 +698,8 @@ class _FileParser:
 _PARAM_USE: dict[str, frozenset[str] | None] = {
     "start": None,
     "notify": frozenset({"message", "assign_to", "due_in"}),
+    # A webhook's params go into its payload as they are.
+    "webhook": None,
     "signal": frozenset(),
     "tag": frozenset(),
 }

@@ -26,6 +26,8 @@ class References:
     # Journeys about the triggering event's subject (a complaint): an `occasion` param
     # cannot name what they are about, so it would be ignored.
     subject_journeys: frozenset[str] = frozenset()
+    # Endpoints of webhooks.yaml a `webhook:` action may name; None: not checked.
+    webhooks: frozenset[str] | None = None
 
 
 def template_ids(templates_dir: Path) -> frozenset[str]:

@@ -192,6 +192,7 @@ def intents_of(ruleset: Ruleset, rule: Rule) -> tuple[Intent, ...]:
             signal=spec.signal,
             tag=spec.tag,
             team=spec.team,
+            webhook=spec.webhook,
             params=dict(spec.params),
             reenter_after_days=rule.reenter_after_days,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email
 import hashlib
+import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -38,7 +39,17 @@ from careflow.intake.records import CustomerFields
 from careflow.outreach.links import survey_token, unsubscribe_token
 from careflow.outreach.mailer import OutboxDelivery
 from careflow.runtime.temporal_server import EmbeddedTemporal
-from careflow.store import AuditEntry, Base, Customer, Database, Event, Task, create_database
+from careflow.store import (
+    AuditEntry,
+    Base,
+    Customer,
+    Database,
+    Event,
+    OutboundEvent,
+    Task,
+    WebhookDelivery,
+    create_database,
+)
 from careflow.worker import create_worker
 from tests.faults.conftest import temporal  # noqa: F401  (the dev-server fixture)
 
@@ -210,6 +221,33 @@ async def test_after_erase_nothing_identifies_the_person(
                     details={"note": f"{ERASED['name']} asked on the phone", "granted": False},
                 )
             )
+            # A webhook to the CRM names the customer by id in its body.
+            for person in (ERASED, KEPT):
+                event = OutboundEvent(
+                    event_key=f"consent.changed/{person['id']}",
+                    type="consent.changed",
+                    data={"channel": "sms"},
+                    customer_id=await session.scalar(
+                        select(Customer.id).where(Customer.external_id == person["id"])
+                    ),
+                    occurred_at=datetime.now(UTC),
+                )
+                session.add(event)
+                await session.flush()
+                session.add(
+                    WebhookDelivery(
+                        delivery_id="msg_" + hashlib.sha256(person["id"].encode()).hexdigest()[:32],
+                        endpoint="crm",
+                        kind="webhook",
+                        event_id=event.id,
+                        event_type=event.type,
+                        body=json.dumps({"data": {"customer_id": person["id"]}}),
+                        status="delivered",
+                        attempts=1,
+                        next_attempt_at=event.occurred_at,
+                        created_at=event.occurred_at,
+                    )
+                )
         logs = home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         (logs / "careflow.log").write_text(
@@ -233,7 +271,7 @@ async def test_after_erase_nothing_identifies_the_person(
 
     # The store: nothing of the person, the other customer intact.
     store = await _store_texts(db)
-    assert _found(ERASED, store) == []
+    assert _found(ERASED, store) == [], [v for v in store if ERASED["id"] in v]
     assert sorted(_found(KEPT, store)) == ["email", "id", "name", "phone"]
     # What stays is a keyed pseudonym, not an unsalted hash anyone can recompute.
     pseudonym = anonymous_id(settings.secret_key, ERASED["id"])

@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow import __version__
-from careflow.api import kpis, observability, staff, survey, tasks, unsubscribe
+from careflow.api import kpis, observability, sms, staff, survey, tasks, unsubscribe
 from careflow.api.auth import StaffOnly
 from careflow.api.headers import SecurityHeaders
 from careflow.api.limits import RequestLimits, bounded_validation_error
@@ -210,5 +210,6 @@ def create_app(state: ApiState, *, tracer_provider: TracerProvider | None = None
     app.include_router(kpis.router, dependencies=[StaffOnly])
     app.include_router(tasks.router, dependencies=[StaffOnly])
     app.include_router(staff.router, dependencies=[StaffOnly])
+    app.include_router(sms.router, dependencies=[StaffOnly])
     mount_console(app)
     return app

@@ -158,3 +158,8 @@ def print_report(report: KpiReport) -> None:
     for message in report.messages:
         messages.add_row(message.status, message.reason or "-", str(message.count))
     console.print(messages)
+    if report.sent_by_channel:
+        console.print(
+            "sent by channel: "
+            + ", ".join(f"{channel} {count}" for channel, count in report.sent_by_channel.items())
+        )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from careflow.channels.checks import sms_problems
 from careflow.cli.app import CareflowGroup, app
 from careflow.config import Settings, load_settings
 from careflow.operator_language import CHINESE, catalogue, operator_language, say_problem
@@ -26,6 +27,7 @@ from careflow.rules.phrases import say
 from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
 from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
+from careflow.webhooks.config import config_problems as outbound_problems
 
 rules_app = typer.Typer(
     cls=CareflowGroup,
@@ -59,6 +61,9 @@ def check(
     journey_problems += roster_problems(journeys_file.parent / TEAMS_FILE_NAME)
     # The outreach policy's suppressions are written in the rule condition language.
     journey_problems += suppression_problems(journeys_file.parent)
+    # SMS templates: rendered, measured in segments and mapped to the provider's codes.
+    journey_problems += sms_problems(journeys_file.parent, references.templates_dir)
+    journey_problems += outbound_problems(journeys_file.parent)
     language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)

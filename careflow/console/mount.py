@@ -19,6 +19,7 @@ from careflow.console.pages import router as pages_router
 from careflow.console.releases import router as releases_router
 from careflow.console.staff_actions import router as staff_router
 from careflow.console.web import LOGIN_PATH, PREFIX, Console, ConsoleRefusal, redirect, render
+from careflow.console.webhooks_page import router as webhooks_router
 
 
 def mount_console(app: FastAPI) -> None:
@@ -30,6 +31,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(actions_router)
     app.include_router(releases_router)
     app.include_router(staff_router)
+    app.include_router(webhooks_router)
     # The chart library and careflow's chart code: public, static, shipped in the package.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]

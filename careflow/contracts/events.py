@@ -44,6 +44,7 @@ class DispatchResult:
     signalled: list[str] = field(default_factory=list)
     tagged: list[str] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
+    webhooks: list[str] = field(default_factory=list)
     not_acted_reason: str | None = None
 
 

@@ -56,6 +56,8 @@ class SendEmailResult:
     # When it was sent, on the send step's clock (`as_of`): what a journey counts its
     # next dates from. None unless sent.
     sent_at: datetime | None = None
+    # The channel it went on (or was meant for): email, or sms (rules/sms.yaml).
+    channel: str = "email"
 
 
 SEND_EMAIL = ActivityContract(name="send_email", input=SendEmailInput, result=SendEmailResult)

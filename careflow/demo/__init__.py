@@ -3,13 +3,15 @@
 The sample was written as of `AUTHORED_ON`; its dates move forward by however
 long ago that was, so the stories stay true on any day: a VIP whose purchases
 are slowing down, a dormant customer, one whose birthday is today (set on
-loading), a brand-new customer's first order, complaints, one of them a VIP's
-(whose retention offer the outreach policy then holds back), and loyalty points,
-some of them about to expire. History is imported (which never triggers outreach); the events in
-`data/events.jsonl` are posted as happening now, and a daily scan runs at once,
-so every journey's first message lands in the outbox within a minute (or is
-deferred, visibly, when it is night for the customer). Ids are fixed, so a
-second `careflow up --demo` repeats nothing.
+loading), a brand-new customer's first order, complaints (one of them a VIP's,
+whose retention offer the outreach policy then holds back and which alerts the
+service team's WeCom robot; one from a customer who prefers SMS, acknowledged by
+SMS in `outbox/sms/`), and loyalty points, some of them about to expire. History
+is imported (which never triggers outreach); the events in `data/events.jsonl` are
+posted as happening now, and a daily scan runs at once, so every journey's first
+message lands in the outbox within a minute (or is deferred, visibly, when it is
+night for the customer). Ids are fixed, so a second `careflow up --demo` repeats
+nothing.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from careflow.store import (
     OutreachLedger,
     SurveyResponse,
     Task,
+    WebhookDelivery,
 )
 from careflow.workflows.ids import event_workflow_id
 
@@ -161,6 +162,13 @@ async def close_tasks(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+# Tables whose rows are found by what they say, not by a customer or workflow column.
+_SEARCHED: dict[str, tuple[str, ...]] = {
+    AuditEntry.__tablename__: ("target", "details"),
+    WebhookDelivery.__tablename__: ("body",),
+}
+
+
 async def scrub_table(
     session: AsyncSession,
     table: Table,
@@ -176,13 +184,15 @@ async def scrub_table(
     ]
     if not columns:
         return
-    if table is AuditEntry.__table__:
-        # Audit entries name customers and journeys in their target and details:
-        # candidates by substring, then only those that really name the person.
+    searched = _SEARCHED.get(table.name)
+    if searched is not None:
+        # Audit entries name customers and journeys in their target and details, and
+        # webhook bodies (built for the CRM) the customer's id: candidates by
+        # substring, then only those that really name the person.
         where = or_(
             *(
-                cast(column, Text).contains(value)
-                for column in (table.c.target, table.c.details)
+                cast(table.c[name], Text).contains(value)
+                for name in searched
                 for value in scrubber.search_terms()
             )
         )
@@ -193,7 +203,7 @@ async def scrub_table(
         if where is None:
             return
     rows = (await session.execute(select(table.c.id, *columns).where(where))).all()
-    if table is AuditEntry.__table__:
+    if searched is not None:
         rows = [
             row
             for row in rows

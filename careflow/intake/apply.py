@@ -22,6 +22,7 @@ from careflow.intake.records import (
     resolve_time,
 )
 from careflow.store import Complaint, Consent, Customer, JourneyRecord, Order, SurveyResponse
+from careflow.webhooks.events import CONSENT_CHANGED, record_event_async
 
 # Fields whose change other departments must hear about (sales, service, marketing).
 CONTACT_FIELDS = ("name", "email", "phone", "account_manager")
@@ -273,6 +274,7 @@ async def set_consent(
             Consent.topic == fields.topic,
         )
     )
+    changed = consent is None or consent.granted != fields.granted
     if consent is None:
         session.add(
             Consent(
@@ -289,4 +291,19 @@ async def set_consent(
             fields.granted,
             fields.source,
             recorded_at,
+        )
+    if changed:
+        # Keyed by what changed and when: a re-applied event changes nothing twice.
+        await record_event_async(
+            session,
+            CONSENT_CHANGED,
+            f"{customer.id}/{fields.channel}/{fields.topic}/{recorded_at.isoformat()}",
+            {
+                "channel": fields.channel,
+                "topic": fields.topic,
+                "granted": fields.granted,
+                "source": fields.source,
+            },
+            customer_pk=customer.id,
+            at=recorded_at,
         )

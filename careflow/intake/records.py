@@ -152,6 +152,9 @@ class CustomerFields(BaseModel):
     ] = None
     account_manager: Text = None
     created_at: MaybeTime = None
+    preferred_channel: Annotated[
+        Literal["email", "sms"] | None, BeforeValidator(_empty_is_none)
+    ] = None
 
     @field_validator("email")
     @classmethod

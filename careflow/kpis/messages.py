@@ -44,6 +44,23 @@ async def messages_by_reason(
     return [MessageCount(str(status), str(code), int(count)) for status, code, count in rows.all()]
 
 
+async def sent_by_channel(
+    session: AsyncSession, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Messages sent in the period by channel (`{"email": 40, "sms": 12}`)."""
+    rows = await session.execute(
+        select(OutreachLedger.channel, func.count())
+        .where(
+            OutreachLedger.created_at >= since,
+            OutreachLedger.created_at < until,
+            OutreachLedger.status == "sent",
+        )
+        .group_by(OutreachLedger.channel)
+        .order_by(OutreachLedger.channel)
+    )
+    return {str(channel): int(count) for channel, count in rows.all()}
+
+
 def totals_by_status(counts: list[MessageCount]) -> dict[str, int]:
     """`{"sent": 12, "skipped": 3, ...}` from the detailed counts."""
     totals: dict[str, int] = {}

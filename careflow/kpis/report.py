@@ -7,7 +7,7 @@ files, so the KPIs use the same definitions as the rules and the journeys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -23,7 +23,12 @@ from careflow.kpis.care import (
     sla_breaches,
 )
 from careflow.kpis.churn import TierChurn, churn_by_tier
-from careflow.kpis.messages import MessageCount, messages_by_reason, totals_by_status
+from careflow.kpis.messages import (
+    MessageCount,
+    messages_by_reason,
+    sent_by_channel,
+    totals_by_status,
+)
 from careflow.kpis.retention import RetentionConversion, retention_conversion
 from careflow.store import Database
 
@@ -56,6 +61,7 @@ class KpiReport:
     first_response: FirstResponse
     # The zone the period's dates were read in (careflow/team_zone.py); times stay UTC.
     timezone: str = "UTC"
+    sent_by_channel: dict[str, int] = field(default_factory=dict)
 
 
 def kpi_period(
@@ -114,4 +120,5 @@ async def compute_kpis(
             messages=messages,
             first_response=await first_response(session, since, until),
             timezone=timezone,
+            sent_by_channel=await sent_by_channel(session, since, until),
         )

@@ -44,6 +44,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from careflow.outreach.budget import SentMessage
 from careflow.outreach.decisions import Topic
 from careflow.store import Complaint, Consent, Customer, Database, OutreachLedger
+from careflow.webhooks.events import MESSAGE_FAILED, MESSAGE_SENT, record_event
 
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
 # resends with the same Message-ID (the only repeat careflow allows, after a crash).
@@ -81,6 +82,8 @@ class Recipient:
     tier: str | None
     account_manager: str | None
     erased: bool
+    phone: str | None = None
+    preferred_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,12 @@ class SendFacts:
     consent: bool | None  # None: never asked (or not looked up, for transactional)
     history: tuple[SentMessage, ...]  # counted messages within the budget window
     case: StoredCase | None
+    sms_consent: bool | None = None  # as `consent`, for SMS
 
 
 _recent = aliased(OutreachLedger, name="recent")
 _step = aliased(OutreachLedger, name="step")
+_sms_consent = aliased(Consent, name="sms_consent")
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,11 @@ def read_facts(connection: Connection, query: FactsQuery) -> SendFacts:
             tier=first.tier,
             account_manager=first.account_manager,
             erased=first.erased_at is not None,
+            phone=first.phone,
+            preferred_channel=first.preferred_channel,
         ),
         consent=first.granted,
+        sms_consent=first.sms_granted,
         history=tuple(
             SentMessage(Topic(row.recent_topic), row.recent_at)
             for row in rows
@@ -201,7 +209,10 @@ def _facts_statement(
             Customer.tier,
             Customer.account_manager,
             Customer.erased_at,
+            Customer.phone,
+            Customer.preferred_channel,
             Consent.granted,
+            _sms_consent.granted.label("sms_granted"),
             _recent.topic.label("recent_topic"),
             recent_at.label("recent_at"),
             Complaint.external_id.label("case_reference"),
@@ -221,6 +232,15 @@ def _facts_statement(
                 Consent.customer_id == Customer.id,
                 Consent.channel == "email",
                 Consent.topic == bindparam("topic"),
+            ),
+        )
+        .outerjoin(
+            _sms_consent,
+            and_(
+                budget_joins,
+                _sms_consent.customer_id == Customer.id,
+                _sms_consent.channel == "sms",
+                _sms_consent.topic == bindparam("topic"),
             ),
         )
         .outerjoin(
@@ -300,6 +320,15 @@ def _record_outcome(
     if status == SENT:
         values["sent_at"] = now
     connection.execute(_OUTCOME, values)
+    # Subscribers hear of it from the same transaction (careflow/webhooks/events.py).
+    record_event(
+        connection,
+        MESSAGE_SENT if status == SENT else MESSAGE_FAILED,
+        key,
+        {"message_key": key},
+        customer_pk=None,
+        at=now,
+    )
 
 
 _OUTCOME = update(OutreachLedger).where(OutreachLedger.idempotency_key == bindparam("step_key"))
@@ -379,10 +408,9 @@ class _AsyncLedger:
     async def record_outcome(
         self, key: str, status: str, reason: str | None, now: datetime
     ) -> None:
-        # One UPDATE: one round trip to the server, inside the SMTP exchange's turn.
+        # The UPDATE and its outbound event commit together.
         await self.transaction(
-            partial(_record_outcome, key=key, status=status, reason=reason, now=now),
-            atomic=False,
+            partial(_record_outcome, key=key, status=status, reason=reason, now=now)
         )
 
     async def close(self) -> None:

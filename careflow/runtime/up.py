@@ -25,6 +25,7 @@ from careflow.releases.bundle import BundleError
 from careflow.releases.lifecycle import sync_local_folder
 from careflow.runtime.api_service import api_server
 from careflow.runtime.console_access import console_access_lines
+from careflow.runtime.http_capture import CaptureHttpServer
 from careflow.runtime.private_files import make_private, private_umask
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
@@ -38,7 +39,7 @@ from careflow.runtime.service import (
 )
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal
-from careflow.runtime.worker_service import start_worker
+from careflow.runtime.worker_service import start_webhook_delivery, start_worker
 from careflow.store import Database
 from careflow.temporal_connection import TemporalConnection, load_temporal_connection
 
@@ -90,6 +91,10 @@ async def run_up(
             smtp = CaptureSmtpServer(settings.outbox_dir, settings.smtp_capture_port)
             smtp.start()
             stack.callback(smtp.stop)
+        # Webhooks and staff robots written `url: capture`, and the embedded SMS gateway.
+        capture = CaptureHttpServer(settings.outbox_dir, settings.capture_http_port)
+        await capture.start()
+        stack.push_async_callback(capture.stop)
 
         serving: dict[str, Awaitable[None]] = {}
         supervisor: asyncio.Task[None] | None = None
@@ -112,8 +117,12 @@ async def run_up(
 
         api = api_server(settings, db, client, follower)
         serving["the HTTP API"] = await api.serve_until_listening()
-        worker = start_worker(settings, client, db, stack, follower)
+        worker = start_worker(settings, client, db, stack, follower, capture_url=capture.url)
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
+        webhooks = start_webhook_delivery(
+            settings, db, stack, follower, capture_url=f"{capture.url}/webhooks"
+        )
+        serving["webhook delivery"] = asyncio.create_task(webhooks.run(), name="careflow-webhooks")
 
         await ensure_daily_scan_schedule(client, settings)
         access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo)
@@ -135,6 +144,7 @@ async def run_up(
         async def shutdown() -> None:
             console.print("shutting down ...")
             await api.stop()
+            webhooks.stop()
             await worker.shutdown()
             # The server outlives the worker's graceful shutdown (in-flight sends report
             # to it); the stack stops it last.
@@ -190,6 +200,9 @@ def _print_locations(
         lines.append(f"  Outbox        {settings.outbox_dir}")
     else:
         lines.append(f"  SMTP          {settings.smtp_target.host}:{settings.smtp_target.port}")
+    lines.append(
+        f"  Captured HTTP {settings.outbox_dir / 'webhooks'}, {settings.outbox_dir / 'sms'}"
+    )
     lines.append(f"  Store         {settings.sqlalchemy_url.split('@')[-1]}")
     lines.append("Press Ctrl-C to stop.")
     console.print("\n".join(lines))

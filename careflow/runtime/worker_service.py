@@ -10,7 +10,10 @@ following its edits.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 
@@ -32,6 +35,7 @@ from careflow.runtime.service import (
     warn_if_secret_key_is_local,
 )
 from careflow.store import Database
+from careflow.webhooks.dispatcher import WebhookDispatcher
 from careflow.worker import create_worker
 
 log = logging.getLogger(__name__)
@@ -43,14 +47,48 @@ def start_worker(
     db: Database,
     stack: contextlib.AsyncExitStack,
     follower: ReleaseFollower | None = None,
+    *,
+    capture_url: str | None = None,
 ) -> Worker:
-    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it.
+    """The worker with its mail delivery (closed with `stack`); `careflow up` shares it,
+    with its capture endpoint (`capture_url`) as the SMS gateway of `url: capture`.
 
     With a release `follower` it serves the store's active release.
     """
     delivery = make_delivery(settings)
     stack.push_async_callback(delivery.close)
-    return create_worker(client, settings, db=db, delivery=delivery, follower=follower)
+    return create_worker(
+        client, settings, db=db, delivery=delivery, follower=follower, capture_url=capture_url
+    )
+
+
+def capture_secret(secret_key: str) -> str:
+    """The Standard Webhooks secret `careflow up` signs `url: capture` deliveries with:
+    derived from CAREFLOW_SECRET_KEY, so a captured file can be verified with it."""
+    digest = hmac.new(secret_key.encode(), b"careflow capture webhooks", hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest).decode()
+
+
+def start_webhook_delivery(
+    settings: Settings,
+    db: Database,
+    stack: contextlib.AsyncExitStack,
+    follower: ReleaseFollower | None = None,
+    *,
+    capture_url: str | None = None,
+) -> WebhookDispatcher:
+    """The loop that fans careflow's events out to webhooks and staff robots and
+    delivers them (closed with `stack`); every worker process runs one. With
+    `careflow up`'s `capture_url`, endpoints there are signed with `capture_secret`.
+    With a release `follower`, the endpoints are the active release's."""
+    dispatcher = WebhookDispatcher(
+        db,
+        follower.rules_dir if follower is not None else settings.rules_dir,
+        capture_url=capture_url,
+        capture_secret=capture_secret(settings.secret_key) if capture_url else None,
+    )
+    stack.push_async_callback(dispatcher.close)
+    return dispatcher
 
 
 @dataclass
@@ -61,6 +99,7 @@ class WorkerProcess:
     db: Database
     client: Client
     worker: Worker
+    webhooks: WebhookDispatcher
 
 
 async def build_worker_process(
@@ -78,7 +117,8 @@ async def build_worker_process(
     serve_metrics(settings, stack)
     await ensure_daily_scan_schedule(client, settings)
     worker = start_worker(settings, client, db, stack, follower)
-    return WorkerProcess(settings=settings, db=db, client=client, worker=worker)
+    webhooks = start_webhook_delivery(settings, db, stack, follower)
+    return WorkerProcess(settings=settings, db=db, client=client, worker=worker, webhooks=webhooks)
 
 
 async def run_worker_process(settings: Settings) -> None:
@@ -95,5 +135,14 @@ async def run_worker_process(settings: Settings) -> None:
             settings.task_queue,
             process.client.namespace,
         )
-        await run_until_stopped(stop, {"the worker": process.worker.run()}, process.worker.shutdown)
+
+        async def shutdown() -> None:
+            process.webhooks.stop()
+            await process.worker.shutdown()
+
+        await run_until_stopped(
+            stop,
+            {"the worker": process.worker.run(), "webhook delivery": process.webhooks.run()},
+            shutdown,
+        )
     log.info("careflow worker stopped")

@@ -20,6 +20,7 @@ from careflow.store.models import (
     Event,
     JourneyRecord,
     Order,
+    OutboundEvent,
     OutreachLedger,
     Release,
     ReleaseActivation,
@@ -27,6 +28,8 @@ from careflow.store.models import (
     RuleDecision,
     SurveyResponse,
     Task,
+    WebhookDelivery,
+    WebhookEndpointState,
 )
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "Event",
     "JourneyRecord",
     "Order",
+    "OutboundEvent",
     "OutreachLedger",
     "Release",
     "ReleaseActivation",
@@ -53,5 +57,7 @@ __all__ = [
     "SchemaState",
     "SurveyResponse",
     "Task",
+    "WebhookDelivery",
+    "WebhookEndpointState",
     "create_database",
 ]

@@ -57,6 +57,8 @@ class Customer(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+    # "email" or "sms": tried first when a message may go on it (rules/sms.yaml channels).
+    preferred_channel: Mapped[str | None] = mapped_column(String(8))
 
 
 class Order(Base):
@@ -136,6 +138,10 @@ class OutreachLedger(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # What the provider reported after `sent` (SMS delivery receipts): `delivered`, or
+    # `failed: <provider code>`; the status stays `sent` (the step is done either way).
+    receipt: Mapped[str | None] = mapped_column(String(100))
+    receipt_at: Mapped[datetime | None]
 
 
 class Event(Base):
@@ -365,3 +371,64 @@ class ReleaseActivation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     activated_by: Mapped[str] = mapped_column(String(64))
     activated_at: Mapped[datetime]
+
+
+class OutboundEvent(Base):
+    """Something careflow did that webhooks and staff robots may hear about.
+
+    Written in the transaction of the change it reports, once per `event_key`; the
+    delivery loop fans it out (`fanned_out_at`) into `webhook_deliveries`.
+    """
+
+    __tablename__ = "outbound_events"
+    __table_args__ = (Index("ix_outbound_events_pending", "fanned_out_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(500), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    occurred_at: Mapped[datetime]
+    fanned_out_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint (a subscriber or a staff robot): sent under one id.
+
+    `delivery_id` is the `webhook-id` every attempt carries, so a receiver that saw
+    it before can tell a repeat; `claimed_until` keeps two workers from sending at once.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_events.id", ondelete="CASCADE"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookEndpointState(Base):
+    """How an endpoint has been doing: failures in a row, and paused since when."""
+
+    __tablename__ = "webhook_endpoints"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None]

@@ -139,3 +139,57 @@ def test_an_unclosed_tag_in_a_file_no_locale_uses_yet_fails_the_check(
     result = runner.invoke(app, ["rules", "check", str(rules)])
     assert result.exit_code == 1, result.output
     assert f"{body}:2: syntax error" in result.output.replace("\n", "")
+
+
+def test_an_sms_template_longer_than_sms_yaml_allows_fails_the_check(
+    operator_files: tuple[Path, Path],
+) -> None:
+    rules, templates = operator_files
+    body = templates / "sms" / "retention_offer" / "body.zh-CN.j2"
+    # 【careflow】 (10) + 130 characters + " 拒收请回复R" (7) = 147: three UCS-2 segments.
+    body.write_text("好" * 130 + "\n", encoding="utf-8")
+    (rules / "sms.yaml").write_text(
+        (rules / "sms.yaml")
+        .read_text(encoding="utf-8")
+        .replace("params: {code: offer.code, value: offer.value}", "params: {code: offer.cod}"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert (
+        "templates/sms/retention_offer/body.zh-CN.j2: 147 characters (UCS-2) with the signature "
+        "and opt-out text take 3 segments; sms.yaml allows 2"
+    ) in output
+    assert (
+        "sms.yaml: templates.retention_offer.params.code: 'offer.cod' names no value in the "
+        "message of 'retention_offer'"
+    ) in output
+
+
+def test_a_mistake_in_sms_yaml_is_named_at_its_line_and_column(
+    operator_files: tuple[Path, Path],
+) -> None:
+    rules, _ = operator_files
+    text = (rules / "sms.yaml").read_text(encoding="utf-8")
+    (rules / "sms.yaml").write_text(text.replace("provider: generic", "provider: twilio"))
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    line = text.splitlines().index("provider: generic") + 1
+    assert f"sms.yaml:{line}:1: provider: Input should be 'generic' or 'aliyun'" in " ".join(
+        result.output.split()
+    )
+
+
+def test_a_mistake_in_webhooks_yaml_fails_the_check(operator_files: tuple[Path, Path]) -> None:
+    rules, _ = operator_files
+    (rules / "webhooks.yaml").write_text(
+        "endpoints:\n  crm:\n    url: https://crm.example/hook\n    events: [task.created]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    assert (
+        "webhooks.yaml:2:3: endpoints.crm: secret_env: required: the environment variable "
+        "holding the signing secret"
+    ) in " ".join(result.output.split())

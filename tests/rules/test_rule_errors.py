@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from careflow.paths import RULES_DIR
-from careflow.rule_references import staff_teams
+from careflow.rule_references import staff_teams, webhook_endpoints
 from careflow.rules import RuleFileError, load_rulebook
 from careflow.rules.references import References
+from careflow.rules.rulebook import intents_of
 
 REFERENCES = References(
     {
@@ -376,9 +377,9 @@ def test_an_action_needs_exactly_one_verb(tmp_path: Path) -> None:
     )
     assert errors[:2] == [
         "retention.rules.yaml:13:9: each action needs exactly one of start:, signal:, tag:, "
-        "notify:",
+        "notify:, webhook:",
         "retention.rules.yaml:13:9: unknown action key 'begin' (expected one of: start, signal, "
-        "tag, notify, to, params)",
+        "tag, notify, webhook, to, params)",
     ]
 
 
@@ -419,3 +420,37 @@ def test_examples_of_good_files_run_when_another_file_is_broken(tmp_path: Path) 
         "a.rules.yaml:17:17",  # the failing example of the good file
         "retention.rules.yaml:11:7",  # the unknown fact of the broken one
     ]
+
+
+def test_a_webhook_action_names_an_endpoint_of_webhooks_yaml(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "      - start: retention_offer\n        params: {campaign: spring}\n",
+        "      - webhook: crn\n        params: {segment: lapsing}\n",
+    ).replace("[start retention_offer]", "[webhook crn]")
+    (tmp_path / "retention.rules.yaml").write_text(text)
+    references = replace(REFERENCES, webhooks=frozenset({"crm", "help-desk"}))
+    with pytest.raises(RuleFileError) as raised:
+        load_rulebook(tmp_path, references=references)
+    assert [str(error).replace(f"{tmp_path}/", "") for error in raised.value.errors] == [
+        "retention.rules.yaml:13:18: unknown webhook 'crn'; did you mean 'crm'? (endpoints in "
+        "webhooks.yaml: crm, help-desk)"
+    ]
+    (tmp_path / "retention.rules.yaml").write_text(
+        text.replace("webhook: crn", "webhook: crm").replace("[webhook crn]", "[webhook crm]")
+    )
+    rulebook = load_rulebook(tmp_path, references=references)
+    (rule,) = rulebook.rulesets[0].rules
+    (intent,) = intents_of(rulebook.rulesets[0], rule)
+    assert (intent.action, intent.webhook, intent.params) == (
+        "call_webhook",
+        "crm",
+        {"segment": "lapsing"},
+    )
+    assert intent.label == "webhook crm"
+
+
+def test_webhook_endpoints_come_from_webhooks_yaml_next_to_the_rules(tmp_path: Path) -> None:
+    assert webhook_endpoints(RULES_DIR) == {"demo-crm"}
+    assert webhook_endpoints(tmp_path) == frozenset()
+    (tmp_path / "webhooks.yaml").write_text("endpoints: [crm]\n")
+    assert webhook_endpoints(tmp_path) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -13,13 +14,16 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from careflow.config import local_secret_key
 from careflow.pseudonyms import customer_pseudonym
+from careflow.runtime.worker_service import capture_secret
 from careflow.workflows.ids import complaint_workflow_id
 from tests.smtp_sink import free_port
 
@@ -52,6 +56,7 @@ class Up:
             "CAREFLOW_TEMPORAL_PORT": str(self.temporal_port),
             "CAREFLOW_HTTP": f"127.0.0.1:{self.http_port}",
             "CAREFLOW_SMTP_CAPTURE_PORT": str(free_port()),
+            "CAREFLOW_CAPTURE_HTTP_PORT": str(free_port()),
         }
         for name in ("CAREFLOW_DATABASE_URL", "CAREFLOW_SMTP_URL", "TEMPORAL_ADDRESS"):
             self.env.pop(name, None)
@@ -116,6 +121,36 @@ class Up:
                 pytest.fail(f"no email about {needle!r}; outbox: {sorted(self.subjects())}")
             await asyncio.sleep(0.2)
 
+    async def wait_for_capture(self, endpoint: str, within_seconds: float) -> dict[str, Any]:
+        """The first request the capture endpoint wrote for `endpoint`, once it is there."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        folder = self.home / "outbox" / "webhooks"
+        while True:
+            found = sorted(folder.glob(f"*-{endpoint}-*.json")) if folder.exists() else []
+            if found:
+                captured: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
+                return captured
+            assert self.process is not None
+            if self.process.poll() is not None or loop.time() > deadline:
+                pytest.fail(f"nothing captured for {endpoint!r}:\n{self.log()}")
+            await asyncio.sleep(0.2)
+
+    async def wait_for_sms(self, needle: str, within_seconds: float) -> dict[str, Any]:
+        """The first SMS the capture gateway wrote whose text mentions `needle`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        folder = self.home / "outbox" / "sms"
+        while True:
+            for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+                request: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["request"]
+                if needle in str(request.get("text")):
+                    return request
+            assert self.process is not None
+            if self.process.poll() is not None or loop.time() > deadline:
+                pytest.fail(f"no SMS about {needle!r}:\n{self.log()}")
+            await asyncio.sleep(0.2)
+
     async def wait_for_outbox(self, count: int, within_seconds: float) -> list[Path]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_seconds
@@ -177,6 +212,19 @@ async def test_demo_acknowledges_complaints_and_survives_a_restart(up: Up) -> No
     await up.wait_for_api()
     # Two demo complaints come from customers with an email address (a third has none).
     vip_ack = await up.wait_for_subject("demo-k101", within_seconds=60)
+    # The VIP's complaint alerts the service team's WeCom robot, and the demo CRM
+    # hears of it, signed: both land in the capture endpoint's folder.
+    robot = await up.wait_for_capture("staff-service-1-wecom", within_seconds=30)
+    assert robot["body"]["msgtype"] == "text"
+    assert "demo-c001" in robot["body"]["text"]["content"]
+    # The customer who prefers SMS gets the acknowledgement by SMS, through the
+    # capture gateway.
+    sms = await up.wait_for_sms("demo-k104", within_seconds=60)
+    assert sms["to"] == "+8613600000007"
+    assert str(sms["text"]).startswith("【careflow】")
+    crm = await up.wait_for_capture("demo-crm", within_seconds=30)
+    secret = capture_secret(local_secret_key(up.home))
+    assert Webhook(secret).verify(crm["raw_body"], crm["headers"])["type"]
     await up.wait_for_subject("demo-k102", within_seconds=60)
     assert vip_ack["To"] == "li.wei@example.com"
     assert vip_ack["Content-Language"] == "zh-CN"

@@ -3,21 +3,23 @@ store, the real SMTP sink and the shipped journey configuration."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from careflow.activities.journeys import JourneyActivities
-from careflow.activities.tasks import TaskActivities
+from careflow.activities.tasks import ROBOTS_INSTEAD, TaskActivities
 from careflow.config import Settings
 from careflow.contracts import NotifyStaffInput, OpenTaskInput, PlanInput
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
-from careflow.store import Database
+from careflow.store import Database, OutboundEvent
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_complaint, add_customer, tasks_of
 
@@ -32,12 +34,12 @@ def _journeys(settings: Settings, db: Database, config: Path = SHIPPED) -> Journ
     )
 
 
-def _tasks(settings: Settings, db: Database) -> TaskActivities:
+def _tasks(settings: Settings, db: Database, config: Path = SHIPPED) -> TaskActivities:
     return TaskActivities(
         db,
         TemplateRenderer(settings.templates_dir),
         SmtpDelivery(settings.smtp_target),
-        config_path=SHIPPED,
+        config_path=config,
         mail_from=settings.mail_from,
         base_url=settings.base_url,
         secret_key=settings.secret_key,
@@ -154,6 +156,30 @@ async def test_tasks_and_staff_emails_happen_once_per_step(
         ("notification", "sent"),
     ]
     assert all(row.complaint_id is not None for row in rows)
+
+
+async def test_a_team_with_robots_instead_of_email_gets_no_email(
+    db: Database, settings: Settings, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    shutil.copy(SHIPPED, tmp_path / "journeys.yaml")
+    (tmp_path / "staff_alerts.yaml").write_text(
+        "teams:\n  supervisor:\n    email: false\n    robots:\n      - kind: wecom\n"
+        "        url_env: SUPERVISOR_ROBOT_URL\n"
+    )
+    await add_customer(db, "C-6", now=FRIDAY_EVENING)
+    tasks = _tasks(settings, db, tmp_path / "journeys.yaml")
+    notice = NotifyStaffInput(
+        "complaint-C-6", "notify-supervisor", "supervisor", "C-6", "staff_escalation", reason="r"
+    )
+    result = await ActivityEnvironment().run(tasks.notify_staff, notice)
+    assert (result.status, result.reason) == ("sent", ROBOTS_INSTEAD)
+    async with db.session() as session:
+        events = list(await session.scalars(select(OutboundEvent)))
+    assert [(event.type, event.data["team"]) for event in events] == [
+        ("task.created", "supervisor")
+    ]
+    # The sink got nothing: the staff email the shipped files send is not sent here.
+    assert smtp_sink.messages == []
 
 
 async def test_unknown_staff_role_is_a_permanent_error(db: Database, settings: Settings) -> None:

@@ -1,0 +1,91 @@
+"""`careflow rules check` for SMS: every SMS template rendered, measured and mapped.
+
+Each template is rendered in every locale it has with the sample data email
+templates are checked with, given its signature and (for marketing) its opt-out
+text, and refused when it takes more segments than `sms.yaml` allows; each needs a
+template code in `sms.yaml`, and each parameter's path must name a value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from careflow.channels.config import SMS_FILE_NAME, SmsConfigError, load_sms_config
+from careflow.channels.segments import sms_length
+from careflow.channels.templates import SmsRenderer, context_value, full_text
+from careflow.outreach.samples import sample_context
+from careflow.outreach.templates import TemplateProblem
+
+
+def sms_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
+    """Every problem of `sms.yaml` and the SMS templates, each naming its file."""
+    try:
+        config = load_sms_config(rules_dir / SMS_FILE_NAME)
+    except SmsConfigError as error:
+        return list(error.problems)
+    renderer = SmsRenderer(templates_dir)
+    if config is None:
+        return (
+            [
+                f"{SMS_FILE_NAME}:1: missing: templates/sms/ has templates but there is no "
+                "SMS configuration (provider, signature, template codes)"
+            ]
+            if renderer.template_ids()
+            else []
+        )
+    problems: list[str] = []
+    for template_id in renderer.template_ids():
+        mapped = config.templates.get(template_id)
+        if mapped is None:
+            problems.append(
+                f"{SMS_FILE_NAME}: templates: SMS template {template_id!r} has no code "
+                "(the provider's approved template)"
+            )
+        for locale in renderer.locales(template_id):
+            context = sample_context(template_id, locale)
+            where = f"templates/sms/{template_id}/body.{locale}.j2"
+            try:
+                body = renderer.render(template_id, locale, context, zone="Asia/Shanghai")
+            except TemplateProblem as problem:
+                problems.append(str(problem))
+                continue
+            text = full_text(
+                config.brackets,
+                body,
+                marketing=context.get("topic") == "marketing",
+                opt_out_text=config.opt_out_text,
+            )
+            length = sms_length(text)
+            if length.segments > config.max_segments:
+                problems.append(
+                    f"{where}: {length.units} characters ({length.encoding}) with the signature"
+                    f"{' and opt-out text' if context.get('topic') == 'marketing' else ''} take "
+                    f"{length.segments} segments; {SMS_FILE_NAME} allows {config.max_segments}"
+                )
+            for name, path in (mapped.params if mapped else {}).items():
+                if not context_value(context, path):
+                    problems.append(
+                        f"{SMS_FILE_NAME}: templates.{template_id}.params.{name}: {path!r} "
+                        f"names no value in the message of {template_id!r}"
+                    )
+    return problems
+
+
+def sms_lengths(rules_dir: Path, templates_dir: Path) -> dict[str, tuple[int, str, int]]:
+    """`template/locale` -> (units, encoding, segments) of each SMS template's sample text."""
+    config = load_sms_config(rules_dir / SMS_FILE_NAME)
+    renderer = SmsRenderer(templates_dir)
+    lengths = {}
+    for template_id in renderer.template_ids():
+        for locale in renderer.locales(template_id):
+            context = sample_context(template_id, locale)
+            body = renderer.render(template_id, locale, context, zone="Asia/Shanghai")
+            text = full_text(
+                config.brackets if config else "",
+                body,
+                marketing=context.get("topic") == "marketing",
+                opt_out_text=config.opt_out_text if config else "",
+            )
+            length = sms_length(text)
+            lengths[f"{template_id}/{locale}"] = (length.units, length.encoding, length.segments)
+    return lengths

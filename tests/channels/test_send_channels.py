@@ -1,0 +1,184 @@
+"""The send step choosing a channel: a customer who prefers SMS gets it by SMS (through the
+capture gateway); without SMS marketing consent the offer goes by email, with the reason;
+with neither, it is skipped with both reasons; the budget counts both channels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import ActivityEnvironment
+
+from careflow.activities.outreach import OutreachActivities, SendEmailInput
+from careflow.channels.sending import SmsChannel, sms_message_id
+from careflow.config import Settings
+from careflow.intake.apply import open_complaint, set_consent, upsert_customer
+from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
+from careflow.outreach.mailer import SmtpDelivery
+from careflow.outreach.policy_config import load_outreach_policy
+from careflow.outreach.templates import TemplateRenderer
+from careflow.paths import RULES_DIR
+from careflow.runtime.http_capture import CaptureHttpServer
+from careflow.store import Customer, Database, OutreachLedger
+from tests.smtp_sink import SmtpSink
+
+NOON = datetime(2031, 3, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+OFFER: dict[str, str | int | float | bool] = {
+    "offer_value": 50,
+    "offer_currency": "CNY",
+    "offer_code": "BACK-50",
+    "offer_expires_at": "2031-03-18T00:00:00+08:00",
+}
+
+
+@pytest.fixture
+async def capture(tmp_path: Path) -> AsyncIterator[CaptureHttpServer]:
+    server = CaptureHttpServer(tmp_path / "outbox", 0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def outreach(
+    db: Database, settings: Settings, tmp_path: Path, capture: CaptureHttpServer
+) -> AsyncIterator[OutreachActivities]:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (rules / "sms.yaml").write_text(
+        (rules / "sms.yaml")
+        .read_text(encoding="utf-8")
+        .replace("complaint_ack: [email, sms]", "complaint_ack: [sms, email]"),
+        encoding="utf-8",
+    )
+    sms = SmsChannel(rules, settings.templates_dir, capture_url=capture.url)
+    activities = OutreachActivities(
+        db,
+        TemplateRenderer(settings.templates_dir),
+        SmtpDelivery(settings.smtp_target),
+        mail_from=settings.mail_from,
+        base_url="https://care.example.com",
+        secret_key=settings.secret_key,
+        policy=lambda: load_outreach_policy(rules / "outreach_policy.yaml"),
+        sms=sms,
+    )
+    yield activities
+    await activities.close()
+
+
+async def add(db: Database, customer_id: str, **fields: str) -> Customer:
+    async with db.session() as session:
+        customer, _ = await upsert_customer(
+            session,
+            customer_id,
+            CustomerFields(locale="zh-CN", timezone="Asia/Shanghai", **fields),  # type: ignore[arg-type]
+            NOON,
+        )
+        await open_complaint(
+            session, customer, ComplaintFields(complaint_id=f"k-{customer_id}"), NOON
+        )
+        return customer
+
+
+async def consent(db: Database, customer: Customer, channel: str, granted: bool) -> None:
+    async with db.session() as session:
+        stored = await session.get(Customer, customer.id)
+        assert stored is not None
+        fields = ConsentFields(channel=channel, topic="marketing", granted=granted)  # type: ignore[arg-type]
+        await set_consent(session, stored, fields, NOON)
+
+
+def send(customer_id: str, step: str, template: str, topic: str) -> SendEmailInput:
+    params: dict[str, str | int | float | bool] = {"complaint_id": f"k-{customer_id}"}
+    if template == "retention_offer":
+        params.update(OFFER)
+    return SendEmailInput(
+        workflow_id=f"journey-{customer_id}",
+        step_id=step,
+        customer_id=customer_id,
+        template_id=template,
+        topic=topic,
+        params=params,
+        planned_at=NOON,
+    )
+
+
+def captured_sms(tmp_path: Path) -> list[dict[str, object]]:
+    folder = tmp_path / "outbox" / "sms"
+    return [
+        json.loads(path.read_text(encoding="utf-8"))["request"]
+        for path in sorted(folder.glob("*.json"))
+    ]
+
+
+async def test_a_customer_who_prefers_sms_gets_the_acknowledgement_and_offer_by_sms(
+    db: Database, outreach: OutreachActivities, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    customer = await add(
+        db, "c-sms", phone="138 0013 8000", email="li@example.com", preferred_channel="sms"
+    )
+    await consent(db, customer, "sms", True)
+    env = ActivityEnvironment()
+    ack = await env.run(outreach.send_email, send("c-sms", "ack", "complaint_ack", "transactional"))
+    again = await env.run(
+        outreach.send_email, send("c-sms", "ack", "complaint_ack", "transactional")
+    )
+    offer = await env.run(
+        outreach.send_email, send("c-sms", "offer", "retention_offer", "marketing")
+    )
+    assert (ack.status, ack.channel, again.status) == ("sent", "sms", "sent")
+    assert (offer.status, offer.channel) == ("sent", "sms")
+    assert ack.message_id == sms_message_id("journey-c-sms/ack")
+    ack_sms, offer_sms = captured_sms(tmp_path)  # the retry sent nothing
+    assert ack_sms["to"] == "+8613800138000"
+    assert str(ack_sms["text"]).startswith("【careflow】我们已收到您的反馈，案件编号k-c-sms")
+    assert ack_sms["template_code"] == "SMS_CAREFLOW_ACK"
+    assert ack_sms["params"] == {"reference": "k-c-sms"}
+    assert str(offer_sms["text"]).endswith("拒收请回复R")
+    assert smtp_sink.messages == []
+    async with db.session() as session:
+        channels = [row.channel for row in await session.scalars(select(OutreachLedger))]
+    assert channels == ["sms", "sms"]
+
+
+async def test_without_sms_marketing_consent_the_offer_goes_by_email_with_the_reason(
+    db: Database, outreach: OutreachActivities, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    customer = await add(
+        db, "c-mail", phone="13900139000", email="wang@example.com", preferred_channel="sms"
+    )
+    await consent(db, customer, "sms", False)
+    await consent(db, customer, "email", True)
+    result = await ActivityEnvironment().run(
+        outreach.send_email, send("c-mail", "offer", "retention_offer", "marketing")
+    )
+    assert (result.status, result.channel) == ("sent", "email")
+    [email] = await smtp_sink.wait_for(1)
+    assert email["To"] == "wang@example.com"
+    assert captured_sms(tmp_path) == []
+    async with db.session() as session:
+        row = await session.scalar(select(OutreachLedger))
+    assert row is not None
+    assert (row.channel, row.status) == ("email", "sent")
+    assert row.reason is not None
+    assert row.reason.startswith("sms: opted_out")  # SMS marketing consent withdrawn
+
+
+async def test_with_no_channel_allowed_the_offer_is_skipped_with_each_reason(
+    db: Database, outreach: OutreachActivities, tmp_path: Path
+) -> None:
+    await add(db, "c-none", phone="12345", preferred_channel="sms")
+    result = await ActivityEnvironment().run(
+        outreach.send_email, send("c-none", "offer", "retention_offer", "marketing")
+    )
+    assert result.status == "skipped"
+    assert result.reason is not None
+    assert result.reason.startswith("no_address: sms: '12345' is not a valid number")
+    assert "email: no_address: no email address on file" in result.reason
+    assert captured_sms(tmp_path) == []
