@@ -93,6 +93,8 @@ class CareflowProcess:
             "CAREFLOW_DATABASE_URL": database_url,
             "CAREFLOW_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
             "CAREFLOW_HTTP": f"127.0.0.1:{self.port}",
+            # careflow up's capture endpoint (SMS, webhooks): a port of its own per run.
+            "CAREFLOW_CAPTURE_HTTP_PORT": str(free_port()),
         }
         self.process: subprocess.Popen[bytes] | None = None
 

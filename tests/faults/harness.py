@@ -111,6 +111,8 @@ class CareflowUp:
             "CAREFLOW_HTTP": f"127.0.0.1:{self.http_port}",
             # Used only by the embedded Temporal server (when `temporal` is None).
             "CAREFLOW_TEMPORAL_PORT": str(self.temporal_port),
+            # careflow up's capture endpoint (SMS gateway, webhooks): its own port per run.
+            "CAREFLOW_CAPTURE_HTTP_PORT": str(free_port()),
             **(env or {}),
         }
         self.env.pop("TEMPORAL_ADDRESS", None)
