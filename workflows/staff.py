@@ -37,6 +37,18 @@ class TaskClosed:
     outcome: str | None = None
 
 
+# The Update an approver sends to a journey waiting for approval.
+DECIDE_APPROVAL = "decide_approval"
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    """An approver's answer: approved or rejected (the reason stays in the store and the
+    audit log, never in workflow history)."""
+
+    approved: bool
+
+
 async def open_task(
     journey: JourneyInput,
     step_id: str,
