@@ -299,7 +299,7 @@ def language_link(request: Request, language: str) -> str:
 NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
     | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
-    | {"complaint_responded", "complaint_resolved"}
+    | {"complaint_responded", "complaint_resolved", "approval_decided"}
 )
 
 
