@@ -13,6 +13,7 @@ import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,13 @@ from careflow.facts import facts_for_customer, load_facts_config
 from careflow.facts.config import TIERS_FILE_NAME
 from careflow.facts.occasions import LUNAR_CALENDAR, days_until_birthday
 from careflow.intake.apply import find_customer
-from careflow.journey_config import ESCALATION_LEVELS, Coupon, JourneyConfig, load_journey_config
+from careflow.journey_config import (
+    ESCALATION_LEVELS,
+    ApprovalConfig,
+    Coupon,
+    JourneyConfig,
+    load_journey_config,
+)
 from careflow.journeys import mark_journey_ended
 from careflow.outreach.links import survey_url
 from careflow.outreach.zones import customer_zone
@@ -86,6 +93,7 @@ class JourneyActivities:
             template_id=settings.template,
             reminder_template_id=settings.reminder_template,
             call_template_id=settings.call_task_template,
+            **_approval(settings.approval, offer.value),
         )
 
     @activity.defn
@@ -354,4 +362,15 @@ def _coupon_params(
         "offer_currency": currency,
         "offer_code": f"{prefix}-{digest}",
         "offer_expires_at": expires_at.isoformat(),
+    }
+
+
+def _approval(config: ApprovalConfig | None, value: float) -> dict[str, Any]:
+    """The plan's approval fields for an offer worth `value` (none below the threshold)."""
+    if config is None or value <= config.above_value:
+        return {}
+    return {
+        "approvers": list(config.approvers),
+        "approval_wait_seconds": config.wait_hours * 3600,
+        "approval_default": config.on_timeout,
     }

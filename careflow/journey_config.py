@@ -125,6 +125,17 @@ class BusinessHoursConfig(_Strict):
         )
 
 
+class ApprovalConfig(_Strict):
+    """Offers worth more than `above_value` wait for approval: each approver in turn has
+    `wait_hours` to approve or reject before it goes to the next; when nobody answered,
+    `on_timeout` decides."""
+
+    above_value: float = Field(ge=0)
+    approvers: list[str] = Field(min_length=1)
+    wait_hours: float = Field(gt=0)
+    on_timeout: Literal["approve", "reject"] = "reject"
+
+
 class RetentionConfig(_Strict):
     template: str = "retention_offer"
     reminder_template: str = "retention_reminder"
@@ -135,6 +146,8 @@ class RetentionConfig(_Strict):
     call_task_tiers: list[str] = Field(default_factory=lambda: ["vip"])
     code_prefix: str = "THANKS"
     offers: list[Offer] = Field(min_length=1)
+    # None: no offer needs approval.
+    approval: ApprovalConfig | None = None
 
     @model_validator(mode="after")
     def _reminder_before_end(self) -> Self:

@@ -10,6 +10,12 @@ Since `call-task-outcome-v1`, the journey waits for the call task's outcome (sta
 complete or cancel it: the `task_closed` signal) until `CALL_OUTCOME_WAIT` after the
 call was due, and ends with it (`call_won_back`, `call_no_answer`, ...); journeys
 started before that replay ending at `call_task` as soon as the task was opened.
+
+Since `offer-approval-v1`, an offer worth more than `retention_offer.approval.above_value`
+waits for approval first: each approver in turn gets an `approval` task and
+`approval.wait_hours` to answer (the `decide_approval` Update); when nobody answered,
+`approval.on_timeout` decides. A rejected offer ends the journey (`offer_rejected`)
+without sending anything.
 """
 
 from __future__ import annotations
@@ -25,16 +31,17 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         JourneyOutcome,
         OrdersSinceInput,
+        RetentionPlan,
     )
     from careflow.contracts.outreach import MessageStatus
-    from careflow.contracts.tasks import TaskClosed
+    from careflow.contracts.tasks import ApprovalDecision, TaskClosed
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.calls import call_activity
     from careflow.workflows.exits import JourneyExits, wait_until
     from careflow.workflows.journey import journey_start
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
-    from careflow.workflows.staff import notify_staff, open_task
+    from careflow.workflows.staff import close_tasks, notify_staff, open_task
 
 GOAL_MET = JourneyOutcome.GOAL_MET
 CALL_STEP = "call-task"
@@ -51,6 +58,7 @@ CALL_OUTCOMES = {
     "declined": JourneyOutcome.CALL_DECLINED,
     "other": JourneyOutcome.CALL_DONE,
 }
+OFFER_APPROVAL_PATCH = "offer-approval-v1"
 
 
 @workflow.defn(name="RetentionOfferWorkflow")
@@ -61,6 +69,8 @@ class RetentionOfferWorkflow(JourneyExits):
         super().__init__()
         self.ordered = False
         self.call_closed: TaskClosed | None = None
+        self.awaiting_approval = False
+        self.decision: ApprovalDecision | None = None
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> JourneyOutcome:
@@ -70,6 +80,12 @@ class RetentionOfferWorkflow(JourneyExits):
         started = journey_start(journey)
         plan = await plan_journey(PLAN_RETENTION_OFFER, journey)
         self.announce_end(plan.give_up_at)
+        if (
+            workflow.patched(OFFER_APPROVAL_PATCH)
+            and plan.approvers
+            and not await self._approved(journey, plan, started)
+        ):
+            return self.exit_outcome() or JourneyOutcome.OFFER_REJECTED
         offer = await send_step(
             journey,
             "offer",
@@ -119,6 +135,33 @@ class RetentionOfferWorkflow(JourneyExits):
             return JourneyOutcome.CALL_TASK
         return await self._call_outcome(plan.call_due_at + CALL_OUTCOME_WAIT)
 
+    async def _approved(
+        self, journey: JourneyInput, plan: RetentionPlan, started: datetime
+    ) -> bool:
+        """Ask each approver in turn, each until their deadline (counted from the trigger);
+        the configured default when nobody answered."""
+        self.awaiting_approval = True
+        wait = timedelta(seconds=plan.approval_wait_seconds)
+        for level, approver in enumerate(plan.approvers):
+            deadline = started + wait * (level + 1)
+            await open_task(
+                journey,
+                f"approval-{level}",
+                kind="approval",
+                role=approver,
+                title=f"Approve the win-back offer for customer {journey.customer_id}",
+                due_at=deadline,
+            )
+            if await wait_until(lambda: self.decision is not None or self.exited, deadline):
+                break
+        self.awaiting_approval = False
+        await close_tasks()
+        if self.exited:
+            return False
+        if self.decision is not None:
+            return self.decision.approved
+        return plan.approval_default == "approve"
+
     async def _call_outcome(self, deadline: datetime) -> JourneyOutcome:
         """How the call went, as staff closed its task; `call_task` if nobody did in time."""
         await wait_until(lambda: self.call_closed is not None or self._done(), deadline)
@@ -151,6 +194,18 @@ class RetentionOfferWorkflow(JourneyExits):
     @workflow.signal(name="order_placed")
     def order_placed(self) -> None:
         self.ordered = True
+
+    @workflow.update(name="decide_approval")
+    def decide_approval(self, decision: ApprovalDecision) -> bool:
+        """An approver's answer; the journey goes on (or ends) accordingly."""
+        self.decision = decision
+        return decision.approved
+
+    @decide_approval.validator
+    def _while_waiting(self, decision: ApprovalDecision) -> None:
+        # Refused before it enters history: nothing to decide, or decided already.
+        if not self.awaiting_approval or self.decision is not None:
+            raise ValueError("this journey is not waiting for an approval")
 
     @workflow.signal(name="task_closed")
     def task_closed(self, closed: TaskClosed) -> None:

@@ -1,9 +1,10 @@
 """Staff acting on their work through the API: tasks and complaint responses.
 
-`POST /tasks/{id}/claim|assign|complete|cancel`, `POST /complaints/{id}/respond` and
-`POST /complaints/{id}/resolve`. The API token says the caller is staff, not who: each
-body names the person acting (`by`), and the audit log records them as `api:<by>`.
-The actions themselves are `careflow.staffwork`'s, shared with the console and the CLI.
+`POST /tasks/{id}/claim|assign|complete|cancel`, `POST /complaints/{id}/respond`,
+`POST /complaints/{id}/resolve` and `POST /approvals/{task id}`. The API token says the
+caller is staff, not who: each body names the person acting (`by`), and the audit log
+records them as `api:<by>`. The actions themselves are `careflow.staffwork`'s, shared
+with the console and the CLI.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from careflow.api.state import State
 from careflow.intake.records import check_time_range
+from careflow.staffwork.approvals import decide_approval
 from careflow.staffwork.complaints import (
     ComplaintResponse,
     resolve_complaint,
@@ -68,6 +70,16 @@ class CancelIn(_Body):
 
 class RespondIn(_Body):
     note: Note = ""
+
+
+class DecideIn(_Body):
+    approved: bool = Field(description="true approves, false rejects")
+    reason: Note = ""
+
+
+class ApprovalDecided(BaseModel):
+    task_id: int
+    decision: str
 
 
 class TaskChanged(BaseModel):
@@ -227,3 +239,26 @@ async def resolve(complaint_id: str, body: RespondIn, state: State) -> Complaint
     except TaskActionError as error:
         raise _refused(error) from error
     return ComplaintResolved(complaint_id=complaint_id, event_id=event_id)
+
+
+@router.post(
+    "/approvals/{task_id}",
+    response_model=ApprovalDecided,
+    responses={404: {"description": "no such approval"}, 409: {"description": "not pending"}},
+)
+async def decide(task_id: int, body: DecideIn, state: State) -> ApprovalDecided:
+    """Approve or reject what a journey waits on (an `approval` task): the journey goes on,
+    or ends without sending. `409` when it no longer waits (decided, or timed out)."""
+    try:
+        decision = await decide_approval(
+            state.db,
+            state.client,
+            task_id,
+            actor=_actor(body.by),
+            person=body.by,
+            approved=body.approved,
+            reason=body.reason,
+        )
+    except TaskActionError as error:
+        raise _refused(error) from error
+    return ApprovalDecided(task_id=task_id, decision=decision)

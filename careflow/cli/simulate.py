@@ -87,6 +87,12 @@ def simulate(
         "--assume-email",
         help="Give customers without an address <id>@simulated.invalid (nothing is sent).",
     ),
+    assume_approvals: str | None = typer.Option(
+        None,
+        "--assume-approvals",
+        help="approve: offers needing approval go at once; reject: none is approved "
+        "(default: nobody answers, so each waits and journeys.yaml's on_timeout decides).",
+    ),
     customers: list[str] = typer.Option(
         [], "--customer", help="Show this customer's timeline (repeatable)."
     ),
@@ -112,6 +118,10 @@ def simulate(
         first_day = date.fromisoformat(start)
     except ValueError:
         raise typer.BadParameter(f"{start!r} is not a date like 1997-10-01") from None
+    if assume_approvals not in (None, "approve", "reject"):
+        raise typer.BadParameter(
+            f"--assume-approvals: expected approve or reject, not {assume_approvals!r}"
+        )
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         raise typer.BadParameter(f"{plot}: expected a .html, .png or .svg file name")
     settings = load_settings()
@@ -127,6 +137,7 @@ def simulate(
             days,
             assume_consent=assume_consent,
             assume_email=assume_email,
+            assume_approvals=assume_approvals,
             customers=customers,
             json_file=json_file,
             plot=plot,
@@ -156,6 +167,7 @@ def _journey_command(
     *,
     assume_consent: bool,
     assume_email: bool,
+    assume_approvals: str | None,
     customers: list[str],
     json_file: Path | None,
     plot: Path | None,
@@ -170,6 +182,7 @@ def _journey_command(
             days,
             assume_consent=assume_consent,
             assume_email=assume_email,
+            assume_approvals=assume_approvals,
             customers=customers,
             workers=workers,
         )
@@ -226,6 +239,7 @@ async def journey_runs(
     customers: list[str],
     on_day: Callable[[date], None] | None = None,
     workers: int = 1,
+    assume_approvals: str | None = None,
 ) -> list[tuple[JourneyReport, Receivers]]:
     """One run per rules folder, its report and receivers; `on_day` also hears each day end."""
     columns = (
@@ -251,6 +265,7 @@ async def journey_runs(
                 days=days,
                 assume_consent=assume_consent,
                 assume_email=assume_email,
+                assume_approvals=assume_approvals,
                 on_day=partial(_advance, bar, task, on_day),
                 on_sent=partial(_count_sent, bar, task),
                 workers=workers,

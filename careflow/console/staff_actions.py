@@ -18,9 +18,19 @@ from sqlalchemy import select
 
 from careflow.api.state import ApiState
 from careflow.console.roles import Role
-from careflow.console.web import PREFIX, FormVisit, Visit, redirect, render, require_form
+from careflow.console.web import (
+    PREFIX,
+    FormVisit,
+    Visit,
+    redirect,
+    render,
+    require,
+    require_form,
+)
+from careflow.staffwork.approvals import APPROVAL_KIND, decide_approval
 from careflow.staffwork.complaints import resolve_complaint, respond_to_complaint
 from careflow.staffwork.listing import find_tasks
+from careflow.staffwork.states import ACTIVE
 from careflow.staffwork.tasks import (
     TaskActionError,
     assign_task,
@@ -33,6 +43,7 @@ from careflow.store import Complaint, Customer
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 OperatorForm = Annotated[FormVisit, Depends(require_form(Role.OPERATOR))]
+Viewer = Annotated[Visit, Depends(require(Role.VIEWER))]
 _STATUS = {"not_found": 404, "closed": 409, "taken": 409}
 
 
@@ -163,6 +174,39 @@ async def resolve(submitted: OperatorForm, complaint_id: str) -> Response:
     except TaskActionError as error:
         return _refused(current, error, back)
     return redirect(current, f"{back}?done=complaint_resolved")
+
+
+@router.get("/approvals")
+async def approvals_page(current: Viewer) -> Response:
+    """What journeys wait on approvers for (offers above their value threshold)."""
+    pending = [
+        task
+        for status in ACTIVE
+        for task in await find_tasks(current.api.db, status=status, kind=APPROVAL_KIND, limit=500)
+    ]
+    return render(current, "approvals.html.j2", {"approvals": pending})
+
+
+@router.post("/approvals/{task_id}")
+async def decide(submitted: OperatorForm, task_id: int) -> Response:
+    """Approve or reject; the journey goes on or ends without sending."""
+    current, back = submitted.visit, f"{PREFIX}/approvals"
+    decision = submitted.field("decision")
+    try:
+        if decision not in ("approve", "reject"):
+            raise TaskActionError("outcome", "decide approve or reject", field="decision")
+        await decide_approval(
+            current.api.db,
+            current.api.client,
+            task_id,
+            actor=current.actor,
+            person=current.actor,
+            approved=decision == "approve",
+            reason=submitted.field("reason"),
+        )
+    except TaskActionError as error:
+        return _refused(current, error, back)
+    return redirect(current, f"{back}?done=approval_decided")
 
 
 async def customer_work(api: ApiState, customer_id: str) -> dict[str, Any]:

@@ -365,7 +365,7 @@ NOTICES = frozenset(
     {"consent_changed", "journey_cancelled", "journey_ended", "user_added", "user_removed"}
     | {"release_activated", "release_rolled_back"}
     | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
-    | {"complaint_responded", "complaint_resolved"}
+    | {"complaint_responded", "complaint_resolved", "approval_decided"}
 )
 
 

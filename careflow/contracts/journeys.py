@@ -43,6 +43,7 @@ class JourneyOutcome(StrEnum):
     OFFER_SKIPPED = "offer_skipped"
     OFFER_FAILED = "offer_failed"
     OFFER_DEFERRED = "offer_deferred"
+    OFFER_REJECTED = "offer_rejected"  # an approver (or the approval default) said no
     # Complaints
     RESOLVED = "resolved"
     UNRESOLVED = "unresolved"
@@ -111,6 +112,11 @@ class RetentionPlan:
     template_id: str = "retention_offer"
     reminder_template_id: str = "retention_reminder"
     call_template_id: str = "staff_call_task"
+    # Who must approve this offer first, in turn (empty: no approval), how long each has,
+    # and what happens when nobody answers ("approve" or "reject").
+    approvers: list[str] = field(default_factory=list)
+    approval_wait_seconds: float = 0
+    approval_default: str = "reject"
 
 
 @dataclass(kw_only=True)

@@ -76,3 +76,15 @@ class TaskClosed:
     step_id: str
     status: str
     outcome: str | None = None
+
+
+# The Update an approver sends to a journey waiting for approval.
+DECIDE_APPROVAL = "decide_approval"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDecision:
+    """An approver's answer: approved or rejected (the reason stays in the store and the
+    audit log, never in workflow history)."""
+
+    approved: bool

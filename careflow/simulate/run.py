@@ -39,6 +39,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
 
+from ruamel.yaml import YAML
 from temporalio import activity
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
@@ -264,6 +265,7 @@ async def run_journeys(
     scan_time: time = time(6),
     assume_consent: bool = False,
     assume_email: bool = False,
+    assume_approvals: str | None = None,
     on_day: Callable[[date], None] | None = None,
     on_sent: Callable[[int], None] | None = None,
     workers: int = 1,
@@ -280,11 +282,16 @@ async def run_journeys(
     replaced if present; `partition_customers` bounds a partition's customers (a
     benchmark sets it huge for the one-server baseline). `on_day` hears each simulated
     day end (averaged over the partitions), `on_sent` the messages sent so far.
+    `assume_approvals` (`approve` or `reject`) answers every approval an offer needs
+    (`retention_offer.approval`): `approve` sends at once, `reject` never sends; without it
+    nobody answers and the configured `on_timeout` decides after the waits.
     """
     files = await asyncio.to_thread(data_files, data)
     folder = await asyncio.to_thread(
         _rules_folder, rules_dir, settings.rules_dir, work_dir / "rules"
     )
+    if assume_approvals is not None:
+        await asyncio.to_thread(assume_approval_answers, folder / "journeys.yaml", assume_approvals)
     # The rules are checked against the journeys and templates the simulated worker runs.
     references = await asyncio.to_thread(build_references, settings, rules_dir=folder)
     rulebook = await asyncio.to_thread(partial(load_rulebook, folder, references=references))
@@ -649,6 +656,27 @@ async def _fresh_store(path: Path) -> Database:
     db = create_database(f"sqlite+aiosqlite:///{path}")
     await db.migrate()
     return db
+
+
+def assume_approval_answers(journeys_file: Path, answer: str) -> None:
+    """Rewrite the run's copy of journeys.yaml as if every approver answered `answer`.
+
+    `approve`: no offer waits (the approval section is dropped). `reject`: every offer
+    that needs approval is refused, with no wait (nothing is ever sent for it).
+    """
+    yaml = YAML(typ="rt")
+    document = yaml.load(journeys_file.read_text(encoding="utf-8"))
+    approval = document.get("retention_offer", {}).get("approval")
+    if approval is None:
+        return
+    if answer == "approve":
+        del document["retention_offer"]["approval"]
+    else:
+        approval["on_timeout"] = "reject"
+        # The least wait the configuration allows: a refusal at once, in effect.
+        approval["wait_hours"] = 1 / 3600
+    with journeys_file.open("w", encoding="utf-8") as file:
+        yaml.dump(document, file)
 
 
 def _rules_folder(rules_dir: Path, configured: Path, target: Path) -> Path:

@@ -18,3 +18,5 @@ TASK_STATUSES = (OPEN, ASSIGNED, DONE, CANCELLED, *NOTIFICATION_STATUSES, "erase
 # How a completed task went, a closed list so reports can count them and the journey
 # that opened the task can act on them (a won-back call ends its offer's wait).
 TASK_OUTCOMES = ("resolved", "reached", "won_back", "no_answer", "declined", "other")
+# How an approval task ends (careflow/staffwork/approvals.py), not chosen when completing.
+APPROVAL_OUTCOMES = ("approved", "rejected")

@@ -141,6 +141,11 @@ async def complete_task(
             f"outcome must be one of {', '.join(TASK_OUTCOMES)}, not {outcome!r}",
             field="outcome",
         )
+    async with db.session() as session:
+        if await session.scalar(select(Task.kind).where(Task.id == task_id)) == "approval":
+            raise TaskActionError(
+                "outcome", "an approval is approved or rejected, not completed", field="outcome"
+            )
     return await _close(db, client, task_id, DONE, TASK_COMPLETED, actor, person, outcome, note)
 
 

@@ -145,3 +145,41 @@ async def test_an_operator_records_the_first_response_to_a_complaint(
     after = await otto.get("/console/customers/c-alice")
     assert "first response to k-1 by otto" in after.text
     assert 'data-responded="yes"' in after.text
+
+
+async def test_the_approvals_page_lists_pending_approvals_for_approvers(
+    db: Database, logged_in: dict[str, httpx.AsyncClient]
+) -> None:
+    async with db.session() as session:
+        approval = Task(
+            idempotency_key="retention_offer-gone/approval-0",
+            kind="approval",
+            assignee="lead@care.example",
+            workflow_id="retention_offer-gone",
+            title="Approve the win-back offer for customer c-carol",
+            status="open",
+            created_at=datetime.now(UTC),
+        )
+        session.add(approval)
+        await session.flush()
+        task_id = approval.id
+    otto, vera = logged_in["otto"], logged_in["vera"]
+    page = await otto.get("/console/approvals")
+    assert page.status_code == 200
+    assert f'action="/console/approvals/{task_id}"' in page.text
+    viewer_page = await vera.get("/console/approvals")
+    assert viewer_page.status_code == 200
+    assert f'data-task="{task_id}"' in viewer_page.text
+    assert "/console/approvals/" not in viewer_page.text.replace('href="/console/approvals"', "")
+    # The journey is gone, so nothing waits for this answer any more: refused, and why.
+    token = await csrf_token(otto, "/console/approvals")
+    gone = await otto.post(
+        f"/console/approvals/{task_id}", data={"csrf": token, "decision": "approve"}
+    )
+    assert gone.status_code == 409
+    assert 'data-code="closed"' in gone.text
+    refused = await vera.post(
+        f"/console/approvals/{task_id}",
+        data={"csrf": await csrf_token(vera, "/console/approvals"), "decision": "approve"},
+    )
+    assert refused.status_code == 403
