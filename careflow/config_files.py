@@ -210,31 +210,4 @@ def position_of(document: Any, location: tuple[Any, ...]) -> tuple[int, int]:
 
 def _line_of(document: Any, location: tuple[Any, ...]) -> int:
     """The 1-based line of the deepest key of `location` that exists in the YAML."""
-    line = 1
-    node = document
-    for part in location:
-        lc = getattr(node, "lc", None)
-        if lc is None or not isinstance(node, dict) or part not in node:
-            break
-        line = lc.key(part)[0] + 1
-        node = node[part]
-    return line
-
-
-def _position_of(document: Any, location: tuple[Any, ...]) -> tuple[int, int]:
-    """The 1-based line and column of the deepest key (or list item) of `location`
-    that exists in the YAML."""
-    line, col = 1, 1
-    node = document
-    for part in location:
-        lc = getattr(node, "lc", None)
-        if lc is None:
-            break
-        if isinstance(node, dict) and part in node:
-            line, col = (value + 1 for value in lc.key(part))
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            line, col = (value + 1 for value in lc.item(part))
-        else:
-            break
-        node = node[part]
-    return line, col
+    return position_of(document, location)[0]

@@ -192,8 +192,9 @@ CHECK_MESSAGES: list[Entry] = [
     ),
     # then
     Entry(
-        "then: expected a list of actions (start:, signal: ... to:, tag:, notify:), got {got}",
-        "then：应为动作列表（start:、signal: ... to:、tag:、notify:），实际为 {got}",
+        "then: expected a list of actions (start:, signal: ... to:, tag:, notify:, webhook:), "
+        "got {got}",
+        "then：应为动作列表（start:、signal: ... to:、tag:、notify:、webhook:），实际为 {got}",
     ),
     Entry(
         "expected an action such as start: retention_offer, got {got}",

@@ -242,7 +242,7 @@ async def test_a_rule_notification_goes_to_a_team_member_due_in_business_hours(
         team="sales",
         params={"message": "Call the VIP", "assign_to": "team:sales", "due_in": "4h"},
     )
-    await dispatcher.dispatch(DispatchInput("V-2", [notify], at=friday))
+    await dispatcher.dispatch(DispatchInput(customer_id="V-2", intents=[notify], at=friday))
     async with db.session() as session:
         [task] = list(await session.scalars(select(Task).where(Task.kind == "notification")))
     assert task.assignee == "li.na@shop.example"

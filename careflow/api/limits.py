@@ -15,15 +15,19 @@ the start of a refused value.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Path, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from careflow.intake.json_values import load_json, printable_location, unusable_value
+
+# A row id in a URL path. The store's ids are 32-bit integers: a larger number names no
+# row, and PostgreSQL would refuse it as a parameter (a 500) rather than find nothing.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class BodyTooLarge(Exception):

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from careflow.api.limits import RowId
 from careflow.api.state import State
 from careflow.intake.records import check_time_range
 from careflow.staffwork.approvals import decide_approval
@@ -139,7 +140,7 @@ _TASK_ERRORS: dict[int | str, dict[str, str]] = {
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskChanged, responses=_TASK_ERRORS)
-async def claim(task_id: int, body: ClaimIn, state: State) -> TaskChanged:
+async def claim(task_id: RowId, body: ClaimIn, state: State) -> TaskChanged:
     """`by` takes an open task (claiming one's own again changes nothing)."""
     try:
         change = await claim_task(state.db, task_id, actor=_actor(body.by), person=body.by)
@@ -149,7 +150,7 @@ async def claim(task_id: int, body: ClaimIn, state: State) -> TaskChanged:
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskChanged, responses=_TASK_ERRORS)
-async def assign(task_id: int, body: AssignIn, state: State) -> TaskChanged:
+async def assign(task_id: RowId, body: AssignIn, state: State) -> TaskChanged:
     """Give an open or assigned task to `assignee` (reassign), optionally with a new due time."""
     try:
         change = await assign_task(
@@ -161,7 +162,7 @@ async def assign(task_id: int, body: AssignIn, state: State) -> TaskChanged:
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskChanged, responses=_TASK_ERRORS)
-async def complete(task_id: int, body: CompleteIn, state: State) -> TaskChanged:
+async def complete(task_id: RowId, body: CompleteIn, state: State) -> TaskChanged:
     """Close the task as done with an outcome and a note; its journey learns the outcome."""
     try:
         change = await complete_task(
@@ -179,7 +180,7 @@ async def complete(task_id: int, body: CompleteIn, state: State) -> TaskChanged:
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskChanged, responses=_TASK_ERRORS)
-async def cancel(task_id: int, body: CancelIn, state: State) -> TaskChanged:
+async def cancel(task_id: RowId, body: CancelIn, state: State) -> TaskChanged:
     """Close the task as cancelled, with a note saying why; its journey learns it."""
     try:
         change = await cancel_task(
@@ -246,7 +247,7 @@ async def resolve(complaint_id: str, body: RespondIn, state: State) -> Complaint
     response_model=ApprovalDecided,
     responses={404: {"description": "no such approval"}, 409: {"description": "not pending"}},
 )
-async def decide(task_id: int, body: DecideIn, state: State) -> ApprovalDecided:
+async def decide(task_id: RowId, body: DecideIn, state: State) -> ApprovalDecided:
     """Approve or reject what a journey waits on (an `approval` task): the journey goes on,
     or ends without sending. `409` when it no longer waits (decided, or timed out)."""
     try:

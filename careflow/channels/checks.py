@@ -8,6 +8,7 @@ template code in `sms.yaml`, and each parameter's path must name a value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from careflow.channels.config import SMS_FILE_NAME, SmsConfigError, load_sms_config
@@ -17,8 +18,14 @@ from careflow.outreach.samples import sample_context
 from careflow.outreach.templates import TemplateProblem
 
 
-def sms_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
-    """Every problem of `sms.yaml` and the SMS templates, each naming its file."""
+def sms_problems(
+    rules_dir: Path, templates_dir: Path, *, audiences: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every problem of `sms.yaml` and the SMS templates, each naming its file.
+
+    `audiences` says whom each template goes to (the journeys' declarations): a
+    marketing template's sample carries the opt-out text, as the send step adds it.
+    """
     try:
         config = load_sms_config(rules_dir / SMS_FILE_NAME)
     except SmsConfigError as error:
@@ -42,7 +49,8 @@ def sms_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
                 "(the provider's approved template)"
             )
         for locale in renderer.locales(template_id):
-            context = sample_context(template_id, locale)
+            audience = audiences.get(template_id) if audiences is not None else None
+            context = sample_context(template_id, locale, audience=audience)
             where = f"templates/sms/{template_id}/body.{locale}.j2"
             try:
                 body = renderer.render(template_id, locale, context, zone="Asia/Shanghai")
@@ -69,23 +77,3 @@ def sms_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
                         f"names no value in the message of {template_id!r}"
                     )
     return problems
-
-
-def sms_lengths(rules_dir: Path, templates_dir: Path) -> dict[str, tuple[int, str, int]]:
-    """`template/locale` -> (units, encoding, segments) of each SMS template's sample text."""
-    config = load_sms_config(rules_dir / SMS_FILE_NAME)
-    renderer = SmsRenderer(templates_dir)
-    lengths = {}
-    for template_id in renderer.template_ids():
-        for locale in renderer.locales(template_id):
-            context = sample_context(template_id, locale)
-            body = renderer.render(template_id, locale, context, zone="Asia/Shanghai")
-            text = full_text(
-                config.brackets if config else "",
-                body,
-                marketing=context.get("topic") == "marketing",
-                opt_out_text=config.opt_out_text if config else "",
-            )
-            length = sms_length(text)
-            lengths[f"{template_id}/{locale}"] = (length.units, length.encoding, length.segments)
-    return lengths

@@ -13,11 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from careflow.channels.checks import sms_problems
 from careflow.cli.app import CareflowGroup, app
 from careflow.config import Settings, load_settings
 from careflow.operator_language import CHINESE, catalogue, operator_language, say_problem
-from careflow.releases.checking import journey_template_problems, template_problems
+from careflow.releases.checking import (
+    journey_template_problems,
+    operator_file_problems,
+    template_problems,
+)
 from careflow.rule_references import build_references, folder_references
 from careflow.rules import RuleFileError, load_rule_files
 from careflow.rules.explaining import failure_words
@@ -26,8 +29,6 @@ from careflow.rules.intents import RuleOutcome
 from careflow.rules.phrases import say
 from careflow.rules.references import JOURNEY_CONFIG_FILE
 from careflow.rules.rulebook import rule_files
-from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
-from careflow.webhooks.config import config_problems as outbound_problems
 
 rules_app = typer.Typer(
     cls=CareflowGroup,
@@ -58,12 +59,8 @@ def check(
     # template the journey configuration names must exist, whatever the rules say.
     journeys_file = journey_config_path(paths or [], settings.rules_dir)
     journey_problems = journey_template_problems(journeys_file, references.templates_dir)
-    journey_problems += roster_problems(journeys_file.parent / TEAMS_FILE_NAME)
-    # The outreach policy's suppressions are written in the rule condition language.
-    journey_problems += suppression_problems(journeys_file.parent)
-    # SMS templates: rendered, measured in segments and mapped to the provider's codes.
-    journey_problems += sms_problems(journeys_file.parent, references.templates_dir)
-    journey_problems += outbound_problems(journeys_file.parent)
+    # Team rosters, suppressions, SMS, webhooks and staff robots beside the rules.
+    journey_problems += operator_file_problems(journeys_file.parent, references.templates_dir)
     language = operator_language()
     try:
         rulebook = load_rule_files(files, references=references)
@@ -105,15 +102,6 @@ def _shown_path(path: Path) -> Path:
         return path
 
 
-def roster_problems(teams_file: Path) -> list[str]:
-    """Every mistake in the team rosters beside the journeys file (`teams.yaml:LINE:COL:`)."""
-    try:
-        load_teams_config(teams_file)
-    except TeamsConfigError as error:
-        return list(error.problems)
-    return []
-
-
 def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
     """The journeys.yaml beside the checked rule files: a folder given that has one, else
     the configured rules folder's."""
@@ -122,13 +110,6 @@ def journey_config_path(paths: Sequence[Path], rules_dir: Path) -> Path:
         if (folder / JOURNEY_CONFIG_FILE).is_file():
             return folder / JOURNEY_CONFIG_FILE
     return rules_dir / JOURNEY_CONFIG_FILE
-
-
-def suppression_problems(rules_dir: Path) -> list[str]:
-    """Mistakes in the suppression conditions of the folder's outreach_policy.yaml."""
-    from careflow.outreach.suppression import suppression_problems as problems
-
-    return problems(rules_dir)
 
 
 @rules_app.command()

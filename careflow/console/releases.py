@@ -107,7 +107,10 @@ async def activate_action(submitted: ViewerForm) -> Response:
         )
     except ActivationRefused as refused:
         return await releases_view(
-            current, release_id, problem=current.t.phrase(refused.reason), status=403
+            current,
+            release_id,
+            problem=current.t.phrase(refused.reason),
+            status=403 if refused.forbidden else 409,
         )
     except ReleaseNotFound:
         return render(current, "not_found.html.j2", {"what": release_id or "-"}, status=404)
@@ -131,7 +134,11 @@ async def rollback_action(submitted: ViewerForm) -> Response:
             policy=review_policy(current),
         )
     except ActivationRefused as refused:
-        return await releases_view(current, problem=current.t.phrase(refused.reason), status=403)
+        return await releases_view(
+            current,
+            problem=current.t.phrase(refused.reason),
+            status=403 if refused.forbidden else 409,
+        )
     if current.api.follower is not None:
         await asyncio.shield(current.api.follower.sync())
     return redirect(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from careflow.api.limits import RowId
 from careflow.api.state import ApiState
 from careflow.console.roles import Role
 from careflow.console.web import (
@@ -76,7 +77,7 @@ def _refused(current: Visit, error: TaskActionError, back: str) -> Response:
 
 
 @router.post("/tasks/{task_id}/claim")
-async def claim(submitted: OperatorForm, task_id: int) -> Response:
+async def claim(submitted: OperatorForm, task_id: RowId) -> Response:
     """The console user takes the task."""
     current, back = submitted.visit, _back(submitted)
     try:
@@ -87,7 +88,7 @@ async def claim(submitted: OperatorForm, task_id: int) -> Response:
 
 
 @router.post("/tasks/{task_id}/assign")
-async def assign(submitted: OperatorForm, task_id: int) -> Response:
+async def assign(submitted: OperatorForm, task_id: RowId) -> Response:
     """Give the task to someone else (a reassignment when someone has it)."""
     current, back = submitted.visit, _back(submitted)
     try:
@@ -104,7 +105,7 @@ async def assign(submitted: OperatorForm, task_id: int) -> Response:
 
 
 @router.post("/tasks/{task_id}/complete")
-async def complete(submitted: OperatorForm, task_id: int) -> Response:
+async def complete(submitted: OperatorForm, task_id: RowId) -> Response:
     """Close the task as done with the outcome and note chosen; its journey learns it."""
     current, back = submitted.visit, _back(submitted)
     try:
@@ -123,7 +124,7 @@ async def complete(submitted: OperatorForm, task_id: int) -> Response:
 
 
 @router.post("/tasks/{task_id}/cancel")
-async def cancel(submitted: OperatorForm, task_id: int) -> Response:
+async def cancel(submitted: OperatorForm, task_id: RowId) -> Response:
     """Close the task as no longer needed."""
     current, back = submitted.visit, _back(submitted)
     try:
@@ -188,7 +189,7 @@ async def approvals_page(current: Viewer) -> Response:
 
 
 @router.post("/approvals/{task_id}")
-async def decide(submitted: OperatorForm, task_id: int) -> Response:
+async def decide(submitted: OperatorForm, task_id: RowId) -> Response:
     """Approve or reject; the journey goes on or ends without sending."""
     current, back = submitted.visit, f"{PREFIX}/approvals"
     decision = submitted.field("decision")

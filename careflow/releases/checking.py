@@ -95,6 +95,27 @@ def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[
     )
 
 
+def operator_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
+    """The operator files beside the rules that are neither rules nor settings: team
+    rosters, the policy's suppressions, SMS, webhooks and staff robots, each problem
+    naming its file (and line and column where the file has them)."""
+    from careflow.channels.checks import sms_problems
+    from careflow.outreach.suppression import suppression_problems
+    from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
+    from careflow.webhooks.config import config_problems as outbound_problems
+
+    problems: list[str] = []
+    try:
+        load_teams_config(rules_dir / TEAMS_FILE_NAME)
+    except TeamsConfigError as error:
+        problems += list(error.problems)
+    problems += suppression_problems(rules_dir)
+    audiences = template_audiences(JOURNEYS.values())
+    problems += sms_problems(rules_dir, templates_dir, audiences=audiences)
+    problems += outbound_problems(rules_dir)
+    return problems
+
+
 def settings_file_problems(rules_dir: Path) -> list[str]:
     """Each operator settings file of the folder validated, with `FILE:LINE: field: ...`.
 
@@ -132,6 +153,7 @@ def check_folder(rules_dir: Path, templates_dir: Path) -> CheckReport:
     references = folder_references(templates_dir, rules_dir)
     problems = journey_template_problems(rules_dir / JOURNEY_CONFIG_FILE, templates_dir)
     problems += settings_file_problems(rules_dir)
+    problems += operator_file_problems(rules_dir, templates_dir)
     try:
         rulebook = load_rule_files(files, references=references)
     except RuleFileError as error:

@@ -62,10 +62,15 @@ class ReviewPolicy:
 
 
 class ActivationRefused(Exception):
-    """A gate refused the activation; `reason` says which and what to do (a Phrase)."""
+    """A gate refused the activation; `reason` says which and what to do (a Phrase).
 
-    def __init__(self, reason: Phrase) -> None:
+    `forbidden`: the actor may not do it (their role, their own release); otherwise the
+    release's state stands in the way (its check failed, it is active, nothing earlier).
+    """
+
+    def __init__(self, reason: Phrase, *, forbidden: bool = False) -> None:
         self.reason = reason
+        self.forbidden = forbidden
         super().__init__(str(reason))
 
 
@@ -132,6 +137,7 @@ async def activate(
         await check_release(db, release_id, actor=actor.name, cache_dir=cache_dir)
         release = await get_release(db, release_id)
     reason = None
+    forbidden = False
     short = release_id[:12]
     role = Stored("role", policy.approver_role.value)
     if release.check_status != "passed":
@@ -140,12 +146,13 @@ async def activate(
     elif await active_release_id(db) == release_id:
         reason = REFUSAL_WORDS("refusal.release.already_active", release=short)
     elif reviewed and not actor.role.allows(policy.approver_role):
-        reason = REFUSAL_WORDS("refusal.release.role", role=role)
+        reason, forbidden = REFUSAL_WORDS("refusal.release.role", role=role), True
     elif reviewed and not policy.self_approval and actor.name == release.proposed_by:
         reason = REFUSAL_WORDS("refusal.release.own", actor=actor.name, release=short, role=role)
+        forbidden = True
     if reason is not None:
         await record_refusal(db, release_id, actor=actor.name, reason=str(reason))
-        raise ActivationRefused(reason)
+        raise ActivationRefused(reason, forbidden=forbidden)
     return await record_activation(
         db,
         release_id,
@@ -171,7 +178,7 @@ async def rollback(db: Database, *, actor: Actor, policy: ReviewPolicy) -> Activ
         )
     if reason is not None:
         await record_refusal(db, previous or "-", actor=actor.name, reason=str(reason))
-        raise ActivationRefused(reason)
+        raise ActivationRefused(reason, forbidden=previous is not None)
     assert previous is not None
     return await record_activation(
         db,

@@ -127,7 +127,12 @@ async def test_an_operator_closes_the_staff_loop_in_the_browser(
         )
         handle = await workflow_env.client.start_workflow(
             ComplaintEscalationWorkflow.run,
-            JourneyInput(CUSTOMER, "complaint-new", "h", COMPLAINT),
+            JourneyInput(
+                customer_id=CUSTOMER,
+                rule_id="complaint-new",
+                ruleset_hash="h",
+                subject=COMPLAINT,
+            ),
             id=workflow_id,
             task_queue=journey_settings.task_queue,
         )

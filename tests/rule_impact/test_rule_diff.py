@@ -30,6 +30,9 @@ def copy_rules(target: Path) -> Path:
     target.mkdir()
     for path in SHIPPED.glob(RULE_FILE_PATTERN):
         shutil.copy(path, target / path.name)
+    # The windowed facts and declared events the shipped rules name live beside them.
+    for name in ("derived_facts.yaml", "events.yaml"):
+        shutil.copy(SHIPPED / name, target / name)
     return target
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -28,13 +28,15 @@ async def test_a_survey_answered_twice_upgrades_and_stays_answered_once(db: Data
         await connection.run_sync(_downgrade)
     now = datetime.now(UTC)
     async with db.session() as session:
-        customer = Customer(external_id="c-1", created_at=now, updated_at=now)
-        session.add(customer)
-        await session.flush()
+        # Written with the columns of the old schema only: the model has grown since.
+        await session.execute(
+            insert(Customer.__table__).values(external_id="c-1", created_at=now, updated_at=now)
+        )
+        customer_id = await session.scalar(select(Customer.id).where(Customer.external_id == "c-1"))
         for minutes, score, workflow_id in ((0, 2, "w-1"), (5, 5, "w-1"), (9, 4, None)):
             session.add(
                 SurveyResponse(
-                    customer_id=customer.id,
+                    customer_id=customer_id,
                     workflow_id=workflow_id,
                     score=score,
                     answered_at=now + timedelta(minutes=minutes),
@@ -54,5 +56,5 @@ async def test_a_survey_answered_twice_upgrades_and_stays_answered_once(db: Data
     with pytest.raises(IntegrityError):
         async with db.session() as session:
             session.add(
-                SurveyResponse(customer_id=customer.id, workflow_id="w-1", score=1, answered_at=now)
+                SurveyResponse(customer_id=customer_id, workflow_id="w-1", score=1, answered_at=now)
             )

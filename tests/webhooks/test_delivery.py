@@ -275,8 +275,9 @@ async def test_a_rules_webhook_action_is_delivered_once_per_trigger(
         webhook="crm",
         params={"segment": "lapsing"},
     )
-    first = await dispatch.dispatch(DispatchInput("c-1", [intent], at=now))
-    await dispatch.dispatch(DispatchInput("c-1", [intent], at=now))  # a retried activity
+    first = await dispatch.dispatch(DispatchInput(customer_id="c-1", intents=[intent], at=now))
+    # A retried activity:
+    await dispatch.dispatch(DispatchInput(customer_id="c-1", intents=[intent], at=now))
     assert first.webhooks == ["crm"]
     dispatcher = WebhookDispatcher(db, rules_dir)
     try:

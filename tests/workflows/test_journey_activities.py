@@ -169,7 +169,12 @@ async def test_a_team_with_robots_instead_of_email_gets_no_email(
     await add_customer(db, "C-6", now=FRIDAY_EVENING)
     tasks = _tasks(settings, db, tmp_path / "journeys.yaml")
     notice = NotifyStaffInput(
-        "complaint-C-6", "notify-supervisor", "supervisor", "C-6", "staff_escalation", reason="r"
+        workflow_id="complaint-C-6",
+        step_id="notify-supervisor",
+        role="supervisor",
+        customer_id="C-6",
+        template_id="staff_escalation",
+        reason="r",
     )
     result = await ActivityEnvironment().run(tasks.notify_staff, notice)
     assert (result.status, result.reason) == ("sent", ROBOTS_INSTEAD)

@@ -63,7 +63,7 @@ async def _start(
     await add_journey_record(db, workflow_id, "retention_offer", customer, now=now)
     handle = await env.client.start_workflow(
         RetentionOfferWorkflow.run,
-        JourneyInput(customer, "dormant", "h"),
+        JourneyInput(customer_id=customer, rule_id="dormant", ruleset_hash="h"),
         id=workflow_id,
         task_queue=settings.task_queue,
     )
