@@ -381,19 +381,22 @@ def connect_failure(error: Exception, connection: TemporalConnection) -> tuple[s
         connection.tls.client_cert
     )
     # A server that wants a client certificate ends the connection right after the
-    # handshake; depending on timing the client sees close_notify, an unexpected EOF
-    # or just a transport error. Without a certificate configured, that is the likely
-    # cause, whichever of them arrives.
+    # handshake; depending on timing the client sees close_notify, an unexpected EOF,
+    # just a transport error, or its HTTP/2 handshake cancelled under it ("operation
+    # was canceled", seen on a loaded machine). Without a certificate configured, that
+    # is the likely cause, whichever of them arrives.
     closed: tuple[str, ...] = ("close_notify", "UnexpectedEof")
     if connection.uses_tls and not presents_certificate and "ConnectionRefused" not in text:
-        closed += ("transport error",)
+        closed += ("transport error", "operation was canceled")
     if connection.uses_tls and any(needle in text for needle in closed):
         return (
             f"TLS handshake with {host} failed: the server closed the connection; it may "
             f"require a client certificate — check {cert} and {key}",
             False,
         )
-    if not connection.uses_tls and ("BrokenPipe" in text or "connection reset" in text.lower()):
+    # The same cancelled HTTP/2 handshake is how a TLS server hangs up on plaintext.
+    hung_up = ("brokenpipe", "connection reset", "operation was canceled")
+    if not connection.uses_tls and any(needle in text.lower() for needle in hung_up):
         return (
             f"Temporal at {address} closed the connection; if it expects TLS, set "
             "TEMPORAL_TLS=true",
