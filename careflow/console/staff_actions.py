@@ -8,6 +8,7 @@ the console user as the actor.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -67,6 +68,19 @@ def _due(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+async def _acted(
+    current: Visit, back: str, act: Callable[[], Awaitable[object]], *, done: str
+) -> Response:
+    """Run a staff action, then back to where it started with the `done` notice, or the
+    page saying why it was refused. `act` reads the form itself, so a field that does
+    not parse (a due time) is refused the same way."""
+    try:
+        await act()
+    except TaskActionError as error:
+        return _refused(current, error, back)
+    return redirect(current, f"{back}?done={done}")
+
+
 def _refused(current: Visit, error: TaskActionError, back: str) -> Response:
     return render(
         current,
@@ -80,36 +94,40 @@ def _refused(current: Visit, error: TaskActionError, back: str) -> Response:
 async def claim(submitted: OperatorForm, task_id: RowId) -> Response:
     """The console user takes the task."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await claim_task(current.api.db, task_id, actor=current.actor, person=current.actor)
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=task_claimed")
+    return await _acted(
+        current,
+        back,
+        lambda: claim_task(current.api.db, task_id, actor=current.actor, person=current.actor),
+        done="task_claimed",
+    )
 
 
 @router.post("/tasks/{task_id}/assign")
 async def assign(submitted: OperatorForm, task_id: RowId) -> Response:
     """Give the task to someone else (a reassignment when someone has it)."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await assign_task(
+    return await _acted(
+        current,
+        back,
+        lambda: assign_task(
             current.api.db,
             task_id,
             actor=current.actor,
             assignee=submitted.field("assignee"),
             due_at=_due(submitted.field("due")),
-        )
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=task_assigned")
+        ),
+        done="task_assigned",
+    )
 
 
 @router.post("/tasks/{task_id}/complete")
 async def complete(submitted: OperatorForm, task_id: RowId) -> Response:
     """Close the task as done with the outcome and note chosen; its journey learns it."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await complete_task(
+    return await _acted(
+        current,
+        back,
+        lambda: complete_task(
             current.api.db,
             current.api.client,
             task_id,
@@ -117,64 +135,66 @@ async def complete(submitted: OperatorForm, task_id: RowId) -> Response:
             person=current.actor,
             outcome=submitted.field("outcome"),
             note=submitted.field("note"),
-        )
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=task_completed")
+        ),
+        done="task_completed",
+    )
 
 
 @router.post("/tasks/{task_id}/cancel")
 async def cancel(submitted: OperatorForm, task_id: RowId) -> Response:
     """Close the task as no longer needed."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await cancel_task(
+    return await _acted(
+        current,
+        back,
+        lambda: cancel_task(
             current.api.db,
             current.api.client,
             task_id,
             actor=current.actor,
             person=current.actor,
             note=submitted.field("note"),
-        )
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=task_cancelled")
+        ),
+        done="task_cancelled",
+    )
 
 
 @router.post("/complaints/{complaint_id}/respond")
 async def respond(submitted: OperatorForm, complaint_id: str) -> Response:
     """The console user responded to the complaint: its response clock stops."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await respond_to_complaint(
+    return await _acted(
+        current,
+        back,
+        lambda: respond_to_complaint(
             current.api.db,
             current.api.client,
             complaint_id,
             actor=current.actor,
             person=current.actor,
             note=submitted.field("note"),
-        )
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=complaint_responded")
+        ),
+        done="complaint_responded",
+    )
 
 
 @router.post("/complaints/{complaint_id}/resolve")
 async def resolve(submitted: OperatorForm, complaint_id: str) -> Response:
     """Resolve the complaint (a `complaint_resolved` event, as from any system)."""
     current, back = submitted.visit, _back(submitted)
-    try:
-        await resolve_complaint(
+    return await _acted(
+        current,
+        back,
+        lambda: resolve_complaint(
             current.api.db,
             current.api.client,
             current.api.task_queue,
             complaint_id,
             actor=current.actor,
             note=submitted.field("note"),
-        )
-    except TaskActionError as error:
-        return _refused(current, error, back)
-    return redirect(current, f"{back}?done=complaint_resolved")
+        ),
+        done="complaint_resolved",
+    )
 
 
 @router.get("/approvals")
