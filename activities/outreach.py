@@ -501,6 +501,7 @@ class _Prepared:
                 message_id=step.message_id,
                 reason=step.reason,
                 sent_at=sent_at,
+                channel=step.channel,
             )
         )
 

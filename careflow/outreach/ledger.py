@@ -67,6 +67,8 @@ class StoredStep:
     status: str
     message_id: str | None
     reason: str | None
+    # The channel the message went on (or was meant for), so a retry reports it too.
+    channel: str = "email"
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def read_facts(connection: Connection, query: FactsQuery) -> SendFacts:
         return SendFacts(_stored_step(connection, query.key), None, None, (), None)
     first = rows[0]
     return SendFacts(
-        step=_step_from(first.status, first.message_id, first.reason),
+        step=_step_from(first.status, first.message_id, first.reason, first.step_channel),
         recipient=Recipient(
             id=first.id,
             external_id=first.external_id,
@@ -200,6 +202,7 @@ def _facts_statement(
             _step.status,
             _step.message_id,
             _step.reason,
+            _step.channel.label("step_channel"),
             Customer.id,
             Customer.external_id,
             Customer.name,
@@ -267,18 +270,22 @@ def _facts_statement(
     return statement.with_for_update(of=Customer) if lock_customer else statement
 
 
-_STORED_STEP = select(_step.status, _step.message_id, _step.reason).where(
+_STORED_STEP = select(_step.status, _step.message_id, _step.reason, _step.channel).where(
     _step.idempotency_key == bindparam("step_key")
 )
 
 
-def _step_from(status: str | None, message_id: str | None, reason: str | None) -> StoredStep | None:
-    return None if status is None else StoredStep(status, message_id, reason)
+def _step_from(
+    status: str | None, message_id: str | None, reason: str | None, channel: str | None = None
+) -> StoredStep | None:
+    if status is None:
+        return None
+    return StoredStep(status, message_id, reason, channel or "email")
 
 
 def _stored_step(connection: Connection, key: str) -> StoredStep | None:
     row = connection.execute(_STORED_STEP, {"step_key": key}).first()
-    return None if row is None else _step_from(row.status, row.message_id, row.reason)
+    return None if row is None else _step_from(row.status, row.message_id, row.reason, row.channel)
 
 
 def _upsert(insert: sqlite.Insert | postgresql.Insert) -> ReturningInsert[tuple[int]]:
