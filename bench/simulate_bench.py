@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import os
 import resource
@@ -167,6 +168,7 @@ class PartitionFigures:
     baseline: PartitionSide  # one server for every customer
     careflow: PartitionSide  # partitions, N processes
     identical: bool  # the two reports are byte for byte the same
+    difference: str = ""  # where they differ (a unified diff), when they do
 
 
 def _cpu_seconds() -> float:
@@ -221,7 +223,16 @@ def measure_partitions(
             partition_customers=PARTITION_CUSTOMERS,
         )
     )
-    return PartitionFigures(baseline, careflow, one == many)
+    difference = "".join(
+        difflib.unified_diff(
+            one.splitlines(keepends=True),
+            many.splitlines(keepends=True),
+            "one server",
+            "partitioned",
+            n=2,
+        )
+    )
+    return PartitionFigures(baseline, careflow, one == many, difference)
 
 
 def print_partitions(figures: PartitionFigures) -> None:
@@ -235,6 +246,9 @@ def print_partitions(figures: PartitionFigures) -> None:
     wall = figures.baseline.wall_seconds / figures.careflow.wall_seconds
     same = "byte-identical" if figures.identical else "DIFFERENT"
     print(f"partitioned / one server: {cpu:.2f}x per CPU-second, {wall:.2f}x wall; reports {same}")
+    if figures.difference:
+        lines = figures.difference.splitlines()
+        print("\n".join(lines[:60]) + (f"\n... {len(lines) - 60} more lines" if len(lines) > 60 else ""))
 
 
 def fixture_data(folder: Path) -> Path:
