@@ -248,7 +248,9 @@ def print_partitions(figures: PartitionFigures) -> None:
     print(f"partitioned / one server: {cpu:.2f}x per CPU-second, {wall:.2f}x wall; reports {same}")
     if figures.difference:
         lines = figures.difference.splitlines()
-        print("\n".join(lines[:60]) + (f"\n... {len(lines) - 60} more lines" if len(lines) > 60 else ""))
+        print("\n".join(lines[:60]))
+        if len(lines) > 60:
+            print(f"... {len(lines) - 60} more lines")
 
 
 def fixture_data(folder: Path) -> Path:
