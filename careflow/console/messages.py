@@ -742,6 +742,7 @@ _ZH_CN: dict[str, str] = {
     "condition.at_most": "{fact} 至多为 {value}",
     "condition.more_than": "{fact} 大于 {value}",
     "condition.less_than": "{fact} 小于 {value}",
+    "condition.in_segment": "属于分群 {segment}",
     "condition.not": "并非（{condition}）",
     "condition.any": "以下任一成立（{conditions}）",
     "condition.all": "以下全部成立（{conditions}）",
