@@ -187,6 +187,11 @@ COMMANDS: tuple[Lazy, ...] = (
         "careflow.cli.releases",
         "Every release: who proposed, checked, approved and activated it, and when.",
     ),
+    Lazy(
+        "segments",
+        "careflow.cli.segments",
+        "Named groups of customers (rules/segments.yaml): list them, count their members.",
+    ),
     Lazy("journeys", "careflow.cli.journeys", "Act on journeys in flight."),
     Lazy(
         "upgrade",
