@@ -10,10 +10,10 @@ from pathlib import Path
 
 from careflow.custom_events import EVENTS_FILE_NAME
 from careflow.rules.derived_facts import DERIVED_FACTS_FILE_NAME
-from careflow.rules.segments import SEGMENTS_FILE_NAME
 from careflow.rules.errors import RuleError, RuleFileError
 from careflow.rules.references import References
 from careflow.rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
+from careflow.rules.segments import SEGMENTS_FILE_NAME
 
 logger = logging.getLogger(__name__)
 
