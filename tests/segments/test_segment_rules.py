@@ -4,15 +4,21 @@ explain, examples)."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from careflow.facts import compute_facts, facts_for_customer
 from careflow.paths import RULES_DIR
 from careflow.rule_references import shipped_references
 from careflow.rules.errors import RuleFileError
 from careflow.rules.rulebook import load_rulebook
 from careflow.segments import SegmentsFileError, load_segments
+from careflow.store import Database
+from tests.facts.store_rows import CONFIG, add_complaint, add_customer
+
+AT = datetime(2026, 11, 11, 9, 0, tzinfo=UTC)
 
 DERIVED = """\
 facts:
@@ -157,3 +163,49 @@ def test_in_segment_fires_from_the_membership_facts(tmp_path: Path) -> None:
     assert [intent.tag for intent in rulebook.evaluate(outsider).intents] == ["not-vip"]
     explained = {outcome.rule_id: outcome for outcome in rulebook.explain(outsider)}
     assert str(explained["unhappy-vip"].failed_condition) == "in segment vip_customers"
+
+
+def test_rules_check_and_the_release_gate_report_segment_mistakes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from careflow.cli import app
+    from careflow.paths import TEMPLATES_DIR
+    from careflow.releases.checking import check_folder
+
+    rules_dir = folder(tmp_path, segments=SEGMENTS.replace("tier: vip", "tier: gold"))
+    result = CliRunner().invoke(app, ["rules", "check", str(rules_dir)])
+    assert result.exit_code == 1
+    assert "segments.yaml:5:13: tier is text: expected one of" in result.output
+    report = check_folder(rules_dir, TEMPLATES_DIR)
+    assert any("segments.yaml:5:13: tier is text" in problem for problem in report.problems)
+
+
+async def test_in_segment_fires_on_facts_computed_from_the_store(
+    db: Database, tmp_path: Path
+) -> None:
+    rulebook = load_rulebook(folder(tmp_path), references=shipped_references())
+    async with db.session() as session:
+        vip = await add_customer(session, created_at=AT - timedelta(days=400), tier="vip")
+        await add_complaint(session, vip, opened_at=AT - timedelta(days=2))
+        other = await add_customer(session, created_at=AT - timedelta(days=400))
+        computed = await compute_facts(
+            session, [vip.id, other.id], AT, config=CONFIG, derived=rulebook.derived
+        )
+        explained = await facts_for_customer(
+            session, vip.external_id, AT, config=CONFIG, derived=rulebook.derived
+        )
+    assert computed[vip.id]["in_segment:vip_customers"] is True
+    assert computed[vip.id]["in_segment:unhappy"] is True
+    assert computed[other.id]["in_segment:vip_customers"] is False
+    tags = {
+        pk: [
+            intent.tag
+            for intent in rulebook.evaluate({**facts, "event_type": "daily_scan"}).intents
+        ]
+        for pk, facts in computed.items()
+    }
+    assert tags == {vip.id: ["unhappy-vip"], other.id: ["not-vip"]}
+    assert explained is not None
+    outcomes = {outcome.rule_id: outcome for outcome in rulebook.explain(explained)}
+    assert outcomes["unhappy-vip"].fired
+    assert outcomes["unhappy-vip"].matched_facts["in_segment:vip_customers"] is True
