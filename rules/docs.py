@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEMS
 from careflow.rules import docs_zh
+from careflow.rules.conditions import describe
 from careflow.rules.facts import FACTS, FactDefinition
 from careflow.rules.model import OPERATORS
 from careflow.rules.rulebook import RuleBook
@@ -351,6 +352,35 @@ facts:
   `careflow rules explain`. A mistake in the file is `derived_facts.yaml:line:col`
   in `careflow rules check`, and the running system keeps the last good rules.
 
+## Segments (`segments.yaml`)
+
+Named groups of customers, written once and used everywhere: in rules, in `careflow
+segments count`, on the console's Segments page.
+
+```yaml
+segments:
+  vip_customers:
+    description: Every VIP customer.
+    when:
+      tier: vip
+```
+
+- `when` is written like a rule's conditions (`all:`, `any:`, `not:` and every test
+  above) over the built-in facts and the windowed facts of `derived_facts.yaml`. A
+  segment is about the customer at any time, so the facts of the event being handled
+  (`event_type`, `complaint_severity`, `survey_score`, `changed_fields`) and
+  `in_segment:` itself are not allowed in it.
+- A rule tests membership with `in_segment: NAME` (and `not: {in_segment: NAME}`);
+  an example gives it as `given: {in_segment: [vip_customers]}` (the customer is in
+  the segments listed and in no other). A segment the file does not have is a
+  mistake at its line, naming the segments it has.
+- Membership is computed with the other facts, as of the moment of evaluation: in the
+  daily scan, when an event arrives, in `careflow simulate` and `careflow rules
+  explain` (where it shows as `in segment NAME`).
+- `careflow segments list` lists them; `careflow segments count NAME [--at TIME]
+  [--sample N]` counts the customers in one as of a time, with a sample of their ids.
+  A mistake in the file is `segments.yaml:line:col` in `careflow rules check`.
+
 ## Worked examples
 
 $triggers
@@ -368,6 +398,12 @@ $facts
 | fact | type | meaning | values |
 |---|---|---|---|
 $derived
+
+### Segments shipped in `segments.yaml`
+
+| segment | who is in it | conditions |
+|---|---|---|
+$segments
 """
 
 
@@ -381,6 +417,10 @@ def render_readme(rulebook: RuleBook, journeys: Iterable[str], *, chinese: bool 
         triggers="\n\n".join(_trigger(rulebook, trigger, chinese) for trigger in TRIGGERS),
         facts="\n".join(_fact_row(fact, chinese) for fact in FACTS),
         derived="\n".join(_derived_row(fact) for fact in rulebook.derived.definitions.values()),
+        segments="\n".join(
+            f"| `{name}` | {segment.description} | {describe(segment.when)} |"
+            for name, segment in rulebook.segments.items()
+        ),
         max_file_kib=MAX_FILE_BYTES // 1024,
         max_problems=MAX_PROBLEMS,
     )

@@ -234,6 +234,30 @@ examples:
   （`careflow rules activate ID` 或控制台的“发布”页），`careflow rules rollback` 一步回滚。
 - 每个决定都记录规则 id、匹配的事实、做出决定的规则集的内容哈希，以及发布 id。
 
+## 客户分群（`segments.yaml`）
+
+命名的客户群体，写一次，到处可用：规则中、`careflow segments count` 中、控制台的“客户分群”页上。
+
+```yaml
+segments:
+  vip_customers:
+    description: Every VIP customer.
+    when:
+      tier: vip
+```
+
+- `when` 的写法与规则的条件相同（`all:`、`any:`、`not:` 和上面的所有测试），可用内置事实和
+  `derived_facts.yaml` 中的时间窗口事实。分群描述的是任何时候的客户，所以不能使用当前事件的事实
+  （`event_type`、`complaint_severity`、`survey_score`、`changed_fields`），也不能再用 `in_segment:`。
+- 规则用 `in_segment: NAME`（以及 `not: {in_segment: NAME}`）判断客户是否属于某分群；
+  示例中写作 `given: {in_segment: [vip_customers]}`（客户属于所列分群，不属于其他分群）。
+  文件中没有的分群是错误，指出所在行并列出已有的分群。
+- 是否属于分群与其他事实一起、按评估时刻计算：每日扫描、事件到达时、`careflow simulate` 和
+  `careflow rules explain`（显示为“属于分群 NAME”）中都一样。
+- `careflow segments list` 列出所有分群；`careflow segments count NAME [--at TIME] [--sample N]`
+  统计某一时刻分群中的客户数，并给出部分客户 id。文件中的错误在 `careflow rules check` 中显示为
+  `segments.yaml:行:列`。
+
 ## 实例
 
 $triggers
@@ -251,4 +275,10 @@ $facts
 | 事实 | 类型 | 含义 | 取值 |
 |---|---|---|---|
 $derived
+
+### `segments.yaml` 中随附的客户分群
+
+| 分群 | 包括谁 | 条件 |
+|---|---|---|
+$segments
 """
