@@ -334,3 +334,20 @@ def _reference_problems(
                 f"version; expected templates/email/{template}/subject.LOCALE.j2 and its "
                 f"bodies for every locale of the campaign ({', '.join(spec.locales)})"
             )
+
+
+def load_campaign(rules_dir: Path, name: str) -> CampaignSpec:
+    """The campaign `name` alone (what the workflow's activities read at each page);
+    CampaignFileError when its file is missing or invalid. References are checked by
+    `rules check` and at launch, not on every page."""
+    path = campaigns_dir(rules_dir) / f"{name}{CAMPAIGN_SUFFIX}"
+    if not NAME.match(name) or not path.is_file():
+        known = ", ".join(sorted(p.name[: -len(CAMPAIGN_SUFFIX)] for p in campaign_files(rules_dir)))
+        raise CampaignFileError(
+            campaigns_dir(rules_dir),
+            [f"no campaign {name!r}: expected one of {known or 'none'} (rules/campaigns/)"],
+        )
+    spec, problems = _load_one(path, references=None, segments=None, events=None)
+    if spec is None:
+        raise CampaignFileError(campaigns_dir(rules_dir), problems)
+    return spec

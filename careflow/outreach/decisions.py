@@ -43,6 +43,8 @@ class Reason(StrEnum):
     BUDGET_DISABLED = "budget_disabled"
     # A suppression of outreach_policy.yaml holds (an open complaint, say).
     SUPPRESSED = "suppressed"
+    # Only a preview says this: the step's ledger row is already final (sent or skipped).
+    ALREADY_DONE = "already_done"
 
 
 @dataclass(frozen=True)
