@@ -31,6 +31,7 @@ from careflow.contracts.campaigns import (
 )
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
 from careflow.experiments.assign import assign_variant, in_holdout
+from careflow.outreach.decisions import reason_code
 from careflow.outreach.ledger import FINAL_STATUSES
 from careflow.segments.book import load_segments
 from careflow.segments.members import UnknownSegment, count_segment, segment_page
@@ -41,11 +42,6 @@ from careflow.store.models import Customer, OutreachLedger
 # turns on the one connection; the store work overlaps).
 CONCURRENT_SENDS = 8
 HOLDOUT = "holdout"
-
-
-def reason_code(reason: str | None) -> str:
-    """The policy's reason code of a skip (`no_marketing_consent: ...` -> its code)."""
-    return (reason or "unknown").split(":", 1)[0].strip() or "unknown"
 
 
 @dataclass
@@ -104,7 +100,7 @@ class CampaignActivities:
             start_at=spec.start,
             per_minute=spec.rate.per_minute if spec.rate else None,
             page_size=spec.page_size,
-            audience=_members(counted),
+            audience=counted.total,
         )
 
     @activity.defn
@@ -209,11 +205,4 @@ def _count(tally: _Tally, result: SendEmailResult) -> None:
         tally.wait_until(result.retry_at.astimezone(UTC))
     else:
         tally.skip(reason_code(result.reason))
-
-
-def _members(counted: object) -> int:
-    """`count_segment`'s answer as a number of members."""
-    if isinstance(counted, int):
-        return counted
-    return int(getattr(counted, "members", 0))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from careflow.activities.campaigns import CampaignActivities
 from careflow.activities.dispatch import DispatchActivities
 from careflow.activities.journeys import JourneyActivities
 from careflow.activities.outreach import OutreachActivities
@@ -67,6 +68,8 @@ def build_journey_activities(
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
     )
+    # Broadcasts send through this very send step (one ledger, one policy).
+    campaigns = CampaignActivities(db, outreach, rules_dir=lambda: settings.rules_dir)
     tasks = TaskActivities(
         db,
         renderer,
@@ -92,6 +95,8 @@ def build_journey_activities(
         tasks.open_task,
         tasks.close_tasks,
         tasks.notify_staff,
+        campaigns.plan_campaign,
+        campaigns.send_campaign_page,
     ]
 
 

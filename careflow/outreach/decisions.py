@@ -71,3 +71,9 @@ class PolicyDecision:
     @property
     def allowed(self) -> bool:
         return self.action is Action.SEND
+
+
+def reason_code(stored: str | None) -> str:
+    """The reason code a stored reason starts with (`no_marketing_consent: ...` -> its
+    code), for counting skips by reason."""
+    return (stored or "unknown").split(":", 1)[0].strip() or "unknown"
