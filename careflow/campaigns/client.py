@@ -22,7 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from careflow.campaigns.checks import checked_campaigns
-from careflow.campaigns.spec import CampaignFileError
+from careflow.campaigns.spec import CampaignFileError, load_campaign
 from careflow.console.audit import record_audit
 from careflow.contracts.campaigns import CampaignInput, CampaignProgress
 from careflow.outreach.decisions import reason_code
@@ -87,17 +87,9 @@ async def launch_campaign(
 ) -> Launch:
     """Start the campaign's workflow once; audited whether it started or was refused."""
     workflow_id = campaign_workflow_id(name)
-    try:
-        campaigns = checked_campaigns(rules_dir, templates_dir)
-    except CampaignFileError as error:
-        return Launch(LaunchOutcome.INVALID, workflow_id, list(error.problems))
-    if name not in campaigns:
-        known = ", ".join(sorted(campaigns)) or "none"
-        return Launch(
-            LaunchOutcome.INVALID,
-            workflow_id,
-            [f"no campaign {name!r} in rules/campaigns/ (campaigns: {known})"],
-        )
+    problems = campaign_launch_problems(name, rules_dir=rules_dir, templates_dir=templates_dir)
+    if problems:
+        return Launch(LaunchOutcome.INVALID, workflow_id, problems)
     try:
         await client.start_workflow(
             CampaignWorkflow.run,
@@ -116,6 +108,26 @@ async def launch_campaign(
         db, actor, CAMPAIGN_LAUNCHED, name, {**(details or {}), "outcome": outcome.value}
     )
     return Launch(outcome, workflow_id)
+
+
+def campaign_launch_problems(name: str, *, rules_dir: Path, templates_dir: Path) -> list[str]:
+    """What stops `name` from being launched: its own file's mistakes (another
+    campaign's broken file does not hold this one back), or no such campaign."""
+    try:
+        campaigns = checked_campaigns(rules_dir, templates_dir)
+    except CampaignFileError as error:
+        own = [problem for problem in error.problems if problem.startswith(f"{name}.campaign.")]
+        if own:
+            return own
+        try:
+            load_campaign(rules_dir, name)
+        except CampaignFileError as missing:
+            return list(missing.problems)
+        return []
+    if name not in campaigns:
+        known = ", ".join(sorted(campaigns)) or "none"
+        return [f"no campaign {name!r} in rules/campaigns/ (campaigns: {known})"]
+    return []
 
 
 async def cancel_campaign(
@@ -140,7 +152,7 @@ async def campaign_status(client: Client, db: Database, name: str) -> CampaignSt
     """The campaign's state and progress; the ledger's counts are the truth of what left."""
     workflow_id = campaign_workflow_id(name)
     ledger = await ledger_counts(db, workflow_id)
-    handle = client.get_workflow_handle(workflow_id)
+    handle = client.get_workflow_handle_for(CampaignWorkflow.run, workflow_id)
     try:
         described = await handle.describe()
     except RPCError as error:
@@ -149,7 +161,7 @@ async def campaign_status(client: Client, db: Database, name: str) -> CampaignSt
         raise
     progress: CampaignProgress | None = None
     if described.status is WorkflowExecutionStatus.COMPLETED:
-        progress = await handle.result(result_type=CampaignProgress)
+        progress = await handle.result()
         state = progress.state
     elif described.status is WorkflowExecutionStatus.RUNNING:
         try:
