@@ -142,7 +142,12 @@ class CampaignActivities:
                     tally.wait_until(next_window_opening(spec.send_window, now, zone, default))
                     continue
                 sends.append(self._send(spec, request, customer_id, now))
-            for result in await asyncio.gather(*sends):
+            # Every send of the chunk finishes (and is recorded) before a fault of one
+            # fails the page: its retry then finds their keys final.
+            results = await asyncio.gather(*sends, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
                 _count(tally, result)
             tally.done = start + len(chunk)
             activity.heartbeat(tally.__dict__)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -48,6 +49,9 @@ class Launch:
     outcome: LaunchOutcome
     workflow_id: str
     problems: list[str] = field(default_factory=list)
+    # The started run (None unless launched): awaiting its result is how a caller
+    # waits for the campaign to finish.
+    handle: WorkflowHandle[Any, CampaignProgress] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ async def launch_campaign(
     if problems:
         return Launch(LaunchOutcome.INVALID, workflow_id, problems)
     try:
-        await client.start_workflow(
+        handle = await client.start_workflow(
             CampaignWorkflow.run,
             CampaignInput(campaign=name),
             id=workflow_id,
@@ -103,11 +107,11 @@ async def launch_campaign(
         )
         outcome = LaunchOutcome.LAUNCHED
     except WorkflowAlreadyStartedError:
-        outcome = LaunchOutcome.ALREADY_LAUNCHED
+        outcome, handle = LaunchOutcome.ALREADY_LAUNCHED, None
     await record_audit(
         db, actor, CAMPAIGN_LAUNCHED, name, {**(details or {}), "outcome": outcome.value}
     )
-    return Launch(outcome, workflow_id)
+    return Launch(outcome, workflow_id, handle=handle)
 
 
 def campaign_launch_problems(name: str, *, rules_dir: Path, templates_dir: Path) -> list[str]:
