@@ -210,4 +210,3 @@ def _count(tally: _Tally, result: SendEmailResult) -> None:
         tally.wait_until(result.retry_at.astimezone(UTC))
     else:
         tally.skip(reason_code(result.reason))
-

@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         PlanCampaignInput,
     )
     from careflow.workflows.calls import call_activity
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 PAGES_PER_RUN = 20
 # A page of 500 sends takes seconds to a minute; a heartbeat after every few sends.

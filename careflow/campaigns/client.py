@@ -169,9 +169,7 @@ async def campaign_status(client: Client, db: Database, name: str) -> CampaignSt
         state = progress.state
     elif described.status is WorkflowExecutionStatus.RUNNING:
         try:
-            progress = await handle.query(
-                CampaignWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
-            )
+            progress = await handle.query(CampaignWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
             state = progress.state
         except RPCError:
             state = "running"  # no worker answered: the ledger still says what left

@@ -342,7 +342,8 @@ def load_campaign(rules_dir: Path, name: str) -> CampaignSpec:
     `rules check` and at launch, not on every page."""
     path = campaigns_dir(rules_dir) / f"{name}{CAMPAIGN_SUFFIX}"
     if not NAME.match(name) or not path.is_file():
-        known = ", ".join(sorted(p.name[: -len(CAMPAIGN_SUFFIX)] for p in campaign_files(rules_dir)))
+        names = (found.name[: -len(CAMPAIGN_SUFFIX)] for found in campaign_files(rules_dir))
+        known = ", ".join(sorted(names))
         raise CampaignFileError(
             campaigns_dir(rules_dir),
             [f"no campaign {name!r}: expected one of {known or 'none'} (rules/campaigns/)"],

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
-
-from sqlalchemy import select
 
 from careflow.campaigns.client import (
     CAMPAIGN_CANCELLED,
