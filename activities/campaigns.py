@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from careflow.activities.outreach import OutreachActivities, as_of, idempotency_key
 from careflow.campaigns.spec import CampaignFileError, CampaignSpec, load_campaign
-from careflow.campaigns.windows import next_window_opening, within_window
+from careflow.campaigns.windows import member_zones, next_window_opening, within_window
 from careflow.contracts.campaigns import (
     CampaignPageInput,
     CampaignPageResult,
@@ -36,7 +36,7 @@ from careflow.outreach.ledger import FINAL_STATUSES
 from careflow.segments.book import load_segments
 from careflow.segments.members import UnknownSegment, count_segment, segment_page
 from careflow.store import Database
-from careflow.store.models import Customer, OutreachLedger
+from careflow.store.models import OutreachLedger
 
 # Sends in flight at once within a page, as in a worker (their SMTP exchanges take
 # turns on the one connection; the store work overlaps).
@@ -124,7 +124,7 @@ class CampaignActivities:
         details = activity.info().heartbeat_details
         tally = _Tally(**details[0]) if details else _Tally()
         finished = await self._finished(request.workflow_id, members)
-        zones = await self._zones(members)
+        zones = await member_zones(self.db, members)
         policy = self.outreach.policy()
         for start in range(tally.done, len(members), CONCURRENT_SENDS):
             chunk = members[start : start + CONCURRENT_SENDS]
@@ -189,16 +189,6 @@ class CampaignActivities:
                 )
             )
             return {keys[key] for (key,) in rows}
-
-    async def _zones(self, members: Sequence[str]) -> dict[str, str | None]:
-        """Each member's time zone name (ids and zones only: no personal data)."""
-        async with self.db.session() as session:
-            rows = await session.execute(
-                select(Customer.external_id, Customer.timezone).where(
-                    Customer.external_id.in_(list(members))
-                )
-            )
-            return {external_id: zone for external_id, zone in rows}
 
 
 def _count(tally: _Tally, result: SendEmailResult) -> None:

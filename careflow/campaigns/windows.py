@@ -6,10 +6,14 @@ send step would use (`customer_zone`: the customer's own, or the policy's defaul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from careflow.campaigns.spec import SendWindow
 from careflow.outreach.zones import customer_zone
+from careflow.store import Customer, Database
 
 
 def within_window(window: SendWindow, now: datetime, zone: str | None, default: str) -> bool:
@@ -33,3 +37,14 @@ def next_window_opening(
     if opening <= local:
         opening = datetime.combine(local.date() + timedelta(days=1), window.start, tzinfo=tz)
     return opening.astimezone(UTC)
+
+
+async def member_zones(db: Database, members: Sequence[str]) -> dict[str, str | None]:
+    """Each member's time zone name, in one query (ids and zones: no personal data)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Customer.external_id, Customer.timezone).where(
+                Customer.external_id.in_(list(members))
+            )
+        )
+        return {external_id: zone for external_id, zone in rows}
