@@ -74,7 +74,8 @@ def test_preview_names_every_exclusion_and_launch_runs_once(home: Path) -> None:
     assert (preview["eligible"], preview["variants"]) == (3, {"main": 3})
     assert preview["messages_per_hour"] is None  # no rate: unpaced
     table = runner.invoke(app, ["campaign", "preview", NAME])
-    assert "no_marketing_consent" in table.output and "vip-no-email" in table.output
+    assert "no_marketing_consent" in table.output
+    assert "vip-no-email" in table.output
 
     # Another campaign's broken file is named with its line, and does not hold this one.
     broken = runner.invoke(app, ["campaign", "preview", "broken"])
