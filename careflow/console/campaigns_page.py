@@ -105,9 +105,7 @@ async def launch_action(submitted: OperatorForm) -> Response:
         details={"via": "console"},
     )
     if launched.outcome is LaunchOutcome.INVALID:
-        return await campaigns_view(
-            current, name, problem="; ".join(launched.problems), status=422
-        )
+        return await campaigns_view(current, name, problem="; ".join(launched.problems), status=422)
     if launched.outcome is LaunchOutcome.ALREADY_LAUNCHED:
         return await campaigns_view(
             current, name, problem=current.t("campaigns.already_launched"), status=409
@@ -123,9 +121,14 @@ async def cancel_action(submitted: OperatorForm) -> Response:
     current = submitted.visit
     name = submitted.field("campaign")
     assert current.user is not None
-    if not await cancel_campaign(
-        current.api.client, current.api.db, name, actor=current.user.name, details={"via": "console"}
-    ):
+    stopping = await cancel_campaign(
+        current.api.client,
+        current.api.db,
+        name,
+        actor=current.user.name,
+        details={"via": "console"},
+    )
+    if not stopping:
         return await campaigns_view(
             current, name, problem=current.t("campaigns.not_running"), status=409
         )
