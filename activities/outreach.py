@@ -194,6 +194,32 @@ class OutreachActivities:
         activity.logger.info("sent %s to customer %s", key, request.customer_id)
         return prepared.result
 
+    async def decide_only(self, request: SendEmailInput, now: datetime) -> PolicyDecision:
+        """What `send_email` would decide for `request` at `now`, recording nothing.
+
+        A campaign's preview asks this for every member: the same facts (consent,
+        budget history, address), the same suppressions and the same channel choice
+        as the send step, so a preview's exclusions are the send's. A step already
+        final says so (skip, with its stored reason).
+        """
+        topic = Topic(request.topic)
+        key = idempotency_key(request.workflow_id, request.step_id)
+        policy = self.policy()
+        suppressed = await self._suppressed(request, topic, now)
+        query = FactsQuery(
+            key=key,
+            customer_external_id=request.customer_id,
+            topic=topic,
+            complaint_id=_complaint_id(request),
+            budget_since=now - policy.contact_budget.budget().window,
+            lock_customer=False,
+        )
+        async with self.db.engine.connect() as connection:
+            facts = await connection.run_sync(lambda sync: read_facts(sync, query))
+        if facts.step is not None and facts.step.status in FINAL_STATUSES:
+            return PolicyDecision.skip(Reason.ALREADY_DONE, facts.step.status)
+        return self._choose(facts, request, topic, policy, now, suppressed)[1]
+
     async def _suppressed(
         self, request: SendEmailInput, topic: Topic, now: datetime
     ) -> PolicyDecision | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from careflow.activities.campaigns import CampaignActivities
 from careflow.activities.dispatch import DispatchActivities
 from careflow.activities.journeys import JourneyActivities
 from careflow.activities.outreach import OutreachActivities
@@ -33,6 +34,35 @@ from careflow.staff_alerts import alert_assignee
 from careflow.store import Database
 
 
+def build_outreach(
+    settings: Settings,
+    *,
+    db: Database,
+    delivery: Delivery,
+    journey_config: Path,
+    policy: Callable[[], OutreachPolicy],
+    release_id: Callable[[], str | None] = lambda: None,
+    sms: SmsChannel | None = None,
+    renderer: TemplateRenderer | None = None,
+) -> OutreachActivities:
+    """The send step as the worker binds it (a campaign's preview asks it, too)."""
+    return OutreachActivities(
+        db,
+        renderer
+        or TemplateRenderer(settings.templates_dir, fallback_locales=policy().locales.fallback),
+        delivery,
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+        policy=policy,
+        alert_assignee=lambda: alert_assignee(journey_config),
+        release_id=release_id,
+        # The policy's suppressions, over the rules folder's facts (derived ones too).
+        suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
+        sms=sms,
+    )
+
+
 def build_journey_activities(
     settings: Settings,
     *,
@@ -50,23 +80,21 @@ def build_journey_activities(
     release those files belong to, for the outreach ledger.
     """
     renderer = TemplateRenderer(settings.templates_dir, fallback_locales=policy().locales.fallback)
-    outreach = OutreachActivities(
-        db,
-        renderer,
-        delivery,
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
+    outreach = build_outreach(
+        settings,
+        db=db,
+        delivery=delivery,
+        journey_config=journey_config,
         policy=policy,
-        alert_assignee=lambda: alert_assignee(journey_config),
         release_id=release_id,
-        # The policy's suppressions, over the rules folder's facts (derived ones too).
-        suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
         sms=sms,
+        renderer=renderer,
     )
     journeys = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
     )
+    # Broadcasts send through this very send step (one ledger, one policy).
+    campaigns = CampaignActivities(db, outreach, rules_dir=lambda: settings.rules_dir)
     tasks = TaskActivities(
         db,
         renderer,
@@ -92,6 +120,8 @@ def build_journey_activities(
         tasks.open_task,
         tasks.close_tasks,
         tasks.notify_staff,
+        campaigns.plan_campaign,
+        campaigns.send_campaign_page,
     ]
 
 

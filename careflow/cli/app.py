@@ -201,4 +201,5 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy("users", "careflow.cli.users", "Manage the operations console's users."),
     Lazy("tasks", "careflow.cli.tasks", "Staff tasks: list, assign, complete."),
     Lazy("webhooks", "careflow.cli.webhooks", "Webhook endpoints and staff robots."),
+    Lazy("campaign", "careflow.cli.campaigns", "One-off broadcasts: preview, launch, status."),
 )

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from careflow.api.state import ApiState
 from careflow.config import load_settings
 from careflow.console.actions import router as actions_router
+from careflow.console.campaigns_page import router as campaigns_router
 from careflow.console.charts import STATIC_DIR
 from careflow.console.pages import router as pages_router
 from careflow.console.releases import router as releases_router
@@ -34,6 +35,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(staff_router)
     app.include_router(webhooks_router)
     app.include_router(segments_router)
+    app.include_router(campaigns_router)
     # The chart library and careflow's chart code: public, static, shipped in the package.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(ConsoleRefusal, _refusal_response)  # type: ignore[arg-type]

@@ -369,6 +369,7 @@ NOTICES = frozenset(
     | {"release_activated", "release_rolled_back"}
     | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
     | {"complaint_responded", "complaint_resolved", "approval_decided"}
+    | {"campaign_launched", "campaign_cancelled"}
 )
 
 
