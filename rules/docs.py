@@ -247,6 +247,32 @@ only goes with a rule that starts a journey.
 
 Journeys: $journeys.
 
+### A/B tests of a journey message (`experiments` in `journeys.yaml`)
+
+```yaml
+experiments:
+  - journey: retention_offer           # where this journey would send ...
+    template: retention_offer          # ... this template, each customer gets one variant
+    variants:                          # two or more; names: a-z, 0-9 and _
+      current: { template: retention_offer, weight: 1 }
+      short: { template: retention_offer_short, weight: 1 }   # weights: whole numbers
+    goal: { event: order_placed, within_days: 7 }   # the message worked (the default)
+```
+
+A customer's variant is drawn from their id and the experiment's name
+(`journey:<journey>:<template>`) with the weights' shares: the same customer always
+gets the same variant, and the outreach ledger records it with each message. The
+send step makes the choice, so running journeys pick it up with their next message
+and nothing else about them changes. `careflow rules check` refuses an experiment on
+a journey that does not exist or on a template that journey does not send, a variant
+template that does not exist, and a weight that is not a whole number of at least 1.
+`careflow kpis` and the console's overview show each variant's customers, how many
+reached the goal, the conversion with its 95% interval, each variant against the
+others and against the journey's holdout group (`holdout.yaml`), and the verdict: a
+winner, no significant difference, or a sample too small to call a winner (fewer than
+100 customers in a variant, or too few to see a 20% lift; it says how many are
+needed).
+
 ## Examples
 
 Every rule carries examples: facts, and the actions the rule must produce for them

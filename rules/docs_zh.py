@@ -203,6 +203,27 @@ careflow 不会使用的参数是错误，绝不会被忽略：`signal` 和 `tag
 
 旅程：$journeys。
 
+### 旅程消息的 A/B 测试（`journeys.yaml` 中的 `experiments`）
+
+```yaml
+experiments:
+  - journey: retention_offer           # 该旅程本应发送……
+    template: retention_offer          # ……这个模板时，每位客户收到其中一个版本
+    variants:                          # 两个或更多；名称：a-z、0-9 和 _
+      current: { template: retention_offer, weight: 1 }
+      short: { template: retention_offer_short, weight: 1 }   # 权重：整数
+    goal: { event: order_placed, within_days: 7 }   # 消息奏效的标准（默认值）
+```
+
+客户的版本由其 id 和实验名称（`journey:<旅程>:<模板>`）按权重比例抽取：同一位客户总是
+得到同一个版本，外联记录（ledger）随每条消息记下它。选择在发送步骤中进行，所以正在进行的
+旅程从下一条消息起就会用上，其他一切不变。`careflow rules check` 会拒绝：针对不存在的旅程
+或该旅程不发送的模板的实验、不存在的版本模板，以及不是不小于 1 的整数的权重。
+`careflow kpis` 和控制台概览显示每个版本的客户数、达成目标的人数、转化率及其 95% 区间、
+各版本之间以及与该旅程对照组（`holdout.yaml`）的比较，以及结论：胜出者、无显著差异，或
+样本太小无法判定胜出者（某个版本少于 100 位客户，或人数不足以发现 20% 的提升；并说明需要
+多少人）。
+
 ## 示例
 
 每条规则都带有示例：事实，以及规则对这些事实必须产生的动作（`[]` 表示规则不得触发）。

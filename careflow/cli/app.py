@@ -121,7 +121,7 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy(
         "kpis",
         "careflow.cli.kpis",
-        "Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages.",
+        "Satisfaction, complaints, SLA breaches, churn, offers vs holdout, messages, experiments.",
     ),
     Lazy(
         "init",
