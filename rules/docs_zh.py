@@ -268,8 +268,9 @@ segments:
 ```
 
 - `when` 的写法与规则的条件相同（`all:`、`any:`、`not:` 和上面的所有测试），可用内置事实和
-  `derived_facts.yaml` 中的时间窗口事实。分群描述的是任何时候的客户，所以不能使用当前事件的事实
-  （`event_type`、`complaint_severity`、`survey_score`、`changed_fields`），也不能再用 `in_segment:`。
+  `derived_facts.yaml` 中的时间窗口事实。分群描述的是任何时候的客户，
+  所以不能使用当前事件的事实（`event_type`、`complaint_severity`、`survey_score`、
+  `changed_fields`），也不能再用 `in_segment:`。
 - 规则用 `in_segment: NAME`（以及 `not: {in_segment: NAME}`）判断客户是否属于某分群；
   示例中写作 `given: {in_segment: [vip_customers]}`（客户属于所列分群，不属于其他分群）。
   文件中没有的分群是错误，指出所在行并列出已有的分群。
