@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from careflow.cli import app
 from careflow.intake.importer import import_file
+from careflow.paths import RULES_DIR
 from careflow.store import create_database
 
 DATA = Path(__file__).parents[1] / "facts" / "data"
@@ -87,3 +89,14 @@ def test_an_unknown_segment_or_a_broken_file_exits_2(home: Path) -> None:
     broken = CliRunner().invoke(app, ["segments", "list", "--rules", str(home / "rules")])
     assert broken.exit_code == 2
     assert "segments.yaml:5:7: unknown fact 'orders'" in broken.output
+
+
+def test_facts_show_segment_membership(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(RULES_DIR / "tiers.yaml", home / "rules" / "tiers.yaml")
+    monkeypatch.setenv("CAREFLOW_RULES_DIR", str(home / "rules"))
+    at = "1997-06-30T23:59:59"
+    result = CliRunner().invoke(app, ["facts", "cdnow-00004", "--at", at, "--json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert facts["in_segment:regulars"] == ("cdnow-00004" in _regulars_by("1997-06-30"))
+    assert facts["in_segment:big_1997"] == (facts["spend_last_365d"] > 200)
