@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +59,7 @@ from careflow.custom_events import (
 )
 from careflow.rules.errors import RuleError
 from careflow.rules.facts import FACTS_BY_NAME, SEVERITIES, FactDefinition, FactType
+from careflow.rules.model import Condition
 
 DERIVED_FACTS_FILE_NAME = "derived_facts.yaml"
 Aggregate = Literal["count", "sum", "avg", "min", "max", "last", "first"]
@@ -273,6 +274,10 @@ class DerivedFacts:
     specs: Mapping[str, DerivedFactSpec]
     declarations: EventDeclarations
     definitions: Mapping[str, FactDefinition]
+    # Segments (rules/segments.yaml) whose membership every snapshot carries as the
+    # boolean fact `segment_fact(name)`: those the rules of a RuleBook name with
+    # `in_segment:` (careflow.facts.compute evaluates them after the other facts).
+    segments: Mapping[str, Condition] = field(default_factory=dict)
 
     @property
     def schema(self) -> dict[str, FactDefinition]:
@@ -288,7 +293,30 @@ class DerivedFacts:
             example=event_type.example,
         )
         schema.update(self.definitions)
+        for name in self.segments:
+            schema[segment_fact(name)] = segment_definition(name)
         return schema
+
+
+# The snapshot key of a segment's membership: not a name a rule file can write as a fact.
+SEGMENT_FACT_PREFIX = "in_segment:"
+
+
+def segment_fact(name: str) -> str:
+    """The fact that holds True when the customer is in segment `name`."""
+    return f"{SEGMENT_FACT_PREFIX}{name}"
+
+
+def segment_of(fact: str) -> str | None:
+    """The segment a membership fact is about; None for any other fact."""
+    return fact.removeprefix(SEGMENT_FACT_PREFIX) if fact.startswith(SEGMENT_FACT_PREFIX) else None
+
+
+def segment_definition(name: str) -> FactDefinition:
+    """The boolean fact of a segment's membership."""
+    return FactDefinition(
+        segment_fact(name), "boolean", f"The customer is in segment {name} (segments.yaml)."
+    )
 
 
 NO_DERIVED_FACTS = DerivedFacts({}, EventDeclarations(), {})

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import cast, get_args
 
 from careflow.assign_targets import due_in_hours, target_problem
+from careflow.rules.derived_facts import segment_fact
 from careflow.rules.errors import Position, RuleError
 from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
 from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, IntentAction, ParamValue
@@ -66,6 +67,7 @@ ACTION_KEYS: dict[str, IntentAction] = {
 INTENT_KEYS = (*ACTION_KEYS, "to", "params")
 EXAMPLE_KEYS = ("given", "expect")
 GROUPS = ("all", "any", "not")
+IN_SEGMENT = "in_segment"
 MODES = get_args(Mode)
 
 
@@ -79,23 +81,31 @@ def parse_ruleset(
     references: References,
     *,
     facts: Mapping[str, FactDefinition] = FACTS_BY_NAME,
+    segments: Collection[str] = (),
 ) -> tuple[Ruleset | None, list[RuleError]]:
     """Parse one rule file; the Ruleset is None when the file is unusable as a whole.
 
     `facts` is every fact a rule may name: the built-in ones, and the derived facts
-    of the folder's `derived_facts.yaml` (`DerivedFacts.schema`).
+    of the folder's `derived_facts.yaml` (`DerivedFacts.schema`); `segments` the
+    names of the folder's `segments.yaml` a rule may test with `in_segment:`.
     """
-    parser = _FileParser(path, references, facts)
+    parser = _FileParser(path, references, facts, segments)
     ruleset = parser.parse(content)
     return ruleset, parser.errors
 
 
 def parse_condition(
-    path: str, node: object, pos: Position, *, facts: Mapping[str, FactDefinition] = FACTS_BY_NAME
+    path: str,
+    node: object,
+    pos: Position,
+    *,
+    facts: Mapping[str, FactDefinition] = FACTS_BY_NAME,
+    segments: Collection[str] | None = None,
 ) -> tuple[Condition | None, list[RuleError]]:
     """A condition written in the rule language somewhere else than a rule file (an
-    outreach policy's suppression); every mistake at its line and column in `path`."""
-    parser = _FileParser(path, _NO_REFERENCES, facts)
+    outreach policy's suppression, a segment); every mistake at its line and column in
+    `path`. `segments`: the names `in_segment:` may test; None: it may not be used here."""
+    parser = _FileParser(path, _NO_REFERENCES, facts, segments)
     condition = parser.condition(node, pos)
     return condition, parser.errors
 
@@ -104,11 +114,16 @@ class _FileParser:
     """Parses one file, appending to `errors` as it goes."""
 
     def __init__(
-        self, path: str, references: References, facts: Mapping[str, FactDefinition]
+        self,
+        path: str,
+        references: References,
+        facts: Mapping[str, FactDefinition],
+        segments: Collection[str] | None = (),
     ) -> None:
         self.path = path
         self.references = references
         self.facts = facts
+        self.segments = segments
         self.errors: list[RuleError] = []
 
     def error(self, pos: Position, message: str) -> None:
@@ -336,6 +351,8 @@ class _FileParser:
             elif key == "not":
                 inner = self.condition(value, value_pos)
                 part = NotOf(inner, key_pos) if inner is not None else None
+            elif key == IN_SEGMENT:
+                part = self.segment_test(value, key_pos, value_pos)
             elif key in self.facts:
                 part = self.fact_test(self.facts[str(key)], value, key_pos, value_pos)
             else:
@@ -350,6 +367,37 @@ class _FileParser:
         if len(parts) != len(node):
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts), pos)
+
+    def segment_test(self, node: object, key_pos: Position, value_pos: Position) -> Leaf | None:
+        """`in_segment: NAME`: the customer is in that segment of segments.yaml."""
+        name = self.segment_name(node, value_pos)
+        return Leaf(segment_fact(name), "is", True, key_pos) if name is not None else None
+
+    def segment_name(self, node: object, pos: Position) -> str | None:
+        if self.segments is None:
+            self.error(
+                pos,
+                "in_segment cannot be used here: a segment's conditions name facts only "
+                "(repeat the other segment's conditions instead)",
+            )
+            return None
+        known = sorted(self.segments)
+        if not isinstance(node, str) or not node.strip():
+            self.error(
+                pos,
+                f"in_segment: expected the name of a segment, got {describe(node)} "
+                f"(segments in segments.yaml: {', '.join(known) or 'none'}; "
+                "for any of several write any: [{in_segment: a}, {in_segment: b}])",
+            )
+            return None
+        if node not in self.segments:
+            self.error(
+                pos,
+                f"unknown segment {node!r}{closest(str(node), known)} "
+                f"(segments in segments.yaml: {', '.join(known) or 'none'})",
+            )
+            return None
+        return str(node)
 
     def group_items(self, node: object, pos: Position, kind: str) -> Condition | None:
         if not isinstance(node, Sequence) or isinstance(node, str) or not node:
@@ -652,6 +700,16 @@ class _FileParser:
         else:
             for name, raw in given_node.items():
                 name_pos = key_position(self.path, given_node, name)
+                if name == IN_SEGMENT:
+                    # `in_segment: vip_customers` or a list: the segments the customer is in.
+                    members = self.example_segments(
+                        raw, value_position(self.path, given_node, name)
+                    )
+                    if members is None:
+                        ok = False
+                    for member in members or ():
+                        given[segment_fact(member)] = True
+                    continue
                 if name not in self.facts:
                     self.error(name_pos, f"unknown fact {name!r}{closest(str(name), self.facts)}")
                     ok = False
@@ -687,6 +745,14 @@ class _FileParser:
         if not ok:
             return None
         return Example(given, tuple(expect), pos, expect_pos)
+
+    def example_segments(self, raw: object, pos: Position) -> list[str] | None:
+        items = raw if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
+        names = [
+            self.segment_name(item, item_position(self.path, items, index, pos))
+            for index, item in enumerate(items)
+        ]
+        return None if any(name is None for name in names) else [str(name) for name in names]
 
 
 # What each action does with its params. A journey hands its params to its messages'

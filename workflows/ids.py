@@ -41,7 +41,7 @@ _SEPARATOR = "-"
 # The first part of every id: what kind of workflow it is. A journey named like one
 # of careflow's own kinds would share their ids.
 _RESERVED_KINDS = frozenset(
-    {"event", "complaint", "care_message", "contact_change_notice", "daily"}
+    {"event", "complaint", "care_message", "contact_change_notice", "daily", "campaign"}
 )
 
 
@@ -146,3 +146,9 @@ def contact_change_workflow_id(customer_id: str, rule_id: str, on: date) -> str:
     return _join(
         "contact_change_notice", encode_key(customer_id), encode_key(rule_id), on.isoformat()
     )
+
+
+def campaign_workflow_id(campaign: str) -> str:
+    """One run per campaign, ever: a second launch finds the first (running or done),
+    and its ledger keys (`<this id>/<customer id>`) are the same whatever happens."""
+    return _join("campaign", encode_key(campaign))

@@ -12,6 +12,7 @@ from typing import Any
 
 from careflow.journey_spec import Journey
 from careflow.workflows import ids
+from careflow.workflows.campaign import CampaignWorkflow
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
@@ -144,4 +145,5 @@ WORKFLOWS: list[type[Any]] = [
     *(journey.workflow for journey in JOURNEYS.values()),
     CustomerEventWorkflow,
     DailyScanWorkflow,
+    CampaignWorkflow,
 ]

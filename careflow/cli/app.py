@@ -121,7 +121,7 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy(
         "kpis",
         "careflow.cli.kpis",
-        "Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages.",
+        "Satisfaction, complaints, SLA breaches, churn, offers vs holdout, messages, experiments.",
     ),
     Lazy(
         "init",
@@ -187,6 +187,11 @@ COMMANDS: tuple[Lazy, ...] = (
         "careflow.cli.releases",
         "Every release: who proposed, checked, approved and activated it, and when.",
     ),
+    Lazy(
+        "segments",
+        "careflow.cli.segments",
+        "Named groups of customers (rules/segments.yaml): list them, count their members.",
+    ),
     Lazy("journeys", "careflow.cli.journeys", "Act on journeys in flight."),
     Lazy(
         "upgrade",
@@ -196,4 +201,5 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy("users", "careflow.cli.users", "Manage the operations console's users."),
     Lazy("tasks", "careflow.cli.tasks", "Staff tasks: list, assign, complete."),
     Lazy("webhooks", "careflow.cli.webhooks", "Webhook endpoints and staff robots."),
+    Lazy("campaign", "careflow.cli.campaigns", "One-off broadcasts: preview, launch, status."),
 )

@@ -21,8 +21,8 @@ from careflow.rules.derived_facts import (
     NO_DERIVED_FACTS,
     DerivedFacts,
     DerivedFactsError,
-    load_derived_facts,
 )
+from careflow.segments.book import SegmentsFileError, load_segments
 from careflow.store import create_database
 
 console = Console()
@@ -57,9 +57,10 @@ def facts(
     """The facts the rules see for one customer; facts unknown for them are left out."""
     moment = parse_at(at)
     try:
-        derived = load_derived_facts(load_settings().rules_dir)
+        # With the membership of every segment of segments.yaml (`in_segment:NAME`).
+        derived = load_segments(load_settings().rules_dir).derived_for()
         snapshot = asyncio.run(_facts(customer_id, moment, derived))
-    except DerivedFactsError as error:
+    except (DerivedFactsError, SegmentsFileError) as error:
         err.print(escape(str(error)), soft_wrap=True)
         raise typer.Exit(2) from None
     except FactsConfigError as error:

@@ -115,6 +115,9 @@ class Console:
             if api.follower is not None
             else LiveRuleBook(settings.rules_dir, references=build_references(settings))
         )
+        # The Segments page's last count (careflow/console/segments_page.py), reused for
+        # a few minutes.
+        self.segment_sizes: object = None
         console_settings = ConsoleSettings()
         self.temporal_ui_url = console_settings.temporal_ui_url
         self.login_limits = LoginLimits(
@@ -366,6 +369,7 @@ NOTICES = frozenset(
     | {"release_activated", "release_rolled_back"}
     | {"task_claimed", "task_assigned", "task_completed", "task_cancelled"}
     | {"complaint_responded", "complaint_resolved", "approval_decided"}
+    | {"campaign_launched", "campaign_cancelled"}
 )
 
 

@@ -7,7 +7,7 @@ unknown for the customer (rules test for that with `missing`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,9 @@ from careflow.facts.purchases import PurchaseSummary, purchase_summaries
 from careflow.facts.segments import lifecycle_stage_of, tier_of
 from careflow.facts.service import OpenComplaints, last_csat_scores, open_complaints
 from careflow.facts.windowed import windowed_facts
-from careflow.rules.derived_facts import NO_DERIVED_FACTS, DerivedFacts
+from careflow.rules.conditions import holds
+from careflow.rules.derived_facts import NO_DERIVED_FACTS, DerivedFacts, segment_fact
+from careflow.rules.model import Condition
 from careflow.store.models import Customer
 
 Facts = dict[str, object]
@@ -52,7 +54,8 @@ async def compute_facts(
     Set-based: a handful of grouped queries per page of up to MAX_IDS_PER_QUERY
     customers. `config` defaults to `rules/tiers.yaml` (`CAREFLOW_RULES_DIR`);
     `derived` are the windowed facts of `rules/derived_facts.yaml` to add (those of
-    the RuleBook that will read the snapshots: `RuleBook.derived`).
+    the RuleBook that will read the snapshots: `RuleBook.derived`), with the segments
+    whose membership each snapshot carries (`in_segment:` in rules).
     """
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: facts are computed as of an aware time")
@@ -65,7 +68,18 @@ async def compute_facts(
         for customer_id, values in windowed.items():
             if customer_id in facts:
                 facts[customer_id].update(values)
+    if derived.segments:
+        _add_segments(facts.values(), derived.segments)
     return facts
+
+
+def _add_segments(snapshots: Iterable[Facts], segments: Mapping[str, Condition]) -> None:
+    """Each segment's membership as a boolean fact, from the facts already computed
+    (rules/segments.yaml: a segment's conditions name built-in and derived facts only)."""
+    named = [(segment_fact(name), condition) for name, condition in segments.items()]
+    for facts in snapshots:
+        for fact, condition in named:
+            facts[fact] = holds(condition, facts)
 
 
 async def facts_for_customer(

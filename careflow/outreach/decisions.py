@@ -43,6 +43,8 @@ class Reason(StrEnum):
     BUDGET_DISABLED = "budget_disabled"
     # A suppression of outreach_policy.yaml holds (an open complaint, say).
     SUPPRESSED = "suppressed"
+    # Only a preview says this: the step's ledger row is already final (sent or skipped).
+    ALREADY_DONE = "already_done"
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,9 @@ class PolicyDecision:
     @property
     def allowed(self) -> bool:
         return self.action is Action.SEND
+
+
+def reason_code(stored: str | None) -> str:
+    """The reason code a stored reason starts with (`no_marketing_consent: ...` -> its
+    code), for counting skips by reason."""
+    return (stored or "unknown").split(":", 1)[0].strip() or "unknown"

@@ -97,8 +97,9 @@ def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[
 
 def operator_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
     """The operator files beside the rules that are neither rules nor settings: team
-    rosters, the policy's suppressions, SMS, webhooks and staff robots, each problem
-    naming its file (and line and column where the file has them)."""
+    rosters, the policy's suppressions, SMS, webhooks, staff robots and campaigns, each
+    problem naming its file (and line and column where the file has them)."""
+    from careflow.campaigns.checks import campaign_file_problems
     from careflow.channels.checks import sms_problems
     from careflow.outreach.suppression import suppression_problems
     from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
@@ -113,6 +114,7 @@ def operator_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
     audiences = template_audiences(JOURNEYS.values())
     problems += sms_problems(rules_dir, templates_dir, audiences=audiences)
     problems += outbound_problems(rules_dir)
+    problems += campaign_file_problems(rules_dir, templates_dir)
     return problems
 
 
