@@ -230,3 +230,34 @@ def _all() -> set[str]:
     from careflow.paths import TEMPLATES_DIR
 
     return set(available_templates(TEMPLATES_DIR))
+
+
+def test_a_variant_is_checked_with_the_variables_of_the_template_it_replaces(
+    tmp_path: Path,
+) -> None:
+    from careflow.paths import TEMPLATES_DIR
+    from careflow.releases.checking import journey_template_problems
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    # A shorter offer: it uses the offer's variables (offer_value, offer_code, ...).
+    shutil.copytree(
+        templates / "email" / "retention_offer", templates / "email" / "retention_offer_short"
+    )
+    path = journeys_file(
+        tmp_path,
+        """
+experiments:
+  - journey: retention_offer
+    template: retention_offer
+    variants:
+      current: { template: retention_offer }
+      short: { template: retention_offer_short }
+""",
+    )
+    assert journey_template_problems(path, templates) == []
+    # Without the experiment the same template is checked as an unknown marketing one,
+    # without the offer's variables.
+    path.write_text((RULES_DIR / "journeys.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    problems = journey_template_problems(path, templates)
+    assert any("retention_offer_short" in problem for problem in problems), problems
