@@ -168,17 +168,22 @@ experiments:
   - journey: onboarding
     template: onboarding_tips
     variants: { a: { template: onboarding_tips }, b: { template: onboarding_welcome } }
+    goal: { event: order_plaxed }
 """,
     )
     lines = path.read_text(encoding="utf-8").splitlines()
     journey_line = lines.index("  - journey: no_such_journey") + 1
     template_line = lines.index("    template: retention_offer") + 1
+    goal_line = lines.index("    goal: { event: order_plaxed }") + 1
     problems = missing_journey_settings(path)
+    goals = ["complaint_opened", "complaint_resolved", "order_placed", "survey_answered"]
     assert problems == [
         f"journeys.yaml:{journey_line}: experiments.0.journey: unknown journey 'no_such_journey';"
         f" expected one of {sorted(JOURNEYS)}",
         f"journeys.yaml:{template_line}: experiments.1.template: journey 'onboarding' sends no"
         " template 'retention_offer'; it sends ['onboarding_tips', 'onboarding_welcome']",
+        f"journeys.yaml:{goal_line}: experiments.2.goal.event: unknown event 'order_plaxed';"
+        f" expected one of {goals} (built in, or declared in events.yaml)",
     ]
 
 
