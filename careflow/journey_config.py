@@ -329,6 +329,8 @@ class JourneyExperiment(_Strict):
             raise ValueError(
                 f"variant names {wrong}: expected lower-case letters, digits and _ (max 64)"
             )
+        if "holdout" in value:
+            raise ValueError("variant name 'holdout' is reserved for the holdout group")
         return value
 
     @property

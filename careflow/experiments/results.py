@@ -10,11 +10,11 @@ window has ended are counted; the others are `waiting`.
 The comparison group is the holdout: for a journey experiment, the customers held out
 of that journey (careflow/holdout.py, journey rows with status `holdout`), measured
 from the moment they were held out; for any other experiment (a campaign), ledger rows
-of the experiment whose variant is `holdout` (the caller records them, with status
-`skipped`), measured from when they were written. The journey's holdout is the right
-comparison for its first message; for a later one (a reminder, sent only to customers
-the first did not win) it includes customers the variants never reach, and the
-comparison between variants is the one to read.
+of the experiment whose variant is `holdout` (the caller records them with
+`careflow.outreach.ledger.record_held_out`), measured from when they were written.
+The journey's holdout is the right comparison for its first message; for a later one
+(a reminder, sent only to customers the first did not win) it includes customers the
+variants never reach, and the comparison between variants is the one to read.
 
 The statistics come from statsmodels, not hand-written formulas: each rate's 95%
 Wilson score interval (`proportion_confint`), a two-sided two-proportion z-test with
@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.facts.pages import epoch_microseconds, epoch_microseconds_of
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.journey_config import JourneyConfig
@@ -51,7 +52,7 @@ from careflow.store import (
 
 # The arm of customers who got nothing: the variant a campaign records for them, and
 # the name the results give the holdout group.
-HOLDOUT = "holdout"
+HOLDOUT = HOLDOUT_VARIANT
 # Significance level of every test, and 1 - the confidence of every interval.
 ALPHA = 0.05
 # A verdict needs at least this many customers (window ended) in every variant: below

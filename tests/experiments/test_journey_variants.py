@@ -4,7 +4,7 @@ and the ledger records experiment and variant; journeys.yaml's experiments are c
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.rule_references import missing_journey_settings
-from careflow.store import Database, OutreachLedger
+from careflow.store import Customer, Database, OutreachLedger
 from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 
@@ -194,6 +194,7 @@ experiments:
         ("{ a: { template: x, weight: 1.5 } , b: { template: y } }", "valid integer"),
         ("{ a: { template: x } }", "at least 2"),
         ("{ A: { template: x } , b: { template: y } }", "variant names ['A']"),
+        ("{ holdout: { template: x } , b: { template: y } }", "reserved for the holdout"),
     ],
 )
 def test_weights_and_variant_names_are_checked(
@@ -266,3 +267,63 @@ experiments:
     path.write_text((RULES_DIR / "journeys.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     problems = journey_template_problems(path, templates)
     assert any("retention_offer_short" in problem for problem in problems), problems
+
+
+async def test_a_campaign_records_its_holdout_for_the_results(db: Database) -> None:
+    from careflow.experiments.results import experiment_results
+    from careflow.outreach.ledger import record_held_out
+
+    now = datetime(2031, 3, 1, tzinfo=UTC)
+    async with db.session() as session:
+        customers = [
+            Customer(external_id=f"h{n}", created_at=now, updated_at=now) for n in range(2)
+        ]
+        session.add_all(customers)
+        await session.commit()
+        pks = [c.id for c in customers]
+    values = {
+        "workflow_id": "campaign-spring",
+        "step_id": "send",
+        "template_id": "spring_offer",
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with db.engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: record_held_out(
+                sync,
+                {**values, "idempotency_key": "campaign-spring/h0", "customer_id": pks[0]},
+                experiment="campaign:spring",
+            )
+        )
+        await connection.run_sync(
+            lambda sync: record_decision(
+                sync,
+                {
+                    **values,
+                    "idempotency_key": "campaign-spring/h1",
+                    "customer_id": pks[1],
+                    "status": "sent",
+                    "reason": None,
+                    "message_id": "m",
+                },
+                experiment="campaign:spring",
+                variant="a",
+            )
+        )
+        await connection.execute(
+            OutreachLedger.__table__.update()
+            .where(OutreachLedger.idempotency_key == "campaign-spring/h1")
+            .values(sent_at=now)
+        )
+    async with db.session() as session:
+        [row] = [
+            r
+            for r in await session.scalars(select(OutreachLedger))
+            if r.idempotency_key == "campaign-spring/h0"
+        ]
+        assert (row.status, row.reason, row.variant) == ("skipped", "holdout", "holdout")
+        [result] = await experiment_results(session, now, now + timedelta(days=30), {})
+    assert [arm.name for arm in result.variants] == ["a"]
+    assert result.holdout is not None
+    assert result.holdout.sent == 1
