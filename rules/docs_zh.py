@@ -219,7 +219,9 @@ experiments:
 得到同一个版本，外联记录（ledger）随每条消息记下它。选择在发送步骤中进行，所以正在进行的
 旅程从下一条消息起就会用上，其他一切不变。客户在收到该实验的第一条消息后 `within_days` 天内
 发生 `goal.event` 事件（`order_placed`、`complaint_opened`、`complaint_resolved`、
-`survey_answered`，或 `events.yaml` 中声明的类型）即达成目标。`careflow rules check` 会拒绝：
+`survey_answered`，或 `events.yaml` 中声明的类型）即达成目标。`outreach_policy.yaml` 中点名该模板
+的抑制规则对其各版本同样有效；短信设置（`sms.yaml`）按模板配置，所以只有 `sms.yaml` 列出的版本
+才会以短信发送。`careflow rules check` 会拒绝：
 针对不存在的旅程或该旅程不发送的模板的实验、不存在的版本模板、careflow 不认识的目标事件，
 以及不是不小于 1 的整数的权重。
 `careflow kpis` 和控制台概览显示每个版本的客户数、达成目标的人数、转化率及其 95% 区间、
