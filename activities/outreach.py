@@ -135,11 +135,15 @@ class OutreachActivities:
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
         """Send one email exactly once; expected outcomes are results, faults raise."""
         key = idempotency_key(request.workflow_id, request.step_id)
+        # A suppression written for the journey's message holds for its variants too.
+        asked_for = request.template_id
         request = self._with_variant(request)
         topic = Topic(request.topic)
         policy = self.policy()
         release_id = self.release_id()
-        suppressed = await self._suppressed(request, topic, as_of(request.planned_at))
+        suppressed = await self._suppressed(
+            request, topic, as_of(request.planned_at), also_template=asked_for
+        )
         async with self._deciding_for(request.customer_id, topic):
             prepared = await self.ledger.transaction(
                 partial(
@@ -243,14 +247,26 @@ class OutreachActivities:
         )
 
     async def _suppressed(
-        self, request: SendEmailInput, topic: Topic, now: datetime
+        self,
+        request: SendEmailInput,
+        topic: Topic,
+        now: datetime,
+        *,
+        also_template: str | None = None,
     ) -> PolicyDecision | None:
         """What the policy's suppressions say about this message now, from the customer's
-        facts as of `now` (computed only when a suppression applies to the message)."""
+        facts as of `now` (computed only when a suppression applies to the message, by
+        its template or by `also_template`: the one an experiment's variant replaced)."""
         if self.suppressions is None or topic is Topic.TRANSACTIONAL:
             return None
         suppressions = self.suppressions()
-        rules = suppressions.applying_to(topic, request.template_id)
+        templates = {request.template_id, also_template or request.template_id}
+        # In the policy's order: the first suppression that holds decides.
+        rules = [
+            rule
+            for rule in suppressions.rules
+            if any(rule.applies_to(topic, template) for template in templates)
+        ]
         if not rules:
             return None
         async with self.db.session() as session:

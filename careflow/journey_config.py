@@ -298,6 +298,11 @@ class ExperimentVariant(_Strict):
     weight: StrictInt = Field(default=1, ge=1)
 
 
+# Built-in events an experiment's goal may name (each has a time in its own table);
+# any other goal is an event type declared in rules/events.yaml.
+BUILT_IN_GOAL_EVENTS = ("order_placed", "complaint_opened", "complaint_resolved", "survey_answered")
+
+
 class ExperimentGoal(_Strict):
     """What counts as the message working: an event of this type within the window."""
 
@@ -324,6 +329,8 @@ class JourneyExperiment(_Strict):
             raise ValueError(
                 f"variant names {wrong}: expected lower-case letters, digits and _ (max 64)"
             )
+        if "holdout" in value:
+            raise ValueError("variant name 'holdout' is reserved for the holdout group")
         return value
 
     @property

@@ -15,7 +15,9 @@ from ruamel.yaml import YAML
 
 from careflow.config import Settings
 from careflow.config_files import _line_of
+from careflow.custom_events import EVENTS_FILE_NAME, EventsFileError, load_event_declarations
 from careflow.journey_config import (
+    BUILT_IN_GOAL_EVENTS,
     JourneyConfig,
     JourneyConfigError,
     load_journey_config,
@@ -127,8 +129,17 @@ def _experiment_problems(
     if not config.experiments:
         return []
     sent = _templates_sent(config, journeys)
+    goals = _goal_events(journeys_file.parent)
     found: list[tuple[tuple[str | int, ...], str]] = []
     for index, experiment in enumerate(config.experiments):
+        if goals is not None and experiment.goal.event not in goals:
+            found.append(
+                (
+                    ("experiments", index, "goal", "event"),
+                    f"unknown event {experiment.goal.event!r}; expected one of {sorted(goals)}"
+                    " (built in, or declared in events.yaml)",
+                )
+            )
         if experiment.journey not in journeys:
             found.append(
                 (
@@ -151,6 +162,16 @@ def _experiment_problems(
         f"{journeys_file.name}:{_line_of(document, where)}: {'.'.join(map(str, where))}: {what}"
         for where, what in found
     ]
+
+
+def _goal_events(rules_dir: Path) -> frozenset[str] | None:
+    """Events a goal may name: the built-in ones with a time, and those events.yaml
+    declares; None when events.yaml is broken (its own check reports that)."""
+    try:
+        declared = load_event_declarations(rules_dir / EVENTS_FILE_NAME)
+    except EventsFileError:
+        return None
+    return frozenset(BUILT_IN_GOAL_EVENTS) | frozenset(declared.events)
 
 
 def _templates_sent(config: JourneyConfig, journeys: Mapping[str, Journey]) -> dict[str, set[str]]:

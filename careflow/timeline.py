@@ -189,6 +189,9 @@ async def customer_timeline(
                         "rule_id": message.rule_id,
                         "ruleset_hash": message.ruleset_hash,
                         "release_id": message.release_id,
+                        # The A/B experiment and the customer's variant (None outside one).
+                        "experiment": message.experiment,
+                        "variant": message.variant,
                     },
                 )
             )

@@ -263,9 +263,15 @@ A customer's variant is drawn from their id and the experiment's name
 (`journey:<journey>:<template>`) with the weights' shares: the same customer always
 gets the same variant, and the outreach ledger records it with each message. The
 send step makes the choice, so running journeys pick it up with their next message
-and nothing else about them changes. `careflow rules check` refuses an experiment on
-a journey that does not exist or on a template that journey does not send, a variant
-template that does not exist, and a weight that is not a whole number of at least 1.
+and nothing else about them changes. A customer reaches the goal with an event of
+`goal.event` (`order_placed`, `complaint_opened`, `complaint_resolved`,
+`survey_answered`, or a type declared in `events.yaml`) within `within_days` after
+their first message of the experiment. A suppression in `outreach_policy.yaml` that
+names the template holds for its variants too; SMS settings (`sms.yaml`) are per
+template, so a variant goes by SMS only when `sms.yaml` lists it. `careflow rules
+check` refuses an experiment on a journey that does not exist or on a template that
+journey does not send, a variant template that does not exist, a goal event careflow
+does not know, and a weight that is not a whole number of at least 1.
 `careflow kpis` and the console's overview show each variant's customers, how many
 reached the goal, the conversion with its 95% interval, each variant against the
 others and against the journey's holdout group (`holdout.yaml`), and the verdict: a

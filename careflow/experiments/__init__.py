@@ -5,6 +5,11 @@ one per customer deterministically, the outreach ledger records it, and the resu
 compare the variants' goal conversion with each other and with the holdout.
 """
 
-from careflow.experiments.assign import assign_variant, check_weights, in_holdout
+from careflow.experiments.assign import (
+    HOLDOUT_VARIANT,
+    assign_variant,
+    check_weights,
+    in_holdout,
+)
 
-__all__ = ["assign_variant", "check_weights", "in_holdout"]
+__all__ = ["HOLDOUT_VARIANT", "assign_variant", "check_weights", "in_holdout"]

@@ -24,7 +24,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-__all__ = ["assign_variant", "check_weights", "in_holdout"]
+__all__ = ["HOLDOUT_VARIANT", "assign_variant", "check_weights", "in_holdout"]
+
+# What the ledger records as the variant of a customer held out of an experiment (and
+# what the results call the holdout arm): no experiment may name a variant so.
+HOLDOUT_VARIANT = "holdout"
 
 _DIGEST_BYTES = 16
 _DIGEST_BITS = 8 * _DIGEST_BYTES
@@ -55,6 +59,8 @@ def check_weights(weights: Mapping[str, int]) -> None:
     for name, weight in weights.items():
         if not name:
             raise ValueError("a variant name must not be empty")
+        if name == HOLDOUT_VARIANT:
+            raise ValueError(f"variant name {name!r} is reserved for the holdout group")
         # bool is an int subclass; True as a weight is a typo, not 1.
         if isinstance(weight, bool) or not isinstance(weight, int) or weight <= 0:
             raise ValueError(f"variant {name!r}: weight must be a positive integer, got {weight!r}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from careflow.experiments.assign import assign_variant
 from careflow.journey_config import JourneyConfigError, load_journey_config
-from careflow.journey_spec import Journey
+from careflow.journey_spec import Audience, Journey
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +79,32 @@ class JourneyVariants:
             variant=variant,
             template_id=experiment.variants[variant].template,
         )
+
+
+def variant_stand_ins(journeys_file: Path) -> dict[str, str]:
+    """Each experiment variant's template, to the template it stands in for.
+
+    Checks render a variant with that template's sample variables and audience, as the
+    send step sends it. Empty when the file does not load (its own check says why).
+    """
+    try:
+        config = load_journey_config(journeys_file)
+    except JourneyConfigError:
+        return {}
+    stand_ins: dict[str, str] = {}
+    for experiment in config.experiments:
+        for variant in experiment.variants.values():
+            if variant.template != experiment.template:
+                stand_ins.setdefault(variant.template, experiment.template)
+    return stand_ins
+
+
+def with_variant_audiences(
+    audiences: Mapping[str, Audience], stand_ins: Mapping[str, str]
+) -> dict[str, Audience]:
+    """`audiences` with each variant template given the audience of the one it stands in for."""
+    found = dict(audiences)
+    for variant, base in stand_ins.items():
+        if base in audiences:
+            found.setdefault(variant, audiences[base])
+    return found

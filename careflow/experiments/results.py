@@ -10,8 +10,11 @@ window has ended are counted; the others are `waiting`.
 The comparison group is the holdout: for a journey experiment, the customers held out
 of that journey (careflow/holdout.py, journey rows with status `holdout`), measured
 from the moment they were held out; for any other experiment (a campaign), ledger rows
-of the experiment whose variant is `holdout` (the caller records them, with status
-`skipped`), measured from when they were written.
+of the experiment whose variant is `holdout` (the caller records them with
+`careflow.outreach.ledger.record_held_out`), measured from when they were written.
+The journey's holdout is the right comparison for its first message; for a later one
+(a reminder, sent only to customers the first did not win) it includes customers the
+variants never reach, and the comparison between variants is the one to read.
 
 The statistics come from statsmodels, not hand-written formulas: each rate's 95%
 Wilson score interval (`proportion_confint`), a two-sided two-proportion z-test with
@@ -33,14 +36,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import (
-    proportion_confint,
-    proportion_effectsize,
-    proportions_ztest,
-)
 
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.facts.pages import epoch_microseconds, epoch_microseconds_of
 from careflow.holdout import HOLDOUT_STATUS
 from careflow.journey_config import JourneyConfig
@@ -55,7 +52,7 @@ from careflow.store import (
 
 # The arm of customers who got nothing: the variant a campaign records for them, and
 # the name the results give the holdout group.
-HOLDOUT = "holdout"
+HOLDOUT = HOLDOUT_VARIANT
 # Significance level of every test, and 1 - the confidence of every interval.
 ALPHA = 0.05
 # A verdict needs at least this many customers (window ended) in every variant: below
@@ -141,6 +138,10 @@ class ExperimentResult:
 
 def wilson_interval(reached: int, sent: int) -> tuple[float, float]:
     """The 95% Wilson score interval of `reached / sent` (sent > 0)."""
+    # statsmodels is imported where it is used: it takes seconds to import (scipy,
+    # pandas), and the API and console import the KPIs at start.
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(reached, sent, alpha=ALPHA, method="wilson")
     return float(low), float(high)
 
@@ -151,6 +152,8 @@ def two_proportion_z_test(first: ArmCounts, second: ArmCounts) -> tuple[float, f
     When neither arm or both arms all reached the goal the pooled variance is zero and
     there is nothing to tell apart: (0, 1).
     """
+    from statsmodels.stats.proportion import proportions_ztest
+
     pooled = (first.reached + second.reached) / (first.sent + second.sent)
     if pooled in (0.0, 1.0):
         return 0.0, 1.0
@@ -160,6 +163,8 @@ def two_proportion_z_test(first: ArmCounts, second: ArmCounts) -> tuple[float, f
 
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-adjusted p-values of one family of tests, in the same order."""
+    from statsmodels.stats.multitest import multipletests
+
     if not p_values:
         return []
     _, adjusted, _, _ = multipletests(list(p_values), alpha=ALPHA, method="holm")
@@ -169,6 +174,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def needed_per_arm(rate: float, tests: int = 1) -> tuple[float, int] | None:
     """(Cohen's h, customers per arm) for a test at ALPHA / `tests` with POWER to detect
     a lift of MIN_RELATIVE_LIFT over `rate`; None when the rate leaves no room (0 or 1)."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     target = min(rate * (1 + MIN_RELATIVE_LIFT), 1.0)
     if rate <= 0 or target <= rate:
         return None
@@ -225,7 +233,9 @@ def analyse(
     - winner, when the variant with the highest rate is significantly better (Holm-
       adjusted) than every other variant;
     - too small, when the tests could not have seen a lift of MIN_RELATIVE_LIFT over
-      the pooled rate with POWER (or nobody reached the goal yet): "no difference" then
+      the pooled rate with POWER, at ALPHA divided by the number of variant pairs (the
+      first step of Holm's procedure), with the smallest variant's size for every arm
+      (or when nobody reached the goal yet): "no difference" then
       says nothing, and `needed_per_arm` says how many customers per variant would;
     - no significant difference otherwise: a lift that size would most likely have
       shown, and none did.
@@ -278,6 +288,8 @@ def analyse(
         )
     if needed is None:
         return _verdict(result, Verdict.TOO_SMALL, "no customer has reached the goal yet")
+    from statsmodels.stats.power import NormalIndPower
+
     effect, n = needed
     power = float(
         NormalIndPower().power(

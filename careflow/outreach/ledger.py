@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningInsert
 
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.outreach.budget import SentMessage
 from careflow.outreach.decisions import Topic
 from careflow.store import Complaint, Consent, Customer, Database, OutreachLedger
@@ -334,6 +335,19 @@ def record_decision(
     if connection.execute(upsert, row).first() is not None:
         return None
     return _stored_step(connection, str(values["idempotency_key"]))
+
+
+def record_held_out(
+    connection: Connection, values: Mapping[str, object], *, experiment: str
+) -> StoredStep | None:
+    """Record that this customer is in `experiment`'s holdout group and gets nothing.
+
+    `values` are the ledger columns as for `record_decision` (the step's key, workflow,
+    step, template, customer, times); the row is `skipped` for reason `holdout`, its
+    variant `holdout`, which the experiment's results count as the comparison group.
+    """
+    row = {**values, "status": SKIPPED, "reason": HOLDOUT_VARIANT}
+    return record_decision(connection, row, experiment=experiment, variant=HOLDOUT_VARIANT)
 
 
 def _record_outcome(

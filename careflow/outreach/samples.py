@@ -133,16 +133,22 @@ def check_templates(
     templates_dir: Path,
     fallback_locales: tuple[str, ...] = ("en",),
     audiences: Mapping[str, str] | None = None,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> list[TemplateProblem]:
     """Render every template in every locale it has with sample data, and parse every
-    other `.j2` file (a layout or a part no locale uses yet); all problems found."""
+    other `.j2` file (a layout or a part no locale uses yet); all problems found.
+
+    `stand_ins` maps a template to the one it stands in for (an A/B experiment's
+    variant, journeys.yaml `experiments`): it gets that one's variables and audience,
+    as the send step gives it."""
     renderer = TemplateRenderer(templates_dir, fallback_locales)
     problems: dict[str, TemplateProblem] = {}
     for template_id in sorted(available_templates(templates_dir)):
+        sample_of = (stand_ins or {}).get(template_id, template_id)
         for locale in sorted(template_locales(templates_dir, template_id)):
             try:
                 context = sample_context(
-                    template_id, locale, audience=(audiences or {}).get(template_id)
+                    sample_of, locale, audience=(audiences or {}).get(sample_of)
                 )
                 renderer.render(template_id, locale, context)
             except TemplateProblem as problem:

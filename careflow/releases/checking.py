@@ -81,13 +81,18 @@ def journey_template_problems(journeys_file: Path, templates_dir: Path) -> list[
 
     Each problem names the template file and line (or the journeys.yaml line).
     """
+    from careflow.experiments.journeys import variant_stand_ins, with_variant_audiences
     from careflow.journey_config import missing_template_problems
     from careflow.outreach.samples import check_templates
     from careflow.outreach.templates import available_templates
     from careflow.rule_references import missing_journey_settings
 
-    audiences = template_audiences(JOURNEYS.values())
-    problems = [str(problem) for problem in check_templates(templates_dir, audiences=audiences)]
+    stand_ins = variant_stand_ins(journeys_file)
+    audiences = with_variant_audiences(template_audiences(JOURNEYS.values()), stand_ins)
+    problems = [
+        str(problem)
+        for problem in check_templates(templates_dir, audiences=audiences, stand_ins=stand_ins)
+    ]
     return (
         problems
         + missing_template_problems(journeys_file, available_templates(templates_dir))
@@ -101,6 +106,7 @@ def operator_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
     problem naming its file (and line and column where the file has them)."""
     from careflow.campaigns.checks import campaign_file_problems
     from careflow.channels.checks import sms_problems
+    from careflow.experiments.journeys import variant_stand_ins, with_variant_audiences
     from careflow.outreach.suppression import suppression_problems
     from careflow.teams import TEAMS_FILE_NAME, TeamsConfigError, load_teams_config
     from careflow.webhooks.config import config_problems as outbound_problems
@@ -111,7 +117,10 @@ def operator_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
     except TeamsConfigError as error:
         problems += list(error.problems)
     problems += suppression_problems(rules_dir)
-    audiences = template_audiences(JOURNEYS.values())
+    audiences = with_variant_audiences(
+        template_audiences(JOURNEYS.values()),
+        variant_stand_ins(rules_dir / JOURNEY_CONFIG_FILE),
+    )
     problems += sms_problems(rules_dir, templates_dir, audiences=audiences)
     problems += outbound_problems(rules_dir)
     problems += campaign_file_problems(rules_dir, templates_dir)

@@ -70,6 +70,13 @@ async def test_the_overview_shows_each_experiment(
         assert f'data-value="{count}"' in row.group(1)
     assert 'data-comparison="a:b"' in section
 
+    # GET /kpis carries the same figures.
+    body = (await logged_in["vera"].get("/kpis")).json()
+    [served] = [x for x in body["experiments"] if x["experiment"] == EXPERIMENT]
+    assert served["verdict"] == "winner"
+    assert served["winner"] == "b"
+    assert {arm["name"]: arm["sent"] for arm in served["variants"]} == arms
+
     chinese = (await logged_in["vera"].get("/console/?lang=zh-CN")).text
     assert "A/B 实验" in chinese
     assert "胜出：b" in chinese

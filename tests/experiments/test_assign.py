@@ -133,7 +133,8 @@ def test_holdout_edges() -> None:
 
 
 @pytest.mark.parametrize(
-    "weights", [{}, {"a": 0}, {"a": 1, "b": -1}, {"a": 1.5}, {"a": True}, {"": 1}]
+    "weights",
+    [{}, {"a": 0}, {"a": 1, "b": -1}, {"a": 1.5}, {"a": True}, {"": 1}, {"a": 1, "holdout": 1}],
 )
 def test_bad_weights_are_refused(weights: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="variant"):

@@ -4,7 +4,7 @@ and the ledger records experiment and variant; journeys.yaml's experiments are c
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.rule_references import missing_journey_settings
-from careflow.store import Database, OutreachLedger
+from careflow.store import Customer, Database, OutreachLedger
 from careflow.workflows.registry import JOURNEYS
 from tests.smtp_sink import SmtpSink
 
@@ -168,17 +168,22 @@ experiments:
   - journey: onboarding
     template: onboarding_tips
     variants: { a: { template: onboarding_tips }, b: { template: onboarding_welcome } }
+    goal: { event: order_plaxed }
 """,
     )
     lines = path.read_text(encoding="utf-8").splitlines()
     journey_line = lines.index("  - journey: no_such_journey") + 1
     template_line = lines.index("    template: retention_offer") + 1
+    goal_line = lines.index("    goal: { event: order_plaxed }") + 1
     problems = missing_journey_settings(path)
+    goals = ["complaint_opened", "complaint_resolved", "order_placed", "survey_answered"]
     assert problems == [
         f"journeys.yaml:{journey_line}: experiments.0.journey: unknown journey 'no_such_journey';"
         f" expected one of {sorted(JOURNEYS)}",
         f"journeys.yaml:{template_line}: experiments.1.template: journey 'onboarding' sends no"
         " template 'retention_offer'; it sends ['onboarding_tips', 'onboarding_welcome']",
+        f"journeys.yaml:{goal_line}: experiments.2.goal.event: unknown event 'order_plaxed';"
+        f" expected one of {goals} (built in, or declared in events.yaml)",
     ]
 
 
@@ -189,6 +194,7 @@ experiments:
         ("{ a: { template: x, weight: 1.5 } , b: { template: y } }", "valid integer"),
         ("{ a: { template: x } }", "at least 2"),
         ("{ A: { template: x } , b: { template: y } }", "variant names ['A']"),
+        ("{ holdout: { template: x } , b: { template: y } }", "reserved for the holdout"),
     ],
 )
 def test_weights_and_variant_names_are_checked(
@@ -230,3 +236,94 @@ def _all() -> set[str]:
     from careflow.paths import TEMPLATES_DIR
 
     return set(available_templates(TEMPLATES_DIR))
+
+
+def test_a_variant_is_checked_with_the_variables_of_the_template_it_replaces(
+    tmp_path: Path,
+) -> None:
+    from careflow.paths import TEMPLATES_DIR
+    from careflow.releases.checking import journey_template_problems
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    # A shorter offer: it uses the offer's variables (offer_value, offer_code, ...).
+    shutil.copytree(
+        templates / "email" / "retention_offer", templates / "email" / "retention_offer_short"
+    )
+    path = journeys_file(
+        tmp_path,
+        """
+experiments:
+  - journey: retention_offer
+    template: retention_offer
+    variants:
+      current: { template: retention_offer }
+      short: { template: retention_offer_short }
+""",
+    )
+    assert journey_template_problems(path, templates) == []
+    # Without the experiment the same template is checked as an unknown marketing one,
+    # without the offer's variables.
+    path.write_text((RULES_DIR / "journeys.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    problems = journey_template_problems(path, templates)
+    assert any("retention_offer_short" in problem for problem in problems), problems
+
+
+async def test_a_campaign_records_its_holdout_for_the_results(db: Database) -> None:
+    from careflow.experiments.results import experiment_results
+    from careflow.outreach.ledger import record_held_out
+
+    now = datetime(2031, 3, 1, tzinfo=UTC)
+    async with db.session() as session:
+        customers = [
+            Customer(external_id=f"h{n}", created_at=now, updated_at=now) for n in range(2)
+        ]
+        session.add_all(customers)
+        await session.commit()
+        pks = [c.id for c in customers]
+    values = {
+        "workflow_id": "campaign-spring",
+        "step_id": "send",
+        "template_id": "spring_offer",
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with db.engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: record_held_out(
+                sync,
+                {**values, "idempotency_key": "campaign-spring/h0", "customer_id": pks[0]},
+                experiment="campaign:spring",
+            )
+        )
+        await connection.run_sync(
+            lambda sync: record_decision(
+                sync,
+                {
+                    **values,
+                    "idempotency_key": "campaign-spring/h1",
+                    "customer_id": pks[1],
+                    "status": "sent",
+                    "reason": None,
+                    "message_id": "m",
+                },
+                experiment="campaign:spring",
+                variant="a",
+            )
+        )
+        await connection.execute(
+            OutreachLedger.__table__.update()
+            .where(OutreachLedger.idempotency_key == "campaign-spring/h1")
+            .values(sent_at=now)
+        )
+    async with db.session() as session:
+        [row] = [
+            r
+            for r in await session.scalars(select(OutreachLedger))
+            if r.idempotency_key == "campaign-spring/h0"
+        ]
+        assert (row.status, row.reason, row.variant) == ("skipped", "holdout", "holdout")
+        [result] = await experiment_results(session, now, now + timedelta(days=30), {})
+    assert [arm.name for arm in result.variants] == ["a"]
+    assert result.holdout is not None
+    assert result.holdout.sent == 1

@@ -176,3 +176,31 @@ def test_a_mistake_in_a_suppression_condition_is_named_at_its_line(tmp_path: Pat
     assert len(problems) == 1
     assert problems[0].startswith(f"{policy}:{line}:")
     assert "complaints_resolved_last_7d is integer" in problems[0]
+
+
+async def test_a_suppression_of_a_template_holds_for_its_experiment_variants(
+    outreach: OutreachActivities, db: Database
+) -> None:
+    from careflow.experiments.journeys import VariantChoice
+
+    def variant(_workflow_id: str, template_id: str, _customer: str) -> VariantChoice | None:
+        if template_id != "birthday_greeting":
+            return None
+        return VariantChoice(
+            experiment="journey:care_message:birthday_greeting",
+            variant="welcome",
+            template_id="onboarding_welcome",
+        )
+
+    outreach.variants = variant
+    env = ActivityEnvironment()
+    await complaint(db, "critical", NOON - timedelta(hours=2))
+    greeting = await env.run(
+        outreach.send_email, send("hello", "birthday_greeting", "care", NOON, occasion="birthday")
+    )
+    assert greeting.status == "skipped"
+    assert greeting.reason is not None
+    assert "no-greetings-during-critical-complaint" in greeting.reason
+    async with db.session() as session:
+        [row] = list(await session.scalars(select(OutreachLedger)))
+    assert (row.template_id, row.variant) == ("onboarding_welcome", "welcome")
