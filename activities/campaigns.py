@@ -36,7 +36,7 @@ from careflow.outreach.ledger import FINAL_STATUSES
 from careflow.segments.book import load_segments
 from careflow.segments.members import UnknownSegment, count_segment, segment_page
 from careflow.store import Database
-from careflow.store.models import OutreachLedger
+from careflow.store.models import Customer, OutreachLedger
 
 # Sends in flight at once within a page, as in a worker (their SMTP exchanges take
 # turns on the one connection; the store work overlaps).
@@ -114,17 +114,17 @@ class CampaignActivities:
                 book,
                 spec.segment,
                 at=request.audience_at,
-                after=request.after,
+                after=await self._external_id(request.after_pk),
                 limit=request.limit,
             )
         except UnknownSegment as error:
             raise ApplicationError(str(error), type="CampaignGone", non_retryable=True) from error
         if not members:
-            return CampaignPageResult(last=None)
+            return CampaignPageResult(last_pk=None)
         details = activity.info().heartbeat_details
         tally = _Tally(**details[0]) if details else _Tally()
         finished = await self._finished(request.workflow_id, members)
-        zones = await member_zones(self.db, members)
+        zones, keys = await member_zones(self.db, members)
         policy = self.outreach.policy()
         for start in range(tally.done, len(members), CONCURRENT_SENDS):
             chunk = members[start : start + CONCURRENT_SENDS]
@@ -152,7 +152,7 @@ class CampaignActivities:
             tally.done = start + len(chunk)
             activity.heartbeat(tally.__dict__)
         return CampaignPageResult(
-            last=members[-1],
+            last_pk=keys[members[-1]],
             members=len(members),
             sent=tally.sent,
             failed=tally.failed,
@@ -177,6 +177,20 @@ class CampaignActivities:
                 planned_at=now,
             )
         )
+
+    async def _external_id(self, customer_pk: int | None) -> str | None:
+        """The cursor's customer id, from the store's key the history carries.
+
+        Were that customer erased since (their id pseudonymised), the pseudonym would
+        sort elsewhere: the pass goes on from there, and members it passes over are
+        the ones a later launch under a new name would reach. Rare, and never a repeat.
+        """
+        if customer_pk is None:
+            return None
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Customer.external_id).where(Customer.id == customer_pk)
+            )
 
     async def _finished(self, workflow_id: str, members: Sequence[str]) -> set[str]:
         """Members whose ledger key for this campaign is already final."""

@@ -56,11 +56,11 @@ segments:
     when:
       tier: vip
 """
-CAMPAIGN_FILE = f"""\
+CAMPAIGN_FILE = """\
 segment: everyone_vip
 topic: care
 template: member_day
-send_window: {{from: "00:00", to: "23:59"}}
+send_window: {from: "00:00", to: "23:59"}
 start: "2020-01-01T00:00:00Z"
 page_size: 2000
 """
