@@ -131,7 +131,9 @@ class CampaignSpec(_Strict):
     description: str = ""
     segment: str
     topic: Literal["care", "marketing"]
-    channel: Literal["email", "sms"] = "email"
+    # Email only for now: the send step would pick SMS by rules/sms.yaml's order per
+    # template, not by the campaign, so `sms` would promise what it cannot keep.
+    channel: Literal["email"] = "email"
     template: str | None = None
     variants: dict[str, Variant] | None = None
     send_window: SendWindow

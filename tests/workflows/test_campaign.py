@@ -27,7 +27,7 @@ from careflow.store import Database, OutreachLedger
 from careflow.workflows.campaign import CampaignWorkflow
 from tests.campaigns.harness import campaign_file, campaign_name, campaign_worker, rules_folder
 from tests.smtp_sink import SmtpSink
-from tests.workflows.harness import add_customer
+from tests.workflows.harness import add_customer, save_history
 
 VIPS = [f"vip-{n}" for n in range(1, 6)]
 
@@ -141,6 +141,7 @@ async def test_holdout_and_send_window(
         assert launched.outcome is LaunchOutcome.LAUNCHED
         assert launched.handle is not None
         progress = await launched.handle.result()
+        await save_history(launched.handle, "campaign_window_and_holdout")
 
     assert _recipients(smtp_sink) == sorted(set(members) - held_out)
     assert progress.skipped == {"holdout": len(held_out)}
