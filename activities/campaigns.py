@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,7 +150,7 @@ class CampaignActivities:
                     raise result
                 _count(tally, result)
             tally.done = start + len(chunk)
-            activity.heartbeat(tally.__dict__)
+            activity.heartbeat(asdict(tally))  # a snapshot: the SDK may send it later
         return CampaignPageResult(
             last_pk=keys[members[-1]],
             members=len(members),

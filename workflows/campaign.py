@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.calls import call_activity
 
 PAGES_PER_RUN = 20
-# A page of 500 sends takes seconds to a minute; a heartbeat after every few sends.
+# A page of 2,000 sends takes seconds to minutes; a heartbeat after every few sends.
 PAGE_TIMEOUT = timedelta(minutes=30)
 PAGE_HEARTBEAT = timedelta(minutes=1)
 PAGE_RETRY = RetryPolicy(

@@ -39,7 +39,7 @@ class CampaignInput:
     audience_at: datetime | None = None
     start_at: datetime | None = None
     per_minute: int | None = None
-    page_size: int = 500
+    page_size: int = 2000
     # The store's key of the last customer handled in this pass: never the business's
     # customer id, which the history would keep after the customer is erased.
     after_pk: int | None = None
@@ -77,7 +77,7 @@ class CampaignPageInput:
     audience_at: datetime
     planned_at: datetime
     after_pk: int | None = None
-    limit: int = 500
+    limit: int = 2000
     first_pass: bool = True
 
 
