@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from careflow.contracts.campaigns import (
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
 from careflow.experiments.assign import assign_variant, in_holdout
 from careflow.outreach.decisions import reason_code
-from careflow.outreach.ledger import FINAL_STATUSES
+from careflow.outreach.ledger import FINAL_STATUSES, SKIPPED, record_decision
 from careflow.segments.book import load_segments
 from careflow.segments.members import UnknownSegment, count_segment, segment_page
 from careflow.store import Database
@@ -134,8 +135,11 @@ class CampaignActivities:
                 if customer_id in finished:
                     continue  # handled before (an earlier pass, retry or launch)
                 if in_holdout(spec.experiment, customer_id, spec.holdout):
-                    if request.first_pass:
-                        tally.skip(HOLDOUT)
+                    # Recorded in the ledger as the experiment's holdout arm (what
+                    # careflow/experiments/results.py compares the variants against);
+                    # final, so later passes and relaunches pass over it.
+                    await self._hold_out(spec, request, customer_id, keys[customer_id], now)
+                    tally.skip(HOLDOUT)
                     continue
                 zone, default = zones.get(customer_id), policy.default_timezone
                 if not within_window(spec.send_window, now, zone, default):
@@ -173,9 +177,39 @@ class CampaignActivities:
                 customer_id=customer_id,
                 template_id=spec.template_for(variant),
                 topic=spec.topic,
-                params={"campaign": spec.name, "variant": variant},
+                params={"campaign": spec.name},
                 planned_at=now,
+                # The ledger records both, for the experiment's results.
+                experiment=spec.experiment,
+                variant=variant,
             )
+        )
+
+    async def _hold_out(
+        self,
+        spec: CampaignSpec,
+        request: CampaignPageInput,
+        customer_id: str,
+        customer_pk: int,
+        now: datetime,
+    ) -> None:
+        """The member's ledger row as held out: skipped, variant `holdout`, no message."""
+        values = {
+            "idempotency_key": idempotency_key(request.workflow_id, customer_id),
+            "workflow_id": request.workflow_id,
+            "step_id": customer_id,
+            "template_id": spec.templates[0],
+            "channel": "email",
+            "topic": spec.topic,
+            "status": SKIPPED,
+            "reason": f"{HOLDOUT}: in the campaign's holdout group",
+            "customer_id": customer_pk,
+            "release_id": self.outreach.release_id(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self.outreach.ledger.transaction(
+            partial(record_decision, values=values, experiment=spec.experiment, variant=HOLDOUT)
         )
 
     async def _external_id(self, customer_pk: int | None) -> str | None:

@@ -20,6 +20,7 @@ from temporalio import activity
 from careflow.channels.providers import PermanentSmsError, Sms
 from careflow.channels.sending import SMS_CHANNEL, SmsChannel, sms_message_id
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
+from careflow.experiments.journeys import VariantChoice
 from careflow.facts import facts_for_customer
 from careflow.observability.metrics import count_message, timed_send
 from careflow.outreach.context import message_context
@@ -98,7 +99,11 @@ class OutreachActivities:
         release_id: Callable[[], str | None] = lambda: None,
         suppressions: Callable[[], Suppressions] | None = None,
         sms: SmsChannel | None = None,
+        variants: Callable[[str, str, str], VariantChoice | None] | None = None,
     ) -> None:
+        # Journey A/B experiments: (workflow id, template, customer) -> the customer's
+        # variant, or None (careflow/experiments/journeys.py). None: no experiments.
+        self.variants = variants
         # The release whose templates and policy this process serves (careflow/releases/).
         self.release_id = release_id
         # `policy` returns the current operator policy (re-read when its file changes).
@@ -130,6 +135,7 @@ class OutreachActivities:
     async def send_email(self, request: SendEmailInput) -> SendEmailResult:
         """Send one email exactly once; expected outcomes are results, faults raise."""
         key = idempotency_key(request.workflow_id, request.step_id)
+        request = self._with_variant(request)
         topic = Topic(request.topic)
         policy = self.policy()
         release_id = self.release_id()
@@ -219,6 +225,22 @@ class OutreachActivities:
         if facts.step is not None and facts.step.status in FINAL_STATUSES:
             return PolicyDecision.skip(Reason.ALREADY_DONE, facts.step.status)
         return self._choose(facts, request, topic, policy, now, suppressed)[1]
+
+    def _with_variant(self, request: SendEmailInput) -> SendEmailInput:
+        """The request as sent: a journey message under an experiment becomes the
+        customer's variant of it (its template, and the experiment and variant the
+        ledger records). A caller that chose the variant itself (a campaign) keeps it."""
+        if request.experiment is not None or self.variants is None:
+            return request
+        choice = self.variants(request.workflow_id, request.template_id, request.customer_id)
+        if choice is None:
+            return request
+        return replace(
+            request,
+            template_id=choice.template_id,
+            experiment=choice.experiment,
+            variant=choice.variant,
+        )
 
     async def _suppressed(
         self, request: SendEmailInput, topic: Topic, now: datetime
@@ -337,6 +359,8 @@ class OutreachActivities:
                 "created_at": now,
                 "updated_at": now,
             },
+            experiment=request.experiment,
+            variant=request.variant,
         )
         if finished is not None:
             return _Prepared.stored(finished, now)

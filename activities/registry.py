@@ -19,6 +19,7 @@ from careflow.activities.scan import ScanActivities
 from careflow.activities.tasks import TaskActivities
 from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
+from careflow.experiments.journeys import JourneyVariants, VariantChoice, journey_id_kinds
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
 from careflow.journey_config import JOURNEYS_FILE_NAME
@@ -44,6 +45,7 @@ def build_outreach(
     release_id: Callable[[], str | None] = lambda: None,
     sms: SmsChannel | None = None,
     renderer: TemplateRenderer | None = None,
+    variants: Callable[[str, str, str], VariantChoice | None] | None = None,
 ) -> OutreachActivities:
     """The send step as the worker binds it (a campaign's preview asks it, too)."""
     return OutreachActivities(
@@ -60,6 +62,7 @@ def build_outreach(
         # The policy's suppressions, over the rules folder's facts (derived ones too).
         suppressions=lambda: load_suppressions(policy(), settings.rules_dir),
         sms=sms,
+        variants=variants,
     )
 
 
@@ -72,8 +75,12 @@ def build_journey_activities(
     policy: Callable[[], OutreachPolicy],
     release_id: Callable[[], str | None] = lambda: None,
     sms: SmsChannel | None = None,
+    journeys: Mapping[str, Journey] | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities journeys call: sending, planning, bookkeeping, staff tasks.
+
+    With `journeys` (the registry), the send step runs the A/B experiments the journey
+    configuration sets up on journey messages (careflow/experiments/journeys.py).
 
     `policy` returns the current outreach policy; tests hand in their own policy and
     journey configuration, the worker the operator's files. `release_id` names the
@@ -89,8 +96,11 @@ def build_journey_activities(
         release_id=release_id,
         sms=sms,
         renderer=renderer,
+        variants=None
+        if journeys is None
+        else JourneyVariants(journey_config, journey_id_kinds(journeys)).choose,
     )
-    journeys = JourneyActivities(
+    planning = JourneyActivities(
         db, config_path=journey_config, base_url=settings.base_url, secret_key=settings.secret_key
     )
     # Broadcasts send through this very send step (one ledger, one policy).
@@ -106,17 +116,17 @@ def build_journey_activities(
     )
     return [
         outreach.send_email,
-        journeys.plan_retention_offer,
-        journeys.plan_care_message,
-        journeys.plan_complaint,
-        journeys.plan_satisfaction_survey,
-        journeys.plan_onboarding,
-        journeys.plan_contact_change_notice,
-        journeys.plan_simple_journey,
-        journeys.business_due,
-        journeys.orders_since,
-        journeys.record_outcome,
-        journeys.set_complaint_status,
+        planning.plan_retention_offer,
+        planning.plan_care_message,
+        planning.plan_complaint,
+        planning.plan_satisfaction_survey,
+        planning.plan_onboarding,
+        planning.plan_contact_change_notice,
+        planning.plan_simple_journey,
+        planning.business_due,
+        planning.orders_since,
+        planning.record_outcome,
+        planning.set_complaint_status,
         tasks.open_task,
         tasks.close_tasks,
         tasks.notify_staff,
@@ -199,5 +209,6 @@ def build_activities(
             policy=lambda: load_outreach_policy(policy_path),
             release_id=release_id,
             sms=SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=capture_url),
+            journeys=journeys,
         ),
     ]

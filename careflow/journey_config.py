@@ -12,12 +12,13 @@ every problem at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import date, time
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from ruamel.yaml import YAML
 
 from careflow.business_hours import BusinessCalendar
@@ -30,6 +31,8 @@ JOURNEYS_FILE_NAME = "journeys.yaml"
 ESCALATION_LEVELS = ("agent", "supervisor", "manager")
 SEVERITIES = ("low", "medium", "high", "critical")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Experiment variant names: short, stable keys (they are stored in the ledger).
+_VARIANT_NAME = re.compile(r"[a-z0-9_]{1,64}")
 
 
 class JourneyConfigError(ConfigFileError):
@@ -286,6 +289,53 @@ class SimpleJourneyConfig(_Strict):
         return self
 
 
+class ExperimentVariant(_Strict):
+    """One arm of an A/B experiment: the template it sends and its share (a weight)."""
+
+    template: str
+    # A positive whole number; shares are weight / sum of the weights. Strict: 1.5 or
+    # "1" is a typo, not a weight.
+    weight: StrictInt = Field(default=1, ge=1)
+
+
+class ExperimentGoal(_Strict):
+    """What counts as the message working: an event of this type within the window."""
+
+    # An event type customers' events carry (intake events such as `order_placed`,
+    # or a custom event type from rules/events.yaml).
+    event: str = Field(default="order_placed", min_length=1)
+    within_days: float = Field(default=7, gt=0)
+
+
+class JourneyExperiment(_Strict):
+    """An A/B test of one journey message: where `journey` would send `template`, each
+    customer gets one of the variants, chosen by weight and the same on every run."""
+
+    journey: str = Field(min_length=1)
+    template: str
+    variants: dict[str, ExperimentVariant] = Field(min_length=2)
+    goal: ExperimentGoal = ExperimentGoal()
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names(cls, value: dict[str, ExperimentVariant]) -> dict[str, ExperimentVariant]:
+        wrong = [name for name in value if not _VARIANT_NAME.fullmatch(name)]
+        if wrong:
+            raise ValueError(
+                f"variant names {wrong}: expected lower-case letters, digits and _ (max 64)"
+            )
+        return value
+
+    @property
+    def name(self) -> str:
+        """The experiment's name in the ledger, the results and the assignment hash."""
+        return f"journey:{self.journey}:{self.template}"
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return {name: variant.weight for name, variant in self.variants.items()}
+
+
 class JourneyConfig(_Strict):
     """Everything in `rules/journeys.yaml`."""
 
@@ -302,6 +352,8 @@ class JourneyConfig(_Strict):
     contact_change: ContactChangeConfig
     # Journeys of the simple shape, by journey name (see workflows/simple_journey.py).
     simple_journeys: dict[str, SimpleJourneyConfig] = Field(default_factory=dict)
+    # A/B tests of journey messages (careflow/experiments/).
+    experiments: list[JourneyExperiment] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _teams_known(self) -> Self:
@@ -309,6 +361,24 @@ class JourneyConfig(_Strict):
         if unknown:
             raise ValueError(f"contact_change.teams {unknown} have no address in staff.teams")
         return self
+
+    @field_validator("experiments")
+    @classmethod
+    def _one_experiment_per_message(cls, value: list[JourneyExperiment]) -> list[JourneyExperiment]:
+        names = [experiment.name for experiment in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"more than one experiment for the same journey and template: {repeated}"
+            )
+        return value
+
+    def experiment_for(self, journey: str, template: str) -> JourneyExperiment | None:
+        """The experiment on `journey`'s `template` message, if one is set up."""
+        for experiment in self.experiments:
+            if experiment.journey == journey and experiment.template == template:
+                return experiment
+        return None
 
 
 def load_journey_config(path: Path) -> JourneyConfig:

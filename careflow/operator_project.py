@@ -45,6 +45,8 @@ What each file decides:
   fallback.
 - `rules/holdout.yaml`: the share of customers held out of each journey, to measure
   what it achieves.
+- `rules/segments.yaml`: named groups of customers (VIPs, last year's buyers, lapsing
+  customers) for rules (`in_segment: NAME`), `careflow segments count` and the console.
 - `rules/teams.yaml`: team rosters (members, contacts, working hours) and how each
   team shares its work (round robin or least loaded); account managers for VIPs.
 - `rules/webhooks.yaml`: endpoints (the CRM, the helpdesk) that hear of careflow's

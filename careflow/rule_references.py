@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
 from careflow.config import Settings
-from careflow.journey_config import JourneyConfigError, load_journey_config
+from careflow.config_files import _line_of
+from careflow.journey_config import (
+    JourneyConfig,
+    JourneyConfigError,
+    load_journey_config,
+    named_templates,
+)
 from careflow.journey_spec import Journey
 from careflow.paths import RULES_DIR, TEMPLATES_DIR
 from careflow.rules.references import JOURNEY_CONFIG_FILE, References, template_ids
@@ -104,4 +112,54 @@ def missing_journey_settings(
                 f"{journeys_file.name}: {journey.settings}: missing: the journey "
                 f"{journey.name!r} reads its settings there"
             )
-    return problems
+    return problems + _experiment_problems(journeys_file, config, journeys)
+
+
+def _experiment_problems(
+    journeys_file: Path, config: JourneyConfig, journeys: Mapping[str, Journey]
+) -> list[str]:
+    """`journeys.yaml:LINE: experiments.N...: ...` for an experiment on a journey that
+    does not exist, or on a template that journey does not send (it would never run).
+
+    The variants' templates are checked to exist with every other template the file
+    names (`missing_template_problems`), their weights by the file's schema.
+    """
+    if not config.experiments:
+        return []
+    sent = _templates_sent(config, journeys)
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for index, experiment in enumerate(config.experiments):
+        if experiment.journey not in journeys:
+            found.append(
+                (
+                    ("experiments", index, "journey"),
+                    f"unknown journey {experiment.journey!r}; expected one of {sorted(journeys)}",
+                )
+            )
+        elif experiment.template not in sent[experiment.journey]:
+            found.append(
+                (
+                    ("experiments", index, "template"),
+                    f"journey {experiment.journey!r} sends no template {experiment.template!r};"
+                    f" it sends {sorted(sent[experiment.journey])}",
+                )
+            )
+    if not found:
+        return []
+    document = YAML(typ="rt").load(journeys_file.read_text(encoding="utf-8"))
+    return [
+        f"{journeys_file.name}:{_line_of(document, where)}: {'.'.join(map(str, where))}: {what}"
+        for where, what in found
+    ]
+
+
+def _templates_sent(config: JourneyConfig, journeys: Mapping[str, Journey]) -> dict[str, set[str]]:
+    """Each journey's customer templates: its declared ones and those its settings name."""
+    named = named_templates(config)
+    sent: dict[str, set[str]] = {}
+    for journey in journeys.values():
+        prefix = tuple(journey.settings.split("."))
+        sent[journey.name] = {
+            template for template, audience in journey.templates.items() if audience != "staff"
+        } | {template for where, template in named if where[: len(prefix)] == prefix}
+    return sent

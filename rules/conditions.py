@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from careflow.rules.derived_facts import segment_of
 from careflow.rules.model import AllOf, AnyOf, Condition, Leaf, NotOf, Scalar, leaves
 from careflow.rules.phrases import Phrase, Words
 
@@ -106,6 +107,7 @@ CONDITION_WORDS = Words(
         "condition.at_most": "{fact} is at most {value}",
         "condition.more_than": "{fact} is more than {value}",
         "condition.less_than": "{fact} is less than {value}",
+        "condition.in_segment": "in segment {segment}",
         "condition.not": "not ({condition})",
         "condition.any": "any of ({conditions})",
         "condition.all": "all of ({conditions})",
@@ -129,6 +131,9 @@ def describe_leaf(leaf: Leaf) -> Phrase:
     """A test in plain words: `tier is vip`, `days_until_birthday between 0 and 3`."""
     value = leaf.value
     key = f"condition.{leaf.op}"
+    segment = segment_of(leaf.fact)
+    if segment is not None and leaf.op == "is" and value is True:
+        return CONDITION_WORDS("condition.in_segment", segment=segment)
     if leaf.op in ("exists", "missing"):
         return CONDITION_WORDS(key, fact=leaf.fact)
     if leaf.op == "between":

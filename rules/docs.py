@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from careflow.config_files import MAX_FILE_BYTES, MAX_PROBLEMS
 from careflow.rules import docs_zh
+from careflow.rules.conditions import describe
 from careflow.rules.facts import FACTS, FactDefinition
 from careflow.rules.model import OPERATORS
 from careflow.rules.rulebook import RuleBook
@@ -246,6 +247,32 @@ only goes with a rule that starts a journey.
 
 Journeys: $journeys.
 
+### A/B tests of a journey message (`experiments` in `journeys.yaml`)
+
+```yaml
+experiments:
+  - journey: retention_offer           # where this journey would send ...
+    template: retention_offer          # ... this template, each customer gets one variant
+    variants:                          # two or more; names: a-z, 0-9 and _
+      current: { template: retention_offer, weight: 1 }
+      short: { template: retention_offer_short, weight: 1 }   # weights: whole numbers
+    goal: { event: order_placed, within_days: 7 }   # the message worked (the default)
+```
+
+A customer's variant is drawn from their id and the experiment's name
+(`journey:<journey>:<template>`) with the weights' shares: the same customer always
+gets the same variant, and the outreach ledger records it with each message. The
+send step makes the choice, so running journeys pick it up with their next message
+and nothing else about them changes. `careflow rules check` refuses an experiment on
+a journey that does not exist or on a template that journey does not send, a variant
+template that does not exist, and a weight that is not a whole number of at least 1.
+`careflow kpis` and the console's overview show each variant's customers, how many
+reached the goal, the conversion with its 95% interval, each variant against the
+others and against the journey's holdout group (`holdout.yaml`), and the verdict: a
+winner, no significant difference, or a sample too small to call a winner (fewer than
+100 customers in a variant, or too few to see a 20% lift; it says how many are
+needed).
+
 ## Examples
 
 Every rule carries examples: facts, and the actions the rule must produce for them
@@ -351,6 +378,35 @@ facts:
   `careflow rules explain`. A mistake in the file is `derived_facts.yaml:line:col`
   in `careflow rules check`, and the running system keeps the last good rules.
 
+## Segments (`segments.yaml`)
+
+Named groups of customers, written once and used everywhere: in rules, in `careflow
+segments count`, on the console's Segments page.
+
+```yaml
+segments:
+  vip_customers:
+    description: Every VIP customer.
+    when:
+      tier: vip
+```
+
+- `when` is written like a rule's conditions (`all:`, `any:`, `not:` and every test
+  above) over the built-in facts and the windowed facts of `derived_facts.yaml`. A
+  segment is about the customer at any time, so the facts of the event being handled
+  (`event_type`, `complaint_severity`, `survey_score`, `changed_fields`) and
+  `in_segment:` itself are not allowed in it.
+- A rule tests membership with `in_segment: NAME` (and `not: {in_segment: NAME}`);
+  an example gives it as `given: {in_segment: [vip_customers]}` (the customer is in
+  the segments listed and in no other). A segment the file does not have is a
+  mistake at its line, naming the segments it has.
+- Membership is computed with the other facts, as of the moment of evaluation: in the
+  daily scan, when an event arrives, in `careflow simulate` and `careflow rules
+  explain` (where it shows as `in segment NAME`).
+- `careflow segments list` lists them; `careflow segments count NAME [--at TIME]
+  [--sample N]` counts the customers in one as of a time, with a sample of their ids.
+  A mistake in the file is `segments.yaml:line:col` in `careflow rules check`.
+
 ## Broadcasts (`campaigns/NAME.campaign.yaml`)
 
 A one-off message to a whole segment (of `segments.yaml`), one file per campaign:
@@ -399,6 +455,12 @@ $facts
 | fact | type | meaning | values |
 |---|---|---|---|
 $derived
+
+### Segments shipped in `segments.yaml`
+
+| segment | who is in it | conditions |
+|---|---|---|
+$segments
 """
 
 
@@ -412,6 +474,10 @@ def render_readme(rulebook: RuleBook, journeys: Iterable[str], *, chinese: bool 
         triggers="\n\n".join(_trigger(rulebook, trigger, chinese) for trigger in TRIGGERS),
         facts="\n".join(_fact_row(fact, chinese) for fact in FACTS),
         derived="\n".join(_derived_row(fact) for fact in rulebook.derived.definitions.values()),
+        segments="\n".join(
+            f"| `{name}` | {segment.description} | {describe(segment.when)} |"
+            for name, segment in rulebook.segments.items()
+        ),
         max_file_kib=MAX_FILE_BYTES // 1024,
         max_problems=MAX_PROBLEMS,
     )

@@ -203,6 +203,27 @@ careflow 不会使用的参数是错误，绝不会被忽略：`signal` 和 `tag
 
 旅程：$journeys。
 
+### 旅程消息的 A/B 测试（`journeys.yaml` 中的 `experiments`）
+
+```yaml
+experiments:
+  - journey: retention_offer           # 该旅程本应发送……
+    template: retention_offer          # ……这个模板时，每位客户收到其中一个版本
+    variants:                          # 两个或更多；名称：a-z、0-9 和 _
+      current: { template: retention_offer, weight: 1 }
+      short: { template: retention_offer_short, weight: 1 }   # 权重：整数
+    goal: { event: order_placed, within_days: 7 }   # 消息奏效的标准（默认值）
+```
+
+客户的版本由其 id 和实验名称（`journey:<旅程>:<模板>`）按权重比例抽取：同一位客户总是
+得到同一个版本，外联记录（ledger）随每条消息记下它。选择在发送步骤中进行，所以正在进行的
+旅程从下一条消息起就会用上，其他一切不变。`careflow rules check` 会拒绝：针对不存在的旅程
+或该旅程不发送的模板的实验、不存在的版本模板，以及不是不小于 1 的整数的权重。
+`careflow kpis` 和控制台概览显示每个版本的客户数、达成目标的人数、转化率及其 95% 区间、
+各版本之间以及与该旅程对照组（`holdout.yaml`）的比较，以及结论：胜出者、无显著差异，或
+样本太小无法判定胜出者（某个版本少于 100 位客户，或人数不足以发现 20% 的提升；并说明需要
+多少人）。
+
 ## 示例
 
 每条规则都带有示例：事实，以及规则对这些事实必须产生的动作（`[]` 表示规则不得触发）。
@@ -233,6 +254,31 @@ examples:
   `careflow rules propose` 把文件夹上传为草稿，由另一位有权限的人激活
   （`careflow rules activate ID` 或控制台的“发布”页），`careflow rules rollback` 一步回滚。
 - 每个决定都记录规则 id、匹配的事实、做出决定的规则集的内容哈希，以及发布 id。
+
+## 客户分群（`segments.yaml`）
+
+命名的客户群体，写一次，到处可用：规则中、`careflow segments count` 中、控制台的“客户分群”页上。
+
+```yaml
+segments:
+  vip_customers:
+    description: Every VIP customer.
+    when:
+      tier: vip
+```
+
+- `when` 的写法与规则的条件相同（`all:`、`any:`、`not:` 和上面的所有测试），可用内置事实和
+  `derived_facts.yaml` 中的时间窗口事实。分群描述的是任何时候的客户，所以不能使用当前事件的事实
+  （`event_type`、`complaint_severity`、`survey_score`、`changed_fields`），
+  也不能再用 `in_segment:`。
+- 规则用 `in_segment: NAME`（以及 `not: {in_segment: NAME}`）判断客户是否属于某分群；
+  示例中写作 `given: {in_segment: [vip_customers]}`（客户属于所列分群，不属于其他分群）。
+  文件中没有的分群是错误，指出所在行并列出已有的分群。
+- 是否属于分群与其他事实一起、按评估时刻计算：每日扫描、事件到达时、`careflow simulate` 和
+  `careflow rules explain`（显示为“属于分群 NAME”）中都一样。
+- `careflow segments list` 列出所有分群；`careflow segments count NAME [--at TIME] [--sample N]`
+  统计某一时刻分群中的客户数，并给出部分客户 id。文件中的错误在 `careflow rules check` 中显示为
+  `segments.yaml:行:列`。
 
 ## 群发活动（`campaigns/NAME.campaign.yaml`）
 
@@ -279,4 +325,10 @@ $facts
 | 事实 | 类型 | 含义 | 取值 |
 |---|---|---|---|
 $derived
+
+### `segments.yaml` 中随附的客户分群
+
+| 分群 | 包括谁 | 条件 |
+|---|---|---|
+$segments
 """

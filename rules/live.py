@@ -13,6 +13,7 @@ from careflow.rules.derived_facts import DERIVED_FACTS_FILE_NAME
 from careflow.rules.errors import RuleError, RuleFileError
 from careflow.rules.references import References
 from careflow.rules.rulebook import RULE_FILE_PATTERN, RuleBook, load_rulebook
+from careflow.rules.segments import SEGMENTS_FILE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ class LiveRuleBook:
 
     def _read_signature(self) -> Signature:
         entries: list[tuple[str, int, int]] = []
-        # The derived facts and declared events are part of what the rules are checked
-        # and evaluated with: an edit to either reloads the book as a rule edit does.
+        # The derived facts, declared events and segments are part of what the rules are
+        # checked and evaluated with: an edit to any reloads the book as a rule edit does.
         followed = [*self.directory.glob(RULE_FILE_PATTERN)] + [
-            self.directory / name for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME)
+            self.directory / name
+            for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME, SEGMENTS_FILE_NAME)
         ]
         for path in sorted(followed):
             try:

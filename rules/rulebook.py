@@ -20,6 +20,7 @@ from careflow.rules.derived_facts import (
     DerivedFacts,
     DerivedFactsError,
     load_derived_facts,
+    segment_of,
 )
 from careflow.rules.engine import CompiledRuleset
 from careflow.rules.errors import RuleError, RuleFileError
@@ -30,6 +31,7 @@ from careflow.rules.model import Rule, Ruleset, leaves
 from careflow.rules.parser import parse_ruleset
 from careflow.rules.phrases import Phrase
 from careflow.rules.references import References
+from careflow.rules.segments import SEGMENTS_FILE_NAME, SegmentBook, read_segments
 
 RULE_FILE_PATTERN = "*.rules.yaml"
 _NOTHING = Evaluation(intents=(), outcomes=())
@@ -53,9 +55,20 @@ class RuleBook:
         content_hash: str,
         *,
         derived: DerivedFacts = NO_DERIVED_FACTS,
+        segments: SegmentBook | None = None,
     ) -> None:
         self.hash = content_hash
         self.rulesets = tuple(rulesets)
+        # The folder's segments (segments.yaml), all of them; those the rules name with
+        # `in_segment:` travel in `derived`, so every snapshot carries their membership.
+        self.segments = segments if segments is not None else SegmentBook({}, derived=derived)
+        named = [
+            name
+            for name in self.segments.names()
+            if any(name in _segments_of(rule) for ruleset in rulesets for rule in ruleset.rules)
+        ]
+        if named or derived.segments:
+            derived = self.segments.derived_for(named)
         # The folder's derived facts: computed with the built-in ones for every snapshot.
         self.derived = derived
         self.facts = derived.schema
@@ -209,6 +222,10 @@ def _facts_of(rule: Rule) -> tuple[str, ...]:
     return tuple(dict.fromkeys(leaf.fact for leaf in leaves(rule.when)))
 
 
+def _segments_of(rule: Rule) -> set[str]:
+    return {name for leaf in leaves(rule.when) if (name := segment_of(leaf.fact)) is not None}
+
+
 # The types a fact's value already has when it comes straight from careflow.facts.
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
@@ -307,13 +324,16 @@ def load_rule_files(
     if folder is None and files:
         folder = files[0].parent
     derived = NO_DERIVED_FACTS
+    segments = SegmentBook({}, derived=derived)
     if folder is not None:
         try:
             derived = load_derived_facts(folder)
         except DerivedFactsError as error:
             errors += error.errors
-        # What a derived fact means is part of what the rules decide on.
-        for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME):
+        segments, segment_errors = read_segments(folder, derived)
+        errors += segment_errors
+        # What a derived fact or a segment means is part of what the rules decide on.
+        for name in (DERIVED_FACTS_FILE_NAME, EVENTS_FILE_NAME, SEGMENTS_FILE_NAME):
             if (folder / name).is_file():
                 digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     for path in files:
@@ -326,7 +346,9 @@ def load_rule_files(
             errors.append(RuleError(str(path), 1, 1, str(error)))
             continue
         digest.update(path.name.encode() + b"\0" + content + b"\0")
-        ruleset, file_errors = parse_ruleset(str(path), content, references, facts=derived.schema)
+        ruleset, file_errors = parse_ruleset(
+            str(path), content, references, facts=derived.schema, segments=segments.names()
+        )
         errors += file_errors
         if ruleset is not None:
             rulesets.append(ruleset)
@@ -337,7 +359,7 @@ def load_rule_files(
     # Examples run for every file without other mistakes, so one check shows everything.
     broken = {error.path for error in errors}
     usable = [ruleset for ruleset in rulesets if ruleset.path not in broken]
-    rulebook = RuleBook(usable, digest.hexdigest(), derived=derived)
+    rulebook = RuleBook(usable, digest.hexdigest(), derived=derived, segments=segments)
     errors += failing_examples(rulebook)
     if errors:
         raise RuleFileError(errors)

@@ -121,7 +121,7 @@ COMMANDS: tuple[Lazy, ...] = (
     Lazy(
         "kpis",
         "careflow.cli.kpis",
-        "Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages.",
+        "Satisfaction, complaints, SLA breaches, churn, offers vs holdout, messages, experiments.",
     ),
     Lazy(
         "init",
@@ -186,6 +186,11 @@ COMMANDS: tuple[Lazy, ...] = (
         "rules releases",
         "careflow.cli.releases",
         "Every release: who proposed, checked, approved and activated it, and when.",
+    ),
+    Lazy(
+        "segments",
+        "careflow.cli.segments",
+        "Named groups of customers (rules/segments.yaml): list them, count their members.",
     ),
     Lazy("journeys", "careflow.cli.journeys", "Act on journeys in flight."),
     Lazy(

@@ -18,6 +18,7 @@ from careflow.cli.app import app
 from careflow.cli.scan import parse_when
 from careflow.config import load_settings
 from careflow.config_files import ConfigFileError
+from careflow.experiments.results import Arm, ExperimentResult
 from careflow.facts.occasions import zone_or_none
 from careflow.kpis import (
     DEFAULT_GOOD_SCORE,
@@ -53,7 +54,7 @@ def kpis(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """Satisfaction, complaints, SLA breaches, churn, offer conversion vs holdout, messages."""
+    """Satisfaction, complaints, SLA breaches, churn, offers vs holdout, messages, experiments."""
     app_settings = load_settings()
     try:
         zone = _zone(timezone) if timezone else team_zone(app_settings)
@@ -163,3 +164,44 @@ def print_report(report: KpiReport) -> None:
             "sent by channel: "
             + ", ".join(f"{channel} {count}" for channel, count in report.sent_by_channel.items())
         )
+    for experiment in report.experiments:
+        print_experiment(experiment)
+
+
+def _interval(arm: Arm) -> str:
+    if arm.low is None or arm.high is None:
+        return "-"
+    return f"{arm.low:.1%} - {arm.high:.1%}"
+
+
+def print_experiment(result: ExperimentResult) -> None:
+    """One experiment: each variant and the holdout, the comparisons and the verdict."""
+    goal = result.goal
+    table = Table(
+        title=f"experiment {result.experiment}: {goal.event} within {goal.within_days:g} days"
+    )
+    for column in ("variant", "sent", "reached goal", "conversion", "95% interval", "waiting"):
+        table.add_column(column)
+    arms = [*result.variants, *([result.holdout] if result.holdout else [])]
+    for arm in arms:
+        table.add_row(
+            arm.name,
+            str(arm.sent),
+            str(arm.reached),
+            _rate(arm.rate),
+            _interval(arm),
+            str(arm.waiting),
+        )
+    console.print(table)
+    for comparison in (*result.between_variants, *result.against_holdout):
+        console.print(
+            f"  {comparison.first} vs {comparison.second}: {comparison.difference:+.1%}"
+            f" (z {comparison.z:.2f}, p {comparison.p_value:.3g},"
+            f" Holm-adjusted {comparison.adjusted_p_value:.3g})"
+            + (" significant" if comparison.significant else ""),
+            soft_wrap=True,
+        )
+    winner = f": {result.winner}" if result.winner else ""
+    console.print(
+        f"  verdict: {result.verdict}{winner} ({result.reason})", markup=False, soft_wrap=True
+    )

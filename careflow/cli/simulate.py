@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from careflow.campaigns.spec import CampaignSpec
 from careflow.cli.app import app
 from careflow.cli.journeys import load_rules_or_exit
 from careflow.config import Settings, load_settings
@@ -37,6 +38,7 @@ from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_confi
 from careflow.holdout import HOLDOUT_FILE_NAME, HoldoutConfig, load_holdout_config
 from careflow.intake.importer import ImportRejected
 from careflow.rules import RuleBook
+from careflow.segments import SegmentBook
 from careflow.simulate import (
     Comparison,
     Replay,
@@ -47,6 +49,7 @@ from careflow.simulate import (
     scratch_store,
     summarise,
 )
+from careflow.simulate.campaigns import HOLDOUT, CampaignSimulation, simulate_campaign
 from careflow.simulate.outcomes import (
     JourneyReport,
     Receivers,
@@ -70,8 +73,15 @@ def simulate(
     data: Path = typer.Option(
         ..., "--data", help="Folder with customers.csv, orders.csv, complaints.csv (import format)."
     ),
-    start: str = typer.Option(..., "--from", help="First simulated day (YYYY-MM-DD, UTC)."),
-    days: int = typer.Option(..., "--days", min=1, help="How many days to simulate."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="First simulated day (YYYY-MM-DD, UTC); with --campaign, start the campaigns "
+        "on this day (at their own time of day) instead of their start.",
+    ),
+    days: int | None = typer.Option(
+        None, "--days", min=1, help="How many days to simulate (not with --campaign)."
+    ),
     rules_dir: Path | None = typer.Option(
         None, "--rules", help="Rules folder (default: the configured one)."
     ),
@@ -112,19 +122,38 @@ def simulate(
         help="Processes simulating partitions of the customers side by side (default: the "
         "number of cores); the report is the same whatever the number.",
     ),
+    campaigns: list[str] = typer.Option(
+        [],
+        "--campaign",
+        help="A campaign of rules/campaigns/ (repeatable, to compare designs): who would "
+        "have received it at its start and how many reached its goal, per variant.",
+    ),
 ) -> None:
     """Run the real journeys over history: rules fired, journeys, messages per day, offers."""
     try:
-        first_day = date.fromisoformat(start)
+        first_day = date.fromisoformat(start) if start is not None else None
     except ValueError:
         raise typer.BadParameter(f"{start!r} is not a date like 1997-10-01") from None
+    settings = load_settings()
+    if campaigns:
+        _campaign_command(
+            data,
+            campaigns,
+            rules_dir or settings.rules_dir,
+            settings,
+            first_day=first_day,
+            assume_consent=assume_consent,
+            json_file=json_file,
+        )
+        return
+    if first_day is None or days is None:
+        raise typer.BadParameter("--from and --days are needed (unless --campaign is given)")
     if assume_approvals not in (None, "approve", "reject"):
         raise typer.BadParameter(
             f"--assume-approvals: expected approve or reject, not {assume_approvals!r}"
         )
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         raise typer.BadParameter(f"{plot}: expected a .html, .png or .svg file name")
-    settings = load_settings()
     base_dir = rules_dir or settings.rules_dir
     runs = [base_dir, *([other_rules] if other_rules else [])]
     rulebooks = [load_rules_or_exit(directory, settings) for directory in runs]
@@ -205,6 +234,135 @@ def _journey_command(
         err.print(f"plot written to {plot}")
     if json_file is not None:
         _write_json(json_file, result)
+
+
+def _campaign_command(
+    data: Path,
+    names: list[str],
+    folder: Path,
+    settings: Settings,
+    *,
+    first_day: date | None,
+    assume_consent: bool,
+    json_file: Path | None,
+) -> None:
+    from careflow.campaigns.spec import CampaignFileError, load_campaign
+    from careflow.segments import SegmentsFileError, UnknownSegment, load_segments
+
+    try:
+        book = load_segments(folder)
+        specs = [load_campaign(folder, name) for name in names]
+    except (CampaignFileError, SegmentsFileError) as error:
+        err.print(escape(str(error)))
+        raise typer.Exit(2) from None
+    for spec in specs:
+        if spec.segment not in book:
+            err.print(escape(f"campaign {spec.name}: {UnknownSegment(spec.segment, book.names())}"))
+            raise typer.Exit(2)
+    results = _run_or_exit(
+        campaign_simulations(
+            data, specs, book, folder, settings, first_day=first_day, assume_consent=assume_consent
+        )
+    )
+    print_campaigns(results)
+    if json_file is not None:
+        shown = [
+            {
+                **asdict(result),
+                "rates": {name: group.rate for name, group in result.variants.items()}
+                | {HOLDOUT: result.holdout.rate},
+            }
+            for result in results
+        ]
+        json_file.write_text(
+            json.dumps(shown, default=str, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+
+
+async def campaign_simulations(
+    data: Path,
+    specs: list[CampaignSpec],
+    book: SegmentBook,
+    folder: Path,
+    settings: Settings,
+    *,
+    first_day: date | None,
+    assume_consent: bool,
+) -> list[CampaignSimulation]:
+    """Each campaign over the data's scratch store, one after the other."""
+    from careflow.activities.registry import build_outreach
+    from careflow.channels.sending import SmsChannel
+    from careflow.journey_config import JOURNEYS_FILE_NAME
+    from careflow.outreach.mailer import SmtpDelivery
+    from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
+
+    cache = settings.resolved_home / SCRATCH_FOLDER
+    with err.status(f"loading {data} (imported once, kept in {cache})"):
+        db = await scratch_store(data, cache, assume_consent=assume_consent)
+    folder_settings = settings.model_copy(update={"rules_dir": folder})
+    sms = SmsChannel(folder, settings.templates_dir)
+    policy_path = folder / POLICY_FILE_NAME
+    outreach = build_outreach(
+        folder_settings,
+        db=db,
+        # Never used: nothing is sent or recorded.
+        delivery=SmtpDelivery(settings.smtp_target),
+        journey_config=folder / JOURNEYS_FILE_NAME,
+        policy=lambda: load_outreach_policy(policy_path if policy_path.is_file() else None),
+        sms=sms,
+    )
+    try:
+        results = []
+        for spec in specs:
+            at = spec.start
+            if first_day is not None:
+                at = datetime.combine(first_day, spec.start.timetz())
+            with err.status(f"simulating campaign {spec.name} at {at.isoformat()}"):
+                results.append(await simulate_campaign(db, outreach, spec, book, at=at))
+        return results
+    finally:
+        await sms.close()
+        await db.dispose()
+
+
+def print_campaigns(results: list[CampaignSimulation]) -> None:
+    """Per campaign: audience, exclusions, and per variant receivers and goal rate."""
+    for result in results:
+        console.print(
+            f"[bold]campaign {escape(result.campaign)}[/] at {result.at.isoformat()}: "
+            f"segment {escape(result.segment)} had {result.audience:,} members; "
+            f"{result.received:,} would have received it, {result.holdout.customers:,} held out"
+        )
+        if result.excluded:
+            most = sorted(result.excluded.items(), key=lambda item: -item[1])
+            excluded = ", ".join(f"{reason} {n:,}" for reason, n in most)
+            console.print(f"  excluded: {excluded}")
+    table = Table(title="goal reached per variant (history after each start)")
+    for column in ("campaign", "variant", "template", "goal", "customers", "reached", "rate"):
+        table.add_column(
+            column, justify="right" if column in ("customers", "reached", "rate") else "left"
+        )
+    table.add_column("vs holdout", justify="right")
+    for result in results:
+        rows = [(name, result.templates[name], group) for name, group in result.variants.items()]
+        rows.append((HOLDOUT, "-", result.holdout))
+        for name, template, group in rows:
+            lift = result.lift(name) if name != HOLDOUT else None
+            table.add_row(
+                result.campaign,
+                name,
+                template,
+                result.goal or "no goal",
+                f"{group.customers:,}",
+                f"{group.reached_goal:,}" if result.goal else "-",
+                _percent(group.rate) if result.goal else "-",
+                "-" if lift is None else f"{lift * 100:+.1f} pts",
+            )
+    console.print(table)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
 def _run_or_exit(work: Coroutine[object, object, T]) -> T:

@@ -18,6 +18,7 @@ from careflow.console.campaigns_page import router as campaigns_router
 from careflow.console.charts import STATIC_DIR
 from careflow.console.pages import router as pages_router
 from careflow.console.releases import router as releases_router
+from careflow.console.segments_page import router as segments_router
 from careflow.console.staff_actions import router as staff_router
 from careflow.console.web import LOGIN_PATH, PREFIX, Console, ConsoleRefusal, redirect, render
 from careflow.console.webhooks_page import router as webhooks_router
@@ -33,6 +34,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(releases_router)
     app.include_router(staff_router)
     app.include_router(webhooks_router)
+    app.include_router(segments_router)
     app.include_router(campaigns_router)
     # The chart library and careflow's chart code: public, static, shipped in the package.
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")

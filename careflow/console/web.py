@@ -115,6 +115,9 @@ class Console:
             if api.follower is not None
             else LiveRuleBook(settings.rules_dir, references=build_references(settings))
         )
+        # The Segments page's last count (careflow/console/segments_page.py), reused for
+        # a few minutes.
+        self.segment_sizes: object = None
         console_settings = ConsoleSettings()
         self.temporal_ui_url = console_settings.temporal_ui_url
         self.login_limits = LoginLimits(

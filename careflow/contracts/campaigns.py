@@ -66,10 +66,8 @@ class CampaignPlan:
 @dataclass(kw_only=True)
 class CampaignPageInput:
     """Send to the segment's members after the customer `after_pk` (the store's key; at
-    most `limit`), as of `planned_at`.
-
-    `first_pass`: holdout members are counted on the first pass only (later passes
-    only retry those who were waiting).
+    most `limit`), as of `planned_at`. `first_pass` is kept for running campaigns'
+    histories; members held out are in the ledger (final), so no pass counts them twice.
     """
 
     campaign: str

@@ -39,6 +39,12 @@ class SendEmailInput:
     # a journey on the time-skipping server (tests, simulations) sees quiet hours and
     # budgets at its simulated time and leaves a ledger in that time.
     planned_at: datetime | None = None
+    # An A/B experiment whose variant the caller chose itself (a campaign, with
+    # careflow/experiments/assign.py): `template_id` is then the variant's template,
+    # and the ledger records both. A journey leaves them unset: the send step picks the
+    # variant of an experiment rules/journeys.yaml sets up for its template.
+    experiment: str | None = None
+    variant: str | None = None
 
 
 @dataclass(kw_only=True)

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
+from careflow.experiments.results import (
+    ExperimentResult,
+    Goal,
+    experiment_goals,
+    experiment_results,
+)
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
 from careflow.kpis.care import (
@@ -44,6 +50,9 @@ class KpiSettings:
     facts: FactsConfig
     retention_window_days: float
     good_score: int = DEFAULT_GOOD_SCORE
+    # The goal of each journey experiment (journeys.yaml `experiments:`), by name;
+    # any other experiment's goal is an order within 7 days.
+    experiment_goals: dict[str, Goal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class KpiReport:
     # The zone the period's dates were read in (careflow/team_zone.py); times stay UTC.
     timezone: str = "UTC"
     sent_by_channel: dict[str, int] = field(default_factory=dict)
+    # A/B experiments with messages sent in the period (careflow/experiments/results.py).
+    experiments: list[ExperimentResult] = field(default_factory=list)
 
 
 def kpi_period(
@@ -92,6 +103,7 @@ def kpi_settings(rules_dir: Path, *, good_score: int = DEFAULT_GOOD_SCORE) -> Kp
         facts=load_facts_config(rules_dir / TIERS_FILE_NAME),
         retention_window_days=journeys.retention_offer.goal_wait_days,
         good_score=good_score,
+        experiment_goals=experiment_goals(journeys),
     )
 
 
@@ -121,4 +133,5 @@ async def compute_kpis(
             first_response=await first_response(session, since, until),
             timezone=timezone,
             sent_by_channel=await sent_by_channel(session, since, until),
+            experiments=await experiment_results(session, since, until, settings.experiment_goals),
         )

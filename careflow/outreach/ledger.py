@@ -283,7 +283,17 @@ def _stored_step(connection: Connection, key: str) -> StoredStep | None:
 
 def _upsert(insert: sqlite.Insert | postgresql.Insert) -> ReturningInsert[tuple[int]]:
     # A retried or deferred step gets its new decision; a finished one stays as it is.
-    changed = ("status", "reason", "customer_id", "updated_at")
+    # Its template and experiment variant too: they are what the step now sends (they
+    # change only when an experiment was set up or ended in between).
+    changed = (
+        "status",
+        "reason",
+        "customer_id",
+        "updated_at",
+        "template_id",
+        "experiment",
+        "variant",
+    )
     return insert.on_conflict_do_update(
         index_elements=[OutreachLedger.idempotency_key],
         set_={name: insert.excluded[name] for name in changed},
@@ -295,15 +305,26 @@ _SQLITE_UPSERT = _upsert(sqlite.insert(OutreachLedger))
 _POSTGRESQL_UPSERT = _upsert(postgresql.insert(OutreachLedger))
 
 
-def record_decision(connection: Connection, values: Mapping[str, object]) -> StoredStep | None:
+def record_decision(
+    connection: Connection,
+    values: Mapping[str, object],
+    *,
+    experiment: str | None = None,
+    variant: str | None = None,
+) -> StoredStep | None:
     """Write the step's row with its decision; a final row is never overwritten.
 
-    `values` are the ledger columns of a new row. Returns None when written, or the
-    row found when the step had already finished (a concurrent attempt got there
+    `values` are the ledger columns of a new row. `experiment` and `variant` name the
+    A/B experiment the message is part of and the customer's variant in it
+    (careflow/experiments/assign.py), both or neither. Returns None when written, or
+    the row found when the step had already finished (a concurrent attempt got there
     first): that is the step's result.
     """
+    if (experiment is None) != (variant is None):
+        raise ValueError("experiment and variant go together: give both or neither")
     upsert = _SQLITE_UPSERT if connection.dialect.name == "sqlite" else _POSTGRESQL_UPSERT
-    if connection.execute(upsert, dict(values)).first() is not None:
+    row = {**values, "experiment": experiment, "variant": variant}
+    if connection.execute(upsert, row).first() is not None:
         return None
     return _stored_step(connection, str(values["idempotency_key"]))
 

@@ -10,6 +10,7 @@ from careflow.segments.members import (
     SegmentCount,
     UnknownSegment,
     count_segment,
+    count_segments,
     segment_page,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "SegmentsFileError",
     "UnknownSegment",
     "count_segment",
+    "count_segments",
     "load_segments",
     "segment_page",
 ]

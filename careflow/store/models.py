@@ -116,6 +116,8 @@ class OutreachLedger(Base):
     """
 
     __tablename__ = "outreach_ledger"
+    # Experiment results read one experiment's rows (careflow/experiments/results.py).
+    __table_args__ = (Index("ix_outreach_ledger_experiment", "experiment", "variant"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
@@ -142,6 +144,12 @@ class OutreachLedger(Base):
     # `failed: <provider code>`; the status stays `sent` (the step is done either way).
     receipt: Mapped[str | None] = mapped_column(String(100))
     receipt_at: Mapped[datetime | None]
+    # The A/B experiment this message was part of and the customer's variant in it
+    # (careflow/experiments/): `journey:<journey>:<template>` for a journey send step, a
+    # campaign's own name for a campaign. Null for messages outside any experiment
+    # (and for every message written before experiments existed).
+    experiment: Mapped[str | None] = mapped_column(String(200))
+    variant: Mapped[str | None] = mapped_column(String(64))
 
 
 class Event(Base):

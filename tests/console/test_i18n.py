@@ -44,7 +44,10 @@ BUILT_KEYS = [
         f"users.error.{code}"
         for code in ("name", "role", "password", "mismatch", "exists", "unknown", "last_admin")
     ),
-    *(f"nav.{page}" for page in ("overview", "rules", "customers", "tasks", "webhooks")),
+    *(
+        f"nav.{page}"
+        for page in ("overview", "rules", "customers", "tasks", "webhooks", "segments")
+    ),
     *(
         f"staff.error.{code}"
         for code in ("not_found", "closed", "taken", "outcome", "person", "note_long", "due")

@@ -22,6 +22,7 @@ PAGES = [
     "/console/tasks",
     "/console/users",
     "/console/audit",
+    "/console/segments",
     "/console/customers/no-such-customer",
 ]
 

@@ -89,6 +89,8 @@ def journey_activities(
         delivery=SmtpDelivery(settings.smtp_target),
         journey_config=config_path,
         policy=lambda: current_policy,
+        # As the worker: the send step runs journeys.yaml's A/B experiments.
+        journeys=JOURNEYS,
     )
 
 

@@ -3,6 +3,7 @@ none to anyone else, however often it is launched; its progress and the ledger a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -154,12 +155,28 @@ async def test_holdout_and_send_window(
         sent_at = (
             await session.scalars(
                 select(OutreachLedger.sent_at).where(
-                    OutreachLedger.workflow_id == launched.workflow_id
+                    OutreachLedger.workflow_id == launched.workflow_id,
+                    OutreachLedger.status == "sent",
                 )
             )
         ).all()
     assert len(sent_at) == len(members) - len(held_out)
     assert all(at is not None and at.hour == opens.hour for at in sent_at)
+    # The experiment's arms, as its results read them: the variant sent, the holdout.
+    async with db.session() as session:
+        arms = Counter(
+            (
+                await session.execute(
+                    select(OutreachLedger.experiment, OutreachLedger.variant).where(
+                        OutreachLedger.workflow_id == launched.workflow_id
+                    )
+                )
+            ).all()
+        )
+    assert arms == {
+        (f"campaign:{name}", "main"): len(members) - len(held_out),
+        (f"campaign:{name}", "holdout"): len(held_out),
+    }
 
 
 async def test_a_page_cut_short_midway_sends_nothing_twice(
