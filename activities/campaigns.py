@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,11 +33,11 @@ from careflow.contracts.campaigns import (
 from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
 from careflow.experiments.assign import assign_variant, in_holdout
 from careflow.outreach.decisions import reason_code
-from careflow.outreach.ledger import FINAL_STATUSES
+from careflow.outreach.ledger import FINAL_STATUSES, SKIPPED, record_decision
 from careflow.segments.book import load_segments
 from careflow.segments.members import UnknownSegment, count_segment, segment_page
 from careflow.store import Database
-from careflow.store.models import OutreachLedger
+from careflow.store.models import Customer, OutreachLedger
 
 # Sends in flight at once within a page, as in a worker (their SMTP exchanges take
 # turns on the one connection; the store work overlaps).
@@ -114,17 +115,17 @@ class CampaignActivities:
                 book,
                 spec.segment,
                 at=request.audience_at,
-                after=request.after,
+                after=await self._external_id(request.after_pk),
                 limit=request.limit,
             )
         except UnknownSegment as error:
             raise ApplicationError(str(error), type="CampaignGone", non_retryable=True) from error
         if not members:
-            return CampaignPageResult(last=None)
+            return CampaignPageResult(last_pk=None)
         details = activity.info().heartbeat_details
         tally = _Tally(**details[0]) if details else _Tally()
         finished = await self._finished(request.workflow_id, members)
-        zones = await member_zones(self.db, members)
+        zones, keys = await member_zones(self.db, members)
         policy = self.outreach.policy()
         for start in range(tally.done, len(members), CONCURRENT_SENDS):
             chunk = members[start : start + CONCURRENT_SENDS]
@@ -134,8 +135,11 @@ class CampaignActivities:
                 if customer_id in finished:
                     continue  # handled before (an earlier pass, retry or launch)
                 if in_holdout(spec.experiment, customer_id, spec.holdout):
-                    if request.first_pass:
-                        tally.skip(HOLDOUT)
+                    # Recorded in the ledger as the experiment's holdout arm (what
+                    # careflow/experiments/results.py compares the variants against);
+                    # final, so later passes and relaunches pass over it.
+                    await self._hold_out(spec, request, customer_id, keys[customer_id], now)
+                    tally.skip(HOLDOUT)
                     continue
                 zone, default = zones.get(customer_id), policy.default_timezone
                 if not within_window(spec.send_window, now, zone, default):
@@ -150,9 +154,9 @@ class CampaignActivities:
                     raise result
                 _count(tally, result)
             tally.done = start + len(chunk)
-            activity.heartbeat(tally.__dict__)
+            activity.heartbeat(asdict(tally))  # a snapshot: the SDK may send it later
         return CampaignPageResult(
-            last=members[-1],
+            last_pk=keys[members[-1]],
             members=len(members),
             sent=tally.sent,
             failed=tally.failed,
@@ -173,10 +177,54 @@ class CampaignActivities:
                 customer_id=customer_id,
                 template_id=spec.template_for(variant),
                 topic=spec.topic,
-                params={"campaign": spec.name, "variant": variant},
+                params={"campaign": spec.name},
                 planned_at=now,
+                # The ledger records both, for the experiment's results.
+                experiment=spec.experiment,
+                variant=variant,
             )
         )
+
+    async def _hold_out(
+        self,
+        spec: CampaignSpec,
+        request: CampaignPageInput,
+        customer_id: str,
+        customer_pk: int,
+        now: datetime,
+    ) -> None:
+        """The member's ledger row as held out: skipped, variant `holdout`, no message."""
+        values = {
+            "idempotency_key": idempotency_key(request.workflow_id, customer_id),
+            "workflow_id": request.workflow_id,
+            "step_id": customer_id,
+            "template_id": spec.templates[0],
+            "channel": "email",
+            "topic": spec.topic,
+            "status": SKIPPED,
+            "reason": f"{HOLDOUT}: in the campaign's holdout group",
+            "customer_id": customer_pk,
+            "release_id": self.outreach.release_id(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self.outreach.ledger.transaction(
+            partial(record_decision, values=values, experiment=spec.experiment, variant=HOLDOUT)
+        )
+
+    async def _external_id(self, customer_pk: int | None) -> str | None:
+        """The cursor's customer id, from the store's key the history carries.
+
+        Were that customer erased since (their id pseudonymised), the pseudonym would
+        sort elsewhere: the pass goes on from there, and members it passes over are
+        the ones a later launch under a new name would reach. Rare, and never a repeat.
+        """
+        if customer_pk is None:
+            return None
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Customer.external_id).where(Customer.id == customer_pk)
+            )
 
     async def _finished(self, workflow_id: str, members: Sequence[str]) -> set[str]:
         """Members whose ledger key for this campaign is already final."""

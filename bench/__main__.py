@@ -4,6 +4,7 @@
     python -m bench --quick                  # small and fast, for a look while developing
     python -m bench --only e2e --only send   # some of them
     python -m bench --only scale             # 1, 2, 4 workers and PostgreSQL (not run by default)
+    python -m bench --only campaign          # a 100,000-customer broadcast (not run by default)
     python -m bench --scan-customers 200000  # the scan at another size
 
 Each figure is printed next to its baseline, measured in the same run, with the

@@ -413,6 +413,37 @@ segments:
   [--sample N]` counts the customers in one as of a time, with a sample of their ids.
   A mistake in the file is `segments.yaml:line:col` in `careflow rules check`.
 
+## Broadcasts (`campaigns/NAME.campaign.yaml`)
+
+A one-off message to a whole segment (of `segments.yaml`), one file per campaign:
+
+```yaml
+# rules/campaigns/member_day.campaign.yaml
+segment: vip_customers
+topic: care                  # or marketing: decides the consent it needs
+channel: email
+template: member_day         # or variants: {short: {template: a, weight: 1}, ...}
+locales: [zh-CN, en]         # every template must have each of them
+send_window: {from: "10:00", to: "20:00"}   # the customer's own local time
+holdout: 0.1                 # this share gets nothing (0 to 0.5)
+goal: {event: order_placed, within: 7d}
+start: "2026-12-08T09:00:00+08:00"
+rate: {per_minute: 600}      # leave out for as fast as the send step goes
+```
+
+- `careflow campaign preview NAME` lists who would get it now, who would not and
+  why (the same decision as at the send: consent, suppression, contact budget, no
+  address, held out), a few ids per reason, the count per variant and the expected
+  messages per hour. `careflow campaign launch NAME` sends it (operator role on the
+  console), `status` shows its progress, `cancel` stops it after the current page.
+- Each customer gets it at most once, however often it is launched or a worker
+  stops midway. Quiet hours and the contact budget apply as to every message; a
+  customer outside the send window gets it when their window opens.
+- Variants and the holdout are drawn from the customer id, the same on every run.
+- `careflow rules check` names each mistake as `campaigns/NAME.campaign.yaml:line:col`:
+  an unknown segment, template or goal event, a template without one of the
+  locales, a window that ends before it starts, a holdout over 0.5.
+
 ## Worked examples
 
 $triggers

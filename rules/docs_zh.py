@@ -285,6 +285,34 @@ segments:
   统计某一时刻分群中的客户数，并给出部分客户 id。文件中的错误在 `careflow rules check` 中显示为
   `segments.yaml:行:列`。
 
+## 群发活动（`campaigns/NAME.campaign.yaml`）
+
+向一个人群（`segments.yaml` 中定义）一次性发送一条消息，每个活动一个文件：
+
+```yaml
+# rules/campaigns/member_day.campaign.yaml
+segment: vip_customers
+topic: care                  # 或 marketing：决定需要哪种授权
+channel: email
+template: member_day         # 或 variants: {short: {template: a, weight: 1}, ...}
+locales: [zh-CN, en]         # 每个模板都必须有这些语言
+send_window: {from: "10:00", to: "20:00"}   # 客户所在时区的当地时间
+holdout: 0.1                 # 这部分客户不发送，作为对照组（0 到 0.5）
+goal: {event: order_placed, within: 7d}
+start: "2026-12-08T09:00:00+08:00"
+rate: {per_minute: 600}      # 省略则按发送步骤的最快速度发送
+```
+
+- `careflow campaign preview NAME` 列出现在会收到和不会收到的客户及原因（与实际发送时的判断相同：
+  授权、抑制规则、联系频次上限、没有地址、对照组），每个原因列出几个客户 id，以及每个版本的人数和
+  预计每小时发送量。`careflow campaign launch NAME` 发起发送（控制台上需要运营角色），`status`
+  查看进度，`cancel` 在当前批次后停止。
+- 无论发起多少次、worker 中途是否停止，每位客户最多收到一次。
+  免打扰时段和联系频次上限与所有消息一样适用；不在发送时段内的客户会在其时段开始时收到。
+- 版本和对照组按客户 id 抽取，每次运行结果相同。
+- `careflow rules check` 以 `campaigns/NAME.campaign.yaml:行:列` 指出每个错误：
+  未知的人群、模板或目标事件、模板缺少某种语言、结束早于开始的时段、超过 0.5 的对照组比例。
+
 ## 实例
 
 $triggers

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.calls import call_activity
 
 PAGES_PER_RUN = 20
-# A page of 500 sends takes seconds to a minute; a heartbeat after every few sends.
+# A page of 2,000 sends takes seconds to minutes; a heartbeat after every few sends.
 PAGE_TIMEOUT = timedelta(minutes=30)
 PAGE_HEARTBEAT = timedelta(minutes=1)
 PAGE_RETRY = RetryPolicy(
@@ -86,7 +86,7 @@ class CampaignWorkflow:
                     workflow_id=workflow.info().workflow_id,
                     audience_at=state.audience_at,
                     planned_at=began,
-                    after=state.after,
+                    after_pk=state.after_pk,
                     limit=state.page_size,
                     first_pass=progress.passes == 0,
                 ),
@@ -95,7 +95,7 @@ class CampaignWorkflow:
                 retry_policy=PAGE_RETRY,
             )
             _add(progress, page)
-            if page.last is None:
+            if page.last_pk is None:
                 if not progress.waiting or progress.next_try is None:
                     progress.state = "done"
                     return progress
@@ -103,12 +103,12 @@ class CampaignWorkflow:
                 # the first of them may be tried, then go through the segment again.
                 progress.state = "waiting"
                 await self._pause_until_cancelled(progress.next_try - workflow.now())
-                state.after = None
+                state.after_pk = None
                 progress.passes += 1
                 progress.processed = progress.waiting = 0
                 progress.next_try = None
                 continue
-            state.after = page.last
+            state.after_pk = page.last_pk
             if state.per_minute and page.sent:
                 due = began + timedelta(minutes=page.sent / state.per_minute)
                 await self._pause_until_cancelled(due - workflow.now())

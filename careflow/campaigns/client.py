@@ -73,9 +73,9 @@ class CampaignStatus:
         """Audience members not yet handled (None before the audience is counted)."""
         if self.progress is None or self.progress.audience is None:
             return None
+        # Held-out members are ledger rows too (skipped: holdout).
         handled = sum(n for key, n in self.ledger.items() if key != "deferred")
-        held_out = self.progress.skipped.get("holdout", 0)
-        return max(0, self.progress.audience - handled - held_out)
+        return max(0, self.progress.audience - handled)
 
 
 async def launch_campaign(

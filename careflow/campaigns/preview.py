@@ -79,7 +79,7 @@ async def preview_campaign(
     after: str | None = None
     while members := await segment_page(db, book, spec.segment, at=at, after=after, limit=PAGE):
         after = members[-1]
-        zones = await member_zones(db, members)
+        zones, _ = await member_zones(db, members)
         for customer_id in members:
             preview.audience += 1
             if in_holdout(spec.experiment, customer_id, spec.holdout):

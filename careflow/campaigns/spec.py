@@ -131,7 +131,9 @@ class CampaignSpec(_Strict):
     description: str = ""
     segment: str
     topic: Literal["care", "marketing"]
-    channel: Literal["email", "sms"] = "email"
+    # Email only for now: the send step would pick SMS by rules/sms.yaml's order per
+    # template, not by the campaign, so `sms` would promise what it cannot keep.
+    channel: Literal["email"] = "email"
     template: str | None = None
     variants: dict[str, Variant] | None = None
     send_window: SendWindow
@@ -140,7 +142,11 @@ class CampaignSpec(_Strict):
     start: AwareDatetime
     rate: Rate | None = None  # None: as fast as the send step goes
     locales: tuple[str, ...] = DEFAULT_LOCALES
-    page_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    # Members per page (one activity, one ledger read). The segment computes facts
+    # 2,000 customers at a time (careflow/segments/members.py): a smaller page would
+    # compute the same batch several times. A rate smaller than a page makes the page
+    # one minute's worth.
+    page_size: Annotated[int, Field(ge=1, le=5000)] = 2000
 
     @model_validator(mode="after")
     def _one_way_to_name_templates(self) -> CampaignSpec:

@@ -39,12 +39,16 @@ def next_window_opening(
     return opening.astimezone(UTC)
 
 
-async def member_zones(db: Database, members: Sequence[str]) -> dict[str, str | None]:
-    """Each member's time zone name, in one query (ids and zones: no personal data)."""
+async def member_zones(
+    db: Database, members: Sequence[str]
+) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Each member's time zone name and store key, in one query (no personal data)."""
     async with db.session() as session:
-        rows = await session.execute(
-            select(Customer.external_id, Customer.timezone).where(
-                Customer.external_id.in_(list(members))
+        rows = (
+            await session.execute(
+                select(Customer.external_id, Customer.timezone, Customer.id).where(
+                    Customer.external_id.in_(list(members))
+                )
             )
-        )
-        return {external_id: zone for external_id, zone in rows}
+        ).all()
+    return {row[0]: row[1] for row in rows}, {row[0]: row[2] for row in rows}

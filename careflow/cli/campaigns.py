@@ -126,13 +126,8 @@ def status_command(
         console.print(f"  audience {progress.audience}, remaining {found.remaining}")
     for key, count in sorted(found.ledger.items()):
         console.print(f"  {escape(key)}: {count}")
-    if progress is not None:
-        if progress.skipped.get("holdout"):
-            console.print(f"  held out: {progress.skipped['holdout']}")
-        if progress.waiting:
-            console.print(
-                f"  waiting for their window: {progress.waiting} until {progress.next_try}"
-            )
+    if progress is not None and progress.waiting:
+        console.print(f"  waiting for their window: {progress.waiting} until {progress.next_try}")
 
 
 @campaign_app.command("cancel")

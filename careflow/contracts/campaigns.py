@@ -39,8 +39,10 @@ class CampaignInput:
     audience_at: datetime | None = None
     start_at: datetime | None = None
     per_minute: int | None = None
-    page_size: int = 500
-    after: str | None = None  # last customer id handled in this pass
+    page_size: int = 2000
+    # The store's key of the last customer handled in this pass: never the business's
+    # customer id, which the history would keep after the customer is erased.
+    after_pk: int | None = None
     progress: CampaignProgress = field(default_factory=CampaignProgress)
     cancelled: bool = False
 
@@ -63,26 +65,26 @@ class CampaignPlan:
 
 @dataclass(kw_only=True)
 class CampaignPageInput:
-    """Send to the segment's members after `after` (at most `limit`), as of `planned_at`.
-
-    `first_pass`: holdout members are counted on the first pass only (later passes
-    only retry those who were waiting).
+    """Send to the segment's members after the customer `after_pk` (the store's key; at
+    most `limit`), as of `planned_at`. `first_pass` is kept for running campaigns'
+    histories; members held out are in the ledger (final), so no pass counts them twice.
     """
 
     campaign: str
     workflow_id: str
     audience_at: datetime
     planned_at: datetime
-    after: str | None = None
-    limit: int = 500
+    after_pk: int | None = None
+    limit: int = 2000
     first_pass: bool = True
 
 
 @dataclass(kw_only=True)
 class CampaignPageResult:
-    """What one page did; `last` None when the segment had no members left."""
+    """What one page did; `last_pk` (the store's key of its last member) None when the
+    segment had no members left."""
 
-    last: str | None
+    last_pk: int | None
     members: int = 0
     sent: int = 0
     failed: int = 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
+from careflow.campaigns.spec import CampaignFileError, load_campaigns
 from careflow.experiments.results import (
     ExperimentResult,
     Goal,
@@ -103,8 +104,22 @@ def kpi_settings(rules_dir: Path, *, good_score: int = DEFAULT_GOOD_SCORE) -> Kp
         facts=load_facts_config(rules_dir / TIERS_FILE_NAME),
         retention_window_days=journeys.retention_offer.goal_wait_days,
         good_score=good_score,
-        experiment_goals=experiment_goals(journeys),
+        experiment_goals={**experiment_goals(journeys), **campaign_goals(rules_dir)},
     )
+
+
+def campaign_goals(rules_dir: Path) -> dict[str, Goal]:
+    """The goal each campaign file names, by its experiment (`campaign:NAME`); a
+    campaign without one is judged by the default (an order within 7 days)."""
+    try:
+        campaigns = load_campaigns(rules_dir, references=None, segments=None)
+    except CampaignFileError:
+        return {}  # `rules check` names the mistakes; the results use the default goal
+    return {
+        spec.experiment: Goal(spec.goal.event, spec.goal.within / timedelta(days=1))
+        for spec in campaigns.values()
+        if spec.goal is not None
+    }
 
 
 async def compute_kpis(

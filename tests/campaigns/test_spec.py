@@ -77,3 +77,10 @@ def test_every_mistake_is_named_with_its_line(tmp_path: Path) -> None:
 def test_a_missing_campaign_names_those_there_are() -> None:
     with pytest.raises(CampaignFileError, match="no campaign 'nope': expected one of member_day"):
         load_campaign(RULES_DIR, "nope")
+
+
+def test_the_campaign_goal_is_its_experiment_goal_in_the_kpis() -> None:
+    from careflow.experiments.results import Goal
+    from careflow.kpis.report import campaign_goals
+
+    assert campaign_goals(RULES_DIR) == {"campaign:member_day": Goal("order_placed", 7.0)}

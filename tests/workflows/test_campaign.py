@@ -3,6 +3,7 @@ none to anyone else, however often it is launched; its progress and the ledger a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from careflow.store import Database, OutreachLedger
 from careflow.workflows.campaign import CampaignWorkflow
 from tests.campaigns.harness import campaign_file, campaign_name, campaign_worker, rules_folder
 from tests.smtp_sink import SmtpSink
-from tests.workflows.harness import add_customer
+from tests.workflows.harness import add_customer, save_history
 
 VIPS = [f"vip-{n}" for n in range(1, 6)]
 
@@ -141,6 +142,7 @@ async def test_holdout_and_send_window(
         assert launched.outcome is LaunchOutcome.LAUNCHED
         assert launched.handle is not None
         progress = await launched.handle.result()
+        await save_history(launched.handle, "campaign_window_and_holdout")
 
     assert _recipients(smtp_sink) == sorted(set(members) - held_out)
     assert progress.skipped == {"holdout": len(held_out)}
@@ -153,12 +155,28 @@ async def test_holdout_and_send_window(
         sent_at = (
             await session.scalars(
                 select(OutreachLedger.sent_at).where(
-                    OutreachLedger.workflow_id == launched.workflow_id
+                    OutreachLedger.workflow_id == launched.workflow_id,
+                    OutreachLedger.status == "sent",
                 )
             )
         ).all()
     assert len(sent_at) == len(members) - len(held_out)
     assert all(at is not None and at.hour == opens.hour for at in sent_at)
+    # The experiment's arms, as its results read them: the variant sent, the holdout.
+    async with db.session() as session:
+        arms = Counter(
+            (
+                await session.execute(
+                    select(OutreachLedger.experiment, OutreachLedger.variant).where(
+                        OutreachLedger.workflow_id == launched.workflow_id
+                    )
+                )
+            ).all()
+        )
+    assert arms == {
+        (f"campaign:{name}", "main"): len(members) - len(held_out),
+        (f"campaign:{name}", "holdout"): len(held_out),
+    }
 
 
 async def test_a_page_cut_short_midway_sends_nothing_twice(
