@@ -42,8 +42,8 @@ class DirectEvaluation:
     async def handle(self, event_id: str, at: datetime) -> DispatchResult:
         """What `CustomerEventWorkflow` does for the event, as of `at` (its `received_at`).
 
-        Raises whatever evaluating or dispatching raises; the caller leaves the event
-        unmarked then, for the sweep.
+        Raises whatever evaluating or dispatching raises; the event stays unmarked
+        then, for a retry of its delivery or the sweep to hand to its workflow.
         """
         evaluation = await self.rules.evaluate_event(EvaluateEventInput(event_id=event_id, at=at))
         if not evaluation.intents:

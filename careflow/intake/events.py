@@ -17,7 +17,6 @@ repeated event changes nothing. Its rules then run one of two ways
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from careflow.contracts.events import DispatchResult, EvaluateEventInput
 from careflow.custom_events import EventDeclarations, load_event_declarations
@@ -59,8 +58,6 @@ from careflow.store import CustomEvent, Database, Event
 from careflow.workflows.customer_event import CustomerEventWorkflow
 from careflow.workflows.ids import event_workflow_id
 from careflow.workflows.registry import JOURNEYS
-
-log = logging.getLogger(__name__)
 
 EventType = Literal[
     "customer_upserted",
@@ -422,12 +419,15 @@ async def accept_event(
         return AcceptedEvent(event_id, duplicate, workflow_id)
     try:
         dispatched = await direct.handle(event_id, recorded.received_at)
-        await mark_handled(db, event_id)
-    except Exception as error:
-        # The event is stored; the caller need not post it again. The sweep hands it
-        # to its workflow, which retries until it can act (rules, store, Temporal).
-        log.warning("event %s stays for the event sweep: %s", event_id, type(error).__name__)
-        return AcceptedEvent(event_id, duplicate, None)
+    except ApplicationError:
+        # A permanent failure (a rule's assignee that cannot be resolved, say): its
+        # workflow fails with it, where failed work is looked for, as on the workflow path.
+        workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
+        return AcceptedEvent(event_id, duplicate, workflow_id)
+    # Anything else (the store or Temporal away) propagates: the caller is answered
+    # 503 as before and its retry, a duplicate, hands the event to its workflow; if no
+    # retry comes, the sweep does.
+    await mark_handled(db, event_id)
     return AcceptedEvent(event_id, duplicate, None, dispatched)
 
 
