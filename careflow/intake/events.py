@@ -202,8 +202,8 @@ class AcceptedEvent:
     duplicate: bool
     # The event's CustomerEventWorkflow; None when its rules ran in this process.
     workflow_id: str | None
-    # On the direct path, what the intents led to; None otherwise, or when the sweep
-    # will see to the event (handling it here failed).
+    # On the direct path, what the intents led to; None on the workflow path, for a
+    # repeat, and for an event handed to its workflow.
     dispatched: DispatchResult | None = None
 
 
