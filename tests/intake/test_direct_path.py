@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.client import Client
@@ -18,6 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.activities.registry import build_direct_evaluation
+from careflow.api.app import create_app
+from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.intake.direct import DirectEvaluation
 from careflow.intake.events import EventIn, EventType, accept_event, store_event
@@ -182,3 +185,35 @@ async def test_a_repeat_of_an_unhandled_event_goes_to_its_workflow(
             assert result["not_acted_reason"] == "no rule fired"
             assert await handled_at(db, f"o-{run}") is not None
     await delivery.close()
+
+
+async def test_post_events_on_the_direct_path_names_the_journeys_it_started(
+    db: Database, workflow_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    client = workflow_env.client
+    run = settings.task_queue
+    direct = direct_evaluation(db, client, settings)
+    app = create_app(ApiState(db, client, settings.task_queue, settings.secret_key, direct=direct))
+    journey = complaint_workflow_id(customer_pseudonym(settings.secret_key, "d-4"), f"k-{run}")
+    complaint = {
+        "type": "complaint_opened",
+        "customer_id": "d-4",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "data": {"complaint_id": f"k-{run}"},
+        "event_id": f"c-{run}",
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://careflow") as http:
+        first = await http.post("/events", json=complaint)
+        second = await http.post("/events", json=complaint)
+    assert first.status_code == second.status_code == 202, first.text
+    assert first.json() == {
+        "event_id": f"c-{run}",
+        "duplicate": False,
+        "workflow_id": None,
+        "started": [journey],
+    }
+    assert second.json()["duplicate"] is True
+    assert second.json()["started"] == []
+    # Nothing runs the journey here: it is only started.
+    await client.get_workflow_handle(journey).terminate()
