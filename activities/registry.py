@@ -136,7 +136,12 @@ def _served(
 
 
 def _rules_and_dispatch(
-    served: _Served, db: Database, client: Client, journeys: Mapping[str, Journey]
+    served: _Served,
+    db: Database,
+    client: Client,
+    journeys: Mapping[str, Journey],
+    *,
+    eager_start: bool = False,
 ) -> tuple[RuleActivities, DispatchActivities]:
     """Rule evaluation and dispatch, built one way for the worker and the direct path."""
     settings = served.settings
@@ -156,6 +161,7 @@ def _rules_and_dispatch(
         holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
         secret_key=settings.secret_key,
         rules_dir=settings.rules_dir,
+        eager_start=eager_start,
     )
     return rules, dispatch
 
@@ -173,7 +179,8 @@ def build_direct_evaluation(
     """The direct event path of an API process (careflow/intake/direct.py): the same
     evaluation and dispatch as the worker's activities, on the same release."""
     served = _served(settings, references, rulebook, follower)
-    return DirectEvaluation(*_rules_and_dispatch(served, db, client, journeys))
+    # Eager starts only here: the workflow path stays as it was, the bench's baseline.
+    return DirectEvaluation(*_rules_and_dispatch(served, db, client, journeys, eager_start=True))
 
 
 def build_activities(
