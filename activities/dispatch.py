@@ -71,6 +71,7 @@ class DispatchActivities:
         *,
         secret_key: str,
         rules_dir: Path | None = None,
+        eager_start: bool = False,
     ) -> None:
         # `holdout` returns the current holdout configuration (re-read when edited).
         self.holdout = holdout
@@ -86,6 +87,10 @@ class DispatchActivities:
         # Journey ids and memos name the customer by a keyed pseudonym: Temporal keeps
         # ids in its own tables after an erased customer's workflows are deleted.
         self.secret_key = secret_key
+        # Ask Temporal to hand a journey's first workflow task straight back to a
+        # worker of this client in this process (`careflow up` on the direct event
+        # path): no task queue round trip; with no such worker it starts as usual.
+        self.eager_start = eager_start
 
     @activity.defn
     async def dispatch_intents(self, request: DispatchInput) -> DispatchResult:
@@ -292,6 +297,7 @@ class DispatchActivities:
                 task_queue=self.task_queue,
                 # A journey id is used once: re-entry is expressed in the id (its period).
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=self.eager_start,
                 memo={
                     "customer": customer_pseudonym(self.secret_key, request.customer_id),
                     "rule": intent.rule_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,7 @@ from careflow.config import Settings
 from careflow.experiments.journeys import JourneyVariants, VariantChoice, journey_id_kinds
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, load_holdout_config
+from careflow.intake.direct import DirectEvaluation
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.journey_spec import Journey
 from careflow.outreach.mailer import Delivery
@@ -139,6 +141,88 @@ def _no_release() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Served:
+    """What one process serves: the settings' folders (a release's, with a follower),
+    its rule book and the hooks that keep decisions on the active release."""
+
+    settings: Settings
+    rulebook: LiveRuleBook
+    facts_config: Callable[[], FactsConfig] | None = None
+    sync_release: Callable[[], Awaitable[object]] | None = None
+    release_id: Callable[[], str | None] = _no_release
+
+
+def _served(
+    settings: Settings,
+    references: References,
+    rulebook: LiveRuleBook | None,
+    follower: ReleaseFollower | None,
+) -> _Served:
+    if follower is None:
+        return _Served(
+            settings=settings,
+            rulebook=rulebook or LiveRuleBook(settings.rules_dir, references=references),
+        )
+    return _Served(
+        settings=settings.model_copy(
+            update={"rules_dir": follower.rules_dir, "templates_dir": follower.templates_dir}
+        ),
+        rulebook=follower.rulebook,
+        facts_config=partial(load_facts_config, follower.rules_dir / TIERS_FILE_NAME),
+        sync_release=follower.sync,
+        release_id=follower.served_release,
+    )
+
+
+def _rules_and_dispatch(
+    served: _Served,
+    db: Database,
+    client: Client,
+    journeys: Mapping[str, Journey],
+    *,
+    eager_start: bool = False,
+) -> tuple[RuleActivities, DispatchActivities]:
+    """Rule evaluation and dispatch, built one way for the worker and the direct path."""
+    settings = served.settings
+    rules = RuleActivities(
+        db,
+        served.rulebook,
+        max_event_age=timedelta(hours=settings.event_max_age_hours),
+        sync_release=served.sync_release,
+        facts_config=served.facts_config,
+    )
+    holdout_path = settings.rules_dir / HOLDOUT_FILE_NAME
+    dispatch = DispatchActivities(
+        client,
+        db,
+        settings.task_queue,
+        journeys,
+        holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
+        secret_key=settings.secret_key,
+        rules_dir=settings.rules_dir,
+        eager_start=eager_start,
+    )
+    return rules, dispatch
+
+
+def build_direct_evaluation(
+    settings: Settings,
+    *,
+    db: Database,
+    client: Client,
+    journeys: Mapping[str, Journey],
+    references: References,
+    rulebook: LiveRuleBook | None = None,
+    follower: ReleaseFollower | None = None,
+) -> DirectEvaluation:
+    """The direct event path of an API process (careflow/intake/direct.py): the same
+    evaluation and dispatch as the worker's activities, on the same release."""
+    served = _served(settings, references, rulebook, follower)
+    # Eager starts only here: the workflow path stays as it was, the bench's baseline.
+    return DirectEvaluation(*_rules_and_dispatch(served, db, client, journeys, eager_start=True))
+
+
 def build_activities(
     settings: Settings,
     *,
@@ -160,39 +244,16 @@ def build_activities(
     journeys and messages record that release's id. `capture_url`: `careflow up`'s
     capture endpoint, the SMS gateway of `url: capture`.
     """
-    facts_config: Callable[[], FactsConfig] | None = None
-    sync_release: Callable[[], Awaitable[object]] | None = None
-    release_id: Callable[[], str | None] = _no_release
-    if follower is not None:
-        settings = settings.model_copy(
-            update={"rules_dir": follower.rules_dir, "templates_dir": follower.templates_dir}
-        )
-        rulebook = follower.rulebook
-        tiers_path = follower.rules_dir / TIERS_FILE_NAME
-        facts_config = partial(load_facts_config, tiers_path)
-        sync_release = follower.sync
-        release_id = follower.served_release
+    served = _served(settings, references, rulebook, follower)
+    settings = served.settings
     policy_path = settings.rules_dir / POLICY_FILE_NAME
-    rulebook = rulebook or LiveRuleBook(settings.rules_dir, references=references)
-    rules = RuleActivities(
-        db,
-        rulebook,
-        max_event_age=timedelta(hours=settings.event_max_age_hours),
-        sync_release=sync_release,
-        facts_config=facts_config,
-    )
-    holdout_path = settings.rules_dir / HOLDOUT_FILE_NAME
-    dispatch = DispatchActivities(
-        client,
-        db,
-        settings.task_queue,
-        journeys,
-        holdout=lambda: load_holdout_config(holdout_path, journeys=journeys),
-        secret_key=settings.secret_key,
-        rules_dir=settings.rules_dir,
-    )
+    rules, dispatch = _rules_and_dispatch(served, db, client, journeys)
     scan = ScanActivities(
-        db, rulebook, dispatch, sync_release=sync_release, facts_config=facts_config
+        db,
+        served.rulebook,
+        dispatch,
+        sync_release=served.sync_release,
+        facts_config=served.facts_config,
     )
     return [
         rules.evaluate_event,
@@ -207,7 +268,7 @@ def build_activities(
             journey_config=settings.rules_dir / JOURNEYS_FILE_NAME,
             # The operator's policy file is re-read whenever it changes.
             policy=lambda: load_outreach_policy(policy_path),
-            release_id=release_id,
+            release_id=served.release_id,
             sms=SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=capture_url),
             journeys=journeys,
         ),

@@ -58,7 +58,7 @@ QUICK = Sizes(
     scan_customers=50_000,
     send_messages=1000,
     rule_snapshots=10_000,
-    load=e2e_bench.Load(rate=20, seconds=8, burst=100),
+    load=e2e_bench.Load(seconds=8, burst=100),
     memory_batches=(300, 600),
     memory_cache=100,
     scale_workers=(1, 2),
@@ -169,7 +169,7 @@ def rules(sizes: Sizes) -> list[Figure]:
 
 
 def e2e(sizes: Sizes) -> list[Figure]:
-    """complaint_opened over HTTP -> acknowledgement at the sink vs bare Temporal."""
+    """complaint_opened over HTTP -> acknowledgement at the sink: direct vs workflow event path."""
     return asyncio.run(e2e_bench.measure(sizes.load)).figures()
 
 

@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     event_max_age_hours: float = Field(
         default=72, description="Older events are recorded but trigger no outreach."
     )
+    event_path: Literal["direct", "workflow"] = Field(
+        default="direct",
+        description="How an accepted event's rules run: `direct` evaluates them and "
+        "starts its journeys in the process that accepted it (no workflow for an event "
+        "on which no rule fires); `workflow` starts a CustomerEventWorkflow per event "
+        "(the earlier path, kept as the baseline of bench/e2e_bench.py).",
+    )
+    event_sweep_after_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="An event the direct path has not handled this long after it was "
+        "stored (the process crashed, Temporal was away) is handed to its "
+        "CustomerEventWorkflow by the worker's event sweep.",
+    )
     configured_secret_key: str | None = Field(
         default=None,
         validation_alias="CAREFLOW_SECRET_KEY",

@@ -32,7 +32,10 @@ from careflow.timeline import customer_timeline
 class EventAccepted(BaseModel):
     event_id: str
     duplicate: bool
-    workflow_id: str
+    # The event's CustomerEventWorkflow; null when its rules ran as it was accepted.
+    workflow_id: str | None
+    # The journeys this event started, on the direct path.
+    started: list[str] = []
 
 
 class CustomerOut(BaseModel):
@@ -68,7 +71,9 @@ async def post_event(event: EventIn, state: State) -> EventAccepted:
     answered already.
     """
     try:
-        accepted = await accept_event(state.db, state.client, state.task_queue, event)
+        accepted = await accept_event(
+            state.db, state.client, state.task_queue, event, direct=state.direct
+        )
     except EventDataError as error:
         raise RequestValidationError(error.errors) from error
     except EventIdConflict as error:
@@ -76,8 +81,12 @@ async def post_event(event: EventIn, state: State) -> EventAccepted:
     except (BusinessIdConflict, AlreadyAnswered) as error:
         field = error.field if isinstance(error, BusinessIdConflict) else "workflow_id"
         raise _conflict(("body", "data", field), error) from error
+    dispatched = accepted.dispatched
     return EventAccepted(
-        event_id=accepted.event_id, duplicate=accepted.duplicate, workflow_id=accepted.workflow_id
+        event_id=accepted.event_id,
+        duplicate=accepted.duplicate,
+        workflow_id=accepted.workflow_id,
+        started=dispatched.started if dispatched is not None else [],
     )
 
 

@@ -65,7 +65,9 @@ async def sms_replies(state: State, body: Any = Body(...)) -> dict[str, Any]:
                 + hashlib.sha256(f"{customer_id}|{key}".encode()).hexdigest()[:32],
             )
             with contextlib.suppress(EventIdConflict):
-                await accept_event(state.db, state.client, state.task_queue, event)
+                await accept_event(
+                    state.db, state.client, state.task_queue, event, direct=state.direct
+                )
             opted_out += 1
     return {**OK, "opted_out": opted_out}
 

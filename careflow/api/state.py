@@ -11,6 +11,7 @@ from temporalio.client import Client
 from careflow.store import Database
 
 if TYPE_CHECKING:
+    from careflow.intake.direct import DirectEvaluation
     from careflow.releases.follower import ReleaseFollower
 
 
@@ -26,6 +27,7 @@ class ApiState:
         *,
         api_token: str | None = None,
         follower: ReleaseFollower | None = None,
+        direct: DirectEvaluation | None = None,
     ) -> None:
         self.db = db
         self.client = client
@@ -36,6 +38,9 @@ class ApiState:
         # The active release this process serves (careflow/releases/); None: the
         # configured folders, as tests use.
         self.follower = follower
+        # The direct event path (CAREFLOW_EVENT_PATH=direct, careflow/intake/direct.py):
+        # events' rules run in this process; None: each event starts its workflow.
+        self.direct = direct
 
     def rules_dir(self, configured: Path) -> Path:
         """The rules folder to read: the served release's, else `configured`."""

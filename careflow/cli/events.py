@@ -61,7 +61,8 @@ def event(
         err.print(f"[red]data.{field}[/]: {error}", soft_wrap=True)
         raise typer.Exit(1) from None
     state = "duplicate, already accepted" if accepted.duplicate else "accepted"
-    console.print(f"{accepted.event_id}: {state}; rules run in {accepted.workflow_id}")
+    where = f"rules run in {accepted.workflow_id}" if accepted.workflow_id else "rules run"
+    console.print(f"{accepted.event_id}: {state}; {where}")
 
 
 async def _post(body: EventIn) -> AcceptedEvent:

@@ -1,9 +1,17 @@
-"""Accepting an event: validate, write it and its effects to the store once, start its workflow.
+"""Accepting an event: validate, write it and its effects to the store once, act on it.
 
 The store write and the Event row share one transaction, keyed by `event_id`, so a
-repeated event changes nothing. The workflow id derives from the event id, so
-re-posting an event whose workflow start was lost (a crash between the two) starts
-it, and re-posting one that started finds it.
+repeated event changes nothing. Its rules then run one of two ways
+(`CAREFLOW_EVENT_PATH`):
+
+- direct (the default): in this process, right after the commit
+  (careflow/intake/direct.py); the row is stored with `handled_at` NULL and marked
+  once the intents are carried out. One that stays NULL (a crash in between,
+  Temporal away) is handed to its `CustomerEventWorkflow` by the worker's event
+  sweep (careflow/intake/sweep.py), and so is a repeat of it posted meanwhile.
+- workflow: a `CustomerEventWorkflow` whose id derives from the event id, so
+  re-posting an event whose workflow start was lost (a crash between the two)
+  starts it, and re-posting one that started finds it.
 """
 
 from __future__ import annotations
@@ -22,16 +30,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from careflow.contracts.events import EvaluateEventInput
+from careflow.contracts.events import DispatchResult, EvaluateEventInput
 from careflow.custom_events import EventDeclarations, load_event_declarations
 from careflow.intake import apply
+from careflow.intake.direct import DirectEvaluation
 from careflow.intake.records import (
     ComplaintFields,
     ComplaintRef,
@@ -191,7 +200,21 @@ class EventIdConflict(ValueError):
 class AcceptedEvent:
     event_id: str
     duplicate: bool
-    workflow_id: str
+    # The event's CustomerEventWorkflow; None when its rules ran in this process.
+    workflow_id: str | None
+    # On the direct path, what the intents led to; None on the workflow path, for a
+    # repeat, and for an event handed to its workflow.
+    dispatched: DispatchResult | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """The stored event: new or a duplicate, when it was received, is it handled."""
+
+    event_id: str
+    duplicate: bool
+    received_at: datetime
+    handled: bool
 
 
 async def record_event(
@@ -201,8 +224,18 @@ async def record_event(
 
     A repeated `event_id` with the same type, customer, time and data is a duplicate;
     with anything else it raises `EventIdConflict`. The effect's own refusals
-    (`BusinessIdConflict`, `AlreadyAnswered`) write nothing.
+    (`BusinessIdConflict`, `AlreadyAnswered`) write nothing. The event is stored as
+    handled: its caller starts its workflow (`start_event_workflow`).
     """
+    recorded = await store_event(db, event, now, pending=False)
+    return recorded.event_id, recorded.duplicate
+
+
+async def store_event(
+    db: Database, event: EventIn, now: datetime | None = None, *, pending: bool
+) -> RecordedEvent:
+    """`record_event`, saying more; `pending` stores a new event with `handled_at`
+    NULL (the direct path marks it with `mark_handled`, else the sweep sees to it)."""
     try:
         data = event.validated_data()
     except ValidationError as error:
@@ -213,8 +246,11 @@ async def record_event(
         stored_data = data.model_dump(mode="json", exclude_unset=True)
         try:
             async with db.session() as session:
-                if await _stored_as(session, event_id, event, stored_data):
-                    return event_id, True
+                stored = await _stored_as(session, event_id, event, stored_data)
+                if stored is not None:
+                    return RecordedEvent(
+                        event_id, True, stored.received_at, stored.handled_at is not None
+                    )
                 changed_fields = await _apply(session, event, event_id, data, now)
                 if changed_fields:
                     stored_data["changed_fields"] = changed_fields
@@ -226,6 +262,7 @@ async def record_event(
                         occurred_at=event.occurred_at,
                         received_at=now,
                         data=stored_data,
+                        handled_at=None if pending else now,
                     )
                 )
         except IntegrityError:
@@ -236,22 +273,22 @@ async def record_event(
             # duplicate from a conflict.
             continue
         count_event(event.type, EVENT_TYPES)
-        return event_id, False
+        return RecordedEvent(event_id, False, now, not pending)
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 async def _stored_as(
     session: AsyncSession, event_id: str, event: EventIn, data: dict[str, Any]
-) -> bool:
-    """Is this event stored under its id already? Raises `EventIdConflict` when a
-    different event is stored under it."""
+) -> Event | None:
+    """This event as stored under its id already, if it is. Raises `EventIdConflict`
+    when a different event is stored under it."""
     stored = await session.scalar(select(Event).where(Event.event_id == event_id))
     if stored is None:
-        return False
+        return None
     differences = _differences(stored, event, data)
     if differences:
         raise EventIdConflict(event_id, differences)
-    return True
+    return stored
 
 
 def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[str]:
@@ -329,19 +366,69 @@ async def start_event_workflow(
     return workflow_id
 
 
+async def mark_handled(db: Database, event_id: str, at: datetime | None = None) -> None:
+    """Mark the event's rules as run (or handed to its workflow): the sweep skips it."""
+    async with db.session() as session:
+        await session.execute(
+            update(Event)
+            .where(Event.event_id == event_id, Event.handled_at.is_(None))
+            .values(handled_at=at or datetime.now(UTC))
+        )
+
+
+async def hand_to_workflow(
+    db: Database, client: Client, task_queue: str, event_id: str, received_at: datetime
+) -> str:
+    """Start (or find) the event's `CustomerEventWorkflow` as of `received_at`, the
+    instant the direct path decides at too, then mark the event handled."""
+    workflow_id = await start_event_workflow(client, event_id, task_queue, at=received_at)
+    await mark_handled(db, event_id)
+    return workflow_id
+
+
 async def accept_event(
-    db: Database, client: Client, task_queue: str, event: EventIn
+    db: Database,
+    client: Client,
+    task_queue: str,
+    event: EventIn,
+    *,
+    direct: DirectEvaluation | None = None,
 ) -> AcceptedEvent:
-    """Record the event and make sure its workflow runs; safe to call again for the same id."""
-    event_id, duplicate = await record_event(db, event)
+    """Record the event and act on it; safe to call again for the same id.
+
+    With `direct` (careflow/intake/direct.py) its rules run here, once, right after
+    the commit; a repeat of an event not handled yet goes to its workflow instead
+    (its first delivery may still be on its way: the workflow's id makes the two one).
+    Without, its `CustomerEventWorkflow` runs them.
+    """
+    recorded = await store_event(db, event, pending=direct is not None)
+    event_id, duplicate = recorded.event_id, recorded.duplicate
     if not duplicate and _is_opt_out(event):
         await tell_journeys_about_opt_out(db, client, event.customer_id)
     if event.type == "survey_answered":
         # Repeated for a duplicate too: the signal is idempotent, and a retry after
         # Temporal was unreachable must still reach the journey.
         await tell_journeys_about_answer(db, client, event)
-    workflow_id = await start_event_workflow(client, event_id, task_queue)
-    return AcceptedEvent(event_id, duplicate, workflow_id)
+    if direct is None:
+        workflow_id = await start_event_workflow(client, event_id, task_queue)
+        return AcceptedEvent(event_id, duplicate, workflow_id)
+    if recorded.handled:
+        return AcceptedEvent(event_id, duplicate, None)
+    if duplicate:
+        workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
+        return AcceptedEvent(event_id, duplicate, workflow_id)
+    try:
+        dispatched = await direct.handle(event_id, recorded.received_at)
+    except ApplicationError:
+        # A permanent failure (a rule's assignee that cannot be resolved, say): its
+        # workflow fails with it, where failed work is looked for, as on the workflow path.
+        workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
+        return AcceptedEvent(event_id, duplicate, workflow_id)
+    # Anything else (the store or Temporal away) propagates: the caller is answered
+    # 503 as before and its retry, a duplicate, hands the event to its workflow; if no
+    # retry comes, the sweep does.
+    await mark_handled(db, event_id)
+    return AcceptedEvent(event_id, duplicate, None, dispatched)
 
 
 def _is_opt_out(event: EventIn) -> bool:

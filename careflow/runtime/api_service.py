@@ -18,10 +18,12 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from careflow.activities.registry import build_direct_evaluation
 from careflow.api.app import create_app
 from careflow.api.state import ApiState
 from careflow.config import Settings
 from careflow.releases.follower import ReleaseFollower
+from careflow.rule_references import build_references
 from careflow.runtime.service import (
     connect_service_temporal,
     follow_releases,
@@ -32,6 +34,7 @@ from careflow.runtime.service import (
     warn_if_secret_key_is_local,
 )
 from careflow.store import Database
+from careflow.workflows.registry import JOURNEYS
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,21 @@ def api_server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
 def api_server(
     settings: Settings, db: Database, client: Client, follower: ReleaseFollower | None = None
 ) -> ApiServer:
-    """The HTTP API and console on `CAREFLOW_HTTP`; `careflow up` shares it."""
+    """The HTTP API and console on `CAREFLOW_HTTP`; `careflow up` shares it.
+
+    On the direct event path (the default) it evaluates events' rules itself, on the
+    release its `follower` serves, as the workers do.
+    """
+    direct = None
+    if settings.event_path == "direct":
+        direct = build_direct_evaluation(
+            settings,
+            db=db,
+            client=client,
+            journeys=JOURNEYS,
+            references=build_references(settings),
+            follower=follower,
+        )
     state = ApiState(
         db,
         client,
@@ -87,6 +104,7 @@ def api_server(
         settings.secret_key,
         api_token=settings.api_token,
         follower=follower,
+        direct=direct,
     )
     return ApiServer(api_server_config(create_app(state), settings.http_host, settings.http_port))
 

@@ -39,7 +39,11 @@ from careflow.runtime.service import (
 )
 from careflow.runtime.smtp_capture import CaptureSmtpServer
 from careflow.runtime.temporal_server import EmbeddedTemporal
-from careflow.runtime.worker_service import start_webhook_delivery, start_worker
+from careflow.runtime.worker_service import (
+    start_event_sweep,
+    start_webhook_delivery,
+    start_worker,
+)
 from careflow.store import Database
 from careflow.temporal_connection import TemporalConnection, load_temporal_connection
 
@@ -123,6 +127,8 @@ async def run_up(
             settings, db, stack, follower, capture_url=f"{capture.url}/webhooks"
         )
         serving["webhook delivery"] = asyncio.create_task(webhooks.run(), name="careflow-webhooks")
+        sweeper = start_event_sweep(settings, db, client)
+        serving["the event sweep"] = asyncio.create_task(sweeper.run(), name="careflow-sweep")
 
         await ensure_daily_scan_schedule(client, settings)
         access = await console_access_lines(db, f"{settings.base_url}/console/", demo=demo)
@@ -145,6 +151,7 @@ async def run_up(
             console.print("shutting down ...")
             await api.stop()
             webhooks.stop()
+            sweeper.stop()
             await worker.shutdown()
             # The server outlives the worker's graceful shutdown (in-flight sends report
             # to it); the stack stops it last.

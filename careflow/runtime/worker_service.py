@@ -16,11 +16,13 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from careflow.config import Settings
+from careflow.intake.sweep import EventSweeper
 from careflow.releases.follower import ReleaseFollower
 from careflow.runtime.schedule import ensure_daily_scan_schedule
 from careflow.runtime.service import (
@@ -91,6 +93,17 @@ def start_webhook_delivery(
     return dispatcher
 
 
+def start_event_sweep(settings: Settings, db: Database, client: Client) -> EventSweeper:
+    """The loop that hands events the direct path left unhandled to their workflows
+    (careflow/intake/sweep.py); every worker process runs one."""
+    return EventSweeper(
+        db,
+        client,
+        settings.task_queue,
+        after=timedelta(seconds=settings.event_sweep_after_seconds),
+    )
+
+
 @dataclass
 class WorkerProcess:
     """Everything one `careflow worker` process runs."""
@@ -100,6 +113,7 @@ class WorkerProcess:
     client: Client
     worker: Worker
     webhooks: WebhookDispatcher
+    sweeper: EventSweeper
 
 
 async def build_worker_process(
@@ -118,7 +132,14 @@ async def build_worker_process(
     await ensure_daily_scan_schedule(client, settings)
     worker = start_worker(settings, client, db, stack, follower)
     webhooks = start_webhook_delivery(settings, db, stack, follower)
-    return WorkerProcess(settings=settings, db=db, client=client, worker=worker, webhooks=webhooks)
+    return WorkerProcess(
+        settings=settings,
+        db=db,
+        client=client,
+        worker=worker,
+        webhooks=webhooks,
+        sweeper=start_event_sweep(settings, db, client),
+    )
 
 
 async def run_worker_process(settings: Settings) -> None:
@@ -138,11 +159,16 @@ async def run_worker_process(settings: Settings) -> None:
 
         async def shutdown() -> None:
             process.webhooks.stop()
+            process.sweeper.stop()
             await process.worker.shutdown()
 
         await run_until_stopped(
             stop,
-            {"the worker": process.worker.run(), "webhook delivery": process.webhooks.run()},
+            {
+                "the worker": process.worker.run(),
+                "webhook delivery": process.webhooks.run(),
+                "the event sweep": process.sweeper.run(),
+            },
             shutdown,
         )
     log.info("careflow worker stopped")

@@ -153,10 +153,20 @@ class OutreachLedger(Base):
 
 
 class Event(Base):
-    """Every accepted intake event, for idempotency (`event_id`) and the timeline."""
+    """Every accepted intake event, for idempotency (`event_id`) and the timeline.
+
+    `handled_at` is NULL from the commit that stores the event until its rules were
+    evaluated and their intents carried out in the intake process (the direct event
+    path), or until it was handed to its `CustomerEventWorkflow`; the event sweep
+    (careflow/intake/sweep.py) hands every event still NULL after a grace period to
+    that workflow, so a crash between the commit and the dispatch loses nothing.
+    """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_customer_time", "customer_external_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_events_customer_time", "customer_external_id", "occurred_at"),
+        Index("ix_events_pending", "handled_at", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -165,6 +175,7 @@ class Event(Base):
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+    handled_at: Mapped[datetime | None]
 
 
 class CustomEvent(Base):

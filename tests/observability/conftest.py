@@ -187,6 +187,14 @@ COMPLAINT_TRACE = {
     "RunWorkflow:ComplaintEscalationWorkflow",
     "RunActivity:send_email",
 }
+# The same on the direct event path (`careflow up`'s default): the API evaluates the
+# rules and starts the journey itself, no workflow of the event's own in between.
+DIRECT_COMPLAINT_TRACE = {
+    "POST /events",
+    "StartWorkflow:ComplaintEscalationWorkflow",  # the API starting the journey
+    "RunWorkflow:ComplaintEscalationWorkflow",
+    "RunActivity:send_email",
+}
 
 
 def trace_of_send(receiver: OtlpReceiver, journey_id: str) -> tuple[str, set[str]]:

@@ -21,7 +21,7 @@ from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.store import create_database
 from tests.faults.harness import CareflowUp, wait_until
 from tests.observability.conftest import (
-    COMPLAINT_TRACE,
+    DIRECT_COMPLAINT_TRACE,
     EMAIL,
     NAME,
     PHONE,
@@ -133,7 +133,7 @@ async def test_metrics_readiness_traces_and_json_logs_of_a_running_careflow(
     # on the way out).
     journey = careflow.journey_of("c-1", "k-1")
     trace_id, in_trace = trace_of_send(receiver, journey)
-    assert in_trace >= COMPLAINT_TRACE, sorted(in_trace)
+    assert in_trace >= DIRECT_COMPLAINT_TRACE, sorted(in_trace)
     assert {service for service, *_ in receiver.spans} == {"careflow-under-test"}
 
     log = careflow.log_text()
