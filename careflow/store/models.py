@@ -117,7 +117,11 @@ class OutreachLedger(Base):
 
     __tablename__ = "outreach_ledger"
     # Experiment results read one experiment's rows (careflow/experiments/results.py).
-    __table_args__ = (Index("ix_outreach_ledger_experiment", "experiment", "variant"),)
+    __table_args__ = (
+        Index("ix_outreach_ledger_experiment", "experiment", "variant"),
+        # A campaign's counts (status, console) read its rows by workflow id.
+        Index("ix_outreach_ledger_workflow", "workflow_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)

@@ -1,7 +1,7 @@
 """events.handled_at: the direct event path's marker, swept when a crash left it NULL
 
 Revision ID: 0012_event_sweep
-Revises: 0009_channels
+Revises: 0011_experiments
 Create Date: 2026-12-02 19:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from careflow.store.types import UtcDateTime
 
 
 revision = '0012_event_sweep'
-down_revision = '0009_channels'
+down_revision = '0011_experiments'
 branch_labels = None
 depends_on = None
 
