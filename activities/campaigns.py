@@ -182,6 +182,8 @@ class CampaignActivities:
                 # The ledger records both, for the experiment's results.
                 experiment=spec.experiment,
                 variant=variant,
+                # `channel: sms` or `email`: that channel only; `preferred`: None.
+                channel=spec.send_channel,
             )
         )
 
@@ -199,7 +201,7 @@ class CampaignActivities:
             "workflow_id": request.workflow_id,
             "step_id": customer_id,
             "template_id": spec.templates[0],
-            "channel": "email",
+            "channel": spec.send_channel or "email",
             "topic": spec.topic,
             "status": SKIPPED,
             "reason": f"{HOLDOUT}: in the campaign's holdout group",

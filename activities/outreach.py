@@ -436,10 +436,18 @@ class OutreachActivities:
         Channels are tried in the order of rules/sms.yaml (the customer's preferred
         channel first); one without an address or consent for the topic gives way to
         the next. Quiet hours and the budget are the customer's, whatever the channel:
-        a deferral on the first usable channel defers the message.
+        a deferral on the first usable channel defers the message. A request for one
+        channel (`request.channel`) is decided on that channel alone.
         """
         recipient = facts.recipient
-        if self.sms is None or recipient is None:
+        if request.channel == SMS_CHANNEL:
+            # Only SMS (a campaign's `channel: sms`): no fallback to email.
+            return (
+                SMS_CHANNEL,
+                self._decide_sms(facts, request, topic, policy, now, suppressed),
+                None,
+            )
+        if self.sms is None or recipient is None or request.channel == CHANNEL:
             return CHANNEL, _decide(facts, request, topic, policy, now, suppressed), None
         order = self.sms.order(request.template_id, recipient.preferred_channel)
         if order == [CHANNEL]:
@@ -471,6 +479,37 @@ class OutreachActivities:
             return channel, decision, "; ".join(passed) or None
         assert first_skip is not None
         return order[0], PolicyDecision.skip(first_skip.reason, "; ".join(passed)), None
+
+    def _decide_sms(
+        self,
+        facts: SendFacts,
+        request: SendEmailInput,
+        topic: Topic,
+        policy: OutreachPolicy,
+        now: datetime,
+        suppressed: PolicyDecision | None,
+    ) -> PolicyDecision:
+        """The decision for this message by SMS alone: skipped when SMS is not set up for
+        its template, the customer has no usable number or no SMS consent for the topic."""
+        recipient = facts.recipient
+        if recipient is None:
+            return _decide(facts, request, topic, policy, now, suppressed)
+        if self.sms is None:
+            return PolicyDecision.skip(Reason.NO_ADDRESS, "SMS is not configured")
+        problem = self.sms.gateway_problem() or self.sms.unusable(
+            request.template_id, recipient.phone
+        )
+        if problem is not None:
+            return PolicyDecision.skip(Reason.NO_ADDRESS, problem)
+        return _decide(
+            replace(facts, consent=facts.sms_consent),
+            request,
+            topic,
+            policy,
+            now,
+            suppressed,
+            sms=True,
+        )
 
     def _compose_sms(self, facts: SendFacts, request: SendEmailInput, key: str) -> Sms:
         recipient = facts.recipient

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from careflow.campaigns.spec import CampaignSpec, campaign_problems, load_campaigns
+from careflow.campaigns.spec import CampaignSpec, SmsCheck, campaign_problems, load_campaigns
+from careflow.channels.checks import sms_template_problem
 from careflow.config_files import ConfigFileError
 from careflow.custom_events.declarations import (
     BUILT_IN_EVENT_TYPES,
@@ -34,6 +35,15 @@ def _events(rules_dir: Path) -> Collection[str] | None:
     return {*BUILT_IN_EVENT_TYPES, *declared.events}
 
 
+def _sms(rules_dir: Path, templates_dir: Path) -> SmsCheck:
+    def problem(template: str, topic: str, locales: tuple[str, ...]) -> str | None:
+        return sms_template_problem(
+            rules_dir, templates_dir, template, audience=topic, locales=locales
+        )
+
+    return problem
+
+
 def campaign_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
     """Every mistake of every campaign file, `campaigns/NAME.campaign.yaml:LINE:COL: ...`."""
     return campaign_problems(
@@ -41,6 +51,7 @@ def campaign_file_problems(rules_dir: Path, templates_dir: Path) -> list[str]:
         references=folder_references(templates_dir, rules_dir),
         segments=_segments(rules_dir),
         events=_events(rules_dir),
+        sms=_sms(rules_dir, templates_dir),
     )
 
 
@@ -51,4 +62,5 @@ def checked_campaigns(rules_dir: Path, templates_dir: Path) -> dict[str, Campaig
         references=folder_references(templates_dir, rules_dir),
         segments=_segments(rules_dir),
         events=_events(rules_dir),
+        sms=_sms(rules_dir, templates_dir),
     )

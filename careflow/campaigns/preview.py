@@ -33,6 +33,7 @@ from careflow.workflows.ids import campaign_workflow_id
 HOLDOUT = "holdout"
 SEND_WINDOW = "send_window"
 PAGE = 2000  # the segment's own batch size: one fact computation per page
+_NO_GATEWAY = "http://capture.invalid"
 
 
 @dataclass
@@ -94,6 +95,7 @@ async def preview_campaign(
                     template_id=spec.template_for(variant),
                     topic=spec.topic,
                     planned_at=at,
+                    channel=spec.send_channel,
                 ),
                 at,
             )
@@ -130,7 +132,9 @@ async def preview_configured(
     if problems:
         raise CampaignFileError(campaigns_dir(settings.rules_dir), problems)
     policy_path = settings.rules_dir / POLICY_FILE_NAME
-    sms = SmsChannel(settings.rules_dir, settings.templates_dir)
+    # A stand-in capture gateway: `url: capture` is judged as `careflow up` serves it
+    # (nothing is sent through it).
+    sms = SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=_NO_GATEWAY)
     outreach = build_outreach(
         settings,
         db=db,

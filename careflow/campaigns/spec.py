@@ -16,7 +16,7 @@ gate read campaigns without the workflow or store layers.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -57,6 +57,11 @@ DEFAULT_LOCALES = ("zh-CN", "en")
 # A rate nobody would choose on purpose: a typo (60000 for 600) is refused.
 MAX_PER_MINUTE = 100_000
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+# Why a template cannot go by SMS to a topic's audience in these locales, or None
+# (careflow/channels/checks.py's `sms_template_problem`, passed in by the caller).
+SmsCheck = Callable[[str, str, tuple[str, ...]], str | None]
 
 
 class CampaignFileError(ConfigFileError):
@@ -131,9 +136,10 @@ class CampaignSpec(_Strict):
     description: str = ""
     segment: str
     topic: Literal["care", "marketing"]
-    # Email only for now: the send step would pick SMS by rules/sms.yaml's order per
-    # template, not by the campaign, so `sms` would promise what it cannot keep.
-    channel: Literal["email"] = "email"
+    # `email` or `sms`: only that channel (a member it cannot reach there is skipped,
+    # with the reason); `preferred`: the customer's preferred channel, falling back
+    # along the template's order in rules/sms.yaml (`channels`), as journeys send.
+    channel: Literal["email", "sms", "preferred"] = "email"
     template: str | None = None
     variants: dict[str, Variant] | None = None
     send_window: SendWindow
@@ -188,6 +194,12 @@ class CampaignSpec(_Strict):
         return tuple(dict.fromkeys(variant.template for variant in self.variants.values()))
 
     @property
+    def send_channel(self) -> str | None:
+        """The channel the send step must use (`SendEmailInput.channel`); None: its own
+        choice (rules/sms.yaml's order, the customer's preferred channel first)."""
+        return None if self.channel == "preferred" else self.channel
+
+    @property
     def experiment(self) -> str:
         """The experiment name variant and holdout draws are keyed by."""
         return f"campaign:{self.name}"
@@ -223,18 +235,23 @@ def load_campaigns(
     references: References | None,
     segments: Collection[str] | None,
     events: Collection[str] | None = None,
+    sms: SmsCheck | None = None,
 ) -> dict[str, CampaignSpec]:
     """Every campaign file of `rules_dir/campaigns`, by name; CampaignFileError naming
     every mistake of every file with its line and what was expected.
 
     `references` (templates), `segments` (segment names) and `events` (event types a
     goal may name): what the files may refer to; None skips that check (the
-    simulator reads campaigns without templates). No folder: no campaigns.
+    simulator reads campaigns without templates). `sms` says why a template cannot
+    go by SMS (a campaign with `channel: sms`); None skips that check. No folder: no
+    campaigns.
     """
     campaigns: dict[str, CampaignSpec] = {}
     problems: list[str] = []
     for path in campaign_files(rules_dir):
-        spec, found = _load_one(path, references=references, segments=segments, events=events)
+        spec, found = _load_one(
+            path, references=references, segments=segments, events=events, sms=sms
+        )
         problems += found
         if spec is not None:
             campaigns[spec.name] = spec
@@ -249,10 +266,11 @@ def campaign_problems(
     references: References | None,
     segments: Collection[str] | None,
     events: Collection[str] | None = None,
+    sms: SmsCheck | None = None,
 ) -> list[str]:
     """What `rules check` and the release gate report about the campaign files."""
     try:
-        load_campaigns(rules_dir, references=references, segments=segments, events=events)
+        load_campaigns(rules_dir, references=references, segments=segments, events=events, sms=sms)
     except CampaignFileError as error:
         return [f"{CAMPAIGNS_DIR_NAME}/{problem}" for problem in error.problems]
     return []
@@ -264,6 +282,7 @@ def _load_one(
     references: References | None,
     segments: Collection[str] | None,
     events: Collection[str] | None,
+    sms: SmsCheck | None = None,
 ) -> tuple[CampaignSpec | None, list[str]]:
     name = path.name[: -len(CAMPAIGN_SUFFIX)]
     if not NAME.match(name):
@@ -294,7 +313,7 @@ def _load_one(
     except ValidationError as error:
         return None, describe_validation_errors(path, document, error, columns=True)
     found = CampaignFile(path, document)
-    problems = list(_reference_problems(spec, found, references, segments, events))
+    problems = list(_reference_problems(spec, found, references, segments, events, sms))
     return (None if problems else spec), problems
 
 
@@ -304,6 +323,7 @@ def _reference_problems(
     references: References | None,
     segments: Collection[str] | None,
     events: Collection[str] | None,
+    sms: SmsCheck | None = None,
 ) -> Iterable[str]:
     def at(*location: str | int) -> str:
         line, col = position_of(found.document, location)
@@ -339,6 +359,19 @@ def _reference_problems(
                 f"{where}: {field}: template {template!r} has no {', '.join(missing)} "
                 f"version; expected templates/email/{template}/subject.LOCALE.j2 and its "
                 f"bodies for every locale of the campaign ({', '.join(spec.locales)})"
+            )
+    if spec.channel != "sms" or sms is None:
+        return
+    for variant in spec.weights:
+        template = spec.template_for(variant)
+        where = at("template") if spec.variants is None else at("variants", variant, "template")
+        field = "template" if spec.variants is None else f"variants.{variant}.template"
+        problem = sms(template, spec.topic, spec.locales)
+        if problem is not None:
+            yield (
+                f"{where}: {field}: channel: sms, but template {template!r} cannot go by "
+                f"SMS: {problem}; expected templates/sms/{template}/body.LOCALE.j2 for "
+                f"every locale of the campaign and its code under templates: in rules/sms.yaml"
             )
 
 

@@ -79,6 +79,16 @@ class SmsChannel:
             return [EMAIL]
         return config.order(template_id, preferred)
 
+    def gateway_problem(self) -> str | None:
+        """Why no SMS can leave now (no sms.yaml, a broken one, the capture gateway outside
+        `careflow up`), or None."""
+        setup = self.setup()
+        if setup.config is None:
+            return setup.problem or f"no {SMS_FILE_NAME}"
+        if setup.config.provider == "generic" and self._generic_url(setup.config) is None:
+            return "the SMS gateway's url is not set (url_env, or capture outside careflow up)"
+        return None
+
     def unusable(self, template_id: str, phone: str | None) -> str | None:
         """Why this message cannot go by SMS to this number, or None when it can."""
         setup = self.setup()

@@ -45,6 +45,11 @@ class SendEmailInput:
     # variant of an experiment rules/journeys.yaml sets up for its template.
     experiment: str | None = None
     variant: str | None = None
+    # Only this channel ("email" or "sms"): a customer it cannot reach there (no address
+    # or number, no consent for it) is skipped with that reason, never sent on another.
+    # None (every journey, and every history recorded before it): the send step's own
+    # choice, rules/sms.yaml's order with the customer's preferred channel first.
+    channel: str | None = None
 
 
 @dataclass(kw_only=True)
