@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
 from careflow.outreach.policy_config import OutreachPolicy
 from careflow.paths import RULES_DIR
@@ -69,11 +70,13 @@ def campaign_worker(
     *,
     policy: OutreachPolicy | None = None,
     replace: Sequence[Callable[..., Any]] = (),
+    sms: SmsChannel | None = None,
 ) -> Worker:
-    """The campaign workflow with the journeys' activities (the send step among them)."""
+    """The campaign workflow with the journeys' activities (the send step among them,
+    with SMS when `sms` is given)."""
     activities = {
         _activity_name(activity): activity
-        for activity in journey_activities(settings, db, journey_config, policy)
+        for activity in journey_activities(settings, db, journey_config, policy, sms=sms)
     }
     for activity in replace:
         activities[_activity_name(activity)] = activity

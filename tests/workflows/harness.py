@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from careflow.activities.registry import build_journey_activities
+from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
@@ -79,9 +80,15 @@ def relaxed_policy(**changes: Any) -> OutreachPolicy:
 
 
 def journey_activities(
-    settings: Settings, db: Database, config_path: Path, policy: OutreachPolicy | None = None
+    settings: Settings,
+    db: Database,
+    config_path: Path,
+    policy: OutreachPolicy | None = None,
+    *,
+    sms: SmsChannel | None = None,
 ) -> list[Callable[..., Any]]:
-    """The activities every journey calls, bound by the worker's own registry."""
+    """The activities every journey calls, bound by the worker's own registry (with SMS
+    when `sms` is given)."""
     current_policy = policy or relaxed_policy()
     return build_journey_activities(
         settings,
@@ -91,6 +98,7 @@ def journey_activities(
         policy=lambda: current_policy,
         # As the worker: the send step runs journeys.yaml's A/B experiments.
         journeys=JOURNEYS,
+        sms=sms,
     )
 
 
