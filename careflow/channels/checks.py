@@ -14,6 +14,7 @@ from pathlib import Path
 from careflow.channels.config import SMS_FILE_NAME, SmsConfig, SmsConfigError, load_sms_config
 from careflow.channels.segments import sms_length
 from careflow.channels.templates import SmsRenderer, context_value, full_text
+from careflow.outreach.locales import normalise_locale
 from careflow.outreach.samples import sample_context
 from careflow.outreach.templates import TemplateProblem
 
@@ -113,7 +114,8 @@ def sms_template_problem(
         return f"there is no SMS template templates/sms/{template_id}/body.LOCALE.j2"
     if template_id not in config.templates:
         return f"{SMS_FILE_NAME} has no templates.{template_id} entry (its code)"
-    missing = [locale for locale in locales if locale not in renderer.locales(template_id)]
+    have = renderer.locales(template_id)
+    missing = [locale for locale in locales if normalise_locale(locale) not in have]
     if missing:
         return (
             f"templates/sms/{template_id}/ has no {', '.join(missing)} version "
