@@ -4,6 +4,7 @@ with neither, it is skipped with both reasons; the budget counts both channels."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -182,4 +183,37 @@ async def test_with_no_channel_allowed_the_offer_is_skipped_with_each_reason(
     assert result.reason is not None
     assert result.reason.startswith("no_address: sms: '12345' is not a valid number")
     assert "email: no_address: no email address on file" in result.reason
+    assert captured_sms(tmp_path) == []
+
+
+async def test_a_request_for_one_channel_never_goes_on_the_other(
+    db: Database, outreach: OutreachActivities, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    # Both prefer SMS and could get the offer by email; a campaign's `channel: sms` or
+    # `channel: email` (SendEmailInput.channel) is that channel alone.
+    withdrawn = await add(
+        db, "c-no-sms", phone="13900139000", email="wang@example.com", preferred_channel="sms"
+    )
+    await consent(db, withdrawn, "sms", False)
+    await consent(db, withdrawn, "email", True)
+    both = await add(
+        db, "c-both", phone="13900139001", email="zhao@example.com", preferred_channel="sms"
+    )
+    await consent(db, both, "sms", True)
+    await consent(db, both, "email", True)
+    env = ActivityEnvironment()
+    by_sms = dataclasses.replace(
+        send("c-no-sms", "offer", "retention_offer", "marketing"), channel="sms"
+    )
+    by_email = dataclasses.replace(
+        send("c-both", "offer", "retention_offer", "marketing"), channel="email"
+    )
+    skipped = await env.run(outreach.send_email, by_sms)
+    emailed = await env.run(outreach.send_email, by_email)
+    assert (skipped.status, skipped.channel) == ("skipped", "sms")
+    assert skipped.reason is not None
+    assert skipped.reason.startswith("opted_out")  # no fallback to email, no "sms: " list
+    assert (emailed.status, emailed.channel, emailed.reason) == ("sent", "email", None)
+    [email] = await smtp_sink.wait_for(1)
+    assert email["To"] == "zhao@example.com"
     assert captured_sms(tmp_path) == []
