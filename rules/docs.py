@@ -421,7 +421,7 @@ A one-off message to a whole segment (of `segments.yaml`), one file per campaign
 # rules/campaigns/member_day.campaign.yaml
 segment: vip_customers
 topic: care                  # or marketing: decides the consent it needs
-channel: email
+channel: email               # or sms, or preferred (see below)
 template: member_day         # or variants: {short: {template: a, weight: 1}, ...}
 locales: [zh-CN, en]         # every template must have each of them
 send_window: {from: "10:00", to: "20:00"}   # the customer's own local time
@@ -433,16 +433,25 @@ rate: {per_minute: 600}      # leave out for as fast as the send step goes
 
 - `careflow campaign preview NAME` lists who would get it now, who would not and
   why (the same decision as at the send: consent, suppression, contact budget, no
-  address, held out), a few ids per reason, the count per variant and the expected
+  address or phone number, held out), a few ids per reason, the count per variant and the expected
   messages per hour. `careflow campaign launch NAME` sends it (operator role on the
   console), `status` shows its progress, `cancel` stops it after the current page.
 - Each customer gets it at most once, however often it is launched or a worker
   stops midway. Quiet hours and the contact budget apply as to every message; a
   customer outside the send window gets it when their window opens.
+- `channel`: `email` (the default) or `sms` sends on that channel only: a member
+  without an address there (for SMS a valid mobile number) or without consent for
+  the topic on it is skipped with that reason, never sent on the other channel.
+  `preferred` sends as journeys do: the customer's `preferred_channel` first, then
+  the template's order in `sms.yaml` (`channels`). `channel: sms` needs each
+  template (each variant's) as an SMS: `templates/sms/NAME/body.LOCALE.j2` for every
+  locale, its code under `templates:` in `sms.yaml`, and a text within
+  `max_segments` with the 【signature】 (and 拒收请回复R for marketing).
 - Variants and the holdout are drawn from the customer id, the same on every run.
 - `careflow rules check` names each mistake as `campaigns/NAME.campaign.yaml:line:col`:
   an unknown segment, template or goal event, a template without one of the
-  locales, a window that ends before it starts, a holdout over 0.5.
+  locales, a window that ends before it starts, a holdout over 0.5, a `channel:
+  sms` template without its SMS version or `sms.yaml` code, or too long as an SMS.
 
 ## Worked examples
 

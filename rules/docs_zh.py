@@ -293,7 +293,7 @@ segments:
 # rules/campaigns/member_day.campaign.yaml
 segment: vip_customers
 topic: care                  # 或 marketing：决定需要哪种授权
-channel: email
+channel: email               # 或 sms、preferred（见下文）
 template: member_day         # 或 variants: {short: {template: a, weight: 1}, ...}
 locales: [zh-CN, en]         # 每个模板都必须有这些语言
 send_window: {from: "10:00", to: "20:00"}   # 客户所在时区的当地时间
@@ -304,14 +304,20 @@ rate: {per_minute: 600}      # 省略则按发送步骤的最快速度发送
 ```
 
 - `careflow campaign preview NAME` 列出现在会收到和不会收到的客户及原因（与实际发送时的判断相同：
-  授权、抑制规则、联系频次上限、没有地址、对照组），每个原因列出几个客户 id，以及每个版本的人数和
+  授权、抑制规则、联系频次上限、没有地址或手机号码、对照组），每个原因列出几个客户 id，以及每个版本的人数和
   预计每小时发送量。`careflow campaign launch NAME` 发起发送（控制台上需要运营角色），`status`
   查看进度，`cancel` 在当前批次后停止。
 - 无论发起多少次、worker 中途是否停止，每位客户最多收到一次。
   免打扰时段和联系频次上限与所有消息一样适用；不在发送时段内的客户会在其时段开始时收到。
+- `channel`：`email`（默认）或 `sms` 只通过该渠道发送：在该渠道没有地址（短信需有效的手机号码）
+  或没有该主题授权的客户会被跳过并记录原因，绝不改用另一渠道。`preferred` 与旅程相同：先用客户的
+  `preferred_channel`，再按 `sms.yaml` 中该模板的顺序（`channels`）。`channel: sms` 要求每个模板
+  （包括每个版本的模板）都有短信版本：每种语言的 `templates/sms/NAME/body.LOCALE.j2`、`sms.yaml`
+  中 `templates:` 下的模板编号，且加上【签名】（营销短信再加 拒收请回复R）后不超过 `max_segments`。
 - 版本和对照组按客户 id 抽取，每次运行结果相同。
 - `careflow rules check` 以 `campaigns/NAME.campaign.yaml:行:列` 指出每个错误：
-  未知的人群、模板或目标事件、模板缺少某种语言、结束早于开始的时段、超过 0.5 的对照组比例。
+  未知的人群、模板或目标事件、模板缺少某种语言、结束早于开始的时段、超过 0.5 的对照组比例、
+  `channel: sms` 的模板缺少短信版本或 `sms.yaml` 编号，或短信过长。
 
 ## 实例
 
