@@ -49,6 +49,7 @@ class CampaignPreview:
     waiting: Counter[str] = field(default_factory=Counter)  # eligible, but not yet: why
     variants: Counter[str] = field(default_factory=Counter)  # eligible members per variant
     per_minute: int | None = None  # the campaign's rate, if it has one
+    channel: str = "email"  # the campaign's `channel`: email, sms or preferred
 
     @property
     def per_hour(self) -> int | None:
@@ -73,7 +74,10 @@ async def preview_campaign(
 ) -> CampaignPreview:
     """Every member of the campaign's segment as of `at`, decided but not sent."""
     preview = CampaignPreview(
-        campaign=spec.name, at=at, per_minute=spec.rate.per_minute if spec.rate else None
+        campaign=spec.name,
+        at=at,
+        per_minute=spec.rate.per_minute if spec.rate else None,
+        channel=spec.channel,
     )
     workflow_id = campaign_workflow_id(spec.name)
     default_zone = outreach.policy().default_timezone

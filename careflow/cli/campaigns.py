@@ -160,6 +160,7 @@ def _preview_json(preview: CampaignPreview) -> dict[str, object]:
     return {
         "campaign": preview.campaign,
         "at": preview.at.isoformat(),
+        "channel": preview.channel,
         "audience": preview.audience,
         "eligible": preview.eligible,
         "excluded": dict(preview.excluded),
@@ -185,7 +186,8 @@ def _status_json(status: CampaignStatus) -> dict[str, object]:
 def _print_preview(preview: CampaignPreview) -> None:
     console.print(
         f"campaign {escape(preview.campaign)} as of {preview.at:%Y-%m-%d %H:%M} UTC: "
-        f"{preview.audience} in the segment, {preview.eligible} would get it"
+        f"{preview.audience} in the segment, {preview.eligible} would get it "
+        f"(channel: {preview.channel})"
     )
     if preview.excluded:
         table = Table("excluded because", "customers", "for example")

@@ -96,7 +96,7 @@ async def test_a_campaign_by_sms_sends_one_sms_per_eligible_member_and_no_email(
 
     # The preview, before the launch, names who is left out and why.
     preview = await preview_configured(settings, db, name, at=datetime.now(UTC))
-    assert preview.audience == 4
+    assert (preview.audience, preview.channel) == (4, "sms")
     assert preview.eligible == 2
     assert dict(preview.excluded) == {"no_address": 1, "no_marketing_consent": 1}
     assert preview.samples == {
