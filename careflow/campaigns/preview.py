@@ -17,7 +17,7 @@ from datetime import datetime
 from careflow.activities.outreach import OutreachActivities
 from careflow.campaigns.spec import CampaignFileError, CampaignSpec, campaigns_dir, load_campaign
 from careflow.campaigns.windows import member_zones, within_window
-from careflow.channels.sending import SmsChannel
+from careflow.channels.sending import DECIDING_ONLY_URL, SmsChannel
 from careflow.config import Settings
 from careflow.contracts.outreach import SendEmailInput
 from careflow.experiments.assign import assign_variant, in_holdout
@@ -33,7 +33,6 @@ from careflow.workflows.ids import campaign_workflow_id
 HOLDOUT = "holdout"
 SEND_WINDOW = "send_window"
 PAGE = 2000  # the segment's own batch size: one fact computation per page
-_NO_GATEWAY = "http://capture.invalid"
 
 
 @dataclass
@@ -138,7 +137,7 @@ async def preview_configured(
     policy_path = settings.rules_dir / POLICY_FILE_NAME
     # A stand-in capture gateway: `url: capture` is judged as `careflow up` serves it
     # (nothing is sent through it).
-    sms = SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=_NO_GATEWAY)
+    sms = SmsChannel(settings.rules_dir, settings.templates_dir, capture_url=DECIDING_ONLY_URL)
     outreach = build_outreach(
         settings,
         db=db,

@@ -31,6 +31,10 @@ from careflow.channels.templates import SmsRenderer, context_value, full_text
 from careflow.outreach.templates import TemplateProblem
 
 EMAIL, SMS_CHANNEL = "email", "sms"
+# The capture gateway's stand-in for an SmsChannel that only decides (a campaign's
+# preview, a simulation): `url: capture` is judged as `careflow up` serves it; nothing
+# is ever sent there.
+DECIDING_ONLY_URL = "http://capture.invalid"
 
 
 def sms_message_id(key: str) -> str:

@@ -291,7 +291,7 @@ async def campaign_simulations(
 ) -> list[CampaignSimulation]:
     """Each campaign over the data's scratch store, one after the other."""
     from careflow.activities.registry import build_outreach
-    from careflow.channels.sending import SmsChannel
+    from careflow.channels.sending import DECIDING_ONLY_URL, SmsChannel
     from careflow.journey_config import JOURNEYS_FILE_NAME
     from careflow.outreach.mailer import SmtpDelivery
     from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
@@ -300,7 +300,8 @@ async def campaign_simulations(
     with err.status(f"loading {data} (imported once, kept in {cache})"):
         db = await scratch_store(data, cache, assume_consent=assume_consent)
     folder_settings = settings.model_copy(update={"rules_dir": folder})
-    sms = SmsChannel(folder, settings.templates_dir)
+    # Judged as `careflow up` would send (`url: capture`); nothing is sent.
+    sms = SmsChannel(folder, settings.templates_dir, capture_url=DECIDING_ONLY_URL)
     policy_path = folder / POLICY_FILE_NAME
     outreach = build_outreach(
         folder_settings,

@@ -115,6 +115,7 @@ async def simulate_campaign(
                     planned_at=at,
                     experiment=spec.experiment,
                     variant=variant,
+                    channel=spec.send_channel,
                 ),
                 at,
             )
