@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.campaigns.client import launch_campaign
@@ -148,3 +148,52 @@ async def test_a_campaign_by_sms_sends_one_sms_per_eligible_member_and_no_email(
     reasons = {step: reason for step, _, reason in rows}
     assert reasons["vip-no-phone"] == "no_address: no phone number on file"
     assert str(reasons["vip-email-only"]).startswith("no_marketing_consent")
+
+
+async def test_a_campaign_to_the_preferred_channel_follows_each_customer(
+    workflow_env: WorkflowEnvironment,
+    journey_settings: Settings,
+    journey_config: Path,
+    db: Database,
+    smtp_sink: SmtpSink,
+    capture: CaptureHttpServer,
+    tmp_path: Path,
+) -> None:
+    name = campaign_name(journey_settings)
+    text = campaign_file(channel="preferred", template="member_day", locales="[zh-CN, en]")
+    rules = rules_folder(tmp_path, {name: text})
+    settings = journey_settings.model_copy(
+        update={"rules_dir": rules, "templates_dir": TEMPLATES_DIR}
+    )
+    await _customers(db)
+    # vip-sms-1 prefers SMS; vip-email-only prefers SMS but agreed to marketing by
+    # email only: it falls back along sms.yaml's order (member_day: [email, sms]).
+    async with db.session() as session:
+        await session.execute(
+            update(Customer)
+            .where(Customer.external_id.in_(["vip-sms-1", "vip-email-only"]))
+            .values(preferred_channel="sms")
+        )
+    client = workflow_env.client
+    sms = SmsChannel(rules, settings.templates_dir, capture_url=capture.url)
+    try:
+        async with campaign_worker(client, settings, db, journey_config, sms=sms):
+            launched = await launch_campaign(
+                client,
+                db,
+                name,
+                rules_dir=rules,
+                templates_dir=settings.templates_dir,
+                task_queue=settings.task_queue,
+                actor="ops",
+            )
+            assert not launched.problems
+            handle = client.get_workflow_handle_for(CampaignWorkflow.run, f"campaign-{name}")
+            progress = await handle.result()
+    finally:
+        await sms.close()
+
+    assert [message["to"] for message in _captured(tmp_path)] == ["+8613800138001"]
+    emailed = sorted(str(message["To"]).split("@")[0] for message in smtp_sink.messages)
+    assert emailed == ["vip-email-only", "vip-no-phone", "vip-sms-2"]
+    assert (progress.sent, progress.skipped) == (4, {})
