@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from careflow.activities.outreach import OutreachActivities, as_of, idempotency_key
+from careflow.campaigns.members import member_request
 from careflow.campaigns.spec import CampaignFileError, CampaignSpec, load_campaign
 from careflow.campaigns.windows import member_zones, next_window_opening, within_window
 from careflow.contracts.campaigns import (
@@ -30,7 +31,7 @@ from careflow.contracts.campaigns import (
     CampaignPlan,
     PlanCampaignInput,
 )
-from careflow.contracts.outreach import MessageStatus, SendEmailInput, SendEmailResult
+from careflow.contracts.outreach import MessageStatus, SendEmailResult
 from careflow.experiments.assign import assign_variant, in_holdout
 from careflow.outreach.decisions import reason_code
 from careflow.outreach.ledger import FINAL_STATUSES, SKIPPED, record_decision
@@ -170,21 +171,7 @@ class CampaignActivities:
     ) -> SendEmailResult:
         variant = assign_variant(spec.experiment, customer_id, spec.weights)
         return await self.outreach.send_email(
-            SendEmailInput(
-                workflow_id=request.workflow_id,
-                # The customer is the step: one message per customer per campaign.
-                step_id=customer_id,
-                customer_id=customer_id,
-                template_id=spec.template_for(variant),
-                topic=spec.topic,
-                params={"campaign": spec.name},
-                planned_at=now,
-                # The ledger records both, for the experiment's results.
-                experiment=spec.experiment,
-                variant=variant,
-                # `channel: sms` or `email`: that channel only; `preferred`: None.
-                channel=spec.send_channel,
-            )
+            member_request(spec, request.workflow_id, customer_id, variant, now)
         )
 
     async def _hold_out(

@@ -15,24 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from careflow.activities.outreach import OutreachActivities
+from careflow.campaigns.members import decided_pages
 from careflow.campaigns.spec import CampaignFileError, CampaignSpec, campaigns_dir, load_campaign
 from careflow.campaigns.windows import member_zones, within_window
 from careflow.channels.sending import DECIDING_ONLY_URL, SmsChannel
 from careflow.config import Settings
-from careflow.contracts.outreach import SendEmailInput
-from careflow.experiments.assign import assign_variant, in_holdout
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.journey_config import JOURNEYS_FILE_NAME
 from careflow.outreach.decisions import Action
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, load_outreach_policy
 from careflow.segments.book import SegmentBook, load_segments
-from careflow.segments.members import segment_page
 from careflow.store import Database
-from careflow.workflows.ids import campaign_workflow_id
 
-HOLDOUT = "holdout"
 SEND_WINDOW = "send_window"
-PAGE = 2000  # the segment's own batch size: one fact computation per page
 
 
 @dataclass
@@ -78,38 +74,25 @@ async def preview_campaign(
         per_minute=spec.rate.per_minute if spec.rate else None,
         channel=spec.channel,
     )
-    workflow_id = campaign_workflow_id(spec.name)
     default_zone = outreach.policy().default_timezone
-    after: str | None = None
-    while members := await segment_page(db, book, spec.segment, at=at, after=after, limit=PAGE):
-        after = members[-1]
-        zones, _ = await member_zones(db, members)
-        for customer_id in members:
+    async for page in decided_pages(db, outreach, spec, book, at=at):
+        zones, _ = await member_zones(db, [member.customer_id for member in page])
+        for member in page:
             preview.audience += 1
-            if in_holdout(spec.experiment, customer_id, spec.holdout):
-                _exclude(preview, HOLDOUT, customer_id, samples)
+            decision = member.decision
+            if decision is None:
+                _exclude(preview, HOLDOUT_VARIANT, member.customer_id, samples)
                 continue
-            variant = assign_variant(spec.experiment, customer_id, spec.weights)
-            decision = await outreach.decide_only(
-                SendEmailInput(
-                    workflow_id=workflow_id,
-                    step_id=customer_id,
-                    customer_id=customer_id,
-                    template_id=spec.template_for(variant),
-                    topic=spec.topic,
-                    planned_at=at,
-                    channel=spec.send_channel,
-                ),
-                at,
-            )
             if decision.action is Action.SKIP:
-                _exclude(preview, decision.reason.value, customer_id, samples)
+                _exclude(preview, decision.reason.value, member.customer_id, samples)
                 continue
             preview.eligible += 1
-            preview.variants[variant] += 1
+            preview.variants[member.group] += 1
             if decision.action is Action.DEFER:
                 preview.waiting[decision.reason.value] += 1
-            elif not within_window(spec.send_window, at, zones.get(customer_id), default_zone):
+            elif not within_window(
+                spec.send_window, at, zones.get(member.customer_id), default_zone
+            ):
                 preview.waiting[SEND_WINDOW] += 1
     return preview
 

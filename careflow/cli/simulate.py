@@ -34,6 +34,7 @@ from careflow.campaigns.spec import CampaignSpec
 from careflow.cli.app import app
 from careflow.cli.journeys import load_rules_or_exit
 from careflow.config import Settings, load_settings
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.holdout import HOLDOUT_FILE_NAME, HoldoutConfig, load_holdout_config
 from careflow.intake.importer import ImportRejected
@@ -49,7 +50,7 @@ from careflow.simulate import (
     scratch_store,
     summarise,
 )
-from careflow.simulate.campaigns import HOLDOUT, CampaignSimulation, simulate_campaign
+from careflow.simulate.campaigns import CampaignSimulation, simulate_campaign
 from careflow.simulate.outcomes import (
     JourneyReport,
     Receivers,
@@ -270,7 +271,7 @@ def _campaign_command(
             {
                 **asdict(result),
                 "rates": {name: group.rate for name, group in result.variants.items()}
-                | {HOLDOUT: result.holdout.rate},
+                | {HOLDOUT_VARIANT: result.holdout.rate},
             }
             for result in results
         ]
@@ -346,9 +347,9 @@ def print_campaigns(results: list[CampaignSimulation]) -> None:
     table.add_column("vs holdout", justify="right")
     for result in results:
         rows = [(name, result.templates[name], group) for name, group in result.variants.items()]
-        rows.append((HOLDOUT, "-", result.holdout))
+        rows.append((HOLDOUT_VARIANT, "-", result.holdout))
         for name, template, group in rows:
-            lift = result.lift(name) if name != HOLDOUT else None
+            lift = result.lift(name) if name != HOLDOUT_VARIANT else None
             table.add_row(
                 result.campaign,
                 name,

@@ -23,19 +23,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from careflow.activities.outreach import OutreachActivities
+from careflow.campaigns.members import decided_pages
 from careflow.campaigns.spec import CampaignSpec
-from careflow.contracts.outreach import SendEmailInput
-from careflow.experiments.assign import assign_variant, in_holdout
+from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.facts.windowed import windowed_facts
 from careflow.outreach.decisions import Action
 from careflow.rules.derived_facts import DerivedFacts, DerivedFactSpec
 from careflow.rules.facts import FactDefinition
-from careflow.segments import SegmentBook, segment_page
+from careflow.segments import SegmentBook
 from careflow.store import Customer, Database
-from careflow.workflows.ids import campaign_workflow_id
 
-HOLDOUT = "holdout"
-PAGE = 2000
 _GOAL_FACT = "campaign_goal"
 
 
@@ -94,39 +91,18 @@ async def simulate_campaign(
         variants={name: GroupOutcome() for name in sorted(spec.weights)},
         templates={name: spec.template_for(name) for name in sorted(spec.weights)},
     )
-    workflow_id = campaign_workflow_id(spec.name)
-    after: str | None = None
-    while members := await segment_page(db, book, spec.segment, at=at, after=after, limit=PAGE):
-        after = members[-1]
-        groups: dict[str, str] = {}  # customer -> variant or HOLDOUT
-        for customer_id in members:
+    async for page in decided_pages(db, outreach, spec, book, at=at):
+        groups: dict[str, str] = {}  # customer -> variant or HOLDOUT_VARIANT
+        for member in page:
             result.audience += 1
-            if in_holdout(spec.experiment, customer_id, spec.holdout):
-                groups[customer_id] = HOLDOUT
-                continue
-            variant = assign_variant(spec.experiment, customer_id, spec.weights)
-            decision = await outreach.decide_only(
-                SendEmailInput(
-                    workflow_id=workflow_id,
-                    step_id=customer_id,
-                    customer_id=customer_id,
-                    template_id=spec.template_for(variant),
-                    topic=spec.topic,
-                    planned_at=at,
-                    experiment=spec.experiment,
-                    variant=variant,
-                    channel=spec.send_channel,
-                ),
-                at,
-            )
-            if decision.action is Action.SKIP:
-                reason = decision.reason.value
+            if member.decision is not None and member.decision.action is Action.SKIP:
+                reason = member.decision.reason.value
                 result.excluded[reason] = result.excluded.get(reason, 0) + 1
                 continue
-            groups[customer_id] = variant
+            groups[member.customer_id] = member.group
         reached = await _reached_goal(db, spec, book, list(groups), at)
         for customer_id, group in groups.items():
-            outcome = result.holdout if group == HOLDOUT else result.variants[group]
+            outcome = result.holdout if group == HOLDOUT_VARIANT else result.variants[group]
             outcome.customers += 1
             outcome.reached_goal += customer_id in reached
     return result
