@@ -9,24 +9,30 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from careflow.journey_spec import template_audiences
+from careflow.campaigns.spec import load_campaigns
+from careflow.journey_spec import Audience, template_audiences
 from careflow.outreach import TemplateProblem, TemplateRenderer, available_templates
 from careflow.outreach.samples import check_templates, sample_context
 from careflow.outreach.templates import template_locales
-from careflow.paths import TEMPLATES_DIR
+from careflow.paths import RULES_DIR, TEMPLATES_DIR
 from careflow.workflows.registry import JOURNEYS
 from tests.outreach.template_files import simple_template
 
 MakeTemplates = Callable[[dict[str, str]], Path]
 
-# The templates the journeys send and who they go to, as each journey declares them.
-AUDIENCES = template_audiences(JOURNEYS.values())
-JOURNEY_TEMPLATES = set(AUDIENCES)
+# The templates the journeys send and who they go to, as each journey declares them,
+# then those of the shipped campaigns (rules/campaigns/), which go to their topic.
+AUDIENCES: dict[str, Audience] = template_audiences(JOURNEYS.values())
+for _campaign in load_campaigns(RULES_DIR, references=None, segments=None).values():
+    for _template in _campaign.templates:
+        AUDIENCES.setdefault(_template, cast(Audience, _campaign.topic))
+SHIPPED_TEMPLATES = set(AUDIENCES)
 # Everything str.splitlines() treats as a line boundary.
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 HOLIDAYS = (
@@ -42,14 +48,16 @@ HOLIDAYS = (
 )
 
 
-def test_every_journey_has_a_template_in_both_shipped_locales(shipped_templates: Path) -> None:
-    assert available_templates(shipped_templates) == JOURNEY_TEMPLATES
-    for template_id in JOURNEY_TEMPLATES:
+def test_every_journey_and_campaign_template_is_in_both_locales(
+    shipped_templates: Path,
+) -> None:
+    assert available_templates(shipped_templates) == SHIPPED_TEMPLATES
+    for template_id in SHIPPED_TEMPLATES:
         assert template_locales(shipped_templates, template_id) == {"en", "zh-CN"}
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-@pytest.mark.parametrize("template_id", sorted(JOURNEY_TEMPLATES))
+@pytest.mark.parametrize("template_id", sorted(SHIPPED_TEMPLATES))
 def test_every_shipped_template_renders_with_sample_data(
     shipped_templates: Path, template_id: str, locale: str
 ) -> None:
