@@ -106,6 +106,14 @@ def scratch_copy_with_a_breaking_change(root: Path) -> Path:
     return root
 
 
+def daytime_zone(now: datetime) -> str:
+    """A zone where `now` is about noon: the offers must not wait for the end of the
+    shipped quiet hours (21:00-09:00 local), whatever the hour this test runs at."""
+    offset = 12 - now.hour  # hours east of UTC, -11..12
+    # The Etc zones count west as positive: Etc/GMT-8 is UTC+8.
+    return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
 async def start_journeys(
     client: Client, settings: Settings, db: Database, sink: SmtpSink
 ) -> tuple[list[str], str]:
@@ -115,7 +123,7 @@ async def start_journeys(
     offers = []
     for number in range(2):
         customer = f"u-{number}"
-        await add_customer(db, customer, tier="vip", now=now)
+        await add_customer(db, customer, tier="vip", timezone=daytime_zone(now), now=now)
         handle = await client.start_workflow(
             RetentionOfferWorkflow.run,
             JourneyInput(
@@ -127,7 +135,7 @@ async def start_journeys(
         offers.append(handle.id)
     # The complaint is another customer's: the shipped outreach policy holds back the
     # offer of a customer with an open complaint.
-    await add_customer(db, "u-2", tier="vip", now=now)
+    await add_customer(db, "u-2", tier="vip", timezone=daytime_zone(now), now=now)
     complaint = EventIn(
         type="complaint_opened",
         customer_id="u-2",
