@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from careflow.campaigns.client import Launch, launch_campaign
 from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
 from careflow.outreach.policy_config import OutreachPolicy
@@ -86,4 +87,17 @@ def campaign_worker(
         workflows=[CampaignWorkflow],
         activities=list(activities.values()),
         graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def launch_as_operator(client: Client, db: Database, name: str, settings: Settings) -> Launch:
+    """`careflow campaign launch NAME` as the operator `ops`, with `settings`' folders."""
+    return await launch_campaign(
+        client,
+        db,
+        name,
+        rules_dir=settings.rules_dir,
+        templates_dir=settings.templates_dir,
+        task_queue=settings.task_queue,
+        actor="ops",
     )

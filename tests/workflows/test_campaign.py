@@ -17,7 +17,6 @@ from careflow.campaigns.client import (
     LaunchOutcome,
     campaign_status,
     cancel_campaign,
-    launch_campaign,
 )
 from careflow.config import Settings
 from careflow.console.audit import recent_audit
@@ -26,7 +25,13 @@ from careflow.contracts.campaigns import CampaignInput
 from careflow.experiments.assign import in_holdout
 from careflow.store import Database, OutreachLedger
 from careflow.workflows.campaign import CampaignWorkflow
-from tests.campaigns.harness import campaign_file, campaign_name, campaign_worker, rules_folder
+from tests.campaigns.harness import (
+    campaign_file,
+    campaign_name,
+    campaign_worker,
+    launch_as_operator,
+    rules_folder,
+)
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_customer, save_history
 
@@ -61,15 +66,7 @@ async def test_launched_twice_sends_once_to_each_eligible_member(
     client = workflow_env.client
 
     async def launch() -> LaunchOutcome:
-        launched = await launch_campaign(
-            client,
-            db,
-            name,
-            rules_dir=rules,
-            templates_dir=settings.templates_dir,
-            task_queue=settings.task_queue,
-            actor="ops",
-        )
+        launched = await launch_as_operator(client, db, name, settings)
         assert not launched.problems
         return launched.outcome
 
@@ -130,15 +127,7 @@ async def test_holdout_and_send_window(
     assert 0 < len(held_out) < len(members)
 
     async with campaign_worker(client, settings, db, journey_config):
-        launched = await launch_campaign(
-            client,
-            db,
-            name,
-            rules_dir=rules,
-            templates_dir=settings.templates_dir,
-            task_queue=settings.task_queue,
-            actor="ops",
-        )
+        launched = await launch_as_operator(client, db, name, settings)
         assert launched.outcome is LaunchOutcome.LAUNCHED
         assert launched.handle is not None
         progress = await launched.handle.result()
@@ -214,15 +203,7 @@ async def test_a_page_cut_short_midway_sends_nothing_twice(
 
     campaigns.outreach.send_email = crashing_send
     async with worker:
-        launched = await launch_campaign(
-            client,
-            db,
-            name,
-            rules_dir=rules,
-            templates_dir=settings.templates_dir,
-            task_queue=settings.task_queue,
-            actor="ops",
-        )
+        launched = await launch_as_operator(client, db, name, settings)
         assert launched.handle is not None
         progress = await launched.handle.result()
 
@@ -250,15 +231,7 @@ async def test_cancel_stops_after_the_current_page(
     settings = journey_settings.model_copy(update={"rules_dir": rules})
     await _customers(db)
     async with campaign_worker(client, settings, db, journey_config):
-        launched = await launch_campaign(
-            client,
-            db,
-            name,
-            rules_dir=rules,
-            templates_dir=settings.templates_dir,
-            task_queue=settings.task_queue,
-            actor="ops",
-        )
+        launched = await launch_as_operator(client, db, name, settings)
         await smtp_sink.wait_for(1)
         assert await cancel_campaign(client, db, name, actor="ops")
         assert launched.handle is not None

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
-from careflow.campaigns.client import launch_campaign
 from careflow.campaigns.preview import preview_configured
 from careflow.channels.sending import SmsChannel
 from careflow.config import Settings
@@ -22,7 +21,13 @@ from careflow.paths import TEMPLATES_DIR
 from careflow.runtime.http_capture import CaptureHttpServer
 from careflow.store import Consent, Customer, Database, OutreachLedger
 from careflow.workflows.campaign import CampaignWorkflow
-from tests.campaigns.harness import campaign_file, campaign_name, campaign_worker, rules_folder
+from tests.campaigns.harness import (
+    campaign_file,
+    campaign_name,
+    campaign_worker,
+    launch_as_operator,
+    rules_folder,
+)
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import add_customer
 
@@ -108,15 +113,7 @@ async def test_a_campaign_by_sms_sends_one_sms_per_eligible_member_and_no_email(
     sms = SmsChannel(rules, settings.templates_dir, capture_url=capture.url)
     try:
         async with campaign_worker(client, settings, db, journey_config, sms=sms):
-            launched = await launch_campaign(
-                client,
-                db,
-                name,
-                rules_dir=rules,
-                templates_dir=settings.templates_dir,
-                task_queue=settings.task_queue,
-                actor="ops",
-            )
+            launched = await launch_as_operator(client, db, name, settings)
             assert not launched.problems
             handle = client.get_workflow_handle_for(CampaignWorkflow.run, f"campaign-{name}")
             progress = await handle.result()
@@ -178,15 +175,7 @@ async def test_a_campaign_to_the_preferred_channel_follows_each_customer(
     sms = SmsChannel(rules, settings.templates_dir, capture_url=capture.url)
     try:
         async with campaign_worker(client, settings, db, journey_config, sms=sms):
-            launched = await launch_campaign(
-                client,
-                db,
-                name,
-                rules_dir=rules,
-                templates_dir=settings.templates_dir,
-                task_queue=settings.task_queue,
-                actor="ops",
-            )
+            launched = await launch_as_operator(client, db, name, settings)
             assert not launched.problems
             handle = client.get_workflow_handle_for(CampaignWorkflow.run, f"campaign-{name}")
             progress = await handle.result()
