@@ -112,7 +112,9 @@ def _demo_rules(configured: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for path in sorted(configured.glob("*.yaml")):
-        shutil.copy2(path, target / path.name)
+        # Contents only: copying the checkout's mode bits would leave these world-readable
+        # under a home the service keeps private.
+        shutil.copyfile(path, target / path.name)
     holdout = target / "holdout.yaml"
     lines = holdout.read_text(encoding="utf-8").splitlines() if holdout.exists() else []
     kept = [line for line in lines if not line.strip().startswith("retention_offer:")]

@@ -685,12 +685,12 @@ def _rules_folder(rules_dir: Path, configured: Path, target: Path) -> Path:
     target.mkdir(parents=True)  # with its parents: the run's work folder
     own = {path.name for path in _operator_files(rules_dir)}
     for path in _operator_files(rules_dir):
-        shutil.copy2(path, target / path.name)
+        shutil.copyfile(path, target / path.name)
     for path in _operator_files(configured):
         # A folder with only rule files still needs journeys, policy, tiers and holdout;
         # rule files never come from elsewhere: the folder's rules are the ones compared.
         if path.name not in own and not path.match(RULE_FILE_PATTERN):
-            shutil.copy2(path, target / path.name)
+            shutil.copyfile(path, target / path.name)
     return target
 
 
