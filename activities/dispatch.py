@@ -21,7 +21,7 @@ from careflow.activities.clock import activity_now
 from careflow.assign_targets import ACCOUNT_MANAGER, due_in_hours
 from careflow.assignment import AssignmentError, resolve_target
 from careflow.contracts.events import DispatchInput, DispatchResult
-from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyInput
+from careflow.contracts.journeys import ENDS_BY_MEMO, STAGGER_MEMO, JourneyInput
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
@@ -38,6 +38,7 @@ from careflow.paths import RULES_DIR
 from careflow.pseudonyms import customer_pseudonym
 from careflow.rules.intents import ACCOUNT_MANAGER_TARGET, Intent
 from careflow.staff_alerts import task_event_data
+from careflow.stagger import journey_stagger
 from careflow.start_outcomes import (
     JourneySpan,
     StartOutcome,
@@ -72,6 +73,7 @@ class DispatchActivities:
         secret_key: str,
         rules_dir: Path | None = None,
         eager_start: bool = False,
+        stagger: bool = False,
     ) -> None:
         # `holdout` returns the current holdout configuration (re-read when edited).
         self.holdout = holdout
@@ -91,6 +93,9 @@ class DispatchActivities:
         # worker of this client in this process (`careflow up` on the direct event
         # path): no task queue round trip; with no such worker it starts as usual.
         self.eager_start = eager_start
+        # Simulations only: each of a customer's journeys runs on a clock of its own
+        # (careflow/stagger.py), so none competes with another at one instant.
+        self.stagger = stagger
 
     @activity.defn
     async def dispatch_intents(self, request: DispatchInput) -> DispatchResult:
@@ -301,12 +306,18 @@ class DispatchActivities:
                 memo={
                     "customer": customer_pseudonym(self.secret_key, request.customer_id),
                     "rule": intent.rule_id,
+                    **self._stagger_memo(intent, subject),
                 },
             )
         except WorkflowAlreadyStartedError:
             return False
         activity.logger.info("started %s for customer %s", workflow_id, request.customer_id)
         return True
+
+    def _stagger_memo(self, intent: Intent, subject: str) -> dict[str, int]:
+        if not self.stagger or not intent.workflow:
+            return {}
+        return {STAGGER_MEMO: journey_stagger(intent.workflow, subject, self.journeys)}
 
     async def _record_journey(
         self,

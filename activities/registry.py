@@ -182,6 +182,7 @@ def _rules_and_dispatch(
     journeys: Mapping[str, Journey],
     *,
     eager_start: bool = False,
+    stagger: bool = False,
 ) -> tuple[RuleActivities, DispatchActivities]:
     """Rule evaluation and dispatch, built one way for the worker and the direct path."""
     settings = served.settings
@@ -202,6 +203,7 @@ def _rules_and_dispatch(
         secret_key=settings.secret_key,
         rules_dir=settings.rules_dir,
         eager_start=eager_start,
+        stagger=stagger,
     )
     return rules, dispatch
 
@@ -234,6 +236,7 @@ def build_activities(
     rulebook: LiveRuleBook | None = None,
     follower: ReleaseFollower | None = None,
     capture_url: str | None = None,
+    stagger_journeys: bool = False,
 ) -> list[Callable[..., Any]]:
     """Bind every activity to its dependencies; a test fails if one is left out.
 
@@ -242,12 +245,13 @@ def build_activities(
     With a release `follower` (careflow/releases/), every file is read from the release
     it serves (its `rules_dir` and `templates_dir` replace the settings'), and decisions,
     journeys and messages record that release's id. `capture_url`: `careflow up`'s
-    capture endpoint, the SMS gateway of `url: capture`.
+    capture endpoint, the SMS gateway of `url: capture`. `stagger_journeys`: the
+    simulator's, each of a customer's journeys on a clock of its own (careflow/stagger.py).
     """
     served = _served(settings, references, rulebook, follower)
     settings = served.settings
     policy_path = settings.rules_dir / POLICY_FILE_NAME
-    rules, dispatch = _rules_and_dispatch(served, db, client, journeys)
+    rules, dispatch = _rules_and_dispatch(served, db, client, journeys, stagger=stagger_journeys)
     scan = ScanActivities(
         db,
         served.rulebook,

@@ -14,6 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyOutcome
+    from careflow.workflows.journey import stagger
 
 OPTED_OUT, ERASED = JourneyOutcome.OPTED_OUT, JourneyOutcome.ERASED
 # Journeys started before they told the dispatcher when they end replay without it.
@@ -43,10 +44,12 @@ class JourneyExits:
         """Say in the journey's memo when it will have ended, for the dispatcher.
 
         A trigger at or after that instant may start the next journey of this kind
-        for the customer even if this one's last step has not run yet.
+        for the customer even if this one's last step has not run yet. A staggered
+        journey says it on its trigger's clock (without its stagger): the next journey
+        of its kind runs as far behind its own trigger, so the two compare alike.
         """
         if workflow.patched(ENDS_BY_PATCH):
-            workflow.upsert_memo({ENDS_BY_MEMO: ends_by.isoformat()})
+            workflow.upsert_memo({ENDS_BY_MEMO: (ends_by - stagger()).isoformat()})
 
     @workflow.signal(name="opted_out")
     def signal_opted_out(self) -> None:

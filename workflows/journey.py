@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from careflow.contracts.journeys import JourneyInput
+    from careflow.contracts.journeys import STAGGER_MEMO, JourneyInput
+
+# Journeys started with a stagger (their memo's `STAGGER_MEMO`) count from their
+# trigger plus it, and wait for it; journeys without one never ask, so they replay as
+# they were recorded.
+STAGGER_PATCH = "journey-stagger-v1"
 
 
 def journey_start(journey: JourneyInput) -> datetime:
@@ -17,6 +22,16 @@ def journey_start(journey: JourneyInput) -> datetime:
     loaded worker (or on the time-skipping server, whose clock runs in real time
     while work is in flight) is a little later each run. Anchored on the trigger,
     a scan's offers remind and give up at the scan's time of day, and the same
-    history simulated twice gives the same report.
+    history simulated twice gives the same report. A staggered journey counts from
+    its trigger plus its stagger.
     """
-    return journey.as_of or workflow.now()
+    start = journey.as_of or workflow.now()
+    return start + stagger()
+
+
+def stagger() -> timedelta:
+    """How far past its trigger this journey's clock runs (zero unless staggered)."""
+    seconds = workflow.memo_value(STAGGER_MEMO, 0, type_hint=int)
+    if seconds > 0 and workflow.patched(STAGGER_PATCH):
+        return timedelta(seconds=seconds)
+    return timedelta(0)

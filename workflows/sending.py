@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         SendEmailResult,
     )
     from careflow.workflows.calls import call_activity
+    from careflow.workflows.journey import stagger
     from careflow.workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
 
 
@@ -57,6 +58,12 @@ async def send_step(
     # later by however long the worker took (see `journey_start`); after a deferral the
     # step is due at the `retry_at` it waited for.
     request.planned_at = due_at or workflow.now()
+    # A staggered journey's step is not sent before its (staggered) due instant, nor
+    # does a deferral end before its own share of the stagger: the journeys of one
+    # customer, all due at a trigger or at the end of quiet hours, go one at a time.
+    offset = stagger()
+    if offset and await _stopped_before(request.planned_at, stop):
+        return _skipped("journey ended before the message was due")
     while True:
         result = await call_activity(
             SEND_EMAIL,
@@ -67,13 +74,23 @@ async def send_step(
         )
         if result.status != MessageStatus.DEFERRED or result.retry_at is None:
             return result
-        wait = result.retry_at - workflow.now()
-        if wait.total_seconds() > 0:
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(stop, timeout=wait)
-        if stop():
-            return SendEmailResult(
-                status=MessageStatus.SKIPPED,
-                reason="journey ended while the message was deferred",
-            )
-        request.planned_at = result.retry_at
+        retry_at = result.retry_at + offset
+        if await _stopped_before(retry_at, stop):
+            return _skipped(ENDED_WHILE_DEFERRED)
+        request.planned_at = retry_at
+
+
+ENDED_WHILE_DEFERRED = "journey ended while the message was deferred"
+
+
+def _skipped(reason: str) -> SendEmailResult:
+    return SendEmailResult(status=MessageStatus.SKIPPED, reason=reason)
+
+
+async def _stopped_before(instant: datetime, stop: Callable[[], bool]) -> bool:
+    """Wait until `instant` (at once when it has passed); True when `stop()` turned true."""
+    wait = instant - workflow.now()
+    if wait.total_seconds() > 0:
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(stop, timeout=wait)
+    return stop()

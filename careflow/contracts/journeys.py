@@ -10,6 +10,9 @@ from careflow.contracts.outreach import MessageStatus, ParamValue
 
 # The memo key under which a journey says when it will have ended (an ISO instant).
 ENDS_BY_MEMO = "ends_by"
+# The memo key of a staggered journey's stagger, in seconds (careflow/stagger.py): set
+# by the simulator's dispatcher only, so a live journey's input and memo are unchanged.
+STAGGER_MEMO = "stagger_seconds"
 
 
 class JourneyOutcome(StrEnum):
