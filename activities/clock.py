@@ -15,13 +15,18 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 
-def activity_now() -> datetime:
+def activity_now(scheduled_at: datetime | None = None) -> datetime:
     """Now, as the running activity's workflow sees it (the wall clock outside activities).
 
     `started_time` is the server's time when this attempt started; the probe in
-    tests/activities/test_clock.py shows the time-skipping server advances it.
+    tests/activities/test_clock.py shows the time-skipping server advances it. A
+    local activity (workflows/calls.py `call_quick_step`) has no server time: its
+    `started_time` is the worker's clock, so its workflow passes its own clock as
+    `scheduled_at` in the input, and that is the instant used.
     """
     now = datetime.now(UTC)
-    if not activity.in_activity():
+    if scheduled_at is not None:
+        return max(now, scheduled_at.astimezone(UTC))
+    if not activity.in_activity() or activity.info().is_local:
         return now
     return max(now, activity.info().started_time.astimezone(UTC))

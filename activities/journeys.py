@@ -293,7 +293,9 @@ class JourneyActivities:
     @activity.defn
     async def record_outcome(self, request: RecordOutcomeInput) -> None:
         """Mark the journey ended with its outcome, for the KPIs and the timeline."""
-        await mark_journey_ended(self.db, request.workflow_id, request.outcome, at=activity_now())
+        await mark_journey_ended(
+            self.db, request.workflow_id, request.outcome, at=activity_now(request.at)
+        )
 
     @activity.defn
     async def set_complaint_status(self, request: ComplaintStatusInput) -> None:

@@ -108,7 +108,7 @@ class TaskActivities:
                     title=request.title,
                     due_at=request.due_at,
                     status=OPEN,
-                    created_at=activity_now(),
+                    created_at=activity_now(request.at),
                 )
                 session.add(task)
                 await session.flush()
@@ -133,7 +133,7 @@ class TaskActivities:
     @activity.defn
     async def close_tasks(self, request: CloseTasksInput) -> CloseTasksResult:
         """Close the journey's open tasks (the case was resolved, the customer came back)."""
-        now = activity_now()
+        now = activity_now(request.at)
         async with self.db.session() as session:
             tasks = await session.scalars(
                 select(Task).where(

@@ -20,16 +20,15 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         RecordOutcomeInput,
     )
-    from careflow.workflows.calls import call_activity
+    from careflow.workflows.calls import call_quick_step
     from careflow.workflows.journey import journey_start
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
 
 PlanT = TypeVar("PlanT")
 
 
 async def plan_journey(plan: ActivityContract[PlanInput, PlanT], journey: JourneyInput) -> PlanT:
     """Ask the journey's plan activity once; the answer is recorded in history."""
-    return await call_activity(
+    return await call_quick_step(
         plan,
         PlanInput(
             workflow_id=workflow.info().workflow_id,
@@ -37,17 +36,15 @@ async def plan_journey(plan: ActivityContract[PlanInput, PlanT], journey: Journe
             now=journey_start(journey),
             subject=journey.subject,
         ),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
     )
 
 
 async def record_outcome(outcome: JourneyOutcome) -> JourneyOutcome:
     """Record how the journey ended (for the KPIs) and return the outcome."""
-    await call_activity(
+    await call_quick_step(
         RECORD_OUTCOME,
-        RecordOutcomeInput(workflow_id=workflow.info().workflow_id, outcome=outcome),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
+        RecordOutcomeInput(
+            workflow_id=workflow.info().workflow_id, outcome=outcome, at=workflow.now()
+        ),
     )
     return outcome

@@ -35,9 +35,8 @@ with workflow.unsafe.imports_passed_through():
         JourneyOutcome,
     )
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
-    from careflow.workflows.calls import call_activity
+    from careflow.workflows.calls import call_quick_step
     from careflow.workflows.exits import JourneyExits, wait_until
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import close_tasks, notify_staff, open_task
     from careflow.workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
@@ -193,11 +192,8 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
     async def _reopen(self, journey: JourneyInput, plan: ComplaintPlan) -> None:
         """A low score: the case goes back to a manager."""
         complaint, manager = journey.subject, plan.levels[-1]
-        due_at = await call_activity(
-            BUSINESS_DUE,
-            DueInput(start=workflow.now(), hours=plan.reopen_due_hours),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        due_at = await call_quick_step(
+            BUSINESS_DUE, DueInput(start=workflow.now(), hours=plan.reopen_due_hours)
         )
         await self._set_status(journey, "reopened")
         await open_task(
@@ -220,13 +216,11 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
         )
 
     async def _set_status(self, journey: JourneyInput, status: ComplaintStatus) -> None:
-        await call_activity(
+        await call_quick_step(
             SET_COMPLAINT_STATUS,
             ComplaintStatusInput(
                 customer_id=journey.customer_id, complaint_id=journey.subject, status=status
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
 
     @workflow.signal(name="complaint_resolved")

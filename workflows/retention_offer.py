@@ -36,10 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from careflow.contracts.outreach import MessageStatus
     from careflow.contracts.tasks import ApprovalDecision, TaskClosed
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
-    from careflow.workflows.calls import call_activity
+    from careflow.workflows.calls import call_quick_step
     from careflow.workflows.exits import JourneyExits, wait_until
     from careflow.workflows.journey import journey_start
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import close_tasks, notify_staff, open_task
 
@@ -176,11 +175,8 @@ class RetentionOfferWorkflow(JourneyExits):
 
     async def _ordered(self, journey: JourneyInput, since: datetime) -> bool:
         """Whether an order arrived that no `order_placed` signal announced."""
-        orders = await call_activity(
-            ORDERS_SINCE,
-            OrdersSinceInput(customer_id=journey.customer_id, since=since),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        orders = await call_quick_step(
+            ORDERS_SINCE, OrdersSinceInput(customer_id=journey.customer_id, since=since)
         )
         self.ordered = self.ordered or orders > 0
         return self.ordered

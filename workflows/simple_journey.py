@@ -26,10 +26,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from careflow.contracts.outreach import MessageStatus
     from careflow.workflows.bookkeeping import record_outcome
-    from careflow.workflows.calls import call_activity
+    from careflow.workflows.calls import call_quick_step
     from careflow.workflows.exits import JourneyExits, wait_until
     from careflow.workflows.journey import journey_start
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
     from careflow.workflows.sending import send_step
 
 
@@ -60,7 +59,7 @@ class SimpleJourney(JourneyExits):
 
     async def run_simple(self, journey: JourneyInput) -> JourneyOutcome:
         """Plan, run the journey and record its outcome."""
-        plan = await call_activity(
+        plan = await call_quick_step(
             PLAN_SIMPLE_JOURNEY,
             SimplePlanInput(
                 journey=self.journey,
@@ -69,8 +68,6 @@ class SimpleJourney(JourneyExits):
                 now=journey_start(journey),
                 subject=journey.subject,
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
         return await record_outcome(await self._steps(journey, plan))
 

@@ -22,8 +22,8 @@ with workflow.unsafe.imports_passed_through():
         OpenTaskInput,
         OpenTaskResult,
     )
-    from careflow.workflows.calls import call_activity
-    from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT, SEND_RETRY, SEND_TIMEOUT
+    from careflow.workflows.calls import call_activity, call_quick_step
+    from careflow.workflows.options import SEND_RETRY, SEND_TIMEOUT
 
 
 async def open_task(
@@ -37,7 +37,7 @@ async def open_task(
     complaint_id: str = "",
 ) -> OpenTaskResult:
     """Create a staff task once (keyed by this journey and `step_id`)."""
-    return await call_activity(
+    return await call_quick_step(
         OPEN_TASK,
         OpenTaskInput(
             workflow_id=workflow.info().workflow_id,
@@ -48,9 +48,8 @@ async def open_task(
             title=title,
             due_at=due_at,
             complaint_id=complaint_id,
+            at=workflow.now(),
         ),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
     )
 
 
@@ -84,9 +83,7 @@ async def notify_staff(
 
 async def close_tasks(status: str = "done") -> None:
     """Close this journey's open staff tasks."""
-    await call_activity(
+    await call_quick_step(
         CLOSE_TASKS,
-        CloseTasksInput(workflow_id=workflow.info().workflow_id, status=status),
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
+        CloseTasksInput(workflow_id=workflow.info().workflow_id, status=status, at=workflow.now()),
     )

@@ -233,6 +233,9 @@ class OrdersSinceInput:
 class RecordOutcomeInput:
     workflow_id: str
     outcome: str  # a `JourneyOutcome`
+    # The workflow's clock when it asked for the step: a local activity stamps with it
+    # (its own info carries the worker's clock; see activities/clock.py).
+    at: datetime | None = None
 
 
 ComplaintStatus = Literal["escalated", "reopened"]

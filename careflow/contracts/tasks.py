@@ -18,6 +18,9 @@ class OpenTaskInput:
     title: str
     due_at: datetime | None = None
     complaint_id: str = ""
+    # The workflow's clock when it asked for the step: a local activity stamps with it
+    # (its own info carries the worker's clock; see activities/clock.py).
+    at: datetime | None = None
 
 
 @dataclass(kw_only=True)
@@ -50,6 +53,9 @@ class NotifyStaffResult:
 class CloseTasksInput:
     workflow_id: str
     status: str = "done"
+    # The workflow's clock when it asked for the step: a local activity stamps with it
+    # (its own info carries the worker's clock; see activities/clock.py).
+    at: datetime | None = None
 
 
 @dataclass(kw_only=True)

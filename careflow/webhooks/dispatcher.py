@@ -29,7 +29,7 @@ from careflow.webhooks.config import (
     load_staff_alerts_config,
     load_webhooks_config,
 )
-from careflow.webhooks.outbox import WEBHOOK, Due, claim_due, fan_out, finish
+from careflow.webhooks.outbox import WEBHOOK, Attempt, Due, claim_due, fan_out, finish_attempts
 from careflow.webhooks.senders import post
 
 log = logging.getLogger(__name__)
@@ -90,23 +90,26 @@ class WebhookDispatcher:
         webhooks, staff = self.configs()
         await fan_out(self.db, webhooks, staff, now, capture=self.capture_url is not None)
         due = await claim_due(self.db, now)
-        await asyncio.gather(*(self._attempt(item, webhooks, staff, now) for item in due))
+        outcomes = await asyncio.gather(
+            *(self._attempt(item, webhooks, staff, now) for item in due), return_exceptions=True
+        )
+        # The round's attempts are recorded in one transaction; one that raised is
+        # left claimed until its lease runs out, then tried again.
+        await finish_attempts(
+            self.db, [outcome for outcome in outcomes if isinstance(outcome, Attempt)], now=now
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(due)
 
     async def _attempt(
         self, due: Due, webhooks: WebhooksConfig, staff: StaffAlertsConfig, now: datetime
-    ) -> None:
+    ) -> Attempt:
+        """Post one claimed delivery; how it went, for the round to record."""
         found = self._target(due, webhooks, staff)
         if found is None:
-            await finish(
-                self.db,
-                due,
-                error=f"{due.endpoint} is no longer configured",
-                now=now,
-                pause_after=1,
-                gone=True,
-            )
-            return
+            return Attempt(due, f"{due.endpoint} is no longer configured", pause_after=1, gone=True)
         configured, name = found
         try:
             target = _Target(
@@ -140,7 +143,7 @@ class WebhookDispatcher:
                 due.attempts,
                 error,
             )
-        await finish(self.db, due, error=error, now=now, pause_after=pause_after)
+        return Attempt(due, error, pause_after)
 
     def _target(
         self, due: Due, webhooks: WebhooksConfig, staff: StaffAlertsConfig

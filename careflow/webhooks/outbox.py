@@ -12,10 +12,11 @@ number of workers can run the delivery loop against one store:
   sees the claim and leaves the row alone until the lease runs out (a worker killed
   mid-send leaves a claim that expires, and the delivery is tried again under the
   same id: at most one repeat per kill, which the receiver can tell by the id).
-- `finish` records the attempt: delivered, or the error and the next attempt's time
-  (backing off), counting the endpoint's failures in a row; after
-  `pause_after_failures` of them the endpoint is paused until an operator resumes it
-  (`careflow webhooks resume NAME`, or the console), its deliveries kept waiting.
+- `finish_attempts` records a round's attempts (one transaction for the round):
+  each delivered, or its error and the next attempt's time (backing off), counting
+  the endpoint's failures in a row; after `pause_after_failures` of them the
+  endpoint is paused until an operator resumes it (`careflow webhooks resume NAME`,
+  or the console), its deliveries kept waiting.
 """
 
 from __future__ import annotations
@@ -317,65 +318,84 @@ async def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Due
     return claimed
 
 
-async def finish(
-    db: Database,
-    due: Due,
-    *,
-    error: str | None,
-    now: datetime,
-    pause_after: int,
-    gone: bool = False,
-) -> None:
-    """Record one attempt: delivered, or failed with `error` and the next time to try.
+@dataclass(frozen=True)
+class Attempt:
+    """How one attempt at a claimed delivery went, for `finish_attempts`.
 
-    `gone`: the endpoint is no longer configured; the delivery fails for good.
+    `error` None: delivered. `gone`: the endpoint is no longer configured; the
+    delivery fails for good.
     """
+
+    due: Due
+    error: str | None
+    pause_after: int
+    gone: bool = False
+
+
+async def finish_attempts(db: Database, attempts: Sequence[Attempt], *, now: datetime) -> None:
+    """Record a round's attempts: each delivered, or failed with its error and the
+    next time to try.
+
+    One transaction per round rather than per delivery: under load a round holds a
+    few deliveries, and a store transaction is most of what recording one costs. A
+    crash before the commit leaves the round's deliveries claimed until their lease
+    runs out; they are then sent again under the same delivery id, which is what
+    a receiver dedupes on (at least once, as before).
+    """
+    if not attempts:
+        return
     async with db.session() as session:
-        row = await session.get(WebhookDelivery, due.id)
-        assert row is not None
-        row.claimed_until = None
-        if error is not None:
-            row.last_error = error[:1000]
-        if error is not None and gone:
-            row.status = FAILED
-            return
-        if error is None:
-            row.status, row.delivered_at, row.last_error = DELIVERED, now, None
-        else:
-            row.next_attempt_at = now + backoff(due.attempts)
-        # Attempts to one endpoint finish side by side: its counts change in single
-        # statements, never read-modify-write.
-        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-        await session.execute(
-            dialect.insert(WebhookEndpointState)
-            .values(name=due.endpoint, consecutive_failures=0)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        state = WebhookEndpointState
-        if error is None:
-            await session.execute(
-                update(state)
-                .where(state.name == due.endpoint)
-                .values(consecutive_failures=0, last_success_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return
+        for attempt in attempts:
+            await _record_attempt(session, attempt, now)
+
+
+async def _record_attempt(session: AsyncSession, attempt: Attempt, now: datetime) -> None:
+    due, error = attempt.due, attempt.error
+    row = await session.get(WebhookDelivery, due.id)
+    assert row is not None
+    row.claimed_until = None
+    if error is not None:
+        row.last_error = error[:1000]
+    if error is not None and attempt.gone:
+        row.status = FAILED
+        return
+    if error is None:
+        row.status, row.delivered_at, row.last_error = DELIVERED, now, None
+    else:
+        row.next_attempt_at = now + backoff(due.attempts)
+    # Attempts to one endpoint finish side by side: its counts change in single
+    # statements, never read-modify-write.
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    await session.execute(
+        dialect.insert(WebhookEndpointState)
+        .values(name=due.endpoint, consecutive_failures=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    state = WebhookEndpointState
+    if error is None:
         await session.execute(
             update(state)
             .where(state.name == due.endpoint)
-            .values(consecutive_failures=state.consecutive_failures + 1, last_error=error[:1000])
+            .values(consecutive_failures=0, last_success_at=now)
             .execution_options(synchronize_session=False)
         )
-        await session.execute(
-            update(state)
-            .where(
-                state.name == due.endpoint,
-                state.paused_at.is_(None),
-                state.consecutive_failures >= pause_after,
-            )
-            .values(paused_at=now)
-            .execution_options(synchronize_session=False)
+        return
+    await session.execute(
+        update(state)
+        .where(state.name == due.endpoint)
+        .values(consecutive_failures=state.consecutive_failures + 1, last_error=error[:1000])
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(state)
+        .where(
+            state.name == due.endpoint,
+            state.paused_at.is_(None),
+            state.consecutive_failures >= attempt.pause_after,
         )
+        .values(paused_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def resume_endpoint(db: Database, name: str, now: datetime) -> bool:

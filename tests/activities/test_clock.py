@@ -186,3 +186,47 @@ async def test_tasks_are_stamped_at_the_workflow_time(db: Database, settings: Se
     assert closed.closed == 1
     assert task is not None
     assert (task.created_at, task.completed_at) == (SIMULATED, done)
+
+
+async def test_local_activities_are_stamped_at_the_instant_their_workflow_passes(
+    db: Database, settings: Settings
+) -> None:
+    """A local activity's info carries the worker's clock (on the time-skipping server
+    its `started_time` stays on the wall clock while `workflow.now()` is years ahead),
+    so quick steps stamp with the `at` their workflow passes."""
+    await add_customer(db, "C-L", now=SIMULATED)
+    tasks = TaskActivities(
+        db,
+        TemplateRenderer(settings.templates_dir),
+        OutboxDelivery(settings.resolved_home / "outbox"),
+        config_path=RULES_DIR / "journeys.yaml",
+        mail_from=settings.mail_from,
+        base_url=settings.base_url,
+        secret_key=settings.secret_key,
+    )
+    local = ActivityEnvironment()
+    local.info = dataclasses.replace(
+        local.info, is_local=True, started_time=datetime.now(UTC) - timedelta(hours=1)
+    )
+    await local.run(
+        tasks.open_task,
+        OpenTaskInput(
+            workflow_id="journey-C-L",
+            step_id="call",
+            kind="call",
+            role="agent",
+            customer_id="C-L",
+            title="Call",
+            at=SIMULATED,
+        ),
+    )
+    done = SIMULATED + timedelta(days=2)
+    await local.run(tasks.close_tasks, CloseTasksInput(workflow_id="journey-C-L", at=done))
+    async with db.session() as session:
+        task = await session.scalar(select(Task))
+    assert task is not None
+    assert (task.created_at, task.completed_at) == (SIMULATED, done)
+    # Without an instant from its workflow a local activity has only the wall clock,
+    # never its own (worker-side, here an hour old) start time.
+    stamped = local.run(activity_now)
+    assert abs(stamped - datetime.now(UTC)) < timedelta(minutes=1)

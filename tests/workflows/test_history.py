@@ -60,6 +60,34 @@ def test_every_registered_workflow_type_has_a_checked_in_history() -> None:
     assert registered - recorded == set()
 
 
+def _scheduled_activities(name: str) -> list[str]:
+    return [
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for event in json.loads(HISTORIES[name])["events"]
+        if "activityTaskScheduledEventAttributes" in event
+    ]
+
+
+def test_quick_steps_run_as_local_activities_behind_their_patch() -> None:
+    """Behind `quick-steps-local-v1` a complaint's plan, task and outcome are local
+    activities (markers in history, no task for the server to dispatch); sends stay
+    regular activities. The same scenario recorded before the patch has them all as
+    regular activities, and still replays (above)."""
+    before = _scheduled_activities("complaint_escalation_resolved_early")
+    after = _scheduled_activities("complaint_escalation_resolved_early_local_steps")
+    assert {"plan_complaint", "open_task", "close_tasks", "record_outcome"} <= set(before)
+    assert set(after) == {"send_email"}
+    assert after == [name for name in before if name == "send_email"]
+    markers = [
+        event["markerRecordedEventAttributes"]["markerName"]
+        for event in json.loads(HISTORIES["complaint_escalation_resolved_early_local_steps"])[
+            "events"
+        ]
+        if "markerRecordedEventAttributes" in event
+    ]
+    assert markers.count("core_local_activity") == 4
+
+
 def test_the_daily_scan_is_recorded_across_a_continue_as_new() -> None:
     first, second = (
         json.loads(HISTORIES[name])["events"]
