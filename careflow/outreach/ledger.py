@@ -470,7 +470,8 @@ def send_ledger(db: Database) -> SendLedger:
 
 
 class _AsyncLedger:
-    """PostgreSQL: the work runs on the async engine (`run_sync`), on the event loop.
+    """PostgreSQL (and an in-memory SQLite store): the work runs on the async engine
+    (`run_sync`), on the event loop.
 
     Its own pool, which does not ping a connection before handing it out (three round
     trips with asyncpg, twice a message, more than the step's own statements). A
@@ -508,12 +509,18 @@ class _AsyncLedger:
     async def record_outcome(
         self, key: str, status: str, reason: str | None, now: datetime
     ) -> None:
-        # The UPDATE and its outbound event commit together, as one statement: this
-        # runs between two SMTP exchanges, so each round trip here delays the next.
-        await self.transaction(
-            partial(_record_outcome_at_once, key=key, status=status, reason=reason, now=now),
-            atomic=False,
-        )
+        # The UPDATE and its outbound event commit together. On PostgreSQL as one
+        # statement: this runs between two SMTP exchanges, so each round trip here
+        # delays the next. (An in-memory SQLite store, also here, has no such CTE.)
+        if self.engine.dialect.name == "postgresql":
+            await self.transaction(
+                partial(_record_outcome_at_once, key=key, status=status, reason=reason, now=now),
+                atomic=False,
+            )
+        else:
+            await self.transaction(
+                partial(_record_outcome, key=key, status=status, reason=reason, now=now)
+            )
 
     async def close(self) -> None:
         return None  # the engine is the Database's, disposed with it
