@@ -9,7 +9,9 @@ kept to three prebuilt Core statements (no ORM unit of work):
 2. `record_decision`: one INSERT .. ON CONFLICT that writes the step's key with the decision
    (`sending`, `deferred` or `skipped`) before any SMTP exchange, and never
    overwrites a final row;
-3. `record_outcome`: one UPDATE to `sent` or `failed` after the exchange.
+3. `record_outcome`: one UPDATE to `sent` or `failed` after the exchange, with the
+   outbound event that reports it (on PostgreSQL both in one statement: the mark
+   sits between two SMTP exchanges, where every round trip delays the next).
 
 Each is a plain function of a synchronous connection, and the send step's whole
 decision (read, policy, render, record) is one synchronous unit of work run by
@@ -39,13 +41,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from careflow.experiments.assign import HOLDOUT_VARIANT
 from careflow.outreach.budget import SentMessage
 from careflow.outreach.decisions import Topic
-from careflow.store import Complaint, Consent, Customer, Database, OutreachLedger
-from careflow.webhooks.events import MESSAGE_FAILED, MESSAGE_SENT, record_event
+from careflow.store import (
+    Complaint,
+    Consent,
+    Customer,
+    Database,
+    OutboundEvent,
+    OutreachLedger,
+)
+from careflow.webhooks.events import MESSAGE_FAILED, MESSAGE_SENT, event_row, record_event
 
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
 # resends with the same Message-ID (the only repeat careflow allows, after a crash).
@@ -376,6 +385,55 @@ def _record_outcome(
 _OUTCOME = update(OutreachLedger).where(OutreachLedger.idempotency_key == bindparam("step_key"))
 
 
+def _outcome_at_once(*, sent: bool) -> Insert:
+    """PostgreSQL: the outcome's UPDATE and its event's INSERT as one statement.
+
+    The UPDATE is a data-modifying CTE, which PostgreSQL runs to completion whether
+    or not the INSERT reads it; one statement on an autocommit connection is one
+    transaction, committed (and flushed to the WAL) before its reply, in one round
+    trip instead of BEGIN, UPDATE, INSERT and COMMIT.
+    """
+    columns: dict[str, object] = {
+        "status": bindparam("status"),
+        "reason": bindparam("reason"),
+        "updated_at": bindparam("now"),
+    }
+    if sent:
+        columns["sent_at"] = bindparam("now")
+    marked = (
+        update(OutreachLedger)
+        .where(OutreachLedger.idempotency_key == bindparam("step_key"))
+        .values(columns)
+        .cte("marked")
+    )
+    event = postgresql.insert(OutboundEvent).values(
+        {column: bindparam(f"event_{column}") for column in _EVENT_COLUMNS}
+    )
+    return event.on_conflict_do_nothing(index_elements=[OutboundEvent.event_key]).add_cte(marked)
+
+
+# The columns of `event_row`, each bound as `event_<column>`.
+_EVENT_COLUMNS = ("event_key", "type", "data", "customer_id", "occurred_at")
+_MARK_SENT, _MARK_FAILED = _outcome_at_once(sent=True), _outcome_at_once(sent=False)
+
+
+def _record_outcome_at_once(
+    connection: Connection, *, key: str, status: str, reason: str | None, now: datetime
+) -> None:
+    """`_record_outcome` on PostgreSQL, as one statement (`_outcome_at_once`)."""
+    sent = status == SENT
+    event = event_row(
+        MESSAGE_SENT if sent else MESSAGE_FAILED,
+        key,
+        {"message_key": key},
+        customer_pk=None,
+        at=now,
+    )
+    values: dict[str, object] = {f"event_{column}": event[column] for column in _EVENT_COLUMNS}
+    values.update(step_key=key, status=status, reason=reason, now=now)
+    connection.execute(_MARK_SENT if sent else _MARK_FAILED, values)
+
+
 class SendLedger(Protocol):
     """The send step's store work, on whichever database careflow runs."""
 
@@ -412,7 +470,8 @@ def send_ledger(db: Database) -> SendLedger:
 
 
 class _AsyncLedger:
-    """PostgreSQL: the work runs on the async engine (`run_sync`), on the event loop.
+    """PostgreSQL (and an in-memory SQLite store): the work runs on the async engine
+    (`run_sync`), on the event loop.
 
     Its own pool, which does not ping a connection before handing it out (three round
     trips with asyncpg, twice a message, more than the step's own statements). A
@@ -450,10 +509,18 @@ class _AsyncLedger:
     async def record_outcome(
         self, key: str, status: str, reason: str | None, now: datetime
     ) -> None:
-        # The UPDATE and its outbound event commit together.
-        await self.transaction(
-            partial(_record_outcome, key=key, status=status, reason=reason, now=now)
-        )
+        # The UPDATE and its outbound event commit together. On PostgreSQL as one
+        # statement: this runs between two SMTP exchanges, so each round trip here
+        # delays the next. (An in-memory SQLite store, also here, has no such CTE.)
+        if self.engine.dialect.name == "postgresql":
+            await self.transaction(
+                partial(_record_outcome_at_once, key=key, status=status, reason=reason, now=now),
+                atomic=False,
+            )
+        else:
+            await self.transaction(
+                partial(_record_outcome, key=key, status=status, reason=reason, now=now)
+            )
 
     async def close(self) -> None:
         return None  # the engine is the Database's, disposed with it

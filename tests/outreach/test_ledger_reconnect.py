@@ -25,7 +25,7 @@ from careflow.outreach.envelope import OutgoingEmail
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
-from careflow.store import Database, OutreachLedger, create_database
+from careflow.store import Database, OutboundEvent, OutreachLedger, create_database
 from tests.conftest import POSTGRES_URL
 from tests.smtp_sink import SmtpSink
 
@@ -125,6 +125,9 @@ async def test_sent_once_and_marked_when_the_server_drops_the_connections(
     )
     async with db.session() as session:
         rows = (await session.execute(select(OutreachLedger.step_id, OutreachLedger.status))).all()
+        events = (await session.scalars(select(OutboundEvent.event_key))).all()
     assert sorted(rows) == [("ack", "sent"), ("ack-2", "sent")]
+    # The mark and its event are one statement: a mark run again wrote no second event.
+    assert sorted(events) == ["message.sent/journey-c-1/ack", "message.sent/journey-c-1/ack-2"]
     # The pool made new connections after the old ones were ended.
     assert backends.pids - backends.ended
