@@ -155,9 +155,9 @@ async def test_dispatch_and_outcomes_are_stamped_at_the_workflow_time(
     assert record.ended_at == ended
 
 
-async def test_tasks_are_stamped_at_the_workflow_time(db: Database, settings: Settings) -> None:
-    await add_customer(db, "C-T", now=SIMULATED)
-    tasks = TaskActivities(
+def _task_activities(db: Database, settings: Settings) -> TaskActivities:
+    """The staff-task activities as the worker binds them, delivering to an outbox."""
+    return TaskActivities(
         db,
         TemplateRenderer(settings.templates_dir),
         OutboxDelivery(settings.resolved_home / "outbox"),
@@ -166,6 +166,11 @@ async def test_tasks_are_stamped_at_the_workflow_time(db: Database, settings: Se
         base_url=settings.base_url,
         secret_key=settings.secret_key,
     )
+
+
+async def test_tasks_are_stamped_at_the_workflow_time(db: Database, settings: Settings) -> None:
+    await add_customer(db, "C-T", now=SIMULATED)
+    tasks = _task_activities(db, settings)
     await at_simulated_time().run(
         tasks.open_task,
         OpenTaskInput(
@@ -195,15 +200,7 @@ async def test_local_activities_are_stamped_at_the_instant_their_workflow_passes
     its `started_time` stays on the wall clock while `workflow.now()` is years ahead),
     so quick steps stamp with the `at` their workflow passes."""
     await add_customer(db, "C-L", now=SIMULATED)
-    tasks = TaskActivities(
-        db,
-        TemplateRenderer(settings.templates_dir),
-        OutboxDelivery(settings.resolved_home / "outbox"),
-        config_path=RULES_DIR / "journeys.yaml",
-        mail_from=settings.mail_from,
-        base_url=settings.base_url,
-        secret_key=settings.secret_key,
-    )
+    tasks = _task_activities(db, settings)
     local = ActivityEnvironment()
     local.info = dataclasses.replace(
         local.info, is_local=True, started_time=datetime.now(UTC) - timedelta(hours=1)
