@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from careflow.config import Settings
 from careflow.contracts import JourneyInput
 from careflow.contracts.journeys import STAGGER_MEMO
+from careflow.outreach.policy_config import OutreachPolicy
 from careflow.stagger import KIND_BAND_MINUTES, journey_stagger
 from careflow.store import Database, OutreachLedger
 from careflow.workflows.registry import JOURNEYS
@@ -32,15 +33,13 @@ from tests.workflows.harness import (
 QUIET_END = time(9)
 
 
-def _one_marketing_message_and_shipped_quiet_hours() -> object:
-    policy = relaxed_policy()
-    return policy.model_copy(
-        update={
-            "quiet_hours": policy.quiet_hours.model_copy(
-                update={"start": time(21), "end": QUIET_END, "applies_to": frozenset({"marketing"})}
-            ),
-            "contact_budget": policy.contact_budget.model_copy(update={"marketing_max": 1}),
-        }
+def _one_marketing_message_and_shipped_quiet_hours() -> OutreachPolicy:
+    shipped = relaxed_policy()
+    return relaxed_policy(
+        quiet_hours=shipped.quiet_hours.model_copy(
+            update={"start": time(21), "end": QUIET_END, "applies_to": frozenset({"marketing"})}
+        ),
+        contact_budget=shipped.contact_budget.model_copy(update={"marketing_max": 1}),
     )
 
 
@@ -78,7 +77,7 @@ async def test_the_smaller_stagger_wins_the_last_budget_slot_at_the_end_of_quiet
         journey_settings,
         db,
         journey_config,
-        policy=policy,  # type: ignore[arg-type]
+        policy=policy,
     ):
         handles = []
         for workflow_id, stagger in zip(workflow_ids, staggers, strict=True):
