@@ -271,7 +271,12 @@ class OutreachActivities:
             return None
         async with self.db.session() as session:
             facts = await facts_for_customer(
-                session, request.customer_id, now, derived=suppressions.derived
+                session,
+                request.customer_id,
+                now,
+                config=suppressions.facts_config,
+                derived=suppressions.derived,
+                only=suppressions.facts,
             )
         return None if facts is None else suppression_decision(rules, facts, now)
 

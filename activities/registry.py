@@ -163,6 +163,9 @@ def _served(
         return _Served(
             settings=settings,
             rulebook=rulebook or LiveRuleBook(settings.rules_dir, references=references),
+            # The served folder's tiers, not the environment's (a simulation serves a
+            # folder of its own); without it every evaluation re-read the settings.
+            facts_config=_facts_config_of(settings.rules_dir),
         )
     return _Served(
         settings=settings.model_copy(
@@ -173,6 +176,13 @@ def _served(
         sync_release=follower.sync,
         release_id=follower.served_release,
     )
+
+
+def _facts_config_of(rules_dir: Path) -> Callable[[], FactsConfig] | None:
+    """The folder's tiers.yaml (re-read when it changes); None for a folder without one,
+    which then uses the configured folder's, as before."""
+    tiers = rules_dir / TIERS_FILE_NAME
+    return partial(load_facts_config, tiers) if tiers.is_file() else None
 
 
 def _rules_and_dispatch(

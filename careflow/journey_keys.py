@@ -43,8 +43,25 @@ def journey_ids(
     reenter_after_days: int | None,
 ) -> JourneyIds:
     """The ids `build_id` gives the journey of this business key, now and before."""
-    current = build_id(
-        customer_pseudonym(secret_key, customer_id), rule_id, subject, on, reenter_after_days
+    current = current_journey_id(
+        build_id, secret_key, customer_id, rule_id, subject, on, reenter_after_days
     )
     with_raw_id = build_id(customer_id, rule_id, subject, on, reenter_after_days)
     return JourneyIds(current, frozenset({with_raw_id, first_form_of(with_raw_id)} - {current}))
+
+
+def current_journey_id(
+    build_id: IdBuilder,
+    secret_key: str,
+    customer_id: str,
+    rule_id: str,
+    subject: str,
+    on: date,
+    reenter_after_days: int | None,
+) -> str:
+    """The id the journey of this business key starts under now (`JourneyIds.current`),
+    without the earlier forms: what the daily scan asks for every customer a rule
+    fires for, every day."""
+    return build_id(
+        customer_pseudonym(secret_key, customer_id), rule_id, subject, on, reenter_after_days
+    )

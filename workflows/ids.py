@@ -37,6 +37,10 @@ from datetime import date
 # here.
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@")
 _ESCAPED = re.compile(r"%([0-9A-F]{2})")
+# A key made of safe characters only is its own encoding: most keys are, and the scan
+# builds an id for every customer a rule fires for, every day.
+_ALL_SAFE = re.compile(r"[a-zA-Z0-9._:@]*")
+_ALL_SAFE_OR_SEPARATOR = re.compile(r"[a-zA-Z0-9._:@-]*")
 _SEPARATOR = "-"
 # The first part of every id: what kind of workflow it is. A journey named like one
 # of careflow's own kinds would share their ids.
@@ -50,6 +54,8 @@ def encode_key(value: str, *, keep_separator: bool = False) -> str:
 
     `keep_separator` leaves `-` as it is: only for an id made of a single key.
     """
+    if (_ALL_SAFE_OR_SEPARATOR if keep_separator else _ALL_SAFE).fullmatch(value):
+        return value
     safe = _SAFE | {_SEPARATOR} if keep_separator else _SAFE
     return "".join(
         ch

@@ -7,7 +7,7 @@ unknown for the customer (rules test for that with `missing`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,7 @@ async def compute_facts(
     *,
     config: FactsConfig | None = None,
     derived: DerivedFacts = NO_DERIVED_FACTS,
+    only: Collection[str] | None = None,
 ) -> dict[int, Facts]:
     """Facts as of `at` for each existing customer among `customer_ids`, by id.
 
@@ -55,7 +56,9 @@ async def compute_facts(
     customers. `config` defaults to `rules/tiers.yaml` (`CAREFLOW_RULES_DIR`);
     `derived` are the windowed facts of `rules/derived_facts.yaml` to add (those of
     the RuleBook that will read the snapshots: `RuleBook.derived`), with the segments
-    whose membership each snapshot carries (`in_segment:` in rules).
+    whose membership each snapshot carries (`in_segment:` in rules). `only` names the
+    built-in facts wanted (all when None): the others are left out of the snapshots,
+    and a table none of the wanted facts comes from is not read.
     """
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: facts are computed as of an aware time")
@@ -63,7 +66,7 @@ async def compute_facts(
     facts: dict[int, Facts] = {}
     for start in range(0, len(customer_ids), MAX_IDS_PER_QUERY):
         page = customer_ids[start : start + MAX_IDS_PER_QUERY]
-        facts.update(await _compute_page(session, page, at, config))
+        facts.update(await _compute_page(session, page, at, config, only))
         windowed = await windowed_facts(session, page, at, derived)
         for customer_id, values in windowed.items():
             if customer_id in facts:
@@ -89,30 +92,50 @@ async def facts_for_customer(
     *,
     config: FactsConfig | None = None,
     derived: DerivedFacts = NO_DERIVED_FACTS,
+    only: Collection[str] | None = None,
 ) -> Facts | None:
-    """Facts as of `at` for the customer with this external id; None if unknown."""
+    """Facts as of `at` for the customer with this external id; None if unknown.
+    `only`: the built-in facts wanted, as `compute_facts` takes it."""
     customer_id = await session.scalar(
         select(Customer.id).where(Customer.external_id == external_id)
     )
     if customer_id is None:
         return None
-    computed = await compute_facts(session, [customer_id], at, config=config, derived=derived)
+    computed = await compute_facts(
+        session, [customer_id], at, config=config, derived=derived, only=only
+    )
     return computed.get(customer_id)
 
 
 async def _compute_page(
-    session: AsyncSession, customer_ids: Sequence[int], at: datetime, config: FactsConfig
+    session: AsyncSession,
+    customer_ids: Sequence[int],
+    at: datetime,
+    config: FactsConfig,
+    only: Collection[str] | None,
 ) -> dict[int, Facts]:
+    def wanted(table_facts: frozenset[str]) -> bool:
+        return only is None or not table_facts.isdisjoint(only)
+
     profiles = await customer_profiles(session, customer_ids, at)
-    purchases = await purchase_summaries(session, customer_ids, at)
-    complaints = await open_complaints(session, customer_ids, at)
-    csat = await last_csat_scores(session, customer_ids, at)
+    purchases = await purchase_summaries(session, customer_ids, at) if wanted(_FROM_ORDERS) else {}
+    complaints = (
+        await open_complaints(session, customer_ids, at) if wanted(_FROM_COMPLAINTS) else {}
+    )
+    csat = await last_csat_scores(session, customer_ids, at) if wanted(_FROM_SURVEYS) else {}
     assembler = _Assembler(at, config)
-    return {
+    snapshots = {
         profile.id: assembler.facts(
             profile, purchases.get(profile.id), complaints.get(profile.id), csat.get(profile.id)
         )
         for profile in profiles
+    }
+    if only is None:
+        return snapshots
+    # A table left unread gave defaults: they must not pass for the customer's facts.
+    return {
+        customer_id: {name: value for name, value in facts.items() if name in only}
+        for customer_id, facts in snapshots.items()
     }
 
 
@@ -247,3 +270,22 @@ _NO_PURCHASES: Facts = {
     "spend_last_90d": 0.0,
     "spend_prev_90d": 0.0,
 }
+
+# The facts each table besides customers gives, or that depend on it (`days_since_signup`:
+# a customer joined no later than their first order; tiers and stages use spending).
+_FROM_ORDERS = frozenset(
+    {
+        *_NO_PURCHASES,
+        "days_since_last_order",
+        "purchase_frequency_change",
+        "avg_order_interval_days",
+        "order_gap_ratio",
+        "days_since_signup",
+        "tier",
+        "lifecycle_stage",
+    }
+)
+_FROM_COMPLAINTS = frozenset(
+    {"open_complaints", "oldest_open_complaint_age_hours", "max_open_complaint_severity"}
+)
+_FROM_SURVEYS = frozenset({"last_csat_score"})

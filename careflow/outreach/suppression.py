@@ -24,10 +24,11 @@ ledger, shown on the timeline and counted in the KPIs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.outreach.decisions import PolicyDecision, Reason, Topic
 from careflow.outreach.policy_config import (
     POLICY_FILE_NAME,
@@ -43,7 +44,7 @@ from careflow.rules.derived_facts import (
     load_derived_facts,
 )
 from careflow.rules.errors import Position, RuleError
-from careflow.rules.model import Condition
+from careflow.rules.model import Condition, leaves
 from careflow.rules.parser import parse_condition
 from careflow.rules.yamlfile import value_position
 
@@ -66,10 +67,15 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Suppressions:
-    """The policy's suppressions and the derived facts their conditions may name."""
+    """The policy's suppressions, the derived facts their conditions name and the
+    facts configuration (tiers.yaml) of the same folder, to compute them with."""
 
     rules: tuple[Suppression, ...]
     derived: DerivedFacts
+    # None: the configured folder's tiers.yaml (a folder without one, in tests).
+    facts_config: FactsConfig | None = None
+    # Every fact the conditions name: the send step computes only these.
+    facts: frozenset[str] = frozenset()
 
     def applying_to(self, topic: Topic, template_id: str) -> list[Suppression]:
         return [rule for rule in self.rules if rule.applies_to(topic, template_id)]
@@ -135,7 +141,9 @@ def load_suppressions(policy: OutreachPolicy, rules_dir: Path) -> Suppressions:
     mistake (in the conditions, or the derived facts they may name).
 
     Parsing a policy's few conditions costs microseconds; the derived facts are
-    cached per file version.
+    cached per file version. Only the facts the conditions name are computed: the send
+    step computes them for every message a suppression applies to, and the folder may
+    define many more derived facts (each a query of its own).
     """
     path = rules_dir / POLICY_FILE_NAME
     if not policy.suppression:
@@ -147,7 +155,13 @@ def load_suppressions(policy: OutreachPolicy, rules_dir: Path) -> Suppressions:
     rules, errors = compile_suppressions(policy, derived, path)
     if errors:
         raise OutreachPolicyError(path, [str(problem) for problem in errors])
-    return Suppressions(rules, derived)
+    named = frozenset(leaf.fact for rule in rules for leaf in leaves(rule.condition))
+    needed = replace(
+        derived, specs={name: spec for name, spec in derived.specs.items() if name in named}
+    )
+    tiers = rules_dir / TIERS_FILE_NAME
+    config = load_facts_config(tiers) if tiers.is_file() else None
+    return Suppressions(rules, needed, config, named)
 
 
 def suppression_problems(rules_dir: Path) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from careflow.facts import compute_facts
 from careflow.store import Database
@@ -11,6 +11,7 @@ from tests.facts.store_rows import (
     add_complaint,
     add_consent,
     add_customer,
+    add_orders,
     add_survey,
 )
 
@@ -87,3 +88,29 @@ async def test_marketing_consent_is_false_unless_granted_by_then(db: Database) -
     }
     assert facts[granted.id]["has_email"] is True
     assert facts[unknown.id]["has_email"] is False
+
+
+async def test_facts_asked_for_by_name_are_those_of_the_whole_snapshot(db: Database) -> None:
+    # The send step asks only for what its suppressions name, and is spared the tables
+    # none of those facts comes from: each fact alone must be what the full snapshot says.
+    async with db.session() as session:
+        customer = await add_customer(
+            session, created_at=AT - 1000 * HOUR, locale="zh-CN", birthday=date(1990, 12, 1)
+        )
+        await add_orders(session, customer, (AT - 900 * HOUR, "120.00"), (AT - 300 * HOUR, "80.50"))
+        await add_complaint(session, customer, opened_at=AT - 5 * HOUR, severity="high")
+        await add_survey(session, customer, score=3, answered_at=AT - 2 * HOUR)
+        newcomer = await add_customer(session, created_at=AT - 3 * HOUR)
+        ids = [customer.id, newcomer.id]
+        full = await compute_facts(session, ids, AT, config=CONFIG)
+        names = set(full[customer.id])
+        assert {"tier", "open_complaints", "last_csat_score", "order_gap_ratio"} <= names
+        for name in sorted(names):
+            alone = await compute_facts(session, ids, AT, config=CONFIG, only={name})
+            for customer_id in ids:
+                expected = {name: full[customer_id][name]} if name in full[customer_id] else {}
+                assert alone[customer_id] == expected, name
+        pair = await compute_facts(
+            session, ids, AT, config=CONFIG, only={"open_complaints", "days_since_signup"}
+        )
+    assert pair[customer.id] == {"open_complaints": 1, "days_since_signup": 41}

@@ -36,6 +36,25 @@ def test_encode_key_round_trips(key: str) -> None:
     assert ids.decode_key(ids.encode_key(key, keep_separator=True)) == key
 
 
+def escaped_one_by_one(key: str, safe: str) -> str:
+    """What `encode_key` means, character by character (its fast path must agree)."""
+    return "".join(
+        ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        for ch in key
+    )
+
+
+SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@"
+# Keys of safe characters (and the separator) only take the fast path.
+plain = st.text(st.sampled_from(SAFE + "-"), max_size=12)
+
+
+@given(any_key | plain)
+def test_encode_key_escapes_exactly_the_unsafe_characters(key: str) -> None:
+    assert ids.encode_key(key) == escaped_one_by_one(key, SAFE)
+    assert ids.encode_key(key, keep_separator=True) == escaped_one_by_one(key, SAFE + "-")
+
+
 @given(any_key)
 def test_event_ids_round_trip(event_id: str) -> None:
     kind, _, key = ids.event_workflow_id(event_id).partition("-")
