@@ -393,15 +393,17 @@ async def accept_event(
     event: EventIn,
     *,
     direct: DirectEvaluation | None = None,
+    now: datetime | None = None,
 ) -> AcceptedEvent:
     """Record the event and act on it; safe to call again for the same id.
 
     With `direct` (careflow/intake/direct.py) its rules run here, once, right after
     the commit; a repeat of an event not handled yet goes to its workflow instead
     (its first delivery may still be on its way: the workflow's id makes the two one).
-    Without, its `CustomerEventWorkflow` runs them.
+    Without, its `CustomerEventWorkflow` runs them. `now` is when it was received:
+    the wall clock live; a simulation gives the event's own (simulated) time.
     """
-    recorded = await store_event(db, event, pending=direct is not None)
+    recorded = await store_event(db, event, now, pending=direct is not None)
     event_id, duplicate = recorded.event_id, recorded.duplicate
     if not duplicate and _is_opt_out(event):
         await tell_journeys_about_opt_out(db, client, event.customer_id)
@@ -410,7 +412,7 @@ async def accept_event(
         # Temporal was unreachable must still reach the journey.
         await tell_journeys_about_answer(db, client, event)
     if direct is None:
-        workflow_id = await start_event_workflow(client, event_id, task_queue)
+        workflow_id = await start_event_workflow(client, event_id, task_queue, at=now)
         return AcceptedEvent(event_id, duplicate, workflow_id)
     if recorded.handled:
         return AcceptedEvent(event_id, duplicate, None)
@@ -427,7 +429,7 @@ async def accept_event(
     # Anything else (the store or Temporal away) propagates: the caller is answered
     # 503 as before and its retry, a duplicate, hands the event to its workflow; if no
     # retry comes, the sweep does.
-    await mark_handled(db, event_id)
+    await mark_handled(db, event_id, now)
     return AcceptedEvent(event_id, duplicate, None, dispatched)
 
 

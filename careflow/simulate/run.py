@@ -3,8 +3,8 @@
 A fresh store gets the history before the first simulated day (imported, so it
 triggers nothing). Then, day by day, the server's clock is moved to each moment
 something happens: every event of the window is posted through the real intake
-(`record_event` + `start_event_workflow`, as `POST /events` does) at its own time,
-and the daily scan (`DailyScanWorkflow`) runs at the scan time. The worker is the
+(`accept_event` on the direct event path, as `POST /events` does by default) at its
+own time, and the daily scan (`DailyScanWorkflow`) runs at the scan time. The worker is the
 production one: every workflow and activity (`workflows.registry`,
 `activities.registry.build_activities`), the rule files, journeys, outreach policy
 and holdout of the simulated rules folder; only delivery is captured, and the
@@ -53,11 +53,12 @@ from temporalio.worker import (
 )
 
 from careflow.activities.clock import activity_now
-from careflow.activities.registry import build_activities
+from careflow.activities.registry import build_activities, build_direct_evaluation
 from careflow.config import Settings
 from careflow.contracts.outreach import SendEmailInput, SendEmailResult
 from careflow.contracts.scan import DailyScanInput
-from careflow.intake.events import EventIn, record_event, start_event_workflow
+from careflow.intake.direct import DirectEvaluation
+from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import CustomerRow, write_records
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook, load_rulebook
@@ -520,6 +521,19 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
         )
         # `secret_key` is computed once per settings object: forget a copied answer.
         vars(run_settings).pop("secret_key", None)
+        rulebook = LiveRuleBook(job.rules_dir, references=references)
+        # Events are evaluated as `POST /events` does by default: in the intake's
+        # process, with no workflow of their own (careflow/intake/direct.py).
+        direct = build_direct_evaluation(
+            run_settings,
+            db=db,
+            client=env.client,
+            journeys=JOURNEYS,
+            references=references,
+            rulebook=rulebook,
+            eager_start=False,
+            stagger_journeys=True,
+        )
         worker = Worker(
             env.client,
             task_queue=TASK_QUEUE,
@@ -533,7 +547,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
                 delivery=CapturedDelivery(),
                 journeys=JOURNEYS,
                 references=references,
-                rulebook=LiveRuleBook(job.rules_dir, references=references),
+                rulebook=rulebook,
                 # A customer's journeys never due at one instant: the same history
                 # gives the same report, whatever the machine's speed.
                 stagger_journeys=True,
@@ -546,6 +560,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
                 await _replay_days(
                     env,
                     run,
+                    direct,
                     job.history,
                     job.scan_time,
                     assume_consent=job.assume_consent,
@@ -561,6 +576,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
 async def _replay_days(
     env: WorkflowEnvironment,
     run: JourneyRun,
+    direct: DirectEvaluation,
     history: History,
     scan_time: time,
     *,
@@ -582,7 +598,7 @@ async def _replay_days(
         for at in moments:
             await _advance(env, at)
             if at in by_time:
-                await _post(env.client, run, by_time[at], assume_consent=assume_consent)
+                await _post(env.client, run, direct, by_time[at], assume_consent=assume_consent)
             if at == scan_at:
                 await env.client.execute_workflow(
                     DailyScanWorkflow.run,
@@ -607,7 +623,12 @@ async def _advance(env: WorkflowEnvironment, to: datetime) -> None:
 
 
 async def _post(
-    client: Client, run: JourneyRun, events: list[LiveEvent], *, assume_consent: bool
+    client: Client,
+    run: JourneyRun,
+    direct: DirectEvaluation,
+    events: list[LiveEvent],
+    *,
+    assume_consent: bool,
 ) -> None:
     """Post one instant's events: each customer's in order, customers side by side."""
     gate = asyncio.Semaphore(PARALLEL_CUSTOMERS)
@@ -620,11 +641,12 @@ async def _post(
     async def post_all(customer_events: list[EventIn]) -> None:
         async with gate:
             for event in customer_events:
-                event_id, _ = await record_event(run.db, event, now=event.occurred_at)
-                workflow_id = await start_event_workflow(
-                    client, event_id, TASK_QUEUE, at=event.occurred_at
+                accepted = await accept_event(
+                    run.db, client, TASK_QUEUE, event, direct=direct, now=event.occurred_at
                 )
-                await client.get_workflow_handle(workflow_id).result()
+                # Handed to its workflow (a rule failed for good): it decides first.
+                if accepted.workflow_id is not None:
+                    await client.get_workflow_handle(accepted.workflow_id).result()
 
     await asyncio.gather(*(post_all(per_customer[c]) for c in sorted(per_customer)))
 
