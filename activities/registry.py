@@ -227,12 +227,20 @@ def build_direct_evaluation(
     references: References,
     rulebook: LiveRuleBook | None = None,
     follower: ReleaseFollower | None = None,
+    eager_start: bool = True,
+    stagger_journeys: bool = False,
 ) -> DirectEvaluation:
     """The direct event path of an API process (careflow/intake/direct.py): the same
-    evaluation and dispatch as the worker's activities, on the same release."""
+    evaluation and dispatch as the worker's activities, on the same release.
+    `eager_start` and `stagger_journeys`: the simulator's choices (neither eager
+    starts on the time-skipping server, and its journeys staggered, careflow/stagger.py)."""
     served = _served(settings, references, rulebook, follower)
     # Eager starts only here: the workflow path stays as it was, the bench's baseline.
-    return DirectEvaluation(*_rules_and_dispatch(served, db, client, journeys, eager_start=True))
+    return DirectEvaluation(
+        *_rules_and_dispatch(
+            served, db, client, journeys, eager_start=eager_start, stagger=stagger_journeys
+        )
+    )
 
 
 def build_activities(
