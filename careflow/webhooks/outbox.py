@@ -331,22 +331,29 @@ async def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Due
                 .limit(limit)
             )
         )
-        for row in candidates:
-            result = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == row.id,
-                    WebhookDelivery.status == PENDING,
-                    or_(
-                        WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now
-                    ),
-                )
-                .values(claimed_until=now + LEASE, attempts=WebhookDelivery.attempts + 1)
-                .execution_options(synchronize_session=False)
+        if not candidates:
+            return claimed
+        # One conditional UPDATE for them all: a row another worker claimed (or
+        # finished) since the SELECT fails its condition and is not returned.
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id.in_([row.id for row in candidates]),
+                WebhookDelivery.status == PENDING,
+                or_(
+                    WebhookDelivery.claimed_until.is_(None),
+                    WebhookDelivery.claimed_until < now,
+                ),
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            .values(claimed_until=now + LEASE, attempts=WebhookDelivery.attempts + 1)
+            .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        attempts: dict[int, int] = {row_id: count for row_id, count in result}
+        for row in candidates:
+            if row.id in attempts:
                 claimed.append(
-                    Due(row.id, row.delivery_id, row.endpoint, row.kind, row.body, row.attempts + 1)
+                    Due(row.id, row.delivery_id, row.endpoint, row.kind, row.body, attempts[row.id])
                 )
     return claimed
 
@@ -378,6 +385,16 @@ async def finish_attempts(db: Database, attempts: Sequence[Attempt], *, now: dat
     if not attempts:
         return
     async with db.session() as session:
+        # The delivered ones in one UPDATE (each row is this round's claim: nobody
+        # else writes it meanwhile).
+        delivered = [attempt.due.id for attempt in attempts if attempt.error is None]
+        if delivered:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(delivered))
+                .values(claimed_until=None, status=DELIVERED, delivered_at=now, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
         # Endpoints whose state row this round has seen: created once, and a run of
         # successes (all setting the same values) written once.
         known: dict[str, bool] = {}
@@ -388,29 +405,28 @@ async def finish_attempts(db: Database, attempts: Sequence[Attempt], *, now: dat
 async def _record_attempt(
     session: AsyncSession, attempt: Attempt, now: datetime, known: dict[str, bool]
 ) -> None:
-    """One attempt's outcome: the delivery's row, then its endpoint's counts.
+    """One attempt's outcome: the delivery's row (unless delivered), then its
+    endpoint's counts.
 
     `known` maps the endpoints whose state row this round wrote to whether their
     last attempt in it succeeded.
     """
     due, error = attempt.due, attempt.error
-    # One UPDATE by primary key: the delivery is claimed by this round, nobody else
-    # writes it meanwhile, so nothing needs reading first.
-    values: dict[str, Any] = {"claimed_until": None}
     if error is not None:
-        values["last_error"] = error[:1000]
-    if error is not None and attempt.gone:
-        values["status"] = FAILED
-    elif error is None:
-        values.update(status=DELIVERED, delivered_at=now, last_error=None)
-    else:
-        values["next_attempt_at"] = now + backoff(due.attempts)
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == due.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+        # One UPDATE by primary key: the delivery is claimed by this round, nobody
+        # else writes it meanwhile, so nothing needs reading first. (A delivered one
+        # was written with the round's others.)
+        values: dict[str, Any] = {"claimed_until": None, "last_error": error[:1000]}
+        if attempt.gone:
+            values["status"] = FAILED
+        else:
+            values["next_attempt_at"] = now + backoff(due.attempts)
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == due.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     if error is not None and attempt.gone:
         return
     # Attempts to one endpoint finish side by side: its counts change in single
