@@ -351,11 +351,12 @@ class DispatchActivities:
                     select(JourneyRecord.id).where(JourneyRecord.workflow_id == workflow_id)
                 ):
                     return
+                customer_pk = await _customer_pk(session, request.customer_id)
                 session.add(
                     JourneyRecord(
                         workflow_id=workflow_id,
                         journey=journey,
-                        customer_id=await _customer_pk(session, request.customer_id),
+                        customer_id=customer_pk,
                         rule_id=intent.rule_id,
                         ruleset_hash=intent.ruleset_hash,
                         release_id=intent.release_id,
@@ -373,7 +374,7 @@ class DispatchActivities:
                         JOURNEY_STARTED,
                         workflow_id,
                         {"workflow_id": workflow_id},
-                        customer_pk=await _customer_pk(session, request.customer_id),
+                        customer_pk=customer_pk,
                         at=at,
                     )
         except IntegrityError:

@@ -44,7 +44,15 @@ class RuleActivities:
 
     @activity.defn
     async def evaluate_event(self, request: EvaluateEventInput) -> EvaluateEventResult:
-        """Facts as of the workflow's `at` plus the event's own facts, through every rule set.
+        """Facts as of the workflow's `at` plus the event's own facts, through every rule set
+        (`evaluate`)."""
+        return await self.evaluate(request)
+
+    async def evaluate(
+        self, request: EvaluateEventInput, stored: Event | None = None
+    ) -> EvaluateEventResult:
+        """The work of `evaluate_event`; `stored` is the event's row as its caller has
+        just committed it (the direct event path), which saves reading it back.
 
         The decisions are stamped with `at`, the instant the dispatcher starts their
         journeys from: one clock for both, so the timeline finds the journey a
@@ -58,7 +66,11 @@ class RuleActivities:
         if self.sync_release is not None:
             await self.sync_release()
         async with self.db.session() as session:
-            event = await session.scalar(select(Event).where(Event.event_id == request.event_id))
+            event = (
+                stored
+                if stored is not None and stored.event_id == request.event_id
+                else await session.scalar(select(Event).where(Event.event_id == request.event_id))
+            )
             if event is None:
                 raise ApplicationError(
                     f"event {request.event_id} is not in the store", non_retryable=True

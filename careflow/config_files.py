@@ -131,23 +131,39 @@ def load_config_file(
     `empty_ok` lets an empty file mean "all defaults"; `columns` reports each mistake
     as `FILE:LINE:COL:` like the rule files (newer files), instead of `FILE:LINE:`.
     """
-    path = path.resolve()
     try:
-        modified = os.stat(path).st_mtime_ns
+        # Follows symlinks, so the version names the file read, wherever a link points.
+        stat = os.stat(path)
     except FileNotFoundError:
-        raise error(path, ["file not found"]) from None
-    loaded = _load_cached(path, modified, model, empty_ok, columns)
+        raise error(path.resolve(), ["file not found"]) from None
+    version = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    # Keyed by the path as given and the file's version, not by `path.resolve()`: that
+    # is an lstat per path component, and the activities of every event read several
+    # files; the resolved path (for messages) is worked out once per version.
+    resolved, loaded = _load_cached(path, version, model, empty_ok, columns)
     if isinstance(loaded, tuple):
-        raise error(path, list(loaded))
+        raise error(resolved, list(loaded))
     assert isinstance(loaded, model)
     return loaded
 
 
 @lru_cache(maxsize=32)
 def _load_cached(
-    path: Path, _modified: int, model: type[BaseModel], empty_ok: bool, columns: bool = False
+    given: Path,
+    _version: tuple[int, int, int, int],
+    model: type[BaseModel],
+    empty_ok: bool,
+    columns: bool = False,
+) -> tuple[Path, BaseModel | tuple[str, ...]]:
+    """The resolved path and the validated model, or the problems; cached per file
+    version (device, inode, mtime and size: an edit, or a link pointed elsewhere)."""
+    path = given.resolve()
+    return path, _load(path, model, empty_ok, columns)
+
+
+def _load(
+    path: Path, model: type[BaseModel], empty_ok: bool, columns: bool
 ) -> BaseModel | tuple[str, ...]:
-    """The validated model, or the problems; cached per file version (its mtime)."""
     try:
         text = read_operator_file(path).decode("utf-8")
     except OperatorFileTooLarge as problem:

@@ -19,11 +19,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 _bearer = HTTPBearer(auto_error=False, description="CAREFLOW_API_TOKEN, when it is set.")
 
 
-def require_api_token(
+async def require_api_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Refuse with 401 unless the configured token (if any) was presented."""
+    """Refuse with 401 unless the configured token (if any) was presented.
+
+    `async` though it never waits: FastAPI runs a plain `def` dependency in its
+    thread pool, a thread hop on every staff request for one comparison.
+    """
     expected: str | None = request.app.state.careflow.api_token
     if not expected:
         return

@@ -30,6 +30,7 @@ from datetime import datetime
 from careflow.activities.dispatch import DispatchActivities
 from careflow.activities.rules import RuleActivities
 from careflow.contracts.events import DispatchInput, DispatchResult, EvaluateEventInput
+from careflow.store import Event
 
 
 class DirectEvaluation:
@@ -39,13 +40,18 @@ class DirectEvaluation:
         self.rules = rules
         self.dispatch = dispatch
 
-    async def handle(self, event_id: str, at: datetime) -> DispatchResult:
+    async def handle(
+        self, event_id: str, at: datetime, *, stored: Event | None = None
+    ) -> DispatchResult:
         """What `CustomerEventWorkflow` does for the event, as of `at` (its `received_at`).
 
-        Raises whatever evaluating or dispatching raises; the event stays unmarked
-        then, for a retry of its delivery or the sweep to hand to its workflow.
+        `stored`: the event's row as just committed, so the evaluation need not read
+        it back. Raises whatever evaluating or dispatching raises; the event stays
+        unmarked then, for a retry of its delivery or the sweep to hand to its workflow.
         """
-        evaluation = await self.rules.evaluate_event(EvaluateEventInput(event_id=event_id, at=at))
+        evaluation = await self.rules.evaluate(
+            EvaluateEventInput(event_id=event_id, at=at), stored=stored
+        )
         if not evaluation.intents:
             return DispatchResult(not_acted_reason=evaluation.not_acted_reason or "no rule fired")
         return await self.dispatch.dispatch(

@@ -215,6 +215,8 @@ class RecordedEvent:
     duplicate: bool
     received_at: datetime
     handled: bool
+    # The row as committed, for a new event (None for a duplicate).
+    row: Event | None = None
 
 
 async def record_event(
@@ -254,17 +256,16 @@ async def store_event(
                 changed_fields = await _apply(session, event, event_id, data, now)
                 if changed_fields:
                     stored_data["changed_fields"] = changed_fields
-                session.add(
-                    Event(
-                        event_id=event_id,
-                        type=event.type,
-                        customer_external_id=event.customer_id,
-                        occurred_at=event.occurred_at,
-                        received_at=now,
-                        data=stored_data,
-                        handled_at=None if pending else now,
-                    )
+                row = Event(
+                    event_id=event_id,
+                    type=event.type,
+                    customer_external_id=event.customer_id,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    data=stored_data,
+                    handled_at=None if pending else now,
                 )
+                session.add(row)
         except IntegrityError:
             if attempt:
                 raise
@@ -273,7 +274,7 @@ async def store_event(
             # duplicate from a conflict.
             continue
         count_event(event.type, EVENT_TYPES)
-        return RecordedEvent(event_id, False, now, not pending)
+        return RecordedEvent(event_id, False, now, not pending, row)
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
@@ -420,7 +421,7 @@ async def accept_event(
         workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
         return AcceptedEvent(event_id, duplicate, workflow_id)
     try:
-        dispatched = await direct.handle(event_id, recorded.received_at)
+        dispatched = await direct.handle(event_id, recorded.received_at, stored=recorded.row)
     except ApplicationError:
         # A permanent failure (a rule's assignee that cannot be resolved, say): its
         # workflow fails with it, where failed work is looked for, as on the workflow path.

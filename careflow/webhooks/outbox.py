@@ -115,16 +115,29 @@ async def fan_out(
                 .limit(_BATCH)
             )
         )
-        for event in events:
-            claimed = await session.execute(
+        if not events:
+            return 0
+        # Claimed in one statement; an event another worker fanned out meanwhile is
+        # not returned, and left to it.
+        claimed = set(
+            await session.scalars(
                 update(OutboundEvent)
-                .where(OutboundEvent.id == event.id, OutboundEvent.fanned_out_at.is_(None))
+                .where(
+                    OutboundEvent.id.in_([event.id for event in events]),
+                    OutboundEvent.fanned_out_at.is_(None),
+                )
                 .values(fanned_out_at=now)
+                .returning(OutboundEvent.id)
                 .execution_options(synchronize_session=False)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                continue  # another worker fanned it out
-            made = await _deliveries_for(session, event, webhooks, staff, capture=capture)
+        )
+        events = [event for event in events if event.id in claimed]
+        # The customers' external ids, for every payload, in one query.
+        customers = await _external_ids(session, {event.customer_id for event in events})
+        for event in events:
+            made = await _deliveries_for(
+                session, event, webhooks, staff, capture=capture, customers=customers
+            )
             for endpoint, kind, body in made:
                 session.add(
                     WebhookDelivery(
@@ -151,6 +164,7 @@ async def _deliveries_for(
     staff: StaffAlertsConfig,
     *,
     capture: bool,
+    customers: dict[int, str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(endpoint, kind, body) of each delivery the event makes under today's files."""
     endpoints = {
@@ -165,12 +179,12 @@ async def _deliveries_for(
     deliveries: list[tuple[str, str, str]] = []
     data: dict[str, Any] | None = None
     if names:
-        data = await event_data(session, event)
+        data = await event_data(session, event, customers)
         body = _json({"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": data})
         deliveries += [(name, WEBHOOK, body) for name in names]
     team = str(event.data.get("team") or "")
     if event.type == TASK_CREATED and team in staff.teams:
-        data = data or await event_data(session, event)
+        data = data or await event_data(session, event, customers)
         text = alert_text(data)
         for index, robot in enumerate(staff.teams[team].robots):
             if robot.url == CAPTURE and not capture:
@@ -181,13 +195,32 @@ async def _deliveries_for(
     return deliveries
 
 
-async def event_data(session: AsyncSession, event: OutboundEvent) -> dict[str, Any]:
-    """The payload's `data`, read from the store now (the event row holds references)."""
+async def _external_ids(session: AsyncSession, pks: set[int | None]) -> dict[int, str]:
+    """The external ids of these customers (by primary key), in one query."""
+    wanted = [pk for pk in pks if pk is not None]
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Customer.id, Customer.external_id).where(Customer.id.in_(wanted))
+    )
+    return {pk: external_id for pk, external_id in rows}
+
+
+async def event_data(
+    session: AsyncSession, event: OutboundEvent, customers: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """The payload's `data`, read from the store now (the event row holds references).
+
+    `customers`: external ids by primary key already read (`_external_ids`); a
+    customer not in it is looked up.
+    """
     customer_id = None
     if event.customer_id is not None:
-        customer_id = await session.scalar(
-            select(Customer.external_id).where(Customer.id == event.customer_id)
-        )
+        customer_id = (customers or {}).get(event.customer_id)
+        if customer_id is None:
+            customer_id = await session.scalar(
+                select(Customer.external_id).where(Customer.id == event.customer_id)
+            )
     data: dict[str, Any] = {"customer_id": customer_id}
     if event.type in (MESSAGE_SENT, MESSAGE_FAILED):
         row = await session.scalar(
@@ -298,22 +331,29 @@ async def claim_due(db: Database, now: datetime, *, limit: int = 20) -> list[Due
                 .limit(limit)
             )
         )
-        for row in candidates:
-            result = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == row.id,
-                    WebhookDelivery.status == PENDING,
-                    or_(
-                        WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now
-                    ),
-                )
-                .values(claimed_until=now + LEASE, attempts=WebhookDelivery.attempts + 1)
-                .execution_options(synchronize_session=False)
+        if not candidates:
+            return claimed
+        # One conditional UPDATE for them all: a row another worker claimed (or
+        # finished) since the SELECT fails its condition and is not returned.
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id.in_([row.id for row in candidates]),
+                WebhookDelivery.status == PENDING,
+                or_(
+                    WebhookDelivery.claimed_until.is_(None),
+                    WebhookDelivery.claimed_until < now,
+                ),
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            .values(claimed_until=now + LEASE, attempts=WebhookDelivery.attempts + 1)
+            .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        attempts: dict[int, int] = {row_id: count for row_id, count in result}
+        for row in candidates:
+            if row.id in attempts:
                 claimed.append(
-                    Due(row.id, row.delivery_id, row.endpoint, row.kind, row.body, row.attempts + 1)
+                    Due(row.id, row.delivery_id, row.endpoint, row.kind, row.body, attempts[row.id])
                 )
     return claimed
 
@@ -345,41 +385,71 @@ async def finish_attempts(db: Database, attempts: Sequence[Attempt], *, now: dat
     if not attempts:
         return
     async with db.session() as session:
+        # The delivered ones in one UPDATE (each row is this round's claim: nobody
+        # else writes it meanwhile).
+        delivered = [attempt.due.id for attempt in attempts if attempt.error is None]
+        if delivered:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(delivered))
+                .values(claimed_until=None, status=DELIVERED, delivered_at=now, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+        # Endpoints whose state row this round has seen: created once, and a run of
+        # successes (all setting the same values) written once.
+        known: dict[str, bool] = {}
         for attempt in attempts:
-            await _record_attempt(session, attempt, now)
+            await _record_attempt(session, attempt, now, known)
 
 
-async def _record_attempt(session: AsyncSession, attempt: Attempt, now: datetime) -> None:
+async def _record_attempt(
+    session: AsyncSession, attempt: Attempt, now: datetime, known: dict[str, bool]
+) -> None:
+    """One attempt's outcome: the delivery's row (unless delivered), then its
+    endpoint's counts.
+
+    `known` maps the endpoints whose state row this round wrote to whether their
+    last attempt in it succeeded.
+    """
     due, error = attempt.due, attempt.error
-    row = await session.get(WebhookDelivery, due.id)
-    assert row is not None
-    row.claimed_until = None
     if error is not None:
-        row.last_error = error[:1000]
-    if error is not None and attempt.gone:
-        row.status = FAILED
-        return
-    if error is None:
-        row.status, row.delivered_at, row.last_error = DELIVERED, now, None
-    else:
-        row.next_attempt_at = now + backoff(due.attempts)
-    # Attempts to one endpoint finish side by side: its counts change in single
-    # statements, never read-modify-write.
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    await session.execute(
-        dialect.insert(WebhookEndpointState)
-        .values(name=due.endpoint, consecutive_failures=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    state = WebhookEndpointState
-    if error is None:
+        # One UPDATE by primary key: the delivery is claimed by this round, nobody
+        # else writes it meanwhile, so nothing needs reading first. (A delivered one
+        # was written with the round's others.)
+        values: dict[str, Any] = {"claimed_until": None, "last_error": error[:1000]}
+        if attempt.gone:
+            values["status"] = FAILED
+        else:
+            values["next_attempt_at"] = now + backoff(due.attempts)
         await session.execute(
-            update(state)
-            .where(state.name == due.endpoint)
-            .values(consecutive_failures=0, last_success_at=now)
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == due.id)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
+    if error is not None and attempt.gone:
         return
+    # Attempts to one endpoint finish side by side: its counts change in single
+    # statements, never read-modify-write.
+    state = WebhookEndpointState
+    if due.endpoint not in known:
+        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+        await session.execute(
+            dialect.insert(state)
+            .values(name=due.endpoint, consecutive_failures=0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+    if error is None:
+        if not known.get(due.endpoint, False):
+            await session.execute(
+                update(state)
+                .where(state.name == due.endpoint)
+                .values(consecutive_failures=0, last_success_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        known[due.endpoint] = True
+        return
+    known[due.endpoint] = False
     await session.execute(
         update(state)
         .where(state.name == due.endpoint)
