@@ -131,23 +131,39 @@ def load_config_file(
     `empty_ok` lets an empty file mean "all defaults"; `columns` reports each mistake
     as `FILE:LINE:COL:` like the rule files (newer files), instead of `FILE:LINE:`.
     """
-    path = path.resolve()
+    # Called for every message the send step sends (the policy), so a file that did
+    # not change costs one `stat`: the version is told by the file `stat` follows the
+    # path to (device, inode, mtime, size), which also tells a symlink pointed at
+    # another file (a release switch); the path is resolved only to read it anew.
     try:
-        modified = os.stat(path).st_mtime_ns
+        status = os.stat(path)
     except FileNotFoundError:
-        raise error(path, ["file not found"]) from None
-    loaded = _load_cached(path, modified, model, empty_ok, columns)
+        raise error(path.resolve(), ["file not found"]) from None
+    version = (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
+    resolved, loaded = _load_cached(path, version, model, empty_ok, columns)
     if isinstance(loaded, tuple):
-        raise error(path, list(loaded))
+        raise error(resolved, list(loaded))
     assert isinstance(loaded, model)
     return loaded
 
 
 @lru_cache(maxsize=32)
 def _load_cached(
-    path: Path, _modified: int, model: type[BaseModel], empty_ok: bool, columns: bool = False
+    given: Path,
+    _version: tuple[int, int, int, int],
+    model: type[BaseModel],
+    empty_ok: bool,
+    columns: bool = False,
+) -> tuple[Path, BaseModel | tuple[str, ...]]:
+    """The resolved path, and the validated model or the problems; cached per file
+    version (see `load_config_file`)."""
+    path = given.resolve()
+    return path, _load(path, model, empty_ok, columns)
+
+
+def _load(
+    path: Path, model: type[BaseModel], empty_ok: bool, columns: bool
 ) -> BaseModel | tuple[str, ...]:
-    """The validated model, or the problems; cached per file version (its mtime)."""
     try:
         text = read_operator_file(path).decode("utf-8")
     except OperatorFileTooLarge as problem:
