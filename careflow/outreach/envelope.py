@@ -306,7 +306,10 @@ def _encode_text(text: str) -> tuple[str, bytes]:
     if max((len(line) for line in lines), default=0) <= _LINE and normal.isascii():
         return "7bit", normal
     sniff = b"\n".join(lines[:10]) + b"\n"
-    sniff_qp = quoprimime.body_encode(sniff.decode("latin-1"), _LINE)
+    # Quoted-printable encodes each line on its own, so the first ten lines' encoding
+    # is the start of the whole body's.
+    quoted = [_quoted_printable_line(line) for line in lines[:10]]
+    sniff_qp = "\n".join(quoted) + "\n"
     if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
         chunk = _LINE // 4 * 3
         encoded = b"".join(
@@ -314,8 +317,21 @@ def _encode_text(text: str) -> tuple[str, bytes]:
             for start in range(0, len(normal), chunk)
         )
         return "base64", encoded
-    if len(lines) <= 10:
-        return "quoted-printable", sniff_qp.encode("ascii")
-    return "quoted-printable", quoprimime.body_encode(normal.decode("latin-1"), _LINE).encode(
-        "ascii"
-    )
+    quoted += (_quoted_printable_line(line) for line in lines[10:])
+    return "quoted-printable", ("\n".join(quoted) + "\n").encode("ascii")
+
+
+# A line quoted-printable leaves as it is: characters that need no quoting (tab, and
+# printable ASCII but `=`), not ending in white space, short enough not to be broken.
+_QP_PLAIN_LINE = re.compile(rb"(?:[\t !-<>-~]{0,%d}[!-<>-~])?" % (_LINE - 1))
+
+
+def _quoted_printable_line(line: bytes) -> str:
+    """One body line (without its line end) as `quoprimime.body_encode` writes it.
+
+    The library quotes character by character in Python, which costs more than the
+    rest of the message; most lines of a message need none of it.
+    """
+    if _QP_PLAIN_LINE.fullmatch(line):
+        return line.decode("ascii")
+    return quoprimime.body_encode(line.decode("latin-1"), _LINE)

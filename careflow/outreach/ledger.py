@@ -30,13 +30,26 @@ import contextlib
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, false, func, make_url, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal,
+    make_url,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -121,6 +134,12 @@ class SendFacts:
     history: tuple[SentMessage, ...]  # counted messages within the budget window
     case: StoredCase | None
     sms_consent: bool | None = None  # as `consent`, for SMS
+
+
+def _constants(values: Iterable[str]) -> list[BindParameter[str]]:
+    """A fixed list for IN, one bound value each: a plain tuple would become an
+    "expanding" parameter, rewritten into the SQL text at every execution."""
+    return [literal(value, String) for value in sorted(values)]
 
 
 _recent = aliased(OutreachLedger, name="recent")
@@ -261,7 +280,7 @@ def _facts_statement(
             and_(
                 budget_joins,
                 _recent.customer_id == Customer.id,
-                _recent.status.in_(_COUNTED),
+                _recent.status.in_(_constants(_COUNTED)),
                 _recent.topic != Topic.TRANSACTIONAL.value,
                 _recent.idempotency_key != bindparam("step_key"),
                 recent_at >= bindparam("since"),
@@ -314,7 +333,7 @@ def _upsert(insert: sqlite.Insert | postgresql.Insert) -> ReturningInsert[tuple[
     return insert.on_conflict_do_update(
         index_elements=[OutreachLedger.idempotency_key],
         set_={name: insert.excluded[name] for name in changed},
-        where=OutreachLedger.status.not_in(FINAL_STATUSES),
+        where=OutreachLedger.status.not_in(_constants(FINAL_STATUSES)),
     ).returning(OutreachLedger.id)
 
 

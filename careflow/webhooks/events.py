@@ -62,6 +62,17 @@ def _insert(dialect_name: str, row: dict[str, Any]) -> Any:
     )
 
 
+# `record_event`'s statement, built once per dialect (the send step writes one event a
+# message): on the table, so executing it skips the ORM's handling of `values()`, and
+# with the row as parameters, so its compiled form is reused.
+_INSERT_ROW = {
+    name: dialect.insert(OutboundEvent.__table__).on_conflict_do_nothing(
+        index_elements=["event_key"]
+    )
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
 def record_event(
     connection: Connection,
     event_type: str,
@@ -74,7 +85,7 @@ def record_event(
     """Write the event in the connection's transaction, once per key (synchronous: the
     send step's transaction runs in a thread of its own on SQLite)."""
     row = event_row(event_type, key, data, customer_pk=customer_pk, at=at)
-    connection.execute(_insert(connection.dialect.name, row))
+    connection.execute(_INSERT_ROW[connection.dialect.name], row)
 
 
 async def record_event_async(
