@@ -25,7 +25,7 @@ from careflow.contracts.journeys import ENDS_BY_MEMO, STAGGER_MEMO, JourneyInput
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
-from careflow.journey_keys import JourneyIds, current_journey_id, journey_ids
+from careflow.journey_keys import JourneyIds, journey_ids
 from careflow.journey_spec import Journey
 from careflow.journeys import (
     CLOSED_OUTCOMES,
@@ -130,7 +130,9 @@ class DispatchActivities:
         self, request: DispatchInput, intent: Intent, on: date
     ) -> tuple[Journey, str, JourneyIds]:
         """The journey a start intent asks for, its subject and its deterministic ids."""
-        journey, subject = self._journey_and_subject(request, intent, on)
+        assert intent.workflow is not None
+        journey = self.journeys[intent.workflow]
+        subject = journey_subject(journey.needs_subject, request.subject, intent, on)
         ids = journey_ids(
             journey.workflow_id,
             self.secret_key,
@@ -142,13 +144,6 @@ class DispatchActivities:
         )
         return journey, subject, ids
 
-    def _journey_and_subject(
-        self, request: DispatchInput, intent: Intent, on: date
-    ) -> tuple[Journey, str]:
-        assert intent.workflow is not None
-        journey = self.journeys[intent.workflow]
-        return journey, journey_subject(journey.needs_subject, request.subject, intent, on)
-
     def journey_ids(self, request: DispatchInput) -> list[str] | None:
         """The ids of the journeys the request would start; None when it asks for more
         than starting journeys (signals, tags, notifications)."""
@@ -157,18 +152,7 @@ class DispatchActivities:
         for intent in request.intents:
             if intent.action != "start_workflow" or not intent.workflow:
                 return None
-            journey, subject = self._journey_and_subject(request, intent, on)
-            ids.append(
-                current_journey_id(
-                    journey.workflow_id,
-                    self.secret_key,
-                    request.customer_id,
-                    intent.rule_id,
-                    subject,
-                    on,
-                    intent.reenter_after_days,
-                )
-            )
+            ids.append(self._journey_of(request, intent, on)[2].current)
         return ids
 
     async def recorded(self, workflow_ids: Sequence[str]) -> set[str]:

@@ -13,8 +13,9 @@ with the same ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property, partial
 
 from careflow.pseudonyms import customer_pseudonym
 from careflow.workflows.ids import first_form_of
@@ -30,7 +31,15 @@ class JourneyIds:
     """The id a journey starts under now, and the ids earlier schemes gave its key."""
 
     current: str
-    earlier: frozenset[str]
+    # Builds the key's id with the raw customer id, which the earlier forms come from.
+    # Worked out only when asked: the daily scan wants `current` alone for every
+    # customer a rule fires for, every day.
+    with_raw_id: Callable[[], str] = field(repr=False, compare=False)
+
+    @cached_property
+    def earlier(self) -> frozenset[str]:
+        raw = self.with_raw_id()
+        return frozenset({raw, first_form_of(raw)} - {self.current})
 
 
 def journey_ids(
@@ -43,25 +52,9 @@ def journey_ids(
     reenter_after_days: int | None,
 ) -> JourneyIds:
     """The ids `build_id` gives the journey of this business key, now and before."""
-    current = current_journey_id(
-        build_id, secret_key, customer_id, rule_id, subject, on, reenter_after_days
-    )
-    with_raw_id = build_id(customer_id, rule_id, subject, on, reenter_after_days)
-    return JourneyIds(current, frozenset({with_raw_id, first_form_of(with_raw_id)} - {current}))
-
-
-def current_journey_id(
-    build_id: IdBuilder,
-    secret_key: str,
-    customer_id: str,
-    rule_id: str,
-    subject: str,
-    on: date,
-    reenter_after_days: int | None,
-) -> str:
-    """The id the journey of this business key starts under now (`JourneyIds.current`),
-    without the earlier forms: what the daily scan asks for every customer a rule
-    fires for, every day."""
-    return build_id(
+    current = build_id(
         customer_pseudonym(secret_key, customer_id), rule_id, subject, on, reenter_after_days
+    )
+    return JourneyIds(
+        current, partial(build_id, customer_id, rule_id, subject, on, reenter_after_days)
     )
