@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,13 +13,14 @@ from careflow.config_files import OperatorFileTooLarge, read_operator_file
 from careflow.custom_events import EVENTS_FILE_NAME
 from careflow.rules.analysis import impossible_rule, shadowed_rules
 from careflow.rules.compiler import compile_ruleset
-from careflow.rules.conditions import first_failure
+from careflow.rules.conditions import first_failure, holds
 from careflow.rules.derived_facts import (
     DERIVED_FACTS_FILE_NAME,
     NO_DERIVED_FACTS,
     DerivedFacts,
     DerivedFactsError,
     load_derived_facts,
+    segment_fact,
     segment_of,
 )
 from careflow.rules.engine import CompiledRuleset
@@ -27,7 +28,7 @@ from careflow.rules.errors import RuleError, RuleFileError
 from careflow.rules.explaining import OUTCOME_WORDS
 from careflow.rules.facts import FACTS_BY_NAME, FactDefinition
 from careflow.rules.intents import Evaluation, Intent, RuleOutcome
-from careflow.rules.model import Rule, Ruleset, leaves
+from careflow.rules.model import AllOf, Condition, Leaf, Rule, Ruleset, leaves
 from careflow.rules.parser import parse_ruleset
 from careflow.rules.phrases import Phrase
 from careflow.rules.references import References
@@ -35,6 +36,15 @@ from careflow.rules.segments import SEGMENTS_FILE_NAME, SegmentBook, read_segmen
 
 RULE_FILE_PATTERN = "*.rules.yaml"
 _NOTHING = Evaluation(intents=(), outcomes=())
+
+
+@dataclass(frozen=True)
+class FactNeeds:
+    """What to compute for a snapshot that only some of a book's rules can match:
+    the built-in facts (`compute_facts(only=)`) and the derived facts and segments."""
+
+    builtin: frozenset[str]
+    derived: DerivedFacts
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,7 @@ class RuleBook:
                 for rule_id, condition in compile_ruleset(ruleset).items()
             },
         )
+        self._needs_by_event: dict[str, FactNeeds] = {}
         # Only the facts some rule reads are cleaned and given to the engine.
         self._kinds = fact_kinds(
             dict.fromkeys(
@@ -116,6 +127,41 @@ class RuleBook:
             intents=tuple(intent for _, outcome in outcomes for intent in outcome.intents),
             outcomes=tuple(outcome for _, outcome in outcomes),
         )
+
+    def needs_for_event(self, event_type: str) -> FactNeeds:
+        """The facts an event of `event_type` can need: those read by every rule that
+        may fire on it (all but the rules whose conditions require another event type),
+        with the segments those rules name and the facts the segments read.
+
+        An event's rules are a few of the book's (most are the daily scan's); the other
+        rules cannot fire on its snapshot whatever their facts are, so computing their
+        facts is work with no effect on the evaluation (a derived fact is a query).
+        Worked out once per event type: a RuleBook never changes.
+        """
+        needs = self._needs_by_event.get(event_type)
+        if needs is None:
+            needs = self._needs_by_event[event_type] = self._work_out_needs(event_type)
+        return needs
+
+    def _work_out_needs(self, event_type: str) -> FactNeeds:
+        read: set[str] = set()
+        for ruleset in self.rulesets:
+            for rule in ruleset.rules:
+                if _may_fire_on(rule.when, event_type):
+                    read.update(leaf.fact for leaf in leaves(rule.when))
+        segments = {
+            name: condition
+            for name, condition in self.derived.segments.items()
+            if segment_fact(name) in read
+        }
+        for condition in segments.values():
+            read.update(leaf.fact for leaf in leaves(condition))
+        derived = replace(
+            self.derived,
+            specs={name: spec for name, spec in self.derived.specs.items() if name in read},
+            segments=segments,
+        )
+        return FactNeeds(frozenset(read & FACTS_BY_NAME.keys()), derived)
 
     def explain(self, facts: Mapping[str, object]) -> list[RuleOutcome]:
         """Every rule: fired, or the first condition that failed with the actual value."""
@@ -216,6 +262,25 @@ def intents_of(ruleset: Ruleset, rule: Rule) -> tuple[Intent, ...]:
 def _winners(loaded: _Loaded, matching: frozenset[str]) -> list[Rule]:
     fired = [rule for key, rule in loaded.keyed if key in matching]
     return fired[:1] if loaded.ruleset.mode == "first_match" else fired
+
+
+def _may_fire_on(condition: Condition, event_type: str) -> bool:
+    """False when the condition requires an event type other than `event_type`: a
+    test of `event_type` among the tests that must all hold fails for it. (A test
+    inside `any` or `not` is not required, so such a rule is kept.)"""
+    required = _required_tests(condition)
+    return all(
+        holds(test, {"event_type": event_type}) for test in required if test.fact == "event_type"
+    )
+
+
+def _required_tests(condition: Condition) -> list[Leaf]:
+    """The leaf tests that hold whenever the condition does (those of nested `all`s)."""
+    if isinstance(condition, Leaf):
+        return [condition]
+    if isinstance(condition, AllOf):
+        return [test for item in condition.items for test in _required_tests(item)]
+    return []
 
 
 def _facts_of(rule: Rule) -> tuple[str, ...]:
