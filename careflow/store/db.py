@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from careflow.store.sqlite_connection import connect_with_fewer_hops
+
 # Alembic is imported where a migration runs or the schema is compared: a command that
 # finds its store at the newest revision (most runs) never needs it.
 if TYPE_CHECKING:
@@ -58,7 +60,12 @@ class Database:
         if self.is_sqlite:
             # The API, the worker and the CLI may write at once: wait for locks
             # rather than failing at the first one.
-            engine_options["connect_args"] = {"timeout": 30}
+            # Each statement goes to aiosqlite's thread once, not four times
+            # (careflow/store/sqlite_connection.py).
+            engine_options["connect_args"] = {
+                "timeout": 30,
+                "async_creator_fn": connect_with_fewer_hops,
+            }
         else:
             engine_options["pool_size"] = 10
             if schema:

@@ -1,0 +1,149 @@
+"""aiosqlite connections that hand a statement to their thread once, not four times.
+
+Why: SQLAlchemy's aiosqlite adapter makes a cursor, executes it, fetches its rows
+and closes it, four calls, and aiosqlite runs each call in the connection's own
+thread: per call two thread switches and a wake-up of the event loop, which on a
+short statement cost more CPU than SQLite's work (a complaint on the direct event
+path runs about forty statements; docs/benchmarks.md). Here:
+- the cursor is made in the same hand-off as its first execute;
+- a statement that returns no rows (INSERT, UPDATE) is closed in that hand-off too;
+- fetching all rows closes the cursor in the same hand-off;
+- commit and rollback with no transaction open, which Python's sqlite3 module
+  skips anyway ("if there is no open transaction, this method is a no-op"), are
+  not handed off at all: a read-only session's commit and the pool's rollback of
+  every connection it takes back.
+What runs, in which order, and in which thread SQLite runs it are unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from aiosqlite.context import Result
+
+
+class FewerHopsConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose cursors make fewer trips to its thread."""
+
+    def cursor(self) -> Result[aiosqlite.Cursor]:
+        # Awaitable and an async context manager, as aiosqlite's own `cursor()` is.
+        return Result(self._new_cursor())
+
+    async def _new_cursor(self) -> aiosqlite.Cursor:
+        return _Cursor(self)
+
+    async def commit(self) -> None:
+        if self._transaction_open():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._transaction_open():
+            await super().rollback()
+
+    def _transaction_open(self) -> bool:
+        # Closed connection: say yes, so that the call fails as aiosqlite's would.
+        connection = self._connection
+        return connection is None or connection.in_transaction
+
+
+class _Cursor(aiosqlite.Cursor):
+    """A cursor whose sqlite3 cursor is made, run and closed in as few hand-offs as can be."""
+
+    def __init__(self, conn: FewerHopsConnection) -> None:
+        # aiosqlite.Cursor's own __init__ wants the sqlite3 cursor made already.
+        self.iter_chunk_size = conn._iter_chunk_size
+        self._conn = conn
+        self._open: sqlite3.Cursor | None = None
+        self._last: sqlite3.Cursor | None = None
+
+    @property
+    def _cursor(self) -> sqlite3.Cursor:  # type: ignore[override]
+        # What aiosqlite's inherited methods and properties read (rowcount, lastrowid,
+        # description, fetchone, fetchmany): the last statement's cursor, which keeps
+        # those attributes after it is closed.
+        if self._last is None:
+            raise sqlite3.ProgrammingError("no statement has been executed on this cursor")
+        return self._last
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        run = partial(
+            _run, self._conn, self._open, "execute", sql, [] if parameters is None else parameters
+        )
+        await self._ran(run)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        await self._ran(partial(_run, self._conn, self._open, "executemany", sql, parameters))
+        return self
+
+    async def _hand_off(self, call: Callable[[], Any]) -> Any:
+        """`call` in the connection's thread (aiosqlite's queue)."""
+        return await self._execute(call)  # type: ignore[no-untyped-call]
+
+    async def _ran(self, run: Callable[[], tuple[sqlite3.Cursor, bool]]) -> None:
+        cursor, still_open = await self._hand_off(run)
+        self._last = cursor
+        self._open = cursor if still_open else None
+
+    async def fetchall(self) -> Iterable[sqlite3.Row]:
+        if self._open is None:
+            return []  # a statement without rows, or rows already all fetched
+        rows: list[sqlite3.Row] = await self._hand_off(partial(_fetch_all_and_close, self._open))
+        self._open = None
+        return rows
+
+    async def close(self) -> None:
+        if self._open is not None:
+            await self._hand_off(self._open.close)
+            self._open = None
+
+
+def _run(
+    connection: aiosqlite.Connection,
+    cursor: sqlite3.Cursor | None,
+    method: str,
+    sql: str,
+    parameters: Any,
+) -> tuple[sqlite3.Cursor, bool]:
+    """In the connection's thread: the statement on `cursor` (a new one if None);
+    the cursor, and whether it stays open (it has rows to fetch)."""
+    made = cursor is None
+    if cursor is None:
+        cursor = connection._conn.cursor()
+    try:
+        getattr(cursor, method)(sql, parameters)
+    except BaseException:
+        if made:
+            cursor.close()
+        raise
+    if cursor.description is None:
+        cursor.close()
+        return cursor, False
+    return cursor, True
+
+
+def _fetch_all_and_close(cursor: sqlite3.Cursor) -> list[Any]:
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def connect_with_fewer_hops(
+    database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any
+) -> FewerHopsConnection:
+    """What `aiosqlite.connect` does, with a `FewerHopsConnection`: SQLAlchemy's
+    aiosqlite dialect calls it with the URL's database and `connect_args`
+    (`async_creator_fn`)."""
+    connection = FewerHopsConnection(
+        partial(sqlite3.connect, str(database), **kwargs), iter_chunk_size
+    )
+    # As SQLAlchemy's dialect does for aiosqlite's own: an unclosed connection never
+    # keeps the process alive.
+    connection._thread.daemon = True
+    return connection
