@@ -481,9 +481,11 @@ def send_ledger(db: Database) -> SendLedger:
     """The ledger for this store: a SQLite file in a thread of its own, else async.
 
     An in-memory SQLite database exists once per connection, so it is reached only
-    through the store's own engine.
+    through the store's own engine. So is a scratch store (a simulation's): its
+    engine runs statements in the event loop's thread already, so a thread here
+    would only add two hand-overs per transaction.
     """
-    if db.is_sqlite and make_url(db.url).database not in (None, "", ":memory:"):
+    if db.is_sqlite and not db.scratch and make_url(db.url).database not in (None, "", ":memory:"):
         return _ThreadedSqliteLedger(db)
     return _AsyncLedger(db)
 

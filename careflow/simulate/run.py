@@ -65,6 +65,7 @@ from careflow.contracts.scan import DailyScanInput
 from careflow.intake.direct import DirectEvaluation
 from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import CustomerRow, write_records
+from careflow.outreach.envelope import OutgoingEmail
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
@@ -90,6 +91,13 @@ PARALLEL_CUSTOMERS = 16
 # the worker's main thread on a day that starts 20,000 offers (docs/benchmarks.md). The
 # same workflow code runs; the sandbox's determinism checks run in the tests and live.
 SIMULATION_RUNNER = UnsandboxedWorkflowRunner()
+# Each workflow activation runs in the event loop's thread (the SDK's `debug_mode`),
+# not handed to a thread pool and back: two thread switches per activation (4% of a
+# simulation's CPU on the CDNOW sample). The same workflow code runs, activations in the same order;
+# the SDK's deadlock detection (an activation over 2 s fails its task) is off, which
+# on a busy machine also keeps a slow activation from changing a simulation's
+# outcome. The detection still runs in the tests and live.
+SIMULATION_INLINE_ACTIVATIONS = True
 # Journeys in flight stay cached: with the SDK's 1,000, a day that starts 20,000 offers
 # took 1,084 s instead of 838 (both processes spent a third more CPU: evicted journeys
 # come back as full-history tasks and replays). It costs about 1.6 GB at 20,000.
@@ -256,12 +264,20 @@ class _SendsInWorkflowTaskOutbound(WorkflowOutboundInterceptor):
 
 
 class CapturedDelivery:
-    """Delivery for simulations: nothing leaves the machine; the send log is the record."""
+    """Delivery for simulations: nothing leaves the machine; the send log is the record.
+
+    It takes flat messages too (`FlatDelivery`), so the send step writes each one out
+    as bytes (`flat_email`) rather than through the email library's header classes:
+    the same checks and the same failures, for less CPU.
+    """
 
     def __init__(self) -> None:
         self.delivered = 0
 
     async def deliver(self, message: EmailMessage) -> None:
+        self.delivered += 1
+
+    async def deliver_flat(self, message: OutgoingEmail) -> None:
         self.delivered += 1
 
     async def close(self) -> None:
@@ -386,7 +402,10 @@ async def run_journeys(
     for result in results:
         sends.sends |= result.sends
         sends.sent += result.sent
-    parts = [create_database(f"sqlite+aiosqlite:///{job.work_dir / 'careflow.db'}") for job in jobs]
+    parts = [
+        create_database(f"sqlite+aiosqlite:///{job.work_dir / 'careflow.db'}", scratch=True)
+        for job in jobs
+    ]
     return JourneyRun(
         parts[0], folder, rulebook.hash, rule_ids, start, days, shift, sends, parts=parts
     )
@@ -606,6 +625,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
                 stagger_journeys=True,
             ),
             interceptors=[_RecordSends(run.sends), _SendsInWorkflowTask()],
+            debug_mode=SIMULATION_INLINE_ACTIVATIONS,
         )
         async with worker:
             # Waiting for a result must not skip time: only `_advance` moves the clock.
@@ -731,7 +751,8 @@ def _assume_addresses(history: History) -> None:
 async def _fresh_store(path: Path) -> Database:
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         await asyncio.to_thread(stale.unlink, missing_ok=True)
-    db = create_database(f"sqlite+aiosqlite:///{path}")
+    # Thrown away after the run, and used by this process alone (see Database).
+    db = create_database(f"sqlite+aiosqlite:///{path}", scratch=True)
     await db.migrate()
     return db
 

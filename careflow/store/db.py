@@ -53,9 +53,14 @@ class SchemaState:
 class Database:
     """One engine and session factory; every part of careflow shares one per process."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, scratch: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # A throwaway SQLite store (a simulation's): statements run in the event loop's
+        # thread (careflow/store/inline_sqlite.py) and nothing waits for the disk.
+        self.scratch = scratch
+        if scratch and not (self.is_sqlite and make_url(url).database):
+            raise ValueError("a scratch store is a SQLite file")
         engine_options: dict[str, Any] = {}
         if self.is_sqlite:
             # The API, the worker and the CLI may write at once: wait for locks
@@ -74,10 +79,14 @@ class Database:
         self._engine_options = dict(engine_options)
         if not self.is_sqlite:
             engine_options["pool_pre_ping"] = True
+        if scratch:
+            from careflow.store.inline_sqlite import inline_connector
+
+            engine_options["async_creator"] = inline_connector(str(make_url(url).database))
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
         self._unpinged: AsyncEngine | None = None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+            event.listen(self.engine.sync_engine, "connect", self._configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -116,7 +125,7 @@ class Database:
             raise ValueError("a synchronous engine is for SQLite only")
         url = make_url(self.url).set(drivername="sqlite")
         engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", self._configure_sqlite)
         return engine
 
     async def migrate(self, revision: str = "head") -> None:
@@ -172,14 +181,14 @@ class Database:
             await self._unpinged.dispose()
         await self.engine.dispose()
 
-
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (API, CLI) run beside the worker's writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    def _configure_sqlite(self, dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers (API, CLI) run beside the worker's writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # A scratch store is thrown away if the machine stops: no need to sync.
+        cursor.execute("PRAGMA synchronous=OFF" if self.scratch else "PRAGMA synchronous=NORMAL")
+        cursor.close()
 
 
 async def _stamped_revision(connection: Any) -> str | None:
@@ -242,10 +251,10 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def create_database(url: str, *, schema: str | None = None) -> Database:
-    """Make the database object; for SQLite also make its folder."""
+def create_database(url: str, *, schema: str | None = None, scratch: bool = False) -> Database:
+    """Make the database object; for SQLite also make its folder. `scratch`: see Database."""
     if url.startswith("sqlite") and ":///" in url:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return Database(url, schema=schema)
+    return Database(url, schema=schema, scratch=scratch)
