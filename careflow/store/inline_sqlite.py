@@ -19,14 +19,15 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-import aiosqlite
+from careflow.store.sqlite_connection import FewerHopsConnection
 
 # What a statement that has to wait for a lock waits at most (the store's usual).
 BUSY_TIMEOUT_MS = 30_000
 
 
-class InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection that runs each call in the caller's thread when it can."""
+class InlineConnection(FewerHopsConnection):
+    """An aiosqlite connection that runs each call in the caller's thread when it can
+    (and, as every store's SQLite connection, makes as few calls per statement as it can)."""
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:

@@ -94,7 +94,7 @@ class _Cursor(aiosqlite.Cursor):
         if self._open is None:
             return []  # a statement without rows, or rows already all fetched
         rows: list[sqlite3.Row] = await self._hand_off(partial(_fetch_all_and_close, self._open))
-        self._open = None
+        self._open = None  # closed by the fetch
         return rows
 
     async def close(self) -> None:
@@ -128,10 +128,11 @@ def _run(
 
 
 def _fetch_all_and_close(cursor: sqlite3.Cursor) -> list[Any]:
-    try:
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    # Closed only once every row is in: a fetch that failed (SQLITE_BUSY, retried in
+    # the connection's thread by a scratch store) can be made again on the same cursor.
+    rows = cursor.fetchall()
+    cursor.close()
+    return rows
 
 
 def connect_with_fewer_hops(

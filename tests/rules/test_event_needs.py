@@ -50,7 +50,9 @@ async def _customers(db: Database) -> list[int]:
         await add_complaint(session, vip, opened_at=AT - 2 * DAY, severity="high")
         await add_complaint(session, vip, opened_at=AT - 1 * DAY, severity="critical")
         await add_survey(session, vip, score=2, answered_at=AT - 10 * HOUR)
-        dormant = await add_customer(session, created_at=AT - 500 * DAY, birthday=date(1990, 11, 12))
+        dormant = await add_customer(
+            session, created_at=AT - 500 * DAY, birthday=date(1990, 11, 12)
+        )
         await add_orders(session, dormant, (AT - 200 * DAY, "35.00"), (AT - 190 * DAY, "20.00"))
         for days, points in ((20, 500), (340, 80)):
             session.add(
