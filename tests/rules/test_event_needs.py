@@ -25,6 +25,7 @@ from tests.facts.store_rows import (
     add_orders,
     add_survey,
 )
+from tests.segments.test_segment_rules import SEGMENTS as SEGMENT_RULES_SEGMENTS
 
 AT = datetime(2026, 11, 11, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -152,21 +153,16 @@ rules:
       - given: {event_type: daily_scan, points_balance: 150}
         expect: [tag points]
 """
-SEGMENTS = """\
-segments:
-  vip_customers:
-    description: Every VIP customer.
-    when:
-      tier: vip
-  unhappy:
-    description: Complained this week.
-    when:
-      complaints_last_7d: {at_least: 1}
+# The segments of tests/segments, and one that no rule names.
+SEGMENTS = (
+    SEGMENT_RULES_SEGMENTS
+    + """\
   big_spenders:
     description: No rule names this one.
     when:
       total_spent: {at_least: 1000}
 """
+)
 DERIVED = """\
 facts:
   complaints_last_7d: {count: complaint_opened, within: 7d}
