@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -14,9 +15,42 @@ from aiosmtpd.smtp import Envelope, Session
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, for a server a test starts next.
+
+    Taken below the kernel's ephemeral range, not by binding port 0: a port from that
+    range can be handed to one of the many outgoing connections (workers to Temporal,
+    clients to the store) between this call and the server's bind, which then fails
+    with "address already in use". A port is never handed out twice in a process.
+    """
+    low = _ephemeral_low()
+    for _ in range(1000):
+        port = _ports.randrange(_LOWEST_PORT, low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something listens there already
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {_LOWEST_PORT} and {low}")
+
+
+# Well clear of the machine's own services' usual ports (PostgreSQL, Redis, RabbitMQ...).
+_LOWEST_PORT = 20000
+_ports = random.Random()
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux; else IANA's)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as ports:
+            low = int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+    return low if low > _LOWEST_PORT + 1000 else 49152
 
 
 class _Collector:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from careflow.store import Database
 from tests.conftest import IN_CI
 from tests.console.conftest import PASSWORD
 from tests.console.seed import Seeded
+from tests.smtp_sink import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,13 +72,6 @@ def chromium() -> Path:
             pytest.fail(f"{message}; CI must run the browser tests")
         pytest.skip(message)
     return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
