@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from careflow.store.sqlite_connection import FewerHopsConnection
+from careflow.store.sqlite_connection import FewerHopsConnection, connect_with_fewer_hops
 
 # What a statement that has to wait for a lock waits at most (the store's usual).
 BUSY_TIMEOUT_MS = 30_000
@@ -56,12 +56,11 @@ def inline_connector(path: str) -> Callable[[], Awaitable[InlineConnection]]:
 
     async def connect() -> InlineConnection:
         # Not tied to the thread that opened it: calls come from the loop's thread.
-        connector = partial(sqlite3.connect, path, timeout=0, check_same_thread=False)
-        connection = InlineConnection(connector, iter_chunk_size=64)
-        # As SQLAlchemy's aiosqlite dialect does: an unclosed connection never
-        # keeps the process alive.
-        connection._thread.daemon = True
+        connection = connect_with_fewer_hops(
+            path, timeout=0, check_same_thread=False, connection_class=InlineConnection
+        )
         await connection
+        assert isinstance(connection, InlineConnection)
         return connection
 
     return connect

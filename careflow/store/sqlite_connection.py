@@ -136,12 +136,16 @@ def _fetch_all_and_close(cursor: sqlite3.Cursor) -> list[Any]:
 
 
 def connect_with_fewer_hops(
-    database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any
+    database: str | Path,
+    *,
+    iter_chunk_size: int = 64,
+    connection_class: type[FewerHopsConnection] = FewerHopsConnection,
+    **kwargs: Any,
 ) -> FewerHopsConnection:
-    """What `aiosqlite.connect` does, with a `FewerHopsConnection`: SQLAlchemy's
-    aiosqlite dialect calls it with the URL's database and `connect_args`
-    (`async_creator_fn`)."""
-    connection = FewerHopsConnection(
+    """What `aiosqlite.connect` does, with a `FewerHopsConnection` (or a subclass):
+    SQLAlchemy's aiosqlite dialect calls it with the URL's database and
+    `connect_args` (`async_creator_fn`); `kwargs` go to `sqlite3.connect`."""
+    connection = connection_class(
         partial(sqlite3.connect, str(database), **kwargs), iter_chunk_size
     )
     # As SQLAlchemy's dialect does for aiosqlite's own: an unclosed connection never
