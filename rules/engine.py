@@ -27,6 +27,13 @@ What was measured about that release, and how this module copes:
   snapshot carries.
 - An `$or` is expanded into one match per true branch, so a rule can fire twice for
   one fact; fired rules are collected as a set.
+- Matches are read from the C core directly (`start_action_for_state`, then
+  `complete_and_start_action` until it has none), not through `Ruleset.do_actions`:
+  that wrapper decodes every match's JSON (the whole snapshot), builds a closure
+  and a promise per match and writes the session state back (`update_state`,
+  which re-asserts it into the network) after each one. careflow's actions only
+  note the rule's name and no condition reads the state, so that was half of an
+  evaluation's cost in a daily scan (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ import json
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from durable.engine import (
@@ -71,7 +79,8 @@ class CompiledRuleset:
         definitions: dict[str, object] = {
             rule_id: {
                 "all": [{"m": {"$and": [{"$eq": {ANCHOR: 1}}, json.loads(json.dumps(condition))]}}],
-                "run": _recorder(self._fired, rule_id),
+                # Never called (matches are read in `_run_actions`), but a rule needs one.
+                "run": _never_called,
             }
             for rule_id, condition in conditions.items()
         }
@@ -112,22 +121,21 @@ class CompiledRuleset:
             return
         self._run_actions(handle)
 
-    def _run_actions(self, handle: object) -> None:
-        if not handle:
+    def _run_actions(self, state: object) -> None:
+        """Note the rule of every match the last assert or retract left, completing each."""
+        if not state:
             return
-        failure: list[BaseException] = []
-        self._ruleset.do_actions(
-            handle, lambda error, _state: failure.append(error) if error else None
-        )
-        if failure:
-            raise failure[0]
+        engine, ruleset = durable_rules_engine, self._ruleset._handle
+        started = engine.start_action_for_state(ruleset, state)
+        matches: str | None = started[1] if started else None
+        while matches:
+            # `{"<rule name>": {...}}`, one rule a time: only the name is read.
+            self._fired.append(scanstring(matches, matches.index('"') + 1)[0])
+            matches = engine.complete_and_start_action(ruleset, state)
 
 
-def _recorder(fired: list[str], rule_id: str) -> Callable[[object], None]:
-    def record(_closure: object) -> None:
-        fired.append(rule_id)
-
-    return record
+def _never_called(_closure: object) -> None:
+    raise AssertionError("durable_rules ran an action: matches are read in _run_actions")
 
 
 def _delete_discarded() -> None:
