@@ -12,6 +12,7 @@ them all (and the Temporal SDK's, see `temporal_metrics`).
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -69,8 +70,10 @@ def count_event(event_type: str, known_types: Collection[str]) -> None:
 
 def count_rule_firings(rule_ids: Iterable[str]) -> None:
     """Each rule id in `rule_ids` fired once (for one customer)."""
-    for rule_id in rule_ids:
-        RULE_FIRINGS.labels(rule=rule_id).inc()
+    # Counted first: a daily scan page passes the same few rules hundreds of times,
+    # and each `labels()` lookup takes the metric's lock.
+    for rule_id, times in collections.Counter(rule_ids).items():
+        RULE_FIRINGS.labels(rule=rule_id).inc(times)
 
 
 def count_journey_started(journey: str) -> None:
