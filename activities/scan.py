@@ -204,5 +204,10 @@ def _evaluate_all(
     return [rulebook.evaluate({**facts, "event_type": "daily_scan"}) for _, _, facts in snapshots]
 
 
+# A tuple, not a union: `isinstance` with a tuple is the quicker test, made for every
+# fact of every rule fired in a scan.
+_JSON_SCALARS = (str, int, float, bool)
+
+
 def _jsonable(value: object) -> object:
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+    return value if value is None or isinstance(value, _JSON_SCALARS) else str(value)
