@@ -18,6 +18,15 @@ def test_every_matching_rule_fires_not_just_the_first() -> None:
     assert engine.matching({"order_count": 1}) == {"b"}
 
 
+def test_rule_names_are_read_back_exactly() -> None:
+    # Matches are read from the C core's JSON by their name alone: names with a slash,
+    # non-ASCII letters and JSON escapes come back as given, for a fact with such text too.
+    names = ["0/win-back", "1/生日问候", 'quote"and\\backslash']
+    engine = CompiledRuleset("names", dict.fromkeys(names, AT_LEAST_TWO))
+    assert engine.matching({"order_count": 2, "note": '生日 "x" {"y": 1}'}) == set(names)
+    assert engine.matching({"order_count": 2}) == set(names)  # and again: nothing left over
+
+
 def test_no_match_is_an_empty_answer_not_an_exception() -> None:
     engine = CompiledRuleset("none", {"a": AT_LEAST_TWO})
     assert engine.matching({"order_count": 0}) == frozenset()
