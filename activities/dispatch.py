@@ -102,15 +102,19 @@ class DispatchActivities:
         """Carry out the intents in order; each is idempotent, so a retry repeats nothing."""
         return await self.dispatch(request)
 
-    async def dispatch(self, request: DispatchInput) -> DispatchResult:
-        """The work of `dispatch_intents`, also used by the daily scan for each customer."""
+    async def dispatch(
+        self, request: DispatchInput, *, customer_pk: int | None = None
+    ) -> DispatchResult:
+        """The work of `dispatch_intents`, also used by the daily scan for each customer
+        and by the direct event path, which passes the customer's key (`customer_pk`)
+        it already has, so the journeys are looked up and recorded without it."""
         result = DispatchResult()
         # The trigger's time on the workflow's clock: its date is the journey's period.
         at = request.at or activity_now()
         on = at.date()
         for intent in request.intents:
             if intent.action == "start_workflow" and intent.workflow:
-                await self._start_journey(request, intent, on, at, result)
+                await self._start_journey(request, intent, on, at, result, customer_pk)
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:
                 result.signalled += await self._signal(
                     request.customer_id, intent.workflow, intent.signal, request.subject
@@ -182,12 +186,15 @@ class DispatchActivities:
         on: date,
         at: datetime,
         result: DispatchResult,
+        customer_pk: int | None = None,
     ) -> None:
         """Start the journey `intent` asks for if the start policy lets it, or record
         the customer as held out; what stood in the way goes to `result.existing`."""
         journey, subject, ids = self._journey_of(request, intent, on)
         workflow_id = ids.current
-        spans = await self._journeys_of_kind(request.customer_id, journey.name, subject)
+        spans = await self._journeys_of_kind(
+            request.customer_id, journey.name, subject, customer_pk
+        )
         held_out = self.holdout().holds_out(request.customer_id, journey.name)
         checked: set[str] = set()
         while True:
@@ -221,31 +228,34 @@ class DispatchActivities:
             # Picked by the rule, deliberately left alone: the comparison group.
             result.held_out.append(workflow_id)
             await self._record_journey(
-                workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS
+                workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS, customer_pk
             )
         else:
             started = await self._start(journey.workflow, workflow_id, request, intent, subject, at)
             if started:
                 count_journey_started(journey.name)
             (result.started if started else result.existing).append(workflow_id)
-            await self._record_journey(workflow_id, journey.name, request, intent, subject, at)
+            await self._record_journey(
+                workflow_id, journey.name, request, intent, subject, at, customer_pk=customer_pk
+            )
 
     async def _journeys_of_kind(
-        self, customer_id: str, journey: str, subject: str
+        self, customer_id: str, journey: str, subject: str, customer_pk: int | None = None
     ) -> list[JourneySpan]:
-        """The customer's journeys of this kind and subject, as the journeys table has them."""
-        async with self.db.session() as session:
-            records = await session.scalars(
-                select(JourneyRecord)
-                .join(Customer, Customer.id == JourneyRecord.customer_id)
-                .where(
-                    Customer.external_id == customer_id,
-                    JourneyRecord.journey == journey,
-                    JourneyRecord.subject == subject
-                    if subject
-                    else JourneyRecord.subject.is_(None),
-                )
+        """The customer's journeys of this kind and subject, as the journeys table has them
+        (by the customer's key when the caller has it, else by their external id)."""
+        kind = select(JourneyRecord).where(
+            JourneyRecord.journey == journey,
+            JourneyRecord.subject == subject if subject else JourneyRecord.subject.is_(None),
+        )
+        if customer_pk is not None:
+            kind = kind.where(JourneyRecord.customer_id == customer_pk)
+        else:
+            kind = kind.join(Customer, Customer.id == JourneyRecord.customer_id).where(
+                Customer.external_id == customer_id
             )
+        async with self.db.session() as session:
+            records = await session.scalars(kind)
             return [journey_span(record) for record in records]
 
     async def _ended_by(self, workflow_id: str, at: datetime) -> datetime | None:
@@ -328,6 +338,7 @@ class DispatchActivities:
         subject: str,
         at: datetime,
         status: str = "running",
+        customer_pk: int | None = None,
     ) -> None:
         try:
             async with self.db.session() as session:
@@ -335,7 +346,8 @@ class DispatchActivities:
                     select(JourneyRecord.id).where(JourneyRecord.workflow_id == workflow_id)
                 ):
                     return
-                customer_pk = await _customer_pk(session, request.customer_id)
+                if customer_pk is None:
+                    customer_pk = await _customer_pk(session, request.customer_id)
                 session.add(
                     JourneyRecord(
                         workflow_id=workflow_id,

@@ -49,10 +49,16 @@ class RuleActivities:
         return await self.evaluate(request)
 
     async def evaluate(
-        self, request: EvaluateEventInput, stored: Event | None = None
+        self,
+        request: EvaluateEventInput,
+        stored: Event | None = None,
+        *,
+        customer_pk: int | None = None,
     ) -> EvaluateEventResult:
         """The work of `evaluate_event`; `stored` is the event's row as its caller has
-        just committed it (the direct event path), which saves reading it back.
+        just committed it (the direct event path), which saves reading it back, and
+        `customer_pk` its customer's key from that transaction, which saves looking
+        it up (both only used when `stored` is the requested event).
 
         The decisions are stamped with `at`, the instant the dispatcher starts their
         journeys from: one clock for both, so the timeline finds the journey a
@@ -66,9 +72,10 @@ class RuleActivities:
         if self.sync_release is not None:
             await self.sync_release()
         async with self.db.session() as session:
+            given = stored is not None and stored.event_id == request.event_id
             event = (
                 stored
-                if stored is not None and stored.event_id == request.event_id
+                if given
                 else await session.scalar(select(Event).where(Event.event_id == request.event_id))
             )
             if event is None:
@@ -88,9 +95,10 @@ class RuleActivities:
             # A reload reads and compiles files: keep it off the event loop.
             rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
             config = self.facts_config() if self.facts_config is not None else None
-            customer_pk = await session.scalar(
-                select(Customer.id).where(Customer.external_id == customer_id)
-            )
+            if not given or customer_pk is None:
+                customer_pk = await session.scalar(
+                    select(Customer.id).where(Customer.external_id == customer_id)
+                )
             # Only what the rules that can fire on this type of event read: the same
             # evaluation as with the whole snapshot, for a fraction of the queries.
             needs = rulebook.needs_for_event(event.type)

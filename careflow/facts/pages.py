@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement
+from sqlalchemy import BigInteger, ColumnElement, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -25,6 +25,24 @@ def ids_filter(column: ColumnElement[int], customer_ids: Sequence[int]) -> Colum
     if high - low < 2 * len(customer_ids):
         return column.between(low, high)
     return column.in_(customer_ids)
+
+
+def page_bounds(customer_ids: Sequence[int]) -> dict[str, int] | None:
+    """The parameters of `in_range` for a page `ids_filter` would take as a range;
+    None for a sparse page (or an empty one), which needs its ids listed."""
+    if not customer_ids:
+        return None
+    low, high = min(customer_ids), max(customer_ids)
+    if high - low < 2 * len(customer_ids):
+        return {"low_id": low, "high_id": high}
+    return None
+
+
+def in_range(column: ColumnElement[int]) -> ColumnElement[bool]:
+    """`ids_filter`'s range with its bounds as parameters (`page_bounds`), for a
+    statement built once and run for every page: building a statement and working
+    out its cache key cost more than running it for one customer."""
+    return column.between(bindparam("low_id"), bindparam("high_id"))
 
 
 class epoch_microseconds(FunctionElement[int]):  # lower case: it reads as SQL

@@ -41,16 +41,23 @@ class DirectEvaluation:
         self.dispatch = dispatch
 
     async def handle(
-        self, event_id: str, at: datetime, *, stored: Event | None = None
+        self,
+        event_id: str,
+        at: datetime,
+        *,
+        stored: Event | None = None,
+        customer_pk: int | None = None,
     ) -> DispatchResult:
         """What `CustomerEventWorkflow` does for the event, as of `at` (its `received_at`).
 
         `stored`: the event's row as just committed, so the evaluation need not read
-        it back. Raises whatever evaluating or dispatching raises; the event stays
-        unmarked then, for a retry of its delivery or the sweep to hand to its workflow.
+        it back; `customer_pk`: its customer's key, from the same transaction, so
+        neither the evaluation nor the journey record looks it up again. Raises
+        whatever evaluating or dispatching raises; the event stays unmarked then, for
+        a retry of its delivery or the sweep to hand to its workflow.
         """
         evaluation = await self.rules.evaluate(
-            EvaluateEventInput(event_id=event_id, at=at), stored=stored
+            EvaluateEventInput(event_id=event_id, at=at), stored=stored, customer_pk=customer_pk
         )
         if not evaluation.intents:
             return DispatchResult(not_acted_reason=evaluation.not_acted_reason or "no rule fired")
@@ -60,5 +67,6 @@ class DirectEvaluation:
                 intents=evaluation.intents,
                 subject=evaluation.subject,
                 at=at,
-            )
+            ),
+            customer_pk=customer_pk,
         )

@@ -30,7 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -54,7 +54,7 @@ from careflow.intake.records import (
 )
 from careflow.journeys import running_journeys, signal_journeys
 from careflow.observability.metrics import count_event
-from careflow.store import CustomEvent, Database, Event
+from careflow.store import Customer, CustomEvent, Database, Event
 from careflow.workflows.customer_event import CustomerEventWorkflow
 from careflow.workflows.ids import event_workflow_id
 from careflow.workflows.registry import JOURNEYS
@@ -217,6 +217,9 @@ class RecordedEvent:
     handled: bool
     # The row as committed, for a new event (None for a duplicate).
     row: Event | None = None
+    # The customer's primary key, for a new event: the direct path's evaluation and
+    # journey record need it and need not look it up again.
+    customer_pk: int | None = None
 
 
 async def record_event(
@@ -253,7 +256,7 @@ async def store_event(
                     return RecordedEvent(
                         event_id, True, stored.received_at, stored.handled_at is not None
                     )
-                changed_fields = await _apply(session, event, event_id, data, now)
+                customer, changed_fields = await _apply(session, event, event_id, data, now)
                 if changed_fields:
                     stored_data["changed_fields"] = changed_fields
                 row = Event(
@@ -274,7 +277,7 @@ async def store_event(
             # duplicate from a conflict.
             continue
         count_event(event.type, EVENT_TYPES)
-        return RecordedEvent(event_id, False, now, not pending, row)
+        return RecordedEvent(event_id, False, now, not pending, row, customer.id)
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
@@ -312,8 +315,9 @@ def _differences(stored: Event, event: EventIn, data: dict[str, Any]) -> list[st
 
 async def _apply(
     session: AsyncSession, event: EventIn, event_id: str, data: BaseModel, now: datetime
-) -> list[str]:
-    """Write the event's effect; returns the contact fields it changed, if any."""
+) -> tuple[Customer, list[str]]:
+    """Write the event's effect; returns its customer (created if new) and the contact
+    fields it changed, if any."""
     at = event.occurred_at
     if event.is_custom:
         customer = await apply.ensure_customer(session, event.customer_id, now)
@@ -328,10 +332,9 @@ async def _apply(
                 properties=data.model_dump(mode="json", exclude_none=True),
             )
         )
-        return []
+        return customer, []
     if isinstance(data, CustomerFields):
-        _, changed = await apply.upsert_customer(session, event.customer_id, data, now)
-        return changed
+        return await apply.upsert_customer(session, event.customer_id, data, now)
     customer = await apply.ensure_customer(session, event.customer_id, now)
     if isinstance(data, OrderFields):
         await apply.add_order(session, customer, data, at)
@@ -343,7 +346,7 @@ async def _apply(
         await apply.record_survey(session, customer, data, at)
     elif isinstance(data, ConsentFields):
         await apply.set_consent(session, customer, data, at)
-    return []
+    return customer, []
 
 
 async def start_event_workflow(
@@ -369,12 +372,19 @@ async def start_event_workflow(
 
 async def mark_handled(db: Database, event_id: str, at: datetime | None = None) -> None:
     """Mark the event's rules as run (or handed to its workflow): the sweep skips it."""
-    async with db.session() as session:
-        await session.execute(
-            update(Event)
-            .where(Event.event_id == event_id, Event.handled_at.is_(None))
-            .values(handled_at=at or datetime.now(UTC))
+    # A Core statement built once, on a connection: once per event on the direct
+    # path, where an ORM session and its bulk-update bookkeeping cost more than it.
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            _MARK_HANDLED, {"marked_id": event_id, "marked_at": at or datetime.now(UTC)}
         )
+
+
+_MARK_HANDLED = (
+    update(Event)
+    .where(Event.event_id == bindparam("marked_id"), Event.handled_at.is_(None))
+    .values(handled_at=bindparam("marked_at"))
+)
 
 
 async def hand_to_workflow(
@@ -421,7 +431,9 @@ async def accept_event(
         workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
         return AcceptedEvent(event_id, duplicate, workflow_id)
     try:
-        dispatched = await direct.handle(event_id, recorded.received_at, stored=recorded.row)
+        dispatched = await direct.handle(
+            event_id, recorded.received_at, stored=recorded.row, customer_pk=recorded.customer_pk
+        )
     except ApplicationError:
         # A permanent failure (a rule's assignee that cannot be resolved, say): its
         # workflow fails with it, where failed work is looked for, as on the workflow path.
