@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from careflow.store.kept_connection import KeptConnection
+from careflow.store.driver import KeptConnection
 from careflow.store.sqlite_connection import connect_with_fewer_hops
 
 # Alembic is imported where a migration runs or the schema is compared: a command that
@@ -118,7 +118,7 @@ class Database:
 
     def kept_connection(self) -> KeptConnection:
         """The one connection of `unpinged_engine` kept checked out for the send step's
-        marks (careflow/store/kept_connection.py), closed by `dispose`. PostgreSQL only.
+        marks (careflow.store.driver.py), closed by `dispose`. PostgreSQL only.
         """
         if self.is_sqlite:
             raise ValueError("a kept connection is for PostgreSQL only")

@@ -114,7 +114,7 @@ async def test_sent_once_and_marked_when_the_server_drops_the_connections(
         second = await env.run(outreach.send_email, _request("ack-2"))
         assert second.status == "sent", second.reason
         # Ended after the exchange once more, now that the connection kept for the
-        # marks (careflow/store/kept_connection.py) is open: it is given up, and the
+        # marks (careflow.store.driver.py) is open: it is given up, and the
         # mark goes through the pool.
         delivery.armed = True
         third = await env.run(outreach.send_email, _request("ack-3"))
