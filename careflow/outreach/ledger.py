@@ -21,6 +21,11 @@ commit. On SQLite it runs in one thread of its own with a synchronous
 connection: one hand-over per transaction instead of aiosqlite's one per call
 (cursor, execute, fetch, close, commit), which cost more than the statements;
 that thread is also SQLite's single writer for this process.
+
+With asyncpg the statements skip SQLAlchemy's execution, which cost more CPU than
+the statements themselves (careflow/store/driver.py): compiled once, the read and
+the decision run on the adapter's cursor inside the step's connection and
+transaction, and the mark is one asyncpg call on a connection kept for the marks.
 """
 
 from __future__ import annotations
