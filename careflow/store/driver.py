@@ -73,17 +73,29 @@ class DriverStatement:
         assert isinstance(compiled, SQLCompiler)
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name} does not take positional parameters")
+        # Columns left out of an INSERT whose Python-side default SQLAlchemy would
+        # fill in at each execution: here only a constant one can be.
+        defaults = {
+            column.key: column.default
+            for column in [*compiled.insert_prefetch, *compiled.update_prefetch]
+        }
         parameters = []
         for name in compiled.positiontup:
             bind = compiled.binds[name]
             if bind.expanding or bind.callable is not None:
                 raise ValueError(f"parameter {name!r} must be a plain bindparam or a constant")
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if bind.required:
+            if name in defaults:
+                default = defaults[name]
+                if default is None or not default.is_scalar:
+                    raise ValueError(f"column {name!r} has a default that is not a constant")
+                value = default.arg  # type: ignore[attr-defined]
+            elif bind.required:
                 parameters.append((name, _ASKED, process))
-            else:  # a constant: processed once, here
-                value = bind.value if process is None else process(bind.value)
-                parameters.append((name, value, None))
+                continue
+            else:  # a constant of the statement
+                value = bind.value
+            parameters.append((name, value if process is None else process(value), None))
         columns = getattr(statement, "exported_columns", None)
         if not columns:
             return cls(str(compiled), tuple(parameters), None, ())

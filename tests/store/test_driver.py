@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.outreach.decisions import Topic
-from careflow.outreach.ledger import _POSTGRESQL_UPSERT, _facts_statement
+from careflow.outreach.ledger import _POSTGRESQL_UPSERT, _facts_statement, record_decision
 from careflow.store import Database, OutreachLedger
 from careflow.store.driver import run_on_cursor
 
@@ -107,3 +107,15 @@ async def test_an_error_is_sqlalchemys(db: Database) -> None:
             await connection.run_sync(
                 lambda sync: run_on_cursor(sync, _POSTGRESQL_UPSERT, row, column_keys=tuple(row))
             )
+
+
+async def test_a_column_left_out_gets_its_default(db: Database) -> None:
+    now = datetime.now(UTC)
+    row = _ledger_row("journey-c-1/ack", now)
+    del row["channel"], row["topic"], row["experiment"], row["variant"]
+    async with db.engine.begin() as connection:
+        finished = await connection.run_sync(lambda sync: record_decision(sync, row))
+    assert finished is None
+    async with db.session() as session:
+        stored = (await session.execute(select(OutreachLedger.channel, OutreachLedger.topic))).one()
+    assert tuple(stored) == ("email", "transactional")
