@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from careflow.store.driver import KeptConnection
 from careflow.store.sqlite_connection import connect_with_fewer_hops
 
 # Alembic is imported where a migration runs or the schema is compared: a command that
@@ -85,6 +86,7 @@ class Database:
             engine_options["async_creator"] = inline_connector(str(make_url(url).database))
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
         self._unpinged: AsyncEngine | None = None
+        self._kept: KeptConnection | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", self._configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -113,6 +115,16 @@ class Database:
         if self._unpinged is None:
             self._unpinged = create_async_engine(self.url, **self._engine_options)
         return self._unpinged
+
+    def kept_connection(self) -> KeptConnection:
+        """The one connection of `unpinged_engine` kept checked out for the send step's
+        marks (careflow.store.driver.py), closed by `dispose`. PostgreSQL only.
+        """
+        if self.is_sqlite:
+            raise ValueError("a kept connection is for PostgreSQL only")
+        if self._kept is None:
+            self._kept = KeptConnection(self.unpinged_engine())
+        return self._kept
 
     def sync_sqlite_engine(self) -> Engine:
         """A synchronous engine on the same SQLite file, with the same settings.
@@ -177,6 +189,8 @@ class Database:
         return state
 
     async def dispose(self) -> None:
+        if self._kept is not None:
+            await self._kept.close()
         if self._unpinged is not None:
             await self._unpinged.dispose()
         await self.engine.dispose()
