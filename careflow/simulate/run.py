@@ -109,12 +109,6 @@ CACHED_WORKFLOWS = 50_000
 # faster than their number (20,000 reminders at one instant went at 2 a second), so a
 # partition's due set is kept small whatever the number of worker processes.
 PARTITION_CUSTOMERS = 1_000
-# Partitions one worker process simulates before a fresh process replaces it: a new
-# process pays about 2 CPU-s of imports before its first partition (the whole CDNOW
-# cohort makes 24 partitions), and a bounded number keeps whatever a partition leaves
-# behind in the process from adding up (a run of 8 small partitions, 30 days: 67 ->
-# 51 CPU-s, the workers' peak RSS 180 -> 188 MB, the report byte-identical).
-PARTITIONS_PER_PROCESS = 4
 # The key of the hash that assigns a customer to a partition: fixed, so the same data
 # splits the same way on every run (and the report is the same whatever the split).
 _PARTITION_KEY = b"careflow-simulate-partition"
@@ -352,9 +346,8 @@ async def run_journeys(
     Operator files the folder lacks (journeys.yaml, outreach_policy.yaml, ...) are the
     configured ones. The customers are split into partitions (`partitions_for`), each
     simulated on a test server of its own: one after the other in this process when
-    `workers` is 1, else in up to `workers` processes side by side (each process
-    simulates `PARTITIONS_PER_PROCESS` partitions one after the other, then a fresh
-    one takes over, so memory stays about that of one partition per process). With one
+    `workers` is 1, else in up to `workers` processes side by side (each partition in
+    a fresh one, so memory stays that of one partition per process). With one
     partition the store is `work_dir/careflow.db`, else `work_dir/part-NN/careflow.db`,
     replaced if present; `partition_customers` bounds a partition's customers (a
     benchmark sets it huge for the one-server baseline). `on_day` hears each simulated
@@ -531,15 +524,13 @@ class _QueueReporter:
 async def _run_in_processes(
     jobs: list[_PartJob], workers: int, progress: _Progress
 ) -> list[_PartResult]:
-    """The partitions in up to `workers` processes at once; results in job order."""
+    """Each partition in a fresh process, up to `workers` at once; results in job order."""
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")
     with (
         context.Manager() as manager,
         ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)),
-            mp_context=context,
-            max_tasks_per_child=PARTITIONS_PER_PROCESS,
+            max_workers=min(workers, len(jobs)), mp_context=context, max_tasks_per_child=1
         ) as pool,
     ):
         queue = manager.Queue()
