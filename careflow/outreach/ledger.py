@@ -36,7 +36,7 @@ import logging
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -60,7 +60,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from careflow.experiments.assign import HOLDOUT_VARIANT
@@ -74,7 +73,7 @@ from careflow.store import (
     OutboundEvent,
     OutreachLedger,
 )
-from careflow.store.driver import DriverStatement, KeptConnection, run_on_cursor
+from careflow.store.driver import DriverStatement, KeptConnection, fetch_all
 from careflow.webhooks.events import MESSAGE_FAILED, MESSAGE_SENT, event_row, record_event
 
 # Ledger statuses. `sending` means an SMTP exchange may have started: a retry
@@ -184,7 +183,7 @@ def read_facts(connection: Connection, query: FactsQuery) -> SendFacts:
         "complaint": query.complaint_id or "",
         "since": query.budget_since,
     }
-    rows = _all(connection, statement, parameters)
+    rows = fetch_all(connection, statement, parameters)
     if not rows:
         return SendFacts(_stored_step(connection, query.key), None, None, (), None)
     first = rows[0]
@@ -322,26 +321,11 @@ def _step_from(
 
 
 def _stored_step(connection: Connection, key: str) -> StoredStep | None:
-    rows = _all(connection, _STORED_STEP, {"step_key": key})
+    rows = fetch_all(connection, _STORED_STEP, {"step_key": key})
     if not rows:
         return None
     row = rows[0]
     return _step_from(row.status, row.message_id, row.reason, row.channel)
-
-
-def _all(
-    connection: Connection,
-    statement: Executable,
-    values: Mapping[str, Any],
-    *,
-    column_keys: tuple[str, ...] | None = None,
-) -> Sequence[Any]:
-    """The statement's rows; with asyncpg straight on the driver's cursor, without
-    SQLAlchemy's execution around it (careflow/store/driver.py): its CPU per
-    statement was several times the statement's own."""
-    if connection.dialect.driver == "asyncpg":
-        return run_on_cursor(connection, statement, values, column_keys=column_keys)
-    return connection.execute(statement, values).all()
 
 
 def _upsert(insert: sqlite.Insert | postgresql.Insert) -> ReturningInsert[tuple[int]]:
@@ -387,7 +371,7 @@ def record_decision(
         raise ValueError("experiment and variant go together: give both or neither")
     upsert = _SQLITE_UPSERT if connection.dialect.name == "sqlite" else _POSTGRESQL_UPSERT
     row = {**values, "experiment": experiment, "variant": variant}
-    if _all(connection, upsert, row, column_keys=tuple(row)):
+    if fetch_all(connection, upsert, row, column_keys=tuple(row)):
         return None
     return _stored_step(connection, str(values["idempotency_key"]))
 

@@ -9,7 +9,7 @@ the result object. So those statements are compiled once per dialect
 bind processing for each column type, the result columns with their result
 processing) and handed to the driver:
 
-- `run_on_cursor`: on the DBAPI cursor of SQLAlchemy's asyncpg adapter, inside
+- `fetch_all`: on the DBAPI cursor of SQLAlchemy's asyncpg adapter, inside
   the caller's `Connection` (its transaction, begun by the adapter as for any
   statement, and its prepared-statement cache as usual); a dropped connection is
   left to SQLAlchemy's own handling;
@@ -137,14 +137,15 @@ def driver_statement(
     return DriverStatement.compile(statement, dialect, column_keys=column_keys)
 
 
-def run_on_cursor(
+def fetch_all(
     connection: Connection,
     statement: Executable,
     values: Mapping[str, Any],
     *,
     column_keys: tuple[str, ...] | None = None,
 ) -> list[Any]:
-    """`connection.execute(statement, values).all()`, on the adapter's DBAPI cursor.
+    """`connection.execute(statement, values).all()`; with asyncpg on the adapter's
+    DBAPI cursor, without SQLAlchemy's execution around it (other drivers: as is).
 
     The statement runs in `connection`'s transaction (the adapter begins one, as for
     any statement, unless the connection is in autocommit). An error is raised as a
@@ -153,6 +154,8 @@ def run_on_cursor(
     does what it does for any statement then (invalidates the pool's connections,
     raises a `DBAPIError` that says so).
     """
+    if connection.dialect.driver != "asyncpg":
+        return list(connection.execute(statement, values).all())
     compiled = driver_statement(statement, connection.dialect, column_keys)
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None

@@ -15,7 +15,7 @@ from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.outreach.decisions import Topic
 from careflow.outreach.ledger import _POSTGRESQL_UPSERT, _facts_statement, record_decision
 from careflow.store import Database, OutreachLedger
-from careflow.store.driver import run_on_cursor
+from careflow.store.driver import fetch_all
 
 pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 
@@ -65,7 +65,7 @@ async def test_the_facts_read_gives_what_sqlalchemy_gives(db: Database) -> None:
     async with db.engine.begin() as connection:
         expected = [tuple(row) for row in (await connection.execute(statement, parameters)).all()]
         found = await connection.run_sync(
-            lambda sync: [tuple(row) for row in run_on_cursor(sync, statement, parameters)]
+            lambda sync: [tuple(row) for row in fetch_all(sync, statement, parameters)]
         )
     assert len(expected) == 2
     assert sorted(found, key=repr) == sorted(expected, key=repr)
@@ -81,7 +81,7 @@ async def test_a_statement_on_the_cursor_is_part_of_the_callers_transaction(
     keys = tuple(row)
 
     def write_then_fail(sync: object) -> None:
-        assert run_on_cursor(sync, _POSTGRESQL_UPSERT, row, column_keys=keys)  # type: ignore[arg-type]
+        assert fetch_all(sync, _POSTGRESQL_UPSERT, row, column_keys=keys)  # type: ignore[arg-type]
         raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError):
@@ -92,7 +92,7 @@ async def test_a_statement_on_the_cursor_is_part_of_the_callers_transaction(
     # Written and committed: the stored time is the one given, in UTC.
     async with db.engine.begin() as connection:
         await connection.run_sync(
-            lambda sync: run_on_cursor(sync, _POSTGRESQL_UPSERT, row, column_keys=keys)
+            lambda sync: fetch_all(sync, _POSTGRESQL_UPSERT, row, column_keys=keys)
         )
     async with db.session() as session:
         stored = (await session.scalars(select(OutreachLedger.created_at))).one()
@@ -105,7 +105,7 @@ async def test_an_error_is_sqlalchemys(db: Database) -> None:
     with pytest.raises(IntegrityError):
         async with db.engine.begin() as connection:
             await connection.run_sync(
-                lambda sync: run_on_cursor(sync, _POSTGRESQL_UPSERT, row, column_keys=tuple(row))
+                lambda sync: fetch_all(sync, _POSTGRESQL_UPSERT, row, column_keys=tuple(row))
             )
 
 
