@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -379,6 +380,10 @@ def _run_or_exit(work: Coroutine[object, object, T]) -> T:
             err.print(escape(str(problem)), highlight=False, soft_wrap=True)
         err.print(f"[red]{error}: nothing simulated[/]")
         raise typer.Exit(1) from None
+    except asyncio.CancelledError:
+        # SIGTERM (careflow/simulate/run.py): the test servers and workers are stopped.
+        err.print("[red]simulation stopped (SIGTERM): nothing reported[/]")
+        raise typer.Exit(128 + signal.SIGTERM) from None
 
 
 def _write_json(

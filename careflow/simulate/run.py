@@ -24,12 +24,14 @@ store and the merged send log, so it is the same whatever the split.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import multiprocessing
 import shutil
+import signal
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -37,6 +39,7 @@ from email.message import EmailMessage
 from functools import partial
 from itertools import groupby
 from pathlib import Path
+from time import monotonic
 from typing import Any, Protocol
 
 from ruamel.yaml import YAML
@@ -346,8 +349,8 @@ async def run_journeys(
     Operator files the folder lacks (journeys.yaml, outreach_policy.yaml, ...) are the
     configured ones. The customers are split into partitions (`partitions_for`), each
     simulated on a test server of its own: one after the other in this process when
-    `workers` is 1, else in up to `workers` processes side by side (each partition in
-    a fresh one, so memory stays that of one partition per process). With one
+    `workers` is 1, else in up to `workers` processes side by side (each runs one
+    partition at a time, so memory stays that of one partition per process). With one
     partition the store is `work_dir/careflow.db`, else `work_dir/part-NN/careflow.db`,
     replaced if present; `partition_customers` bounds a partition's customers (a
     benchmark sets it huge for the one-server baseline). `on_day` hears each simulated
@@ -394,14 +397,17 @@ async def run_journeys(
         for number, part in enumerate(histories)
     ]
     progress = _Progress(len(jobs), start, on_day, on_sent)
-    if workers <= 1 or not many:
-        results = [await _run_part(job, progress) for job in jobs]
-    else:
-        results = await _run_in_processes(jobs, workers, progress)
+    with _stopped_by_sigterm():
+        if workers <= 1 or not many:
+            results = [await _run_part(job, progress) for job in jobs]
+        else:
+            results = await _run_in_processes(jobs, workers, progress)
     sends = SendLog()
-    for result in results:
+    for number, result in enumerate(results):
         sends.sends |= result.sends
         sends.sent += result.sent
+        # The last counts a rate-limited partition held back.
+        progress.sent_so_far(number, result.sent)
     parts = [
         create_database(f"sqlite+aiosqlite:///{job.work_dir / 'careflow.db'}", scratch=True)
         for job in jobs
@@ -508,30 +514,52 @@ class _Progress:
             self.on_sent(sum(self.sent))
 
 
+# How often a partition in another process tells the parent its messages sent so
+# far, at most. Each put is a round trip to the queue's manager process, and a
+# partition sends thousands of messages; a progress bar needs a few updates a second.
+SENT_REPORT_SECONDS = 0.5
+
+
 class _QueueReporter:
     """Progress of a partition in another process, put on the parent's queue."""
 
     def __init__(self, queue: Any) -> None:
         self.queue = queue
+        self._told_at = -SENT_REPORT_SECONDS
+        self._untold: int | None = None  # a count held back by the rate limit
 
     def day_done(self, part: int) -> None:
+        if self._untold is not None:
+            self.queue.put(("sent", part, self._untold))
+            self._untold = None
         self.queue.put(("day", part, 0))
 
     def sent_so_far(self, part: int, sent: int) -> None:
+        now = monotonic()
+        if now - self._told_at < SENT_REPORT_SECONDS:
+            self._untold = sent
+            return
+        self._told_at, self._untold = now, None
         self.queue.put(("sent", part, sent))
 
 
 async def _run_in_processes(
     jobs: list[_PartJob], workers: int, progress: _Progress
 ) -> list[_PartResult]:
-    """Each partition in a fresh process, up to `workers` at once; results in job order."""
+    """The partitions in `workers` processes, each taking the next partition as it
+    finishes one; results in job order.
+
+    A process runs its partitions one after the other, as `workers=1` does in this
+    one (a partition's server, worker and store are gone when it ends), so it pays
+    the imports once rather than once per partition (about 2 CPU-s of a partition's
+    90). Processes are never replaced: Python 3.11's pool did not start the
+    replacement of a worker that reached `max_tasks_per_child`, and a run hung.
+    """
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")
     with (
         context.Manager() as manager,
-        ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), mp_context=context, max_tasks_per_child=1
-        ) as pool,
+        ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool,
     ):
         queue = manager.Queue()
 
@@ -551,16 +579,63 @@ async def _run_in_processes(
         try:
             return list(await asyncio.gather(*runs))
         except BaseException:
+            # Python 3.14's `terminate_workers()`; 3.11's pool has no public way to its
+            # processes, and forgets them on shutdown.
+            processes = list((pool._processes or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(processes)
             raise
         finally:
             queue.put(None)
             await relaying
 
 
+# How long a worker process told to stop has to stop its partition's test server.
+STOP_GRACE_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """Within: SIGTERM cancels the running task, as Ctrl-C does, so that the way out
+    stops what the run started. By default SIGTERM ends the process at once, and the
+    test servers it started (and, for the parent, its worker processes) keep running.
+    A process that handles SIGTERM already (a service, the demo's history build) is
+    left to its own handler."""
+    task = asyncio.current_task()
+    if task is None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (ValueError, RuntimeError, NotImplementedError):
+        yield  # not the main thread, or no signals here (Windows): as before
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _stop_workers(processes: list[Any]) -> None:
+    """SIGTERM to each worker process, which stops its partition's test server on the
+    way out (`_part_in_process`); one still running after the grace is killed."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(STOP_GRACE_SECONDS)
+        if process.is_alive():
+            process.kill()
+
+
 def _part_in_process(job: _PartJob) -> _PartResult:
     """A partition's run in a worker process (`_run_in_processes`)."""
-    return asyncio.run(_run_part(job, _QueueReporter(job.progress)))
+
+    async def run() -> _PartResult:
+        with _stopped_by_sigterm():
+            return await _run_part(job, _QueueReporter(job.progress))
+
+    return asyncio.run(run())
 
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:

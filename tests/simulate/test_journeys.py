@@ -8,12 +8,18 @@ report, and a moved threshold must change exactly the customers between the two.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 import pytest
@@ -376,10 +382,11 @@ async def test_a_skip_may_take_as_long_as_the_journeys_it_lets_run() -> None:
 async def test_the_report_is_the_same_whatever_the_number_of_workers(
     data: Path, tmp_path: Path
 ) -> None:
-    """Customers split across 4 processes' servers give the very report of one server."""
+    """Customers split across 4 processes' servers give the very report of one server,
+    and so do 4 partitions in 2 processes, each simulating two one after the other."""
     reports = []
-    for workers in (1, 4):
-        work = tmp_path / f"workers-{workers}"
+    for workers, partitions in ((1, 1), (4, 4), (2, 4)):
+        work = tmp_path / f"workers-{workers}-{partitions}"
         run = await run_journeys(
             data,
             SHIPPED,
@@ -390,12 +397,71 @@ async def test_the_report_is_the_same_whatever_the_number_of_workers(
             assume_consent=True,
             assume_email=True,
             workers=workers,
+            partition_customers=-(-CUSTOMERS // partitions),
         )
         try:
-            assert len(run.parts) == workers
+            assert len(run.parts) == partitions
             report, _ = await summarise_run(run, ["cdnow-00021", "cdnow-00004"])
         finally:
             await run.dispose()
         reports.append(json.dumps(asdict(report), default=str, ensure_ascii=False, indent=1))
     assert sum(json.loads(reports[0])["messages_by_outcome"].values()) > 0
-    assert reports[0] == reports[1]
+    assert reports[0] == reports[1] == reports[2]
+
+
+def _session_processes(session: int) -> dict[int, str]:
+    """Pid -> command name of every live process in the session `session` (Linux)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8")
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        state, _ppid, _group, owner = fields.split()[:4]
+        if int(owner) == session and state != "Z":
+            found[int(entry.name)] = name
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_the_test_servers_and_workers(
+    data: Path, tmp_path: Path, workers: int
+) -> None:
+    """A simulation told to stop (SIGTERM: a CI timeout, `kill`, systemd) leaves nothing
+    running: before, its test servers went on after it, one per partition."""
+    command = [sys.executable, "-m", "careflow", "simulate", "--data", str(data)]
+    command += ["--from", "1997-10-01", "--days", "90", "--assume-consent", "--assume-email"]
+    command += ["--workers", str(workers)]
+    environment = {**os.environ, "CAREFLOW_HOME": str(tmp_path / "var")}
+    # A session of its own: what it starts, and only that, has its session id.
+    process = subprocess.Popen(
+        command,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = monotonic() + 120
+        servers: dict[int, str] = {}
+        while len(servers) < workers and process.poll() is None and monotonic() < deadline:
+            running = _session_processes(process.pid)
+            # The kernel keeps 15 characters of a command's name: "temporal-test-s".
+            servers = {p: name for p, name in running.items() if name.startswith("temporal-test")}
+            sleep(0.05)  # polling for the servers to start, not waiting out a race
+        assert len(servers) == workers, "the simulation's test servers never all started"
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 128 + signal.SIGTERM, errors
+        assert "simulation stopped (SIGTERM)" in errors
+        assert _session_processes(process.pid) == {}, "left running after the simulation"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
