@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import math
 import multiprocessing
+import os
 import shutil
 import signal
 from collections import defaultdict
@@ -635,14 +636,19 @@ def _part_in_process(job: _PartJob) -> _PartResult:
         with _stopped_by_sigterm():
             return await _run_part(job, _QueueReporter(job.progress))
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Told to stop (SIGTERM from `_stop_workers`, or Ctrl-C): the partition's
+        # test server is stopped. Going back to the pool would take the partition
+        # waiting in its queue (cancelling the futures does not empty it) and start
+        # another server, so the process ends here.
+        os._exit(128 + signal.SIGTERM)
 
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
     """Simulate one partition on a time-skipping server and worker of its own."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(temporal_test_server_path())
-    )
+    env = await _start_test_server()
     db = None
     try:
         begin = datetime.combine(job.start, time(), UTC) + job.shift
@@ -719,6 +725,23 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
         if db is not None:
             await db.dispose()
         await env.shutdown()
+
+
+async def _start_test_server() -> WorkflowEnvironment:
+    """A time-skipping test server; stopped again if told to stop while it started."""
+    starting = asyncio.ensure_future(
+        WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(temporal_test_server_path())
+        )
+    )
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # A start cancelled half way leaves its server process running with nobody
+        # to stop it (SIGTERM as the server started): let it finish, then stop it.
+        env = await starting
+        await env.shutdown()
+        raise
 
 
 async def _replay_days(
