@@ -22,6 +22,7 @@ from careflow.assign_targets import ACCOUNT_MANAGER, due_in_hours
 from careflow.assignment import AssignmentError, resolve_target
 from careflow.contracts.events import DispatchInput, DispatchResult
 from careflow.contracts.journeys import ENDS_BY_MEMO, STAGGER_MEMO, JourneyInput
+from careflow.facts import customer_key
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.apply import find_customer
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
@@ -347,7 +348,7 @@ class DispatchActivities:
                 ):
                     return
                 if customer_pk is None:
-                    customer_pk = await _customer_pk(session, request.customer_id)
+                    customer_pk = await customer_key(session, request.customer_id)
                 session.add(
                     JourneyRecord(
                         workflow_id=workflow_id,
@@ -386,7 +387,7 @@ class DispatchActivities:
         assert intent.tag is not None
         try:
             async with self.db.session() as session:
-                customer_pk = await _customer_pk(session, customer_id)
+                customer_pk = await customer_key(session, customer_id)
                 if customer_pk is None:
                     return
                 exists = await session.scalar(
@@ -467,7 +468,7 @@ class DispatchActivities:
                     "subject": request.subject or None,
                     "params": dict(intent.params),
                 },
-                customer_pk=await _customer_pk(session, request.customer_id),
+                customer_pk=await customer_key(session, request.customer_id),
                 at=at,
             )
 
@@ -537,7 +538,3 @@ def _ends_by(memo: Mapping[str, Any]) -> datetime:
     except ValueError:
         return datetime.max.replace(tzinfo=UTC)
     return ends_by if ends_by.tzinfo else ends_by.replace(tzinfo=UTC)
-
-
-async def _customer_pk(session: AsyncSession, external_id: str) -> int | None:
-    return await session.scalar(select(Customer.id).where(Customer.external_id == external_id))

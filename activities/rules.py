@@ -12,13 +12,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from careflow.contracts.events import EvaluateEventInput, EvaluateEventResult
-from careflow.facts import compute_facts
+from careflow.facts import compute_facts, customer_key
 from careflow.facts.config import FactsConfig
 from careflow.intake.event_facts import event_facts
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook
 from careflow.rules.intents import Evaluation
-from careflow.store import Customer, Database, Event, RuleDecision
+from careflow.store import Database, Event, RuleDecision
 
 
 class RuleActivities:
@@ -96,9 +96,7 @@ class RuleActivities:
             rulebook, release_id = await asyncio.to_thread(self.rulebook.current_release)
             config = self.facts_config() if self.facts_config is not None else None
             if not given or customer_pk is None:
-                customer_pk = await session.scalar(
-                    select(Customer.id).where(Customer.external_id == customer_id)
-                )
+                customer_pk = await customer_key(session, customer_id)
             # Only what the rules that can fire on this type of event read: the same
             # evaluation as with the whole snapshot, for a fraction of the queries.
             needs = rulebook.needs_for_event(event.type)

@@ -85,6 +85,14 @@ def _add_segments(snapshots: Iterable[Facts], segments: Mapping[str, Condition])
             facts[fact] = holds(condition, facts)
 
 
+async def customer_key(session: AsyncSession, external_id: str) -> int | None:
+    """The store's key of the customer with this external id; None if unknown."""
+    key: int | None = await session.scalar(
+        select(Customer.id).where(Customer.external_id == external_id)
+    )
+    return key
+
+
 async def facts_for_customer(
     session: AsyncSession,
     external_id: str,
@@ -96,9 +104,7 @@ async def facts_for_customer(
 ) -> Facts | None:
     """Facts as of `at` for the customer with this external id; None if unknown.
     `only`: the built-in facts wanted, as `compute_facts` takes it."""
-    customer_id = await session.scalar(
-        select(Customer.id).where(Customer.external_id == external_id)
-    )
+    customer_id = await customer_key(session, external_id)
     if customer_id is None:
         return None
     computed = await compute_facts(

@@ -636,14 +636,16 @@ def _part_in_process(job: _PartJob) -> _PartResult:
         with _stopped_by_sigterm():
             return await _run_part(job, _QueueReporter(job.progress))
 
+    # Told to stop (SIGTERM from `_stop_workers`, or Ctrl-C), the partition's test
+    # server is stopped; going back to the pool would take the partition waiting in
+    # its queue (cancelling the futures does not empty it) and start another server,
+    # so the process ends here, with the status of the signal that stopped it.
     try:
         return asyncio.run(run())
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        # Told to stop (SIGTERM from `_stop_workers`, or Ctrl-C): the partition's
-        # test server is stopped. Going back to the pool would take the partition
-        # waiting in its queue (cancelling the futures does not empty it) and start
-        # another server, so the process ends here.
+    except asyncio.CancelledError:
         os._exit(128 + signal.SIGTERM)
+    except KeyboardInterrupt:
+        os._exit(128 + signal.SIGINT)
 
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
