@@ -14,7 +14,6 @@ Temporal client: a client keeps the runtime it was created with.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +30,8 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
+
+from careflow.local_ports import free_loopback_port
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
     with _install_lock:
         if _installed is not None:
             return _installed
-        address = f"127.0.0.1:{_free_loopback_port()}"
+        # The SDK's exporter cannot report the port it got for port 0.
+        address = f"127.0.0.1:{free_loopback_port()}"
         logging_config = LoggingConfig(
             filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
             forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
@@ -99,13 +101,3 @@ def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
         REGISTRY.register(SdkMetricsCollector(f"http://{address}/metrics"))
         _installed = runtime
         return runtime
-
-
-def _free_loopback_port() -> int:
-    """A port free on loopback right now for the SDK's exporter (it cannot report
-    the port it got for port 0); nothing else of careflow's binds loopback ports
-    at random, so the gap until the exporter binds it is harmless."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
-import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # Linux only: the kernel sends SIGTERM to the child when its parent exits for any
-    # reason, so a killed `careflow up` never leaves an orphan Temporal server.
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+from careflow.process_life import die_with_parent
 
 
 def start_child(args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -30,7 +18,9 @@ def start_child(args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            # The kernel sends it SIGTERM when careflow ends for any reason (SIGKILL
+            # too), so a killed `careflow up` never leaves an orphan Temporal server.
+            preexec_fn=die_with_parent,
             # Its own process group: Ctrl-C in a terminal (or `timeout`) signals the
             # whole foreground group, and the server must outlive the worker's graceful
             # shutdown (in-flight sends report to it); careflow stops it afterwards.

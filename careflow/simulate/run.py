@@ -39,15 +39,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from functools import partial
 from itertools import groupby
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from time import monotonic
 from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 from temporalio import activity
-from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -70,12 +69,13 @@ from careflow.intake.direct import DirectEvaluation
 from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import CustomerRow, write_records
 from careflow.outreach.envelope import OutgoingEmail
+from careflow.process_life import descendants, die_with_parent
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
-from careflow.runtime.binaries import temporal_test_server_path
 from careflow.simulate.history import History, LiveEvent, read_history, shift_after
 from careflow.simulate.scratch import data_files, grant_marketing_consent
+from careflow.simulate.time_skipping import TimeSkippingServer
 from careflow.store import Database, create_database
 from careflow.workflows.daily_scan import DailyScanWorkflow
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
@@ -558,9 +558,15 @@ async def _run_in_processes(
     """
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")
+    # The queue's manager and the workers get SIGTERM from the kernel when this
+    # process ends, even by SIGKILL: a worker then stops its test server on the way out.
+    manager = SyncManager(ctx=context)
+    manager.start(initializer=die_with_parent)
     with (
-        context.Manager() as manager,
-        ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool,
+        manager,
+        ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), mp_context=context, initializer=die_with_parent
+        ) as pool,
     ):
         queue = manager.Queue()
 
@@ -620,13 +626,19 @@ def _stopped_by_sigterm() -> Iterator[None]:
 
 def _stop_workers(processes: list[Any]) -> None:
     """SIGTERM to each worker process, which stops its partition's test server on the
-    way out (`_part_in_process`); one still running after the grace is killed."""
+    way out (`_part_in_process`); one still running after the grace is killed, and so
+    is what it started (its test server would run on with nobody to stop it)."""
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(STOP_GRACE_SECONDS)
         if process.is_alive():
+            started = descendants(process.pid)
             process.kill()
+            process.join()
+            for pid in started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _part_in_process(job: _PartJob) -> _PartResult:
@@ -650,11 +662,11 @@ def _part_in_process(job: _PartJob) -> _PartResult:
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
     """Simulate one partition on a time-skipping server and worker of its own."""
-    env = await _start_test_server()
+    server = await TimeSkippingServer.start(job.work_dir / "test-server.log")
     db = None
     try:
         begin = datetime.combine(job.start, time(), UTC) + job.shift
-        if await env.get_current_time() >= begin:
+        if await server.current_time() >= begin:
             raise RuntimeError(f"the test server's clock is past the shifted first day {begin}")
         db = await _fresh_store(job.work_dir / "careflow.db")
         for kind, records in job.history.before.items():
@@ -682,7 +694,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
         direct = build_direct_evaluation(
             run_settings,
             db=db,
-            client=env.client,
+            client=server.client,
             journeys=JOURNEYS,
             references=references,
             rulebook=rulebook,
@@ -690,7 +702,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
             stagger_journeys=True,
         )
         worker = Worker(
-            env.client,
+            server.client,
             task_queue=TASK_QUEUE,
             workflows=WORKFLOWS,
             workflow_runner=SIMULATION_RUNNER,
@@ -698,7 +710,7 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
             activities=build_activities(
                 run_settings,
                 db=db,
-                client=env.client,
+                client=server.client,
                 delivery=CapturedDelivery(),
                 journeys=JOURNEYS,
                 references=references,
@@ -711,43 +723,24 @@ async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
             debug_mode=SIMULATION_INLINE_ACTIVATIONS,
         )
         async with worker:
-            # Waiting for a result must not skip time: only `_advance` moves the clock.
-            with env.auto_time_skipping_disabled():
-                await _replay_days(
-                    env,
-                    run,
-                    direct,
-                    job.history,
-                    job.scan_time,
-                    assume_consent=job.assume_consent,
-                    on_day=lambda _day: progress.day_done(job.number),
-                )
+            await _replay_days(
+                server,
+                run,
+                direct,
+                job.history,
+                job.scan_time,
+                assume_consent=job.assume_consent,
+                on_day=lambda _day: progress.day_done(job.number),
+            )
         return _PartResult(log.sends, log.sent)
     finally:
         if db is not None:
             await db.dispose()
-        await env.shutdown()
-
-
-async def _start_test_server() -> WorkflowEnvironment:
-    """A time-skipping test server; stopped again if told to stop while it started."""
-    starting = asyncio.ensure_future(
-        WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(temporal_test_server_path())
-        )
-    )
-    try:
-        return await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        # A start cancelled half way leaves its server process running with nobody
-        # to stop it (SIGTERM as the server started): let it finish, then stop it.
-        env = await starting
-        await env.shutdown()
-        raise
+        await server.stop()
 
 
 async def _replay_days(
-    env: WorkflowEnvironment,
+    server: TimeSkippingServer,
     run: JourneyRun,
     direct: DirectEvaluation,
     history: History,
@@ -769,30 +762,27 @@ async def _replay_days(
         moments = sorted({event.at for event in todays} | {scan_at})
         by_time = {at: list(group) for at, group in groupby(todays, key=lambda e: e.at)}
         for at in moments:
-            await _advance(env, at)
+            await _advance(server, at)
             if at in by_time:
-                await _post(env.client, run, direct, by_time[at], assume_consent=assume_consent)
+                await _post(server.client, run, direct, by_time[at], assume_consent=assume_consent)
             if at == scan_at:
-                await env.client.execute_workflow(
+                await server.client.execute_workflow(
                     DailyScanWorkflow.run,
                     DailyScanInput(at=at),
                     id=f"simulate-scan-{at.date().isoformat()}",
                     task_queue=TASK_QUEUE,
                 )
-        await _advance(env, day_end)
+        await _advance(server, day_end)
         if on_day is not None:
             on_day(run.start + timedelta(days=offset))
     await run.sends.settled()
 
 
-async def _advance(env: WorkflowEnvironment, to: datetime) -> None:
+async def _advance(server: TimeSkippingServer, to: datetime) -> None:
     """Skip the server's clock to `to`; journeys whose timers fall before it run meanwhile."""
-    ahead = to - await env.get_current_time()
+    ahead = to - await server.current_time()
     if ahead > timedelta(0):
-        # `env.sleep`, with a timeout that outlasts the journeys it lets run.
-        request = SleepRequest()
-        request.duration.FromTimedelta(ahead)
-        await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+        await server.skip(ahead, rpc_timeout=SKIP_TIMEOUT)
 
 
 async def _post(

@@ -20,7 +20,6 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import monotonic, sleep
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -353,19 +352,17 @@ def test_cli_refuses_a_plot_it_cannot_write(tmp_path: Path) -> None:
 
 
 class _SkippingServer:
-    """Just enough of a WorkflowEnvironment to see how `_advance` asks for a skip."""
+    """Just enough of a TimeSkippingServer to see how `_advance` asks for a skip."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self.requests: list[tuple[timedelta, timedelta | None]] = []
-        self.client = self
-        self.test_service = self
+        self.requests: list[tuple[timedelta, timedelta]] = []
 
-    async def get_current_time(self) -> datetime:
+    async def current_time(self) -> datetime:
         return self.now
 
-    async def unlock_time_skipping_with_sleep(self, request: Any, **options: Any) -> None:
-        self.requests.append((request.duration.ToTimedelta(), options.get("timeout")))
+    async def skip(self, duration: timedelta, *, rpc_timeout: timedelta) -> None:
+        self.requests.append((duration, rpc_timeout))
 
 
 async def test_a_skip_may_take_as_long_as_the_journeys_it_lets_run() -> None:
@@ -427,11 +424,11 @@ def _session_processes(session: int) -> dict[int, str]:
     return found
 
 
-def _stopped_by_sigterm(
-    command: list[str], environment: dict[str, str], servers: int
+def _stopped_by(
+    command: list[str], environment: dict[str, str], servers: int, stop: int = signal.SIGTERM
 ) -> tuple[int, str]:
-    """Run `command` until `servers` test servers run, SIGTERM it, and check that it
-    left nothing running; its exit status and what it wrote to stderr."""
+    """Run `command` until `servers` test servers run, send it the signal `stop`, and
+    check that it left nothing running; its exit status and what it wrote to stderr."""
     # A session of its own: what it starts, and only that, has its session id.
     process = subprocess.Popen(
         command,
@@ -453,7 +450,7 @@ def _stopped_by_sigterm(
             }
             sleep(0.05)  # polling for the servers to start, not waiting out a race
         assert len(running) == servers, "the simulation's test servers never all started"
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         # A process left running would hold the pipes open: this would time out.
         _, errors = process.communicate(timeout=120)
         assert process.returncode != 0, "the simulation ran to its end: nothing was stopped"
@@ -486,9 +483,24 @@ def test_sigterm_stops_the_test_servers_and_workers(
     command += ["--from", "1997-10-01", "--days", "90", "--assume-consent", "--assume-email"]
     command += ["--workers", str(workers)]
     environment = {**os.environ, "CAREFLOW_HOME": str(tmp_path / "var")}
-    status, errors = _stopped_by_sigterm(command, environment, servers=workers)
+    status, errors = _stopped_by(command, environment, servers=workers)
     assert status == 128 + signal.SIGTERM, errors
     assert "simulation stopped (SIGTERM)" in errors
+
+
+@needs_proc
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_simulation_leaves_nothing_running(
+    data: Path, tmp_path: Path, workers: int
+) -> None:
+    """SIGKILL (the OOM killer, `kill -9`) gives careflow no chance to stop anything:
+    the kernel stops its test servers and worker processes, which stop theirs."""
+    command = [sys.executable, "-m", "careflow", "simulate", "--data", str(data)]
+    command += ["--from", "1997-10-01", "--days", "90", "--assume-consent", "--assume-email"]
+    command += ["--workers", str(workers)]
+    environment = {**os.environ, "CAREFLOW_HOME": str(tmp_path / "var")}
+    status, _ = _stopped_by(command, environment, servers=workers, stop=signal.SIGKILL)
+    assert status == -signal.SIGKILL
 
 
 @needs_proc
@@ -507,4 +519,4 @@ def test_sigterm_starts_no_partition_still_waiting(data: Path, tmp_path: Path) -
         f"    assume_email=True, workers=2, partition_customers={CUSTOMERS // 4}))\n"
     )
     command = [sys.executable, "-c", script, str(data), str(SHIPPED), str(tmp_path / "run")]
-    _stopped_by_sigterm(command, dict(os.environ), servers=2)
+    _stopped_by(command, dict(os.environ), servers=2)
