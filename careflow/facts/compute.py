@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from careflow.facts.config import FactsConfig, load_facts_config
@@ -87,10 +87,15 @@ def _add_segments(snapshots: Iterable[Facts], segments: Mapping[str, Condition])
 
 async def customer_key(session: AsyncSession, external_id: str) -> int | None:
     """The store's key of the customer with this external id; None if unknown."""
-    key: int | None = await session.scalar(
-        select(Customer.id).where(Customer.external_id == external_id)
-    )
+    key: int | None = await session.scalar(_KEY_OF_EXTERNAL_ID, {"external_id": external_id})
     return key
+
+
+# Built once: asked for every event evaluated, message sent and journey dispatched,
+# where building the statement and its cache key cost as much as running it.
+_KEY_OF_EXTERNAL_ID = select(Customer.id).where(
+    Customer.external_id == bindparam("external_id", type_=Customer.__table__.c.external_id.type)
+)
 
 
 async def facts_for_customer(

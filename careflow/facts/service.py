@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
-from careflow.facts.pages import epoch_microseconds, ids_filter
+from careflow.facts.pages import epoch_microseconds, ids_filter, in_range, page_bounds
 from careflow.rules.facts import SEVERITIES
 from careflow.store.models import Complaint, SurveyResponse
 
@@ -33,6 +34,29 @@ async def open_complaints(
     session: AsyncSession, customer_ids: Sequence[int], at: datetime
 ) -> dict[int, OpenComplaints]:
     """Open complaints, by customer id, of the customers in the page that have any."""
+    page = page_bounds(customer_ids)
+    if page is None:
+        statement = _open_complaints(
+            ids_filter(Complaint.__table__.c.customer_id, customer_ids), at
+        )
+        result = await session.execute(statement)
+    else:
+        result = await session.execute(_OPEN_COMPLAINTS_OF_RANGE, {**page, "at": at})
+    wanted = set(customer_ids)
+    return {
+        customer_id: OpenComplaints(
+            open_count=count,
+            oldest_opened_us=oldest,
+            max_severity=SEVERITIES[rank - 1] if rank else None,
+        )
+        for customer_id, count, oldest, rank in result.all()
+        if customer_id in wanted
+    }
+
+
+def _open_complaints(
+    in_page: ColumnElement[bool], at: datetime | BindParameter[datetime]
+) -> Select[Any]:
     complaints = Complaint.__table__.c
     # Severities compare by rank (critical > high > ...), so MAX works on the rank.
     severity_rank = case(
@@ -44,29 +68,24 @@ async def open_complaints(
         complaints.resolved_at > at,
         and_(complaints.resolved_at.is_(None), complaints.status.not_in(CLOSED_STATUSES)),
     )
-    statement = (
+    return (
         select(
             complaints.customer_id,
             func.count(),
             epoch_microseconds(func.min(complaints.opened_at)),
             func.max(severity_rank),
         )
-        .where(
-            ids_filter(complaints.customer_id, customer_ids),
-            complaints.opened_at <= at,
-            still_open,
-        )
+        .where(in_page, complaints.opened_at <= at, still_open)
         .group_by(complaints.customer_id)
     )
-    result = await session.execute(statement)
-    return {
-        customer_id: OpenComplaints(
-            open_count=count,
-            oldest_opened_us=oldest,
-            max_severity=SEVERITIES[rank - 1] if rank else None,
-        )
-        for customer_id, count, oldest, rank in result.all()
-    }
+
+
+# Built once: a page that is a range of ids (the scan's pages, the one customer whose
+# message a suppression may hold) runs this with its bounds and `at` as parameters.
+_OPEN_COMPLAINTS_OF_RANGE = _open_complaints(
+    in_range(Complaint.__table__.c.customer_id),
+    bindparam("at", type_=Complaint.__table__.c.opened_at.type),
+)
 
 
 async def last_csat_scores(
