@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -602,19 +603,25 @@ STOP_GRACE_SECONDS = 30.0
 
 
 @contextlib.contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
+def _stopped_by_sigterm(*, then: Callable[[], None] | None = None) -> Iterator[None]:
     """Within: SIGTERM cancels the running task, as Ctrl-C does, so that the way out
-    stops what the run started. By default SIGTERM ends the process at once, and the
-    test servers it started (and, for the parent, its worker processes) keep running.
-    A process that handles SIGTERM already (a service, the demo's history build) is
-    left to its own handler."""
+    stops what the run started (and calls `then`, if given). By default SIGTERM ends
+    the process at once, and the test servers it started (and, for the parent, its
+    worker processes) keep running. A process that handles SIGTERM already (a
+    service, the demo's history build) is left to its own handler."""
     task = asyncio.current_task()
     if task is None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        task.cancel()
+        if then is not None:
+            then()
+
     try:
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        loop.add_signal_handler(signal.SIGTERM, stop)
     except (ValueError, RuntimeError, NotImplementedError):
         yield  # not the main thread, or no signals here (Windows): as before
         return
@@ -645,7 +652,7 @@ def _part_in_process(job: _PartJob) -> _PartResult:
     """A partition's run in a worker process (`_run_in_processes`)."""
 
     async def run() -> _PartResult:
-        with _stopped_by_sigterm():
+        with _stopped_by_sigterm(then=_exit_after_grace):
             return await _run_part(job, _QueueReporter(job.progress))
 
     # Told to stop (SIGTERM from `_stop_workers`, or Ctrl-C), the partition's test
@@ -658,6 +665,16 @@ def _part_in_process(job: _PartJob) -> _PartResult:
         os._exit(128 + signal.SIGTERM)
     except KeyboardInterrupt:
         os._exit(128 + signal.SIGINT)
+
+
+def _exit_after_grace() -> None:
+    """End this worker process if stopping its partition outlasts the grace. Its parent
+    would kill it then; a parent killed itself (its SIGKILL reached this process as
+    SIGTERM, `die_with_parent`) cannot, and a process that never ends holds its
+    caller's pipes open. The test server goes with it (tied to this process too)."""
+    watchdog = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(128 + signal.SIGTERM,))
+    watchdog.daemon = True
+    watchdog.start()
 
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:

@@ -520,3 +520,17 @@ def test_sigterm_starts_no_partition_still_waiting(data: Path, tmp_path: Path) -
     )
     command = [sys.executable, "-c", script, str(data), str(SHIPPED), str(tmp_path / "run")]
     _stopped_by(command, dict(os.environ), servers=2)
+
+
+def test_a_worker_whose_stop_hangs_ends_after_the_grace() -> None:
+    """A worker process told to stop ends by itself once the grace is over, even if its
+    way out never finishes: when its parent was SIGKILLed, nobody else would end it."""
+    script = (
+        "import threading\n"
+        "import careflow.simulate.run as run\n"
+        "run.STOP_GRACE_SECONDS = 0.5\n"
+        "run._exit_after_grace()\n"
+        "threading.Event().wait()  # a way out that never finishes\n"
+    )
+    process = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert process.returncode == 128 + signal.SIGTERM
