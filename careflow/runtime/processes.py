@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from careflow.process_life import die_with_parent
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """From now on this process gets SIGTERM when the thread that started it ends, for
+    any reason, SIGKILL included (the kernel sends it). Run it first thing in a child:
+    in `preexec_fn`, or as a process pool's or manager's `initializer`."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the caller's own shutdown path is all there is
 
 
 def start_child(args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:

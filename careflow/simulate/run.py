@@ -70,10 +70,10 @@ from careflow.intake.direct import DirectEvaluation
 from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import CustomerRow, write_records
 from careflow.outreach.envelope import OutgoingEmail
-from careflow.process_life import descendants, die_with_parent
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook, load_rulebook
 from careflow.rules.rulebook import RULE_FILE_PATTERN
+from careflow.runtime.processes import die_with_parent
 from careflow.simulate.history import History, LiveEvent, read_history, shift_after
 from careflow.simulate.scratch import data_files, grant_marketing_consent
 from careflow.simulate.time_skipping import TimeSkippingServer
@@ -633,19 +633,14 @@ def _stopped_by_sigterm(*, then: Callable[[], None] | None = None) -> Iterator[N
 
 def _stop_workers(processes: list[Any]) -> None:
     """SIGTERM to each worker process, which stops its partition's test server on the
-    way out (`_part_in_process`); one still running after the grace is killed, and so
-    is what it started (its test server would run on with nobody to stop it)."""
+    way out (`_part_in_process`); one still running after the grace is killed, and its
+    test server with it (the server is tied to its process: `TimeSkippingServer`)."""
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(STOP_GRACE_SECONDS)
         if process.is_alive():
-            started = descendants(process.pid)
             process.kill()
-            process.join()
-            for pid in started:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
 
 
 def _part_in_process(job: _PartJob) -> _PartResult:
