@@ -47,7 +47,10 @@ class Formatter:
     zone: tzinfo
 
     def money(self, amount: object, currency: str) -> str:
-        return format_currency(_decimal(amount), currency, locale=self.locale)
+        value = _decimal(amount)
+        if not isinstance(currency, str):
+            return format_currency(value, currency, locale=self.locale)
+        return _money(str(value), currency, self.locale)
 
     def number(self, value: object) -> str:
         return format_decimal(_decimal(value), locale=self.locale)
@@ -79,6 +82,13 @@ class Formatter:
         if isinstance(value, date):
             return value
         raise TypeError(f"expected a date, got {type(value).__name__}")
+
+
+@lru_cache(maxsize=1024)
+def _money(amount: str, currency: str, locale: Locale) -> str:
+    # Cached: Babel's currency formatting is about a tenth of composing an offer, and a
+    # journey's amounts repeat. Keyed by the amount's text (equal amounts format alike).
+    return format_currency(Decimal(amount), currency, locale=locale)
 
 
 def _decimal(value: object) -> Decimal:

@@ -16,7 +16,7 @@ from careflow.intake.apply import open_complaint, resolve_complaint, set_consent
 from careflow.intake.records import ComplaintFields, ComplaintRef, ConsentFields, CustomerFields
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import load_outreach_policy
-from careflow.outreach.suppression import load_suppressions, suppression_problems
+from careflow.outreach.suppression import Suppressions, load_suppressions, suppression_problems
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.store import Customer, Database, OutreachLedger
@@ -204,3 +204,45 @@ async def test_a_suppression_of_a_template_holds_for_its_experiment_variants(
     async with db.session() as session:
         [row] = list(await session.scalars(select(OutreachLedger)))
     assert (row.template_id, row.variant) == ("onboarding_welcome", "welcome")
+
+
+def test_an_edited_policy_or_tiers_file_takes_effect_at_the_next_message(tmp_path: Path) -> None:
+    """The send step keeps the parsed suppressions between messages, but never past an
+    edit of the files they come from."""
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    policy, tiers = folder / "outreach_policy.yaml", folder / "tiers.yaml"
+
+    def current() -> Suppressions:
+        return load_suppressions(load_outreach_policy(policy), folder)
+
+    shipped = current()
+    assert [rule.id for rule in shipped.rules] == [
+        "no-marketing-during-complaint",
+        "no-greetings-during-critical-complaint",
+    ]
+    assert shipped.facts_config is not None
+    assert shipped.facts_config.tiers.vip.min_spend_last_365d == 5000
+
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(
+        text.replace("max_open_complaint_severity: critical", "open_complaints: {at_least: 2}"),
+        encoding="utf-8",
+    )
+    edited = current()
+    assert "open_complaints" in edited.facts
+    assert "max_open_complaint_severity" not in edited.facts
+
+    tiers.write_text(
+        tiers.read_text(encoding="utf-8").replace(
+            "min_spend_last_365d: 5000", "min_spend_last_365d: 7500"
+        ),
+        encoding="utf-8",
+    )
+    retiered = current()
+    assert retiered.facts_config is not None
+    assert retiered.facts_config.tiers.vip.min_spend_last_365d == 7500
+    assert [rule.id for rule in retiered.rules] == [rule.id for rule in edited.rules]
+
+    policy.write_text(text.split("\nsuppression:")[0] + "\n", encoding="utf-8")
+    assert current().rules == ()
