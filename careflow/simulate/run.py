@@ -66,6 +66,7 @@ from careflow.activities.registry import build_activities, build_direct_evaluati
 from careflow.config import Settings
 from careflow.contracts.outreach import SendEmailInput, SendEmailResult
 from careflow.contracts.scan import DailyScanInput
+from careflow.gc_tuning import long_run_collection
 from careflow.intake.direct import DirectEvaluation
 from careflow.intake.events import EventIn, accept_event
 from careflow.intake.importer import CustomerRow, write_records
@@ -674,6 +675,11 @@ def _exit_after_grace() -> None:
 
 async def _run_part(job: _PartJob, progress: _Reporter) -> _PartResult:
     """Simulate one partition on a time-skipping server and worker of its own."""
+    with long_run_collection():
+        return await _simulate_part(job, progress)
+
+
+async def _simulate_part(job: _PartJob, progress: _Reporter) -> _PartResult:
     server = await TimeSkippingServer.start(job.work_dir / "test-server.log")
     db = None
     try:
