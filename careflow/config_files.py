@@ -131,12 +131,9 @@ def load_config_file(
     `empty_ok` lets an empty file mean "all defaults"; `columns` reports each mistake
     as `FILE:LINE:COL:` like the rule files (newer files), instead of `FILE:LINE:`.
     """
-    try:
-        # Follows symlinks, so the version names the file read, wherever a link points.
-        stat = os.stat(path)
-    except FileNotFoundError:
-        raise error(path.resolve(), ["file not found"]) from None
-    version = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    version = file_version(path)
+    if version is None:
+        raise error(path.resolve(), ["file not found"])
     # Keyed by the path as given and the file's version, not by `path.resolve()`: that
     # is an lstat per path component, and the activities of every event read several
     # files; the resolved path (for messages) is worked out once per version.
@@ -145,6 +142,17 @@ def load_config_file(
         raise error(resolved, list(loaded))
     assert isinstance(loaded, model)
     return loaded
+
+
+def file_version(path: Path) -> tuple[int, int, int, int] | None:
+    """What a cache of the file's contents is keyed on (device, inode, mtime and size:
+    an edit, or a link pointed elsewhere); None when there is no file."""
+    try:
+        # Follows symlinks, so the version names the file read, wherever a link points.
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=32)

@@ -7,8 +7,8 @@ allocations, a full one after every hundred, each full one visiting every tracke
 object) the full collections alone took about 3% of a partition's CPU: 18 of about
 150 ms each for partition 0 of the full CDNOW set. Freezing what exists when the run
 starts keeps it out of every later collection, and a larger young generation makes
-collections rarer: 0.5 s of collection instead of 3.5 s for that partition, the
-same peak memory (295 MB) and the same report (docs/benchmarks.md, "Issue 21 item
+collections rarer: about 0.7 s of collection instead of 3.5 s for that partition,
+the same peak memory (about 295 MB) and the same report (docs/benchmarks.md, "Issue 21 item
 1, eighth round"). Cyclic garbage is still collected, in fewer, larger batches.
 """
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from careflow.config_files import file_version
 from careflow.facts.config import TIERS_FILE_NAME, FactsConfig, load_facts_config
 from careflow.outreach.decisions import PolicyDecision, Reason, Topic
 from careflow.outreach.policy_config import (
@@ -155,7 +156,7 @@ def load_suppressions(policy: OutreachPolicy, rules_dir: Path) -> Suppressions:
     except DerivedFactsError as error:
         raise OutreachPolicyError(path, [str(problem) for problem in error.errors]) from None
     tiers = rules_dir / TIERS_FILE_NAME
-    tiers_version = _file_version(tiers)
+    tiers_version = file_version(tiers)
     kept = _compiled.get(rules_dir)
     if kept is not None and kept.made_from(policy, derived, tiers_version):
         return kept.suppressions
@@ -185,15 +186,6 @@ class _Compiled:
 
 
 _compiled: dict[Path, _Compiled] = {}
-
-
-def _file_version(path: Path) -> tuple[int, ...] | None:
-    # What careflow/config_files.py keys a file's cached contents on.
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _compile(
