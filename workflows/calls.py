@@ -9,8 +9,9 @@ Quick steps (a plan, a lookup, a task row, the outcome) run as local activities
 regular activity costs the Temporal server a task dispatch, about six history
 events and one more workflow task to hand its result back; a local one costs a
 marker event, which is what a complaint's quick steps cost the event path
-(docs/benchmarks.md, "Issue 21 item 2"). Sending stays a regular activity: it may
-wait on SMTP for a minute and retries for a day, which is the server's job to track.
+(docs/benchmarks.md, "Issue 21 item 2"). Sending may wait on a mail server and
+retries for a day, which is the server's job to track: its first attempt runs
+locally, and only a failed one becomes a regular activity (workflows/sending.py).
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ SEND_RETRY = RetryPolicy(
     non_retryable_error_types=["TemplateProblem"],
 )
 SEND_TIMEOUT = timedelta(seconds=60)
+# The first attempt, run as a local activity within the workflow task
+# (workflows/sending.py): shorter, so a slow mail server soon hands the send to the
+# server-tracked retries instead of holding the journey's workflow task.
+LOCAL_SEND_TIMEOUT = timedelta(seconds=20)
 SEND_SCHEDULE_TO_CLOSE = timedelta(days=1)
 
 # Store reads and rule evaluation: quick, retried quickly.

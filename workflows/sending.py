@@ -3,6 +3,15 @@
 Every journey sends through `send_step`, so quiet hours and the contact budget
 (which answer "deferred until T") and exits such as an opt-out behave the same
 everywhere.
+
+Each attempt to send runs first as a local activity, inside the workflow task that
+reaches the step: when the store and the mail server answer (nearly always), the
+message costs the Temporal server one marker event instead of an activity task, its
+dispatch and one more workflow task to hand the result back. Only when that one
+attempt fails or times out does the send become a regular activity, whose retries
+for up to a day the server tracks (`SEND_RETRY`). A repeat is no worse than an
+activity retry: the ledger's `sending` mark makes it resend with the same
+Message-ID, the one repeat careflow allows (careflow/outreach/ledger.py).
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from careflow.contracts.journeys import JourneyInput
@@ -24,7 +35,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from careflow.workflows.calls import call_activity
     from careflow.workflows.journey import stagger
-    from careflow.workflows.options import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_TIMEOUT
+    from careflow.workflows.options import (
+        LOCAL_SEND_TIMEOUT,
+        SEND_RETRY,
+        SEND_SCHEDULE_TO_CLOSE,
+        SEND_TIMEOUT,
+    )
+
+# Patch ids are an API: running journeys replay against them. Journeys whose first
+# send ran before this patch keep sending as regular activities only.
+SEND_FIRST_LOCAL = "send-first-attempt-local-v1"
+# The local attempt is one attempt: its retries are the regular activity's.
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
 
 async def send_step(
@@ -65,19 +87,45 @@ async def send_step(
     if offset and await _stopped_before(request.planned_at, stop):
         return _skipped("journey ended before the message was due")
     while True:
-        result = await call_activity(
-            SEND_EMAIL,
-            request,
-            start_to_close_timeout=SEND_TIMEOUT,
-            schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-            retry_policy=SEND_RETRY,
-        )
+        result = await _send_once(request)
         if result.status != MessageStatus.DEFERRED or result.retry_at is None:
             return result
         retry_at = result.retry_at + offset
         if await _stopped_before(retry_at, stop):
             return _skipped(ENDED_WHILE_DEFERRED)
         request.planned_at = retry_at
+
+
+async def _send_once(request: SendEmailInput) -> SendEmailResult:
+    """One decision and delivery of the step: locally first, then as a regular activity."""
+    if workflow.patched(SEND_FIRST_LOCAL):
+        try:
+            result: SendEmailResult = await workflow.execute_local_activity(
+                SEND_EMAIL.name,
+                request,
+                result_type=SEND_EMAIL.result,
+                start_to_close_timeout=LOCAL_SEND_TIMEOUT,
+                retry_policy=_ONE_ATTEMPT,
+            )
+            return result
+        except FailureError as error:
+            # A local activity's failure arrives as its own error (the application's,
+            # or a timeout), not wrapped in an ActivityError.
+            if is_cancelled_exception(error):
+                raise
+            # Left to the server from here: its retries outlast this workflow task.
+            workflow.logger.info(
+                "step %s: the local attempt failed (%s); sending as an activity",
+                request.step_id,
+                type(error).__name__,
+            )
+    return await call_activity(
+        SEND_EMAIL,
+        request,
+        start_to_close_timeout=SEND_TIMEOUT,
+        schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+        retry_policy=SEND_RETRY,
+    )
 
 
 ENDED_WHILE_DEFERRED = "journey ended while the message was deferred"

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Worker
 
 from careflow.activities.registry import build_journey_activities
@@ -27,7 +28,15 @@ from careflow.config import Settings
 from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import POLICY_FILE_NAME, OutreachPolicy, load_outreach_policy
 from careflow.paths import RULES_DIR
-from careflow.store import Complaint, Consent, Customer, Database, JourneyRecord, Task
+from careflow.store import (
+    Complaint,
+    Consent,
+    Customer,
+    Database,
+    JourneyRecord,
+    OutreachLedger,
+    Task,
+)
 from careflow.workflows.registry import JOURNEYS
 
 # Every journey the registry declares, and every template they send.
@@ -280,6 +289,18 @@ async def tasks_of(db: Database, workflow_id: str) -> list[Task]:
         )
 
 
+async def ledger_rows(db: Database, workflow_id: str) -> list[OutreachLedger]:
+    """The journey's outreach ledger rows, in the order they were written."""
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(OutreachLedger)
+                .where(OutreachLedger.workflow_id == workflow_id)
+                .order_by(OutreachLedger.id)
+            )
+        )
+
+
 def subjects(messages: Sequence[EmailMessage]) -> list[str]:
     """`<template id> <customer id>` of each message, as the test templates write it."""
     return [str(message["Subject"]) for message in messages]
@@ -294,6 +315,40 @@ def params_of(message: EmailMessage) -> dict[str, Any]:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# The marker Temporal's core SDK records for a local activity's result.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def local_activity_name(event: HistoryEvent) -> str:
+    """The activity type a local activity's marker records ("" for any other event)."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return ""
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER:
+        return ""
+    [data] = marker.details["data"].payloads
+    return str(json.loads(data.data).get("activity_type", ""))
+
+
+def scheduled_activity_name(event: HistoryEvent) -> str:
+    """The activity type of a regular activity's scheduling ("" for any other event)."""
+    if not event.HasField("activity_task_scheduled_event_attributes"):
+        return ""
+    return str(event.activity_task_scheduled_event_attributes.activity_type.name)
+
+
+def send_attempts(history: WorkflowHistory) -> list[str]:
+    """Each call of `send_email` in order: "local" for an attempt within the workflow
+    task (workflows/sending.py), "activity" for one the server dispatched."""
+    attempts = []
+    for event in history.events:
+        if local_activity_name(event) == "send_email":
+            attempts.append("local")
+        elif scheduled_activity_name(event) == "send_email":
+            attempts.append("activity")
+    return attempts
 
 
 def history_text(history: Mapping[str, Any]) -> str:

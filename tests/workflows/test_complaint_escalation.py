@@ -26,9 +26,11 @@ from tests.workflows.harness import (
     add_journey_record,
     journey_outcome,
     journey_worker,
+    ledger_rows,
     new_id,
     params_of,
     save_history,
+    send_attempts,
     subjects,
     tasks_of,
 )
@@ -87,7 +89,7 @@ async def test_resolution_before_any_breach(
         await smtp_sink.wait_for(3)
         await handle.signal("survey_answered", 5)
         assert await handle.result() == "resolved"
-        await save_history(handle, "complaint_escalation_resolved_early_local_steps")
+        await save_history(handle, "complaint_escalation_resolved_early_local_sends")
     assert subjects(smtp_sink.messages) == [
         "complaint_ack C-10",
         "complaint_resolved C-10",
@@ -102,6 +104,35 @@ async def test_resolution_before_any_breach(
         "done",
     )
     assert await journey_outcome(db, workflow_id) == ("ended", "resolved")
+
+
+async def test_an_acknowledgement_the_mail_server_defers_goes_to_the_server_retries(
+    workflow_env: WorkflowEnvironment,
+    db: Database,
+    journey_settings: Settings,
+    journey_config: Path,
+    smtp_sink: SmtpSink,
+) -> None:
+    """The first attempt at a send runs within the workflow task; when the mail server
+    answers 4xx, the step becomes a regular activity whose retry (tracked by the
+    server) delivers it: one message, one ledger row, sent."""
+    smtp_sink.temporary_failures = 1
+    async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
+        workflow_id, handle = await _open(workflow_env, journey_settings, db, "C-13")
+        [ack] = await smtp_sink.wait_for(1)
+        await handle.signal("complaint_resolved")
+        await smtp_sink.wait_for(2)
+        await handle.signal("opted_out")
+        assert await handle.result() == "resolved"
+        history = await handle.fetch_history()
+    assert subjects([ack]) == ["complaint_ack C-13"]
+    # The ack: the failed local attempt, then the activity. The resolution: local.
+    assert send_attempts(history) == ["local", "activity", "local"]
+    assert smtp_sink.temporary_failures == 0
+    assert [(row.step_id, row.status) for row in await ledger_rows(db, workflow_id)] == [
+        ("ack", "sent"),
+        ("resolved", "sent"),
+    ]
 
 
 async def test_response_breach_escalates_to_the_supervisor(
@@ -156,7 +187,7 @@ async def test_both_breaches_reach_the_manager_and_resolution_after_breach(
         await smtp_sink.wait_for(6)
         await handle.signal("customer_erased")
         assert await handle.result() == "resolved"
-        await save_history(handle, "complaint_escalation_two_breaches_local_steps")
+        await save_history(handle, "complaint_escalation_two_breaches_local_sends")
     staff = [m["To"] for m in smtp_sink.messages if "staff_escalation" in str(m["Subject"])]
     assert staff == [STAFF["supervisor"], STAFF["manager"]]
     updates = [m for m in smtp_sink.messages if "complaint_update" in str(m["Subject"])]
@@ -202,7 +233,7 @@ async def test_low_survey_score_reopens_the_case_to_a_manager(
         await smtp_sink.wait_for(3)
         await handle.signal("survey_answered", 1)
         assert await handle.result() == "reopened"
-        await save_history(handle, "complaint_escalation_reopened_local_steps")
+        await save_history(handle, "complaint_escalation_reopened_local_sends")
     assert subjects(smtp_sink.messages)[-1] == "staff_escalation C-14"
     assert smtp_sink.messages[-1]["To"] == STAFF["manager"]
     reopened = [t for t in await tasks_of(db, workflow_id) if t.kind == "complaint_reopened"]

@@ -20,6 +20,7 @@ from careflow.rules.intents import Intent
 from careflow.store import Database
 from careflow.workflows.ids import care_message_workflow_id
 from careflow.workflows.registry import JOURNEYS
+from tests.faults.harness import wait_until
 from tests.smtp_sink import SmtpSink
 from tests.workflows.harness import (
     add_customer,
@@ -136,8 +137,15 @@ async def test_an_offer_ending_at_the_trigger_instant_makes_way_for_the_next_one
             dispatch.dispatch_intents, DispatchInput(customer_id="C-81", intents=[dormant], at=now)
         )
         [offer_id] = first.started
-        await smtp_sink.wait_for(1)  # the offer: planned, so its memo says when it ends
+        await smtp_sink.wait_for(1)  # the offer
         handle = workflow_env.client.get_workflow_handle(offer_id)
+
+        async def planned() -> bool:
+            # The memo saying when the offer ends is written when the workflow task that
+            # planned (and sent) it completes, just after the message left.
+            return ENDS_BY_MEMO in await (await handle.describe()).memo()
+
+        await wait_until(planned, within_seconds=30, failure=lambda: "the offer was never planned")
         memo = await (await handle.describe()).memo()
         assert datetime.fromisoformat(memo[ENDS_BY_MEMO]) == now + goal_wait
 

@@ -12,7 +12,7 @@ from datetime import time
 from pathlib import Path
 
 from sqlalchemy import select
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from careflow.config import Settings
@@ -30,6 +30,7 @@ from tests.workflows.harness import (
     journey_worker,
     new_id,
     relaxed_policy,
+    send_attempts,
     zone_at_local_hour,
 )
 
@@ -70,15 +71,6 @@ async def offer_waiting_for_morning(
     return workflow_id, handle
 
 
-def send_attempts(history: WorkflowHistory) -> int:
-    """How many times the journey called the send step."""
-    return sum(
-        event.activity_task_scheduled_event_attributes.activity_type.name == "send_email"
-        for event in history.events
-        if event.HasField("activity_task_scheduled_event_attributes")
-    )
-
-
 async def ledger_status(db: Database, workflow_id: str) -> str | None:
     async with db.session() as session:
         return await session.scalar(
@@ -112,7 +104,8 @@ async def test_consent_withdrawn_while_waiting_skips_the_deferred_offer(
             )
         assert await handle.result() == "offer_skipped"
         history = await handle.fetch_history()
-    assert send_attempts(history) == 2  # deferred at 3 a.m., skipped in the morning
+    # Deferred at 3 a.m., skipped in the morning: each decided within its workflow task.
+    assert send_attempts(history) == ["local", "local"]
     async with db.session() as session:
         row = await session.scalar(
             select(OutreachLedger).where(OutreachLedger.workflow_id == workflow_id)
@@ -140,6 +133,6 @@ async def test_opt_out_signal_while_waiting_ends_the_journey_without_sending(
         await handle.signal(RetentionOfferWorkflow.signal_opted_out)
         assert await handle.result() == "opted_out"
         history = await handle.fetch_history()
-    assert send_attempts(history) == 1  # the deferral; the morning never came
+    assert send_attempts(history) == ["local"]  # the deferral; the morning never came
     assert await ledger_status(db, workflow_id) == "deferred"
     assert smtp_sink.messages == []

@@ -4,7 +4,6 @@ and repeats nothing: each message, task and notification exists exactly once."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -33,14 +31,12 @@ from tests.workflows.harness import (
     add_complaint,
     add_customer,
     journey_worker,
+    local_activity_name,
     new_id,
     subjects,
     tasks_of,
     zone_at_local_hour,
 )
-
-# The marker the SDK records for a completed local activity (its data names the type).
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 Handle = WorkflowHandle[Any, str]
 
@@ -96,7 +92,7 @@ class Run:
                     scheduled = event.activity_task_completed_event_attributes.scheduled_event_id
                     if await _scheduled_name(handle, scheduled) == name:
                         return
-                if _local_activity_name(event) == name:
+                if local_activity_name(event) == name:
                     return
             await asyncio.sleep(0.05)
         raise AssertionError(f"{name} never completed")
@@ -111,17 +107,6 @@ async def _settled(handle: Handle) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"journey never settled: last event {events[-1].event_type}")
-
-
-def _local_activity_name(event: HistoryEvent) -> str:
-    """The activity type a local activity's marker records ("" for any other event)."""
-    if not event.HasField("marker_recorded_event_attributes"):
-        return ""
-    marker = event.marker_recorded_event_attributes
-    if marker.marker_name != LOCAL_ACTIVITY_MARKER:
-        return ""
-    [data] = marker.details["data"].payloads
-    return str(json.loads(data.data).get("activity_type", ""))
 
 
 async def _scheduled_name(handle: Handle, event_id: int) -> str:
