@@ -68,11 +68,24 @@ async def call_quick_step(contract: ActivityContract[InputT, ResultT], request: 
         return await call_activity(
             contract, request, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
         )
+    return await call_local_activity(
+        contract, request, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
+    )
+
+
+async def call_local_activity(
+    contract: ActivityContract[InputT, ResultT],
+    request: InputT,
+    *,
+    start_to_close_timeout: timedelta,
+    retry_policy: RetryPolicy,
+) -> ResultT:
+    """Run the activity `contract` names as a local activity, in this workflow task."""
     result: ResultT = await workflow.execute_local_activity(
         contract.name,
         request,
         result_type=contract.result,
-        start_to_close_timeout=QUICK_TIMEOUT,
-        retry_policy=QUICK_RETRY,
+        start_to_close_timeout=start_to_close_timeout,
+        retry_policy=retry_policy,
     )
     return result

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         SendEmailInput,
         SendEmailResult,
     )
-    from careflow.workflows.calls import call_activity
+    from careflow.workflows.calls import call_activity, call_local_activity
     from careflow.workflows.journey import stagger
     from careflow.workflows.options import (
         LOCAL_SEND_TIMEOUT,
@@ -100,14 +100,12 @@ async def _send_once(request: SendEmailInput) -> SendEmailResult:
     """One decision and delivery of the step: locally first, then as a regular activity."""
     if workflow.patched(SEND_FIRST_LOCAL):
         try:
-            result: SendEmailResult = await workflow.execute_local_activity(
-                SEND_EMAIL.name,
+            return await call_local_activity(
+                SEND_EMAIL,
                 request,
-                result_type=SEND_EMAIL.result,
                 start_to_close_timeout=LOCAL_SEND_TIMEOUT,
                 retry_policy=_ONE_ATTEMPT,
             )
-            return result
         except FailureError as error:
             # A local activity's failure arrives as its own error (the application's,
             # or a timeout), not wrapped in an ActivityError.
