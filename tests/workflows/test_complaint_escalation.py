@@ -115,7 +115,7 @@ async def test_an_acknowledgement_the_mail_server_defers_goes_to_the_server_retr
 ) -> None:
     """The first attempt at a send runs within the workflow task; when the mail server
     answers 4xx, the step becomes a regular activity whose retry (tracked by the
-    server) delivers it: one message, one ledger row, sent."""
+    server) delivers it: one acknowledgement, its ledger row sent."""
     smtp_sink.temporary_failures = 1
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         workflow_id, handle = await _open(workflow_env, journey_settings, db, "C-13")

@@ -33,6 +33,7 @@ from tests.workflows.harness import (
     history_text,
     journey_worker,
     new_id,
+    send_attempts,
     zone_at_local_hour,
 )
 
@@ -88,34 +89,27 @@ def test_quick_steps_run_as_local_activities_behind_their_patch() -> None:
     assert markers.count("core_local_activity") == 4
 
 
-def _events(name: str) -> list[dict[str, object]]:
-    events: list[dict[str, object]] = json.loads(HISTORIES[name])["events"]
-    return events
-
-
 def test_sends_run_within_the_workflow_task_behind_their_patch() -> None:
     """Behind `send-first-attempt-local-v1` each send is a local activity when its one
     attempt succeeds: the same complaint scenario as before the patch has no activity
     task left for the server to dispatch, and one workflow task fewer per send. The
     history recorded before the patch still replays (above)."""
     before, after = (
-        _events(f"complaint_escalation_resolved_early_{suffix}")
-        for suffix in ("local_steps", "local_sends")
+        WorkflowHistory.from_json(name, HISTORIES[name])
+        for name in (
+            "complaint_escalation_resolved_early_local_steps",
+            "complaint_escalation_resolved_early_local_sends",
+        )
     )
-    sends = _scheduled_activities("complaint_escalation_resolved_early_local_steps")
-    assert sends == ["send_email"] * 3
-    assert _scheduled_activities("complaint_escalation_resolved_early_local_sends") == []
-    local_sends = [
-        marker
-        for marker in after
-        if "markerRecordedEventAttributes" in marker and "send_email" in history_text(marker)
-    ]
-    assert len(local_sends) == len(sends)
+    assert send_attempts(before) == ["activity"] * 3
+    assert send_attempts(after) == ["local"] * 3
 
-    def workflow_tasks(events: list[dict[str, object]]) -> int:
-        return sum("workflowTaskCompletedEventAttributes" in event for event in events)
+    def workflow_tasks(history: WorkflowHistory) -> int:
+        return sum(
+            event.HasField("workflow_task_completed_event_attributes") for event in history.events
+        )
 
-    assert workflow_tasks(after) == workflow_tasks(before) - len(sends)
+    assert workflow_tasks(after) == workflow_tasks(before) - 3
 
 
 def test_the_daily_scan_is_recorded_across_a_continue_as_new() -> None:
