@@ -95,8 +95,6 @@ if __name__ == "__main__":
     import sys
 
     # Imported here: the CLI imports this module to build its worker.
-    from careflow.cli.app import app
-    from careflow.runtime.private_files import private_umask
+    from careflow.cli.app import main
 
-    private_umask()
-    app(["up", *sys.argv[1:]])
+    main(["up", *sys.argv[1:]])

@@ -7,9 +7,13 @@ module needs: the store, Temporal, the web stack, matplotlib...).
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
 import typer
 
 from careflow.cli.lazy import Lazy, LazyGroup
+from careflow.cli.process_end import end_process, exit_code
 from careflow.runtime.private_files import private_umask
 
 
@@ -57,26 +61,32 @@ def _root(
     """careflow: rules and durable workflows for automated customer care."""
 
 
-def main() -> None:
+def main(arguments: list[str] | None = None) -> NoReturn:
     """Console-script entry point; what careflow writes is private to its account.
 
-    A setup mistake (a setting that does not parse, a store out of reach) is one line
-    on stderr naming what to check, and exit code 2, from every command.
+    `arguments` default to the command line's. A setup mistake (a setting that does
+    not parse, a store out of reach) is one line on stderr naming what to check, and
+    exit code 2, from every command. The process ends as `process_end` explains.
     """
     private_umask()
     try:
-        app()
+        app(arguments)
+    except SystemExit as stop:
+        end_process(exit_code(stop))
     except Exception as error:
         # Imported here: it needs pydantic and SQLAlchemy, which `--help` does not.
         from careflow.cli.setup_errors import setup_problem
 
         problem = setup_problem(error)
         if problem is None:
-            raise
+            # A bug: its trace, printed as an uncaught error would be (typer's hook).
+            sys.excepthook(*sys.exc_info())
+            end_process(1)
         from careflow.cli.temporal import say_setup_problem
 
         say_setup_problem(problem)
-        raise SystemExit(2) from None
+        end_process(2)
+    end_process(0)
 
 
 # Every command, in the order `careflow --help` lists them. Registering a new command
