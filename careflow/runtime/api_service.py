@@ -73,9 +73,6 @@ def api_server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
         # line has the raw path and query (signed tokens, ids).
         access_log=False,
         lifespan="off",
-        # The C parser: with h11, uvicorn's pure-Python one, parsing and writing HTTP
-        # was about a tenth of the CPU an accepted event costs (docs/benchmarks.md).
-        http="httptools",
         # careflow reads X-Forwarded-For itself, from CAREFLOW_TRUSTED_PROXIES only
         # (careflow/api/addresses.py); uvicorn would believe it from 127.0.0.1.
         proxy_headers=False,
