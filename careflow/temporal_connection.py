@@ -394,9 +394,14 @@ def connect_failure(error: Exception, connection: TemporalConnection) -> tuple[s
             f"require a client certificate — check {cert} and {key}",
             False,
         )
-    # The same cancelled HTTP/2 handshake is how a TLS server hangs up on plaintext.
-    hung_up = ("brokenpipe", "connection reset", "operation was canceled")
-    if not connection.uses_tls and any(needle in text.lower() for needle in hung_up):
+    # A TLS server hangs up on a plaintext client's HTTP/2 preface. Which of these the
+    # client reports depends on when the hang-up lands: mid-write (broken pipe), with the
+    # preface unread (reset), during the HTTP/2 handshake (cancelled), or between reads,
+    # where tonic says only "transport error". All seen on this project's CI; any of
+    # them, on a port that accepted the connection, means the same thing.
+    hung_up = ("brokenpipe", "connection reset", "operation was canceled", "transport error")
+    accepted = not any(needle in text for needle in ("ConnectionRefused", "TimedOut", "timed out"))
+    if not connection.uses_tls and accepted and any(needle in text.lower() for needle in hung_up):
         return (
             f"Temporal at {address} closed the connection; if it expects TLS, set "
             "TEMPORAL_TLS=true",

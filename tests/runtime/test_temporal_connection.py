@@ -5,6 +5,7 @@ API key checked by a gateway; each mistake is one line naming the setting."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from careflow.config import Settings
 from careflow.runtime.temporal_server import EmbeddedTemporal
 from careflow.temporal_connection import (
     TemporalConnectionError,
+    connect_failure,
     connect_temporal,
     load_temporal_connection,
 )
@@ -298,3 +300,61 @@ async def test_nothing_listening_over_tls_is_not_blamed_on_a_certificate() -> No
     assert await connect_problem(
         {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "TEMPORAL_TLS": "true"}
     ) == (f"cannot reach Temporal at 127.0.0.1:{port}: connection refused — check TEMPORAL_ADDRESS")
+
+
+# A TLS server hangs up on a plaintext client's HTTP/2 preface, and what the Rust client
+# reports depends on where in its handshake the hang-up lands. These are the texts seen
+# on this project's CI and on a loaded machine; each must give the same line.
+PLAINTEXT_HUNG_UP = {
+    "mid-write": (
+        "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
+        'hyper::Error(Io, Os { code: 32, kind: BrokenPipe, message: "Broken pipe" }))'
+    ),
+    "preface unread": (
+        "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
+        'hyper::Error(Io, Os { code: 104, kind: ConnectionReset, message: "Connection reset '
+        'by peer" }))'
+    ),
+    "during the HTTP/2 handshake": (
+        "Failed client connect: `get_system_info` call error after connection: Status { "
+        'code: Cancelled, message: "operation was canceled", source: Some(tonic::transport::'
+        'Error(Transport, hyper::Error(Canceled, "connection closed"))) }'
+    ),
+    "between reads": (
+        "Failed client connect: `get_system_info` call error after connection: Status { "
+        'code: Unavailable, message: "transport error", source: None }'
+    ),
+}
+
+
+@pytest.mark.parametrize("text", PLAINTEXT_HUNG_UP.values(), ids=PLAINTEXT_HUNG_UP.keys())
+def test_every_way_a_tls_server_hangs_up_on_plaintext_gets_one_line(text: str) -> None:
+    connection = load({"TEMPORAL_ADDRESS": "temporal.example.com:7233"})
+    assert connect_failure(RuntimeError(text), connection) == (
+        "Temporal at temporal.example.com:7233 closed the connection; if it expects TLS, "
+        "set TEMPORAL_TLS=true",
+        True,
+    )
+    # Refused is not a hang-up, even though tonic calls it a transport error too.
+    refused = (
+        "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
+        'ConnectError(ConnectError("tcp connect error", 127.0.0.1:1, Os { code: 111, kind: '
+        'ConnectionRefused, message: "Connection refused" })))'
+    )
+    assert connect_failure(RuntimeError(refused), connection)[0].startswith(
+        "cannot reach Temporal at temporal.example.com:7233: connection refused"
+    )
+
+
+async def test_a_server_that_hangs_up_on_plaintext_is_named() -> None:
+    # A real listener that accepts and closes at once, as a TLS port does to plaintext.
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        assert await connect_problem({"TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}) == (
+            f"Temporal at 127.0.0.1:{port} closed the connection; if it expects TLS, "
+            "set TEMPORAL_TLS=true"
+        )
