@@ -13,7 +13,7 @@ from typing import NoReturn
 import typer
 
 from careflow.cli.lazy import Lazy, LazyGroup
-from careflow.cli.process_end import end_process, exit_code
+from careflow.cli.process_end import end_process, exit_status
 from careflow.runtime.private_files import private_umask
 
 
@@ -72,7 +72,10 @@ def main(arguments: list[str] | None = None) -> NoReturn:
     try:
         app(arguments)
     except SystemExit as stop:
-        end_process(exit_code(stop))
+        code, message = exit_status(stop)
+        if message is not None:
+            print(message, file=sys.stderr)
+        end_process(code)
     except Exception as error:
         # Imported here: it needs pydantic and SQLAlchemy, which `--help` does not.
         from careflow.cli.setup_errors import setup_problem

@@ -42,15 +42,14 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-def exit_code(stop: SystemExit) -> int:
-    """The status `SystemExit(stop.code)` would give the process, as Python maps it."""
+def exit_status(stop: SystemExit) -> tuple[int, str | None]:
+    """The status `SystemExit(stop.code)` would give the process, and the message
+    Python would print first (a code that is not a number), as Python maps them."""
     if stop.code is None:
-        return 0
+        return 0, None
     if isinstance(stop.code, int):
-        return stop.code
-    # A message instead of a number: Python prints it and exits 1.
-    print(stop.code, file=sys.stderr)
-    return 1
+        return stop.code, None
+    return 1, str(stop.code)
 
 
 def _wait_for_threads() -> None:

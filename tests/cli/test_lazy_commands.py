@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +19,8 @@ from typer.testing import CliRunner
 
 from careflow.cli.app import COMMANDS, app
 from careflow.store import create_database
+from tests.subprocesses import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("matplotlib", "fastapi", "starlette", "uvicorn", "alembic")
 
 # Runs `careflow ARGS...` as the console script does; an exit handler (which runs
@@ -44,20 +41,12 @@ main()
 
 
 def _careflow(*arguments: str, home: Path, **env: str) -> tuple[int, list[str], str]:
-    done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}", *arguments],
-        capture_output=True,
-        text=True,
+    done = run_python(
+        "-c",
+        f"HEAVY = {HEAVY!r}\n{_PROBE}",
+        *arguments,
         cwd=home,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "CAREFLOW_HOME": str(home),
-            "COLUMNS": "200",
-            **env,
-        },
-        check=False,
-        timeout=120,
+        env={"CAREFLOW_HOME": str(home), "COLUMNS": "200", **env},
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     return done.returncode, report["heavy"], done.stdout

@@ -4,14 +4,13 @@ that races that runtime's threads (a clean exit 2 once came out as SIGSEGV)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from careflow.cli.process_end import exit_status
+from tests.subprocesses import run_careflow, run_python
 
 # A command's last moments: a thread that is not a daemon still writing, an exit
 # handler, output left in the pipe's buffer, and an object whose finalizer only runs
@@ -41,14 +40,7 @@ end_process(3)
 
 
 def _end(runtime: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", _COMMAND, runtime],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-        check=False,
-    )
+    return run_python("-c", _COMMAND, runtime, timeout=60)
 
 
 def test_a_command_that_loaded_temporal_ends_with_all_it_said_and_no_teardown() -> None:
@@ -82,18 +74,19 @@ def test_a_command_that_never_loaded_temporal_exits_as_python_does() -> None:
 def test_the_console_entry_keeps_each_command_s_exit_code_and_words(
     tmp_path: Path, arguments: list[str], code: int, said: str
 ) -> None:
-    ended = subprocess.run(
-        [sys.executable, "-m", "careflow", *arguments],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "CAREFLOW_HOME": str(tmp_path),
-            "TEMPORAL_ADDRESS": "127.0.0.1:1",
-        },
+    ended = run_careflow(
+        *arguments,
+        env={"CAREFLOW_HOME": str(tmp_path), "TEMPORAL_ADDRESS": "127.0.0.1:1"},
         timeout=60,
-        check=False,
     )
     assert ended.returncode == code, ended.stderr
     assert said in ended.stdout + ended.stderr
+
+
+def test_an_exit_with_a_message_is_said_and_ends_with_1() -> None:
+    assert exit_status(SystemExit("careflow: the store is locked")) == (
+        1,
+        "careflow: the store is locked",
+    )
+    assert exit_status(SystemExit(None)) == (0, None)
+    assert exit_status(SystemExit(2)) == (2, None)

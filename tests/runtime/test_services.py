@@ -28,6 +28,7 @@ from tests.faults.tcp_proxy import TcpProxy
 from tests.runtime.conftest import NAMESPACE, Pki
 from tests.smtp_sink import SmtpSink, free_port
 from tests.store.test_schema_state import HEAD, PREVIOUS
+from tests.subprocesses import run_careflow
 
 __all__ = ["postgres_database"]  # the fault suite's fixture: a fresh PostgreSQL database
 
@@ -67,14 +68,7 @@ class Service:
 
 async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """A careflow command to its end (in a thread: the TLS proxy keeps serving)."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "careflow", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await asyncio.to_thread(run_careflow, *args, env=env)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
