@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,18 +92,42 @@ class WebhookDispatcher:
         webhooks, staff = self.configs()
         await fan_out(self.db, webhooks, staff, now, capture=self.capture_url is not None)
         due = await claim_due(self.db, now)
-        outcomes = await asyncio.gather(
-            *(self._attempt(item, webhooks, staff, now) for item in due), return_exceptions=True
+        await self._attempt_and_record(
+            [self._attempt(item, webhooks, staff, now) for item in due], now
         )
-        # The round's attempts are recorded in one transaction; one that raised is
-        # left claimed until its lease runs out, then tried again.
-        await finish_attempts(
-            self.db, [outcome for outcome in outcomes if isinstance(outcome, Attempt)], now=now
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
         return len(due)
+
+    async def _attempt_and_record(
+        self, attempts: list[Coroutine[Any, Any, Attempt]], now: datetime
+    ) -> None:
+        """Run the round's attempts side by side, recording each group that finished
+        together as soon as it has (a group commit).
+
+        Recording an attempt as soon as it finishes is what bounds a crash's repeats
+        to the attempts really in flight: a delivered attempt left waiting for the
+        round's slowest would be sent again too. Grouping keeps the store's cost near
+        one transaction per round, since a fast receiver answers most at once. One
+        that raised is left claimed until its lease runs out, then tried again.
+        """
+        pending: set[asyncio.Task[Attempt]] = {asyncio.ensure_future(a) for a in attempts}
+        problem: BaseException | None = None
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                finished = []
+                for task in done:
+                    if task.exception() is None:
+                        finished.append(task.result())
+                    else:
+                        problem = problem or task.exception()
+                await finish_attempts(self.db, finished, now=now)
+        finally:
+            # The store failed mid-round: what is still posting is left claimed too.
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if problem is not None:
+            raise problem
 
     async def _attempt(
         self, due: Due, webhooks: WebhooksConfig, staff: StaffAlertsConfig, now: datetime

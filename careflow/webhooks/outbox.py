@@ -373,14 +373,14 @@ class Attempt:
 
 
 async def finish_attempts(db: Database, attempts: Sequence[Attempt], *, now: datetime) -> None:
-    """Record a round's attempts: each delivered, or failed with its error and the
-    next time to try.
+    """Record attempts that finished together: each delivered, or failed with its
+    error and the next time to try.
 
-    One transaction per round rather than per delivery: under load a round holds a
-    few deliveries, and a store transaction is most of what recording one costs. A
-    crash before the commit leaves the round's deliveries claimed until their lease
-    runs out; they are then sent again under the same delivery id, which is what
-    a receiver dedupes on (at least once, as before).
+    One transaction for the group rather than one per delivery: under load a round's
+    deliveries finish in a few groups, and a store transaction is most of what
+    recording one costs. A crash before the commit leaves the group's deliveries
+    claimed until their lease runs out; they are then sent again under the same
+    delivery id, which is what a receiver dedupes on (at least once, as before).
     """
     if not attempts:
         return

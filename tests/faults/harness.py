@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -120,6 +121,10 @@ class CareflowUp:
             self.env["TEMPORAL_ADDRESS"] = temporal
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        # time.monotonic() of each start and kill: which process instance a request
+        # came from, to tell a repeat a kill explains from one it does not.
+        self.started_at: list[float] = []
+        self.killed_at: list[float] = []
 
     @property
     def base_url(self) -> str:
@@ -138,6 +143,7 @@ class CareflowUp:
         return complaint_workflow_id(customer_pseudonym(secret, customer_id), complaint_id)
 
     def start(self) -> None:
+        self.started_at.append(time.monotonic())
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "careflow", "up"], env=self.env, stdout=log, stderr=log
@@ -149,6 +155,18 @@ class CareflowUp:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         self.kills += 1
+        self.killed_at.append(time.monotonic())
+
+    def cut_by_a_kill(self, first: float, again: float) -> bool:
+        """Whether something that arrived at `first` and again at `again` (monotonic)
+        was first sent by a process that was then killed, and repeated after the kill:
+        the one kind of repeat at-least-once delivery owes.
+        """
+        for killed in self.killed_at:
+            restarted = min((t for t in self.started_at if t > killed), default=float("inf"))
+            if first < restarted and killed < again:
+                return True
+        return False
 
     @property
     def temporal_address(self) -> str:

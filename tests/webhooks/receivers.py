@@ -7,10 +7,13 @@
   recomputes the signature from the secret as DingTalk's documentation publishes it
   and refuses (errcode 310000) a wrong or stale one.
 - `/slack`: a Slack-compatible incoming webhook: needs `text`, answers `ok`.
+
+A path in `held` answers only once the test sets its event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -37,6 +40,8 @@ class Received:
     headers: dict[str, str]
     query: dict[str, str]
     body: str
+    # time.monotonic() when it arrived.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> Any:
@@ -48,6 +53,8 @@ class Receivers:
     port: int = 0
     failing: bool = False
     received: list[Received] = field(default_factory=list)
+    # A path held here is answered only once its event is set (a slow receiver).
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -74,6 +81,8 @@ def receivers_app(state: Receivers) -> FastAPI:
             (await request.body()).decode(),
         )
         state.received.append(item)
+        if request.url.path in state.held:
+            await state.held[request.url.path].wait()
         return item
 
     @app.post("/hook")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from careflow.webhooks.dispatcher import WebhookDispatcher
 from careflow.webhooks.events import TASK_CREATED, record_event_async
 from careflow.webhooks.outbox import endpoint_statuses, resume_endpoint
 from careflow.workflows.registry import JOURNEYS
+from tests.faults.harness import wait_until
 from tests.webhooks.receivers import (
     DINGTALK_SECRET,
     DINGTALK_TOKEN,
@@ -171,6 +173,43 @@ async def test_events_reach_subscribers_signed_and_robots_in_their_formats(
         "staff-service-2-dingtalk": 1,
         "staff-service-3-slack": 1,
     }
+
+
+async def test_a_delivered_attempt_is_recorded_without_waiting_for_a_slow_one(
+    db: Database, rules_dir: Path, receivers: Receivers
+) -> None:
+    # What a crash sends again is what was delivered but not yet recorded: an
+    # attempt that waited for its round's slowest would be repeated too.
+    now = datetime.now(UTC)
+    who = await customer(db, now)
+    await open_team_task(db, who.id, now)
+    slack_answers = receivers.held["/slack"] = asyncio.Event()
+
+    async def delivered() -> dict[str, str]:
+        async with db.session() as session:
+            rows = await session.scalars(select(WebhookDelivery))
+            return {row.endpoint: row.status for row in rows}
+
+    async def all_but_slack_recorded() -> bool:
+        statuses = await delivered()
+        return sum(status == "delivered" for status in statuses.values()) == 3
+
+    dispatcher = WebhookDispatcher(db, rules_dir)
+    try:
+        round_ = asyncio.create_task(dispatcher.run_once(now))
+        await wait_until(
+            all_but_slack_recorded,
+            within_seconds=30,
+            failure=lambda: "the answered attempts were not recorded while one was slow",
+            interval=0.02,
+        )
+        assert (await delivered())["staff-service-3-slack"] == "pending"
+        assert not round_.done()
+        slack_answers.set()
+        assert await round_ == 4
+    finally:
+        await dispatcher.close()
+    assert set((await delivered()).values()) == {"delivered"}
 
 
 async def test_a_refused_robot_call_is_a_failure_with_the_robots_reason(
