@@ -283,22 +283,28 @@ class OutreachActivities:
     async def _send_sms(
         self, request: SendEmailInput, key: str, prepared: _Prepared
     ) -> SendEmailResult:
-        """The provider exchange of an SMS: `sending` is committed before it, `sent` after;
-        a provider's refusal fails the message, anything else is retried (same id)."""
+        """The provider exchange of an SMS: `sending` is committed before it, `sent` after,
+        both within one of sms.yaml's `in_flight` slots (a crash repeats at most that
+        many); a provider's refusal fails the message, anything else is retried (same id)."""
         assert isinstance(prepared.message, Sms)
         assert self.sms is not None
-        try:
-            with timed_send(SMS_CHANNEL):
-                await self.sms.provider().send(prepared.message)
-        except PermanentSmsError as error:
-            reason = f"provider refused it: {error.code or ''}: {error}".replace(": :", ":")
-            await self.ledger.record_outcome(key, FAILED, reason, as_of(request.planned_at))
-            count_message(SMS_CHANNEL, FAILED)
-            activity.logger.warning("failed %s for customer %s by SMS", key, request.customer_id)
-            return SendEmailResult(status=MessageStatus.FAILED, reason=reason, channel=SMS_CHANNEL)
-        await self.ledger.record_outcome(
-            key, SENT, prepared.result.reason, as_of(request.planned_at)
-        )
+        async with self.sms.exchange_slot():
+            try:
+                with timed_send(SMS_CHANNEL):
+                    await self.sms.provider().send(prepared.message)
+            except PermanentSmsError as error:
+                reason = f"provider refused it: {error.code or ''}: {error}".replace(": :", ":")
+                await self.ledger.record_outcome(key, FAILED, reason, as_of(request.planned_at))
+                count_message(SMS_CHANNEL, FAILED)
+                activity.logger.warning(
+                    "failed %s for customer %s by SMS", key, request.customer_id
+                )
+                return SendEmailResult(
+                    status=MessageStatus.FAILED, reason=reason, channel=SMS_CHANNEL
+                )
+            await self.ledger.record_outcome(
+                key, SENT, prepared.result.reason, as_of(request.planned_at)
+            )
         count_message(SMS_CHANNEL, SENT)
         activity.logger.info("sent %s to customer %s by SMS", key, request.customer_id)
         return prepared.result

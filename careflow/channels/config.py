@@ -103,6 +103,10 @@ class SmsConfig(_Strict):
     opt_out_text: str = "拒收请回复R"
     # `careflow rules check` refuses a template longer than this many segments.
     max_segments: Annotated[int, Field(ge=1, le=10)] = 2
+    # Provider exchanges one worker keeps open at once. Each one's `sent` mark is
+    # written before its slot is freed, so a crash can send at most this many SMS
+    # again (under their own message ids); more is faster against a slow gateway.
+    in_flight: Annotated[int, Field(ge=1, le=64)] = 4
     generic: GenericGateway | None = None
     aliyun: AliyunSms | None = None
     templates: dict[str, SmsTemplate] = Field(default_factory=dict)

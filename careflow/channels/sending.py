@@ -10,6 +10,7 @@ every message goes by email, exactly as before.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Mapping
@@ -66,6 +67,8 @@ class SmsChannel:
         self.capture_url = capture_url
         # Made at the first SMS: most workers of most deployments never send one.
         self._client = client
+        # sms.yaml's in_flight, and the slots for it (remade when the file changes it).
+        self._slots: tuple[int, asyncio.Semaphore] | None = None
 
     def setup(self) -> SmsSetup:
         try:
@@ -134,6 +137,15 @@ class SmsChannel:
             params={name: context_value(context, path) for name, path in mapped.params.items()},
             message_id=sms_message_id(key),
         )
+
+    def exchange_slot(self) -> asyncio.Semaphore:
+        """Hold it from the provider exchange until the message's outcome is recorded:
+        what a crash can leave sent but unrecorded is what holds a slot."""
+        config = self.setup().config
+        in_flight = 1 if config is None else config.in_flight
+        if self._slots is None or self._slots[0] != in_flight:
+            self._slots = (in_flight, asyncio.Semaphore(in_flight))
+        return self._slots[1]
 
     @property
     def client(self) -> httpx.AsyncClient:

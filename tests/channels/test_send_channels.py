@@ -4,6 +4,7 @@ with neither, it is skipped with both reasons; the budget counts both channels."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
@@ -25,8 +28,10 @@ from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
+from careflow.runtime.api_service import ApiServer, api_server_config
 from careflow.runtime.http_capture import CaptureHttpServer
 from careflow.store import Customer, Database, OutreachLedger
+from tests.faults.harness import wait_until
 from tests.smtp_sink import SmtpSink
 
 NOON = datetime(2031, 3, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -217,3 +222,73 @@ async def test_a_request_for_one_channel_never_goes_on_the_other(
     [email] = await smtp_sink.wait_for(1)
     assert email["To"] == "zhao@example.com"
     assert captured_sms(tmp_path) == []
+
+
+async def test_a_worker_keeps_at_most_in_flight_sms_exchanges_open(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # What a crash can send twice is what a worker has sent but not yet marked; sms.yaml's
+    # in_flight bounds it. A slow gateway holds every request until told to answer.
+    answer = asyncio.Event()
+    open_now, peak, arrived = 0, 0, 0
+    gateway = FastAPI()
+
+    @gateway.post("/sms")
+    async def take(request: Request) -> JSONResponse:
+        nonlocal open_now, peak, arrived
+        body = await request.json()
+        open_now, arrived = open_now + 1, arrived + 1
+        peak = max(peak, open_now)
+        await answer.wait()
+        open_now -= 1
+        return JSONResponse({"message_id": f"gw-{body['message_id']}"})
+
+    server = ApiServer(api_server_config(gateway, "127.0.0.1", 0))
+    serving = await server.serve_until_listening()
+    port = server.servers[0].sockets[0].getsockname()[1]
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    sms_yaml = (rules / "sms.yaml").read_text(encoding="utf-8")
+    (rules / "sms.yaml").write_text(
+        sms_yaml.replace("  url: capture", f"  url: http://127.0.0.1:{port}/sms")
+        .replace("complaint_ack: [email, sms]", "complaint_ack: [sms, email]")
+        .replace("in_flight: 4\n", "in_flight: 2\n"),
+        encoding="utf-8",
+    )
+    outreach = OutreachActivities(
+        db,
+        TemplateRenderer(settings.templates_dir),
+        SmtpDelivery(settings.smtp_target),
+        mail_from=settings.mail_from,
+        base_url="https://care.example.com",
+        secret_key=settings.secret_key,
+        policy=lambda: load_outreach_policy(rules / "outreach_policy.yaml"),
+        sms=SmsChannel(rules, settings.templates_dir),
+    )
+    names = [f"c-{number}" for number in range(5)]
+    for number, name in enumerate(names):
+        await add(db, name, phone=f"138 0013 80{number:02d}", preferred_channel="sms")
+    try:
+        sends = [
+            asyncio.create_task(
+                ActivityEnvironment().run(
+                    outreach.send_email, send(name, "ack", "complaint_ack", "transactional")
+                )
+            )
+            for name in names
+        ]
+        await wait_until(
+            lambda: arrived >= 2,
+            within_seconds=30,
+            failure=lambda: f"{arrived} SMS reached the held gateway",
+            interval=0.02,
+        )
+        answer.set()
+        results = await asyncio.gather(*sends)
+    finally:
+        await outreach.close()
+        await server.stop()
+        await serving
+    assert [(result.status, result.channel) for result in results] == [("sent", "sms")] * 5
+    assert arrived == 5
+    assert peak == 2

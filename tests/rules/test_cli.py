@@ -179,6 +179,14 @@ def test_a_mistake_in_sms_yaml_is_named_at_its_line_and_column(
     assert f"sms.yaml:{line}:1: provider: Input should be 'generic' or 'aliyun'" in " ".join(
         result.output.split()
     )
+    # A slot count a worker could not use: named at its line, with the range expected.
+    (rules / "sms.yaml").write_text(text.replace("in_flight: 4", "in_flight: 0"))
+    result = runner.invoke(app, ["rules", "check", str(rules)])
+    assert result.exit_code == 1, result.output
+    line = text.splitlines().index("in_flight: 4") + 1
+    assert f"sms.yaml:{line}:1: in_flight: Input should be greater than or equal to 1" in (
+        " ".join(result.output.split())
+    )
 
 
 def test_a_mistake_in_webhooks_yaml_fails_the_check(operator_files: tuple[Path, Path]) -> None:
