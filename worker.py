@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 import careflow
 from careflow.activities.registry import build_activities
@@ -22,6 +22,7 @@ from careflow.outreach.mailer import Delivery
 from careflow.releases.follower import ReleaseFollower
 from careflow.rule_references import build_references
 from careflow.rules import LiveRuleBook
+from careflow.sandbox_runner import CompiledGlueRunner
 from careflow.store import Database
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 
@@ -39,9 +40,10 @@ def _non_workflow_modules() -> list[str]:
 # are loaded once, outside the sandbox: workflows only use their data types, and
 # re-importing them per workflow would also re-import durable_rules and SQLAlchemy.
 # The workflows package itself stays inside, so the sandbox still checks its code.
+# (CompiledGlueRunner: the SDK's sandbox, its glue code compiled once.)
 # OpenTelemetry passes through too: the tracing interceptor's spans must reach the
 # process's tracer provider, not a copy of the module made per workflow.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+WORKFLOW_RUNNER = CompiledGlueRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         *_non_workflow_modules(), "opentelemetry"
     )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from careflow.config_files import ConfigFileError
 from careflow.store import Database
@@ -37,8 +37,8 @@ from careflow.webhooks.senders import post
 log = logging.getLogger(__name__)
 # How often an idle loop looks for new events: "within seconds" of the change.
 POLL_SECONDS = 1.0
-# One attempt's time limit.
-ATTEMPT_TIMEOUT = httpx.Timeout(10.0)
+# One attempt's time limit, seconds.
+ATTEMPT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,14 @@ class WebhookDispatcher:
         *,
         capture_url: str | None = None,
         capture_secret: str | None = None,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.db = db
         self.webhooks_path = rules_dir / WEBHOOKS_FILE_NAME
         self.staff_path = rules_dir / STAFF_ALERTS_FILE_NAME
         self.capture_url = capture_url
         self.capture_secret = capture_secret
-        self.client = client or httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT)
+        # Made at the first attempt: a session belongs to the event loop it is made on.
+        self._session: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
         self._last_good: tuple[WebhooksConfig, StaffAlertsConfig] = (
             WebhooksConfig(),
@@ -151,7 +151,7 @@ class WebhookDispatcher:
         else:
             pause_after = target.pause_after
             error = await post(
-                self.client,
+                self.session(),
                 kind=due.kind,
                 url=target.url,
                 body=due.body,
@@ -201,5 +201,14 @@ class WebhookDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
 
+    def session(self) -> aiohttp.ClientSession:
+        """The connection pool every attempt goes through (kept alive between rounds)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT), trust_env=True
+            )
+        return self._session
+
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
