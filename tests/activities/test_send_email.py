@@ -18,9 +18,8 @@ from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
 from careflow.outreach.links import verify_unsubscribe_token
 from careflow.outreach.mailer import SmtpDelivery, TransientDeliveryError
-from careflow.outreach.policy_config import load_outreach_policy
-from careflow.outreach.templates import TemplateRenderer
 from careflow.store import Customer, Database, OutreachLedger, create_database
+from tests.send_step import send_step
 from tests.smtp_sink import SmtpSink
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -28,15 +27,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 async def outreach(db: Database, settings: Settings) -> OutreachActivities:
-    activities = OutreachActivities(
-        db,
-        TemplateRenderer(settings.templates_dir),
-        SmtpDelivery(settings.smtp_target),
-        mail_from=settings.mail_from,
-        base_url="https://care.example.com",
-        secret_key=settings.secret_key,
-        policy=lambda: load_outreach_policy(settings.rules_dir / "outreach_policy.yaml"),
-    )
+    activities = send_step(db, settings)
     now = datetime.now(UTC)
     async with db.session() as session:
         customer, _ = await upsert_customer(
@@ -241,15 +232,7 @@ async def test_an_in_memory_store_sends_once_too(settings: Settings, smtp_sink: 
                 session, "c-1", CustomerFields(name="Emma", email="emma@example.com"), NOON
             )
             await open_complaint(session, customer, ComplaintFields(complaint_id="k-1"), NOON)
-        outreach = OutreachActivities(
-            db,
-            TemplateRenderer(settings.templates_dir),
-            SmtpDelivery(settings.smtp_target),
-            mail_from=settings.mail_from,
-            base_url="https://care.example.com",
-            secret_key=settings.secret_key,
-            policy=lambda: load_outreach_policy(settings.rules_dir / "outreach_policy.yaml"),
-        )
+        outreach = send_step(db, settings)
         env = ActivityEnvironment()
         ack = request("ack", "complaint_ack", "transactional", NOON)
         first = await env.run(outreach.send_email, ack)

@@ -24,14 +24,12 @@ from careflow.channels.sending import SmsChannel, sms_message_id
 from careflow.config import Settings
 from careflow.intake.apply import open_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ConsentFields, CustomerFields
-from careflow.outreach.mailer import SmtpDelivery
-from careflow.outreach.policy_config import load_outreach_policy
-from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.runtime.api_service import ApiServer, api_server_config
 from careflow.runtime.http_capture import CaptureHttpServer
 from careflow.store import Customer, Database, OutreachLedger
 from tests.faults.harness import wait_until
+from tests.send_step import send_step
 from tests.smtp_sink import SmtpSink
 
 NOON = datetime(2031, 3, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -64,16 +62,7 @@ async def outreach(
         encoding="utf-8",
     )
     sms = SmsChannel(rules, settings.templates_dir, capture_url=capture.url)
-    activities = OutreachActivities(
-        db,
-        TemplateRenderer(settings.templates_dir),
-        SmtpDelivery(settings.smtp_target),
-        mail_from=settings.mail_from,
-        base_url="https://care.example.com",
-        secret_key=settings.secret_key,
-        policy=lambda: load_outreach_policy(rules / "outreach_policy.yaml"),
-        sms=sms,
-    )
+    activities = send_step(db, settings, rules_dir=rules, sms=sms)
     yield activities
     await activities.close()
 
@@ -255,15 +244,8 @@ async def test_a_worker_keeps_at_most_in_flight_sms_exchanges_open(
         .replace("in_flight: 4\n", "in_flight: 2\n"),
         encoding="utf-8",
     )
-    outreach = OutreachActivities(
-        db,
-        TemplateRenderer(settings.templates_dir),
-        SmtpDelivery(settings.smtp_target),
-        mail_from=settings.mail_from,
-        base_url="https://care.example.com",
-        secret_key=settings.secret_key,
-        policy=lambda: load_outreach_policy(rules / "outreach_policy.yaml"),
-        sms=SmsChannel(rules, settings.templates_dir),
+    outreach = send_step(
+        db, settings, rules_dir=rules, sms=SmsChannel(rules, settings.templates_dir)
     )
     names = [f"c-{number}" for number in range(5)]
     for number, name in enumerate(names):

@@ -21,13 +21,11 @@ from careflow.intake.apply import open_complaint, upsert_customer
 from careflow.intake.records import ComplaintFields, CustomerFields
 from careflow.journey_config import JourneyConfigError, load_journey_config
 from careflow.outreach.ledger import record_decision
-from careflow.outreach.mailer import SmtpDelivery
-from careflow.outreach.policy_config import load_outreach_policy
-from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.rule_references import missing_journey_settings
 from careflow.store import Customer, Database, OutreachLedger
 from careflow.workflows.registry import JOURNEYS
+from tests.send_step import send_step
 from tests.smtp_sink import SmtpSink
 
 NOON = datetime(2031, 3, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -58,15 +56,8 @@ def journeys_file(folder: Path, extra: str) -> Path:
 @pytest.fixture
 async def outreach(db: Database, settings: Settings, tmp_path: Path) -> OutreachActivities:
     config = journeys_file(tmp_path, EXPERIMENTS_YAML)
-    activities = OutreachActivities(
-        db,
-        TemplateRenderer(settings.templates_dir),
-        SmtpDelivery(settings.smtp_target),
-        mail_from=settings.mail_from,
-        base_url="https://care.example.com",
-        secret_key=settings.secret_key,
-        policy=lambda: load_outreach_policy(settings.rules_dir / "outreach_policy.yaml"),
-        variants=JourneyVariants(config, journey_id_kinds(JOURNEYS)).choose,
+    activities = send_step(
+        db, settings, variants=JourneyVariants(config, journey_id_kinds(JOURNEYS)).choose
     )
     now = datetime.now(UTC)
     async with db.session() as session:

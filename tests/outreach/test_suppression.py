@@ -14,13 +14,12 @@ from careflow.activities.outreach import OutreachActivities, SendEmailInput
 from careflow.config import Settings
 from careflow.intake.apply import open_complaint, resolve_complaint, set_consent, upsert_customer
 from careflow.intake.records import ComplaintFields, ComplaintRef, ConsentFields, CustomerFields
-from careflow.outreach.mailer import SmtpDelivery
 from careflow.outreach.policy_config import load_outreach_policy
 from careflow.outreach.suppression import Suppressions, load_suppressions, suppression_problems
-from careflow.outreach.templates import TemplateRenderer
 from careflow.paths import RULES_DIR
 from careflow.store import Customer, Database, OutreachLedger
 from tests.activities.test_send_email import NOON, OFFER
+from tests.send_step import send_step
 from tests.smtp_sink import SmtpSink
 
 
@@ -28,14 +27,9 @@ from tests.smtp_sink import SmtpSink
 async def outreach(db: Database, settings: Settings) -> OutreachActivities:
     """The send step with the shipped policy and its suppressions; a VIP with consent."""
     policy_path = settings.rules_dir / "outreach_policy.yaml"
-    activities = OutreachActivities(
+    activities = send_step(
         db,
-        TemplateRenderer(settings.templates_dir),
-        SmtpDelivery(settings.smtp_target),
-        mail_from=settings.mail_from,
-        base_url="https://care.example.com",
-        secret_key=settings.secret_key,
-        policy=lambda: load_outreach_policy(policy_path),
+        settings,
         suppressions=lambda: load_suppressions(
             load_outreach_policy(policy_path), settings.rules_dir
         ),
