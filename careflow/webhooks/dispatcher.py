@@ -109,7 +109,7 @@ class WebhookDispatcher:
         one transaction per round, since a fast receiver answers most at once. One
         that raised is left claimed until its lease runs out, then tried again.
         """
-        pending: set[asyncio.Task[Attempt]] = {asyncio.ensure_future(a) for a in attempts}
+        pending: set[asyncio.Task[Attempt]] = {asyncio.ensure_future(one) for one in attempts}
         problem: BaseException | None = None
         try:
             while pending:
