@@ -13,7 +13,7 @@
 
 An attempt returns None when delivered, or the error in words.
 
-The client is aiohttp's: its C-accelerated HTTP/1.1 client spent about a tenth of
+The client is aiohttp's: its C-accelerated HTTP/1.1 client spent about a third of
 what httpx did per delivery (docs/benchmarks.md, issue 21 item 2, eighth round), and
 every event sends several. Like httpx by default it does not follow redirects (a
 receiver that moved answers 3xx, an error to fix in webhooks.yaml) and honours the
