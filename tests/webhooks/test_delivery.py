@@ -118,12 +118,18 @@ async def open_team_task(db: Database, customer_pk: int, now: datetime) -> None:
         )
 
 
+async def customer_with_team_task(db: Database, now: datetime) -> Customer:
+    """A customer with an open task for the service team: one `task.created` event."""
+    who = await customer(db, now)
+    await open_team_task(db, who.id, now)
+    return who
+
+
 async def test_events_reach_subscribers_signed_and_robots_in_their_formats(
     db: Database, rules_dir: Path, receivers: Receivers
 ) -> None:
     now = datetime.now(UTC)
-    who = await customer(db, now)
-    await open_team_task(db, who.id, now)
+    who = await customer_with_team_task(db, now)
     async with db.session() as session:
         stored = await session.get(Customer, who.id)
         assert stored is not None
@@ -181,8 +187,7 @@ async def test_a_delivered_attempt_is_recorded_without_waiting_for_a_slow_one(
     # What a crash sends again is what was delivered but not yet recorded: an
     # attempt that waited for its round's slowest would be repeated too.
     now = datetime.now(UTC)
-    who = await customer(db, now)
-    await open_team_task(db, who.id, now)
+    await customer_with_team_task(db, now)
     slack_answers = receivers.held["/slack"] = asyncio.Event()
 
     async def delivered() -> dict[str, str]:
@@ -217,8 +222,7 @@ async def test_a_refused_robot_call_is_a_failure_with_the_robots_reason(
 ) -> None:
     monkeypatch.setenv("TEST_DINGTALK_SECRET", "SECwrong")
     now = datetime.now(UTC)
-    who = await customer(db, now)
-    await open_team_task(db, who.id, now)
+    await customer_with_team_task(db, now)
     dispatcher = WebhookDispatcher(db, rules_dir)
     try:
         await dispatcher.run_once(now)
@@ -237,8 +241,7 @@ async def test_a_failing_endpoint_backs_off_is_paused_and_resumes_under_the_same
     rules = write_rules(tmp_path / "rules", receivers, pause_after=2)
     (rules / "staff_alerts.yaml").unlink()
     now = datetime.now(UTC)
-    who = await customer(db, now)
-    await open_team_task(db, who.id, now)
+    await customer_with_team_task(db, now)
     receivers.failing = True
     dispatcher = WebhookDispatcher(db, rules)
     try:
