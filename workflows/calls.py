@@ -25,13 +25,10 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from careflow.contracts.activity import ActivityContract
     from careflow.workflows.options import QUICK_RETRY, QUICK_TIMEOUT
+    from careflow.workflows.patches import QUICK_STEPS_LOCAL, patched
 
 InputT = TypeVar("InputT")
 ResultT = TypeVar("ResultT")
-
-# Patch ids are an API: running journeys replay against them. Journeys that ran
-# their quick steps as regular activities before this patch still replay that way.
-QUICK_STEPS_LOCAL = "quick-steps-local-v1"
 
 
 async def call_activity(
@@ -64,7 +61,8 @@ async def call_quick_step(contract: ActivityContract[InputT, ResultT], request: 
     rows take the instant from their input (`at`), since a local activity's info
     carries the worker's clock, not the server's (see activities/clock.py).
     """
-    if not workflow.patched(QUICK_STEPS_LOCAL):
+    # Journeys that ran their quick steps as regular activities still replay that way.
+    if not patched(QUICK_STEPS_LOCAL):
         return await call_activity(
             contract, request, start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY
         )

@@ -12,7 +12,7 @@
 Every step is a task row or a ledger row, and the outcome goes to the journeys
 table, so the KPIs (time to respond, breaches per level, reopen rate) are queries.
 The first shipped version (acknowledge, wait, resolution message) still replays:
-the ladder is behind `workflow.patched(SLA_LADDER)`.
+the ladder is behind the `SLA_LADDER` patch (workflows/patches.py).
 """
 
 from __future__ import annotations
@@ -37,14 +37,13 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.bookkeeping import plan_journey, record_outcome
     from careflow.workflows.calls import call_quick_step
     from careflow.workflows.exits import JourneyExits, wait_until
+    from careflow.workflows.patches import SLA_LADDER, patched
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import close_tasks, notify_staff, open_task
     from careflow.workflows.survey import ANSWERED, SurveyAnswers, SurveySteps, ask_survey
 
 # How long the first version waited for its resolution before it gave up quietly.
 RESOLUTION_WAIT = timedelta(days=30)
-# Patch ids are an API: running journeys replay against them.
-SLA_LADDER = "sla-ladder-v1"
 RESOLVED, UNRESOLVED, REOPENED = (
     JourneyOutcome.RESOLVED,
     JourneyOutcome.UNRESOLVED,
@@ -65,7 +64,7 @@ class ComplaintEscalationWorkflow(JourneyExits, SurveyAnswers):
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> JourneyOutcome:
-        if workflow.patched(SLA_LADDER):
+        if patched(SLA_LADDER):
             return await record_outcome(await self._ladder(journey))
         return await self._first_version(journey)
 

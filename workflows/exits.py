@@ -15,10 +15,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from careflow.contracts.journeys import ENDS_BY_MEMO, JourneyOutcome
     from careflow.workflows.journey import stagger
+    from careflow.workflows.patches import ENDS_BY_PATCH, patched
 
 OPTED_OUT, ERASED = JourneyOutcome.OPTED_OUT, JourneyOutcome.ERASED
-# Journeys started before they told the dispatcher when they end replay without it.
-ENDS_BY_PATCH = "journey-ends-by-memo"
 
 
 class JourneyExits:
@@ -48,7 +47,7 @@ class JourneyExits:
         journey says it on its trigger's clock (without its stagger): the next journey
         of its kind runs as far behind its own trigger, so the two compare alike.
         """
-        if workflow.patched(ENDS_BY_PATCH):
+        if patched(ENDS_BY_PATCH):
             workflow.upsert_memo({ENDS_BY_MEMO: (ends_by - stagger()).isoformat()})
 
     @workflow.signal(name="opted_out")

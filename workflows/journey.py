@@ -8,11 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from careflow.contracts.journeys import STAGGER_MEMO, JourneyInput
-
-# Journeys started with a stagger (their memo's `STAGGER_MEMO`) count from their
-# trigger plus it, and wait for it; journeys without one never ask, so they replay as
-# they were recorded.
-STAGGER_PATCH = "journey-stagger-v1"
+    from careflow.workflows.patches import STAGGER_PATCH, patched
 
 
 def journey_start(journey: JourneyInput) -> datetime:
@@ -32,6 +28,8 @@ def journey_start(journey: JourneyInput) -> datetime:
 def stagger() -> timedelta:
     """How far past its trigger this journey's clock runs (zero unless staggered)."""
     seconds = workflow.memo_value(STAGGER_MEMO, 0, type_hint=int)
-    if seconds > 0 and workflow.patched(STAGGER_PATCH):
+    # Journeys started with a stagger count from their trigger plus it, and wait for
+    # it; journeys without one never ask, so they replay as they were recorded.
+    if seconds > 0 and patched(STAGGER_PATCH):
         return timedelta(seconds=seconds)
     return timedelta(0)

@@ -39,13 +39,12 @@ with workflow.unsafe.imports_passed_through():
     from careflow.workflows.calls import call_quick_step
     from careflow.workflows.exits import JourneyExits, wait_until
     from careflow.workflows.journey import journey_start
+    from careflow.workflows.patches import CALL_OUTCOME_PATCH, OFFER_APPROVAL_PATCH, patched
     from careflow.workflows.sending import send_step
     from careflow.workflows.staff import close_tasks, notify_staff, open_task
 
 GOAL_MET = JourneyOutcome.GOAL_MET
 CALL_STEP = "call-task"
-# Patch ids are an API: running journeys replay against them.
-CALL_OUTCOME_PATCH = "call-task-outcome-v1"
 # How long after the call's due time the journey still waits to hear how it went.
 CALL_OUTCOME_WAIT = timedelta(days=14)
 # The journey's outcome for each way staff closed the call task (careflow/staffwork).
@@ -57,7 +56,6 @@ CALL_OUTCOMES = {
     "declined": JourneyOutcome.CALL_DECLINED,
     "other": JourneyOutcome.CALL_DONE,
 }
-OFFER_APPROVAL_PATCH = "offer-approval-v1"
 
 
 @workflow.defn(name="RetentionOfferWorkflow")
@@ -80,7 +78,7 @@ class RetentionOfferWorkflow(JourneyExits):
         plan = await plan_journey(PLAN_RETENTION_OFFER, journey)
         self.announce_end(plan.give_up_at)
         if (
-            workflow.patched(OFFER_APPROVAL_PATCH)
+            patched(OFFER_APPROVAL_PATCH)
             and plan.approvers
             and not await self._approved(journey, plan, started)
         ):
@@ -130,7 +128,7 @@ class RetentionOfferWorkflow(JourneyExits):
             reason=reason,
             due_at=plan.call_due_at,
         )
-        if not workflow.patched(CALL_OUTCOME_PATCH):
+        if not patched(CALL_OUTCOME_PATCH):
             return JourneyOutcome.CALL_TASK
         return await self._call_outcome(plan.call_due_at + CALL_OUTCOME_WAIT)
 

@@ -41,10 +41,8 @@ with workflow.unsafe.imports_passed_through():
         SEND_SCHEDULE_TO_CLOSE,
         SEND_TIMEOUT,
     )
+    from careflow.workflows.patches import SEND_FIRST_LOCAL, patched
 
-# Patch ids are an API: running journeys replay against them. Journeys whose first
-# send ran before this patch keep sending as regular activities only.
-SEND_FIRST_LOCAL = "send-first-attempt-local-v1"
 # The local attempt is one attempt: its retries are the regular activity's.
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
@@ -98,7 +96,8 @@ async def send_step(
 
 async def _send_once(request: SendEmailInput) -> SendEmailResult:
     """One decision and delivery of the step: locally first, then as a regular activity."""
-    if workflow.patched(SEND_FIRST_LOCAL):
+    # Journeys whose first send ran before this patch keep sending as regular activities.
+    if patched(SEND_FIRST_LOCAL):
         try:
             return await call_local_activity(
                 SEND_EMAIL,

@@ -65,7 +65,7 @@ async def test_birthday_greeting_waits_for_the_local_hour(
             workflow_env, journey_settings, f"birthday-{today.year}", "C-30", workflow_id
         )
         assert await handle.result() == "sent"  # type: ignore[attr-defined]
-        await save_history(handle, "care_message_birthday_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "care_message_birthday_folded_patches")  # type: ignore[arg-type]
     [greeting] = await smtp_sink.wait_for(1)
     assert subjects([greeting]) == ["birthday_greeting C-30"]
     assert "offer_code" not in params_of(greeting)  # not a VIP
@@ -199,7 +199,7 @@ async def test_quiet_hours_defer_the_greeting_until_morning(
             workflow_env, journey_settings, f"birthday-{today.year}", "C-35", new_id("c")
         )
         assert await handle.result() == "sent"  # type: ignore[attr-defined]
-        await save_history(handle, "care_message_quiet_hours_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "care_message_quiet_hours_folded_patches")  # type: ignore[arg-type]
         history = await handle.fetch_history()  # type: ignore[attr-defined]
     # Deferred at 7, sent at 9: each decided and delivered within its workflow task.
     assert send_attempts(history) == ["local", "local"]

@@ -89,7 +89,7 @@ async def test_resolution_before_any_breach(
         await smtp_sink.wait_for(3)
         await handle.signal("survey_answered", 5)
         assert await handle.result() == "resolved"
-        await save_history(handle, "complaint_escalation_resolved_early_local_sends")
+        await save_history(handle, "complaint_escalation_resolved_early_folded_patches")
     assert subjects(smtp_sink.messages) == [
         "complaint_ack C-10",
         "complaint_resolved C-10",
@@ -187,7 +187,7 @@ async def test_both_breaches_reach_the_manager_and_resolution_after_breach(
         await smtp_sink.wait_for(6)
         await handle.signal("customer_erased")
         assert await handle.result() == "resolved"
-        await save_history(handle, "complaint_escalation_two_breaches_local_sends")
+        await save_history(handle, "complaint_escalation_two_breaches_folded_patches")
     staff = [m["To"] for m in smtp_sink.messages if "staff_escalation" in str(m["Subject"])]
     assert staff == [STAFF["supervisor"], STAFF["manager"]]
     updates = [m for m in smtp_sink.messages if "complaint_update" in str(m["Subject"])]
@@ -233,7 +233,7 @@ async def test_low_survey_score_reopens_the_case_to_a_manager(
         await smtp_sink.wait_for(3)
         await handle.signal("survey_answered", 1)
         assert await handle.result() == "reopened"
-        await save_history(handle, "complaint_escalation_reopened_local_sends")
+        await save_history(handle, "complaint_escalation_reopened_folded_patches")
     assert subjects(smtp_sink.messages)[-1] == "staff_escalation C-14"
     assert smtp_sink.messages[-1]["To"] == STAFF["manager"]
     reopened = [t for t in await tasks_of(db, workflow_id) if t.kind == "complaint_reopened"]

@@ -53,7 +53,7 @@ async def test_survey_answered_ends_the_journey(
         [survey] = await smtp_sink.wait_for(1)
         await handle.signal("survey_answered", 4)  # type: ignore[attr-defined]
         assert await handle.result() == "answered"  # type: ignore[attr-defined]
-        await save_history(handle, "satisfaction_survey_answered_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "satisfaction_survey_answered_folded_patches")  # type: ignore[arg-type]
     assert subjects(smtp_sink.messages) == ["satisfaction_survey C-40"]
     assert "/survey/" in params_of(survey)["survey_url"]
 
@@ -88,7 +88,7 @@ async def test_unanswered_survey_is_reminded_once(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         _, handle = await _survey(workflow_env, journey_settings, db, "C-42")
         assert await handle.result() == "unanswered"  # type: ignore[attr-defined]
-        await save_history(handle, "satisfaction_survey_unanswered_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "satisfaction_survey_unanswered_folded_patches")  # type: ignore[arg-type]
     assert subjects(smtp_sink.messages) == ["satisfaction_survey C-42", "survey_reminder C-42"]
 
 
@@ -123,7 +123,7 @@ async def test_onboarding_series_in_order(
             task_queue=journey_settings.task_queue,
         )
         assert await handle.result() == "completed"
-        await save_history(handle, "onboarding_completed_local_sends")
+        await save_history(handle, "onboarding_completed_folded_patches")
     assert subjects(smtp_sink.messages) == ["onboarding_welcome C-44", "onboarding_tips C-44"]
 
 
@@ -178,7 +178,7 @@ async def test_contact_change_notifies_each_team_once(
             task_queue=journey_settings.task_queue,
         )
         assert await handle.result() == "notified"
-        await save_history(handle, "contact_change_notice_local_sends")
+        await save_history(handle, "contact_change_notice_folded_patches")
     messages = await smtp_sink.wait_for(3)
     assert sorted(str(m["To"]) for m in messages) == [
         "marketing@careflow.localhost",

@@ -3,6 +3,7 @@ history carries personal data (names, email addresses, phone numbers)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from datetime import date
@@ -23,6 +24,12 @@ from careflow.worker import WORKFLOW_RUNNER
 from careflow.workflows.care_message import CareMessageWorkflow
 from careflow.workflows.complaint_escalation import ComplaintEscalationWorkflow
 from careflow.workflows.contact_change_notice import ContactChangeNoticeWorkflow
+from careflow.workflows.patches import (
+    FOLDED_PATCHES,
+    QUICK_STEPS_LOCAL,
+    SEND_FIRST_LOCAL,
+    SLA_LADDER,
+)
 from careflow.workflows.registry import JOURNEYS, WORKFLOWS
 from careflow.workflows.retention_offer import RetentionOfferWorkflow
 from tests.smtp_sink import SmtpSink
@@ -110,6 +117,33 @@ def test_sends_run_within_the_workflow_task_behind_their_patch() -> None:
         )
 
     assert workflow_tasks(after) == workflow_tasks(before) - 3
+
+
+def _patches_taken(name: str) -> tuple[list[str], int]:
+    """The patch ids a recorded history's markers name, and its search-attribute upserts."""
+    events = json.loads(HISTORIES[name])["events"]
+    patch_ids = [
+        json.loads(base64.b64decode(payload["data"]))["id"]
+        for event in events
+        if event.get("markerRecordedEventAttributes", {}).get("markerName") == "core_patch"
+        for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]
+    ]
+    upserts = sum("upsertWorkflowSearchAttributesEventAttributes" in event for event in events)
+    return patch_ids, upserts
+
+
+def test_a_new_journey_records_one_patch_marker_for_all_folded_patches() -> None:
+    """Each patch a run takes costs a marker and a visibility update in the server:
+    a complaint recorded before the fold took three of each before its first
+    message, the same scenario after it takes the fold's one. Both replay (above)."""
+    before = _patches_taken("complaint_escalation_resolved_early_local_sends")
+    after = _patches_taken("complaint_escalation_resolved_early_folded_patches")
+    assert before == ([SLA_LADDER, QUICK_STEPS_LOCAL, SEND_FIRST_LOCAL], 3)
+    assert after == ([FOLDED_PATCHES], 1)
+    # Every journey recorded after the fold took it, and no patch besides it.
+    for name in HISTORIES:
+        if name.endswith("_folded_patches"):
+            assert _patches_taken(name)[0] == [FOLDED_PATCHES], name
 
 
 def test_the_daily_scan_is_recorded_across_a_continue_as_new() -> None:

@@ -86,7 +86,7 @@ async def test_an_unanswered_approval_escalates_then_applies_the_default(
     async with journey_worker(workflow_env.client, journey_settings, db, config):
         workflow_id, handle = await _start(workflow_env, journey_settings, db, "A-1")
         assert await handle.result() == "offer_rejected"
-        await save_history(handle, "retention_offer_approval_timed_out_local_sends")
+        await save_history(handle, "retention_offer_approval_timed_out_folded_patches")
     # The supervisor had 24 hours, then the manager; both tasks are closed now.
     assert await _approval_tasks(db, workflow_id) == [(SUPERVISOR, "done"), (MANAGER, "done")]
     tasks = [t for t in await tasks_of(db, workflow_id) if t.kind == "approval"]
@@ -136,7 +136,7 @@ async def test_a_reject_ends_the_step_without_sending(
         with pytest.raises((WorkflowUpdateFailedError, RPCError)):
             await handle.execute_update(DECIDE_APPROVAL, ApprovalDecision(approved=True))
         assert await handle.result() == "offer_rejected"
-        await save_history(handle, "retention_offer_approval_rejected_local_sends")
+        await save_history(handle, "retention_offer_approval_rejected_folded_patches")
     assert subjects(smtp_sink.messages) == []
     # Only the supervisor was asked.
     assert await _approval_tasks(db, workflow_id) == [(SUPERVISOR, "done")]

@@ -59,7 +59,7 @@ async def test_goal_met_early_ends_the_journey_at_once(
         assert params_of(offer)["offer_value"] == 50
         await handle.signal("order_placed")  # type: ignore[attr-defined]
         assert await handle.result() == "goal_met"  # type: ignore[attr-defined]
-        await save_history(handle, "retention_offer_goal_met_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "retention_offer_goal_met_folded_patches")  # type: ignore[arg-type]
     assert subjects(smtp_sink.messages) == ["retention_offer C-1"]
     assert await journey_outcome(db, workflow_id) == ("ended", "goal_met")
 
@@ -82,7 +82,7 @@ async def test_goal_never_met_reminds_once_then_a_vip_gets_a_call(
             account_manager="li.na@shop.example",
         )
         assert await handle.result() == "call_task"  # type: ignore[attr-defined]
-        await save_history(handle, "retention_offer_call_task_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "retention_offer_call_task_folded_patches")  # type: ignore[arg-type]
     messages = await smtp_sink.wait_for(3)
     assert subjects(messages) == [
         "retention_offer C-2",
@@ -131,7 +131,7 @@ async def test_opt_out_mid_journey_stops_before_the_reminder(
         await smtp_sink.wait_for(1)
         await handle.signal("opted_out")  # type: ignore[attr-defined]
         assert await handle.result() == "opted_out"  # type: ignore[attr-defined]
-        await save_history(handle, "retention_offer_opted_out_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "retention_offer_opted_out_folded_patches")  # type: ignore[arg-type]
     assert subjects(smtp_sink.messages) == ["retention_offer C-4"]
     assert await tasks_of(db, workflow_id) == []
     assert await journey_outcome(db, workflow_id) == ("ended", "opted_out")
@@ -243,7 +243,7 @@ async def test_a_completed_call_task_ends_the_offer_with_its_outcome(
         )
         assert change.journeys_told == (workflow_id,)
         assert await handle.result() == "call_won_back"  # type: ignore[attr-defined]
-        await save_history(handle, "retention_offer_call_won_back_local_sends")  # type: ignore[arg-type]
+        await save_history(handle, "retention_offer_call_won_back_folded_patches")  # type: ignore[arg-type]
     assert await journey_outcome(db, workflow_id) == ("ended", "call_won_back")
 
 

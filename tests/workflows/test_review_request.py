@@ -61,7 +61,7 @@ async def test_an_answer_after_the_request_ends_the_journey(
         [request] = await smtp_sink.wait_for(1)
         await handle.signal("survey_answered", 5)
         assert await handle.result() == "goal_met"
-        await save_history(handle, "review_request_answered_local_sends")
+        await save_history(handle, "review_request_answered_folded_patches")
     assert subjects(smtp_sink.messages) == ["review_request C-R1"]
     assert "/survey/" in params_of(request)["survey_url"]
 
@@ -76,7 +76,7 @@ async def test_an_unanswered_request_is_reminded_once_then_given_up(
     async with journey_worker(workflow_env.client, journey_settings, db, journey_config):
         _, handle = await _request(workflow_env, journey_settings, db, "C-R2")
         assert await handle.result() == "goal_not_met"
-        await save_history(handle, "review_request_unanswered_local_sends")
+        await save_history(handle, "review_request_unanswered_folded_patches")
     assert subjects(smtp_sink.messages) == ["review_request C-R2", "review_reminder C-R2"]
     [request, reminder] = smtp_sink.messages
     assert params_of(reminder)["survey_url"] == params_of(request)["survey_url"]

@@ -98,7 +98,7 @@ async def test_the_smaller_stagger_wins_the_last_budget_slot_at_the_end_of_quiet
             )
         outcomes = [await handle.result() for handle in handles]
         if first == 0:
-            await save_history(handles[0], "retention_offer_staggered_local_sends")
+            await save_history(handles[0], "retention_offer_staggered_folded_patches")
     winner, loser = workflow_ids[first], workflow_ids[1 - first]
     rows = await _offer_rows(db, workflow_ids)
     assert rows[winner].status == "sent"
