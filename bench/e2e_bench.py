@@ -182,17 +182,18 @@ class LoadFigures:
         """CPU seconds per event, Temporal server and worker together."""
         return sum(self.cpu_per_event.values())
 
-    def pooled(self, other: LoadFigures) -> LoadFigures:
-        """This side's figures with another run of it at the same load: latencies
-        together, events/s and CPU per event averaged (both runs count as many events)."""
+    @staticmethod
+    def pooled(runs: Sequence[LoadFigures]) -> LoadFigures:
+        """Runs of one side at the same load as one: latencies together, events/s and
+        CPU per event averaged (every run counts as many events)."""
         return LoadFigures(
-            self.latencies + other.latencies,
-            self.offered_per_second,
-            (self.achieved_per_second + other.achieved_per_second) / 2,
-            (self.sustained_per_second + other.sustained_per_second) / 2,
+            [latency for run in runs for latency in run.latencies],
+            runs[0].offered_per_second,
+            statistics.fmean(run.achieved_per_second for run in runs),
+            statistics.fmean(run.sustained_per_second for run in runs),
             {
-                name: (cpu + other.cpu_per_event[name]) / 2
-                for name, cpu in self.cpu_per_event.items()
+                name: statistics.fmean(run.cpu_per_event[name] for run in runs)
+                for name in runs[0].cpu_per_event
             },
         )
 
@@ -382,24 +383,24 @@ async def run_side(
     # the fixed-rate phase starts once that work is done, so its latencies are those of
     # the rate, not of a backlog (which a faster burst leaves more of).
     await quiesce([pid for pids in processes.values() for pid in pids])
-    if not with_fixed_rate:
-        cpu = {
-            name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / load.burst
+
+    def cpu_per_event(measured: int) -> dict[str, float]:
+        return {
+            name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / measured
             for name, pids in processes.items()
         }
-        return LoadFigures([], 0.0, 0.0, sustained, cpu)
+
+    if not with_fixed_rate:
+        return LoadFigures([], 0.0, 0.0, sustained, cpu_per_event(load.burst))
     rate = rate if rate is not None else round(sustained * SUSTAINED_SHARE, 1)
     steady = range(burst_numbers.stop, burst_numbers.stop + round(rate * load.seconds))
     sent, achieved = await fixed_rate(fire, steady, rate)
     arrived = await sink.arrival_times([customer_email(n) for n in steady], 120 + len(steady) / 2)
     latencies = [done - start for start, done in zip(sent, arrived, strict=True)]
 
-    measured = len(steady) + load.burst
-    cpu = {
-        name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / measured
-        for name, pids in processes.items()
-    }
-    return LoadFigures(latencies, rate, achieved, sustained, cpu)
+    return LoadFigures(
+        latencies, rate, achieved, sustained, cpu_per_event(len(steady) + load.burst)
+    )
 
 
 async def quiesce(pids: Sequence[int], within_seconds: float = 120) -> None:
@@ -539,29 +540,37 @@ async def measure(load: Load) -> E2EFigures:
         with tempfile.TemporaryDirectory(prefix="careflow-e2e-") as folder:
             # Blocks of customers: 0 and 1 the first round, 2 bare, 3 and 4 the
             # scaled bursts, then two per further round.
-            workflow = await measure_careflow(
+            first_workflow = await measure_careflow(
                 Path(folder) / "workflow", sink, load, event_path="workflow", rate=load.rate
             )
-            rate = workflow.offered_per_second
-            direct = await measure_careflow(
-                Path(folder) / "direct", sink, load, event_path="direct", first=block, rate=rate
-            )
+            rate = first_workflow.offered_per_second
+            runs = {
+                "workflow": [first_workflow],
+                "direct": [
+                    await measure_careflow(
+                        Path(folder) / "direct",
+                        sink,
+                        load,
+                        event_path="direct",
+                        first=block,
+                        rate=rate,
+                    )
+                ],
+            }
             for round_number in range(1, load.rounds):
                 # Every other round the other way round: A B B A.
                 order = ("direct", "workflow") if round_number % 2 else ("workflow", "direct")
                 for index, path in enumerate(order):
-                    again = await measure_careflow(
-                        Path(folder) / f"{path}-{round_number}",
-                        sink,
-                        load,
-                        event_path=path,
-                        first=(3 + 2 * round_number + index) * block,
-                        rate=rate,
+                    runs[path].append(
+                        await measure_careflow(
+                            Path(folder) / f"{path}-{round_number}",
+                            sink,
+                            load,
+                            event_path=path,
+                            first=(3 + 2 * round_number + index) * block,
+                            rate=rate,
+                        )
                     )
-                    if path == "direct":
-                        direct = direct.pooled(again)
-                    else:
-                        workflow = workflow.pooled(again)
             bare = None
             if load.bare:
                 bare = await measure_baseline(Path(folder) / "bare", sink, 2 * block, load, rate)
@@ -580,8 +589,8 @@ async def measure(load: Load) -> E2EFigures:
     finally:
         sink.stop()
     return E2EFigures(
-        direct,
-        workflow,
+        LoadFigures.pooled(runs["direct"]),
+        LoadFigures.pooled(runs["workflow"]),
         bare,
         direct_scaled=scaled.get("direct"),
         workflow_scaled=scaled.get("workflow"),
@@ -635,6 +644,17 @@ def describe(result: E2EFigures) -> list[str]:
     return lines
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of runs or processes, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     defaults = Load()
@@ -645,13 +665,13 @@ def main() -> None:
     parser.add_argument("--no-bare", dest="bare", action="store_false")
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=_at_least_one,
         default=defaults.rounds,
         help="runs of each path with one careflow process, in the order A B B A",
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=_at_least_one,
         default=defaults.processes,
         help="careflow processes for each path's second burst (1: none)",
     )
