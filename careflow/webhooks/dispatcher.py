@@ -32,6 +32,7 @@ from careflow.webhooks.config import (
     load_webhooks_config,
 )
 from careflow.webhooks.outbox import WEBHOOK, Attempt, Due, claim_due, fan_out, finish_attempts
+from careflow.webhooks.proxies import ProxyChoice
 from careflow.webhooks.senders import post
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class WebhookDispatcher:
         self.capture_secret = capture_secret
         # Made at the first attempt: a session belongs to the event loop it is made on.
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = ProxyChoice()
         self._stopping = asyncio.Event()
         self._last_good: tuple[WebhooksConfig, StaffAlertsConfig] = (
             WebhooksConfig(),
@@ -154,6 +156,7 @@ class WebhookDispatcher:
                 self.session(),
                 kind=due.kind,
                 url=target.url,
+                proxy=self._proxies.for_url(target.url),
                 body=due.body,
                 delivery_id=due.delivery_id,
                 at=now,
@@ -205,7 +208,7 @@ class WebhookDispatcher:
         """The connection pool every attempt goes through (kept alive between rounds)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT), trust_env=True
+                timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT), trust_env=False
             )
         return self._session
 

@@ -16,8 +16,8 @@ An attempt returns None when delivered, or the error in words.
 The client is aiohttp's: its C-accelerated HTTP/1.1 client spent about a third of
 what httpx did per delivery (docs/benchmarks.md, issue 21 item 2, eighth round), and
 every event sends several. Like httpx by default it does not follow redirects (a
-receiver that moved answers 3xx, an error to fix in webhooks.yaml) and honours the
-HTTP(S)_PROXY variables.
+receiver that moved answers 3xx, an error to fix in webhooks.yaml); the proxy, from
+the HTTP(S)_PROXY and NO_PROXY variables, is chosen by the caller (proxies.py).
 """
 
 from __future__ import annotations
@@ -61,12 +61,14 @@ async def post(
     *,
     kind: str,
     url: str,
+    proxy: str | None = None,
     body: str,
     delivery_id: str,
     at: datetime,
     secret: str | None,
 ) -> str | None:
-    """One attempt; None when the receiver accepted it, else what went wrong."""
+    """One attempt, through `proxy` if one is given; None when the receiver
+    accepted it, else what went wrong."""
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     if kind == "webhook":
         assert secret is not None
@@ -75,7 +77,7 @@ async def post(
         url = dingtalk_signed_url(url, secret, at)
     try:
         async with session.post(
-            url, data=body.encode(), headers=headers, allow_redirects=False
+            url, data=body.encode(), headers=headers, allow_redirects=False, proxy=proxy
         ) as response:
             status = response.status
             text = await response.text(errors="replace")

@@ -273,6 +273,50 @@ async def test_a_failing_endpoint_backs_off_is_paused_and_resumes_under_the_same
     assert (crm.delivered, crm.pending, crm.paused_at) == (1, 0, None)
 
 
+@pytest.mark.parametrize("bypassed", [False, True], ids=["through the proxy", "NO_PROXY"])
+async def test_deliveries_go_through_the_proxy_the_environment_names(
+    db: Database,
+    tmp_path: Path,
+    receivers: Receivers,
+    monkeypatch: pytest.MonkeyPatch,
+    bypassed: bool,
+) -> None:
+    # The receiver's name exists only behind the proxy (`.test` never resolves); the
+    # loopback receivers stand in for the proxy, which is sent the absolute URL.
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("HTTP_PROXY", receivers.base)
+    monkeypatch.setenv("NO_PROXY", "crm.proxied.test" if bypassed else "")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "webhooks.yaml").write_text(
+        "endpoints:\n"
+        "  crm:\n"
+        "    url: http://crm.proxied.test/hook\n"
+        "    secret_env: TEST_WEBHOOK_SECRET\n"
+        "    events: [task.created]\n",
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC)
+    await customer_with_team_task(db, now)
+    dispatcher = WebhookDispatcher(db, rules)
+    try:
+        assert await dispatcher.run_once(now) == 1
+    finally:
+        await dispatcher.close()
+    (crm,) = await endpoint_statuses(db)
+    if bypassed:
+        # Connected directly, where the name does not resolve: kept for a retry.
+        assert receivers.on("/hook") == []
+        assert (crm.delivered, crm.pending) == (0, 1)
+        assert crm.last_error is not None
+        assert "crm.proxied.test" in crm.last_error
+    else:
+        (hook,) = receivers.on("/hook")
+        assert hook.headers["host"] == "crm.proxied.test"
+        Webhook(SECRET).verify(hook.body, hook.headers)
+        assert (crm.delivered, crm.pending) == (1, 0)
+
+
 def test_mistakes_in_the_files_are_named_with_line_and_column(tmp_path: Path) -> None:
     webhooks = tmp_path / "webhooks.yaml"
     webhooks.write_text(
