@@ -6,7 +6,9 @@
 
 careflow runs on its embedded defaults as an operator runs it: `careflow up` in its
 own process (worker and HTTP API) on a SQLite store, against a fresh Temporal dev
-server (`EmbeddedTemporal`), sending to an aiosmtpd sink in this process. Each
+server (`EmbeddedTemporal`), sending to an aiosmtpd sink in this process and
+delivering its webhooks to the capture endpoint in a process of its own
+(bench/capture_endpoint.py: the receivers are not careflow's to count). Each
 event is for its own customer (created beforehand, each with their own address),
 so the recipient of an acknowledgement names the event it answers.
 
@@ -70,6 +72,7 @@ from aiosmtpd.smtp import Envelope, Session
 from temporalio.client import Client
 
 from bench.bare_journey import BareEvent, BareEventWorkflow
+from bench.capture_endpoint import CaptureEndpoint
 from bench.careflow_process import (
     CareflowProcess,
     complaint_id,
@@ -445,6 +448,7 @@ async def measure_careflow(
     await temporal.start()
     database_url = database_url or f"sqlite+aiosqlite:///{folder / 'careflow.db'}"
     await prepare_store(database_url, first + load.most_events)
+    capture = CaptureEndpoint(folder / "capture", free_port())
     processes = [
         CareflowProcess(
             folder / f"var-{number}",
@@ -456,7 +460,10 @@ async def measure_careflow(
     ]
     for process in processes:
         process.env["CAREFLOW_EVENT_PATH"] = event_path
+        # The webhooks' receiving end is not careflow's: out of the measured processes.
+        process.env["CAREFLOW_CAPTURE_URL"] = capture.url
     try:
+        await capture.start()
         await asyncio.gather(*(process.start() for process in processes))
         limits = httpx.Limits(max_connections=load.concurrency * 2)
         async with httpx.AsyncClient(limits=limits) as http:
@@ -496,6 +503,7 @@ async def measure_careflow(
     finally:
         for process in processes:
             process.stop()
+        capture.stop()
         temporal.stop()
 
 

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         default=8026,
         description="Port of careflow up's capture endpoint (webhooks, staff robots, SMS).",
     )
+    capture_url: str | None = Field(
+        default=None,
+        description="A capture endpoint already running (another careflow up's): careflow up"
+        " sends there instead of starting its own on capture_http_port.",
+    )
     mail_from: str = "careflow <care@careflow.localhost>"
     delivery: Literal["smtp", "dry-run"] = "smtp"
     rules_dir: Path = Field(

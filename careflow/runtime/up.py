@@ -95,10 +95,15 @@ async def run_up(
             smtp = CaptureSmtpServer(settings.outbox_dir, settings.smtp_capture_port)
             smtp.start()
             stack.callback(smtp.stop)
-        # Webhooks and staff robots written `url: capture`, and the embedded SMS gateway.
-        capture = CaptureHttpServer(settings.outbox_dir, settings.capture_http_port)
-        await capture.start()
-        stack.push_async_callback(capture.stop)
+        # Webhooks and staff robots written `url: capture`, and the embedded SMS gateway:
+        # an endpoint of this process's own unless one already runs elsewhere.
+        capture_url = settings.capture_url
+        if capture_url is None:
+            capture = CaptureHttpServer(settings.outbox_dir, settings.capture_http_port)
+            await capture.start()
+            stack.push_async_callback(capture.stop)
+            capture_url = capture.url
+        capture_url = capture_url.rstrip("/")
 
         serving: dict[str, Awaitable[None]] = {}
         supervisor: asyncio.Task[None] | None = None
@@ -121,10 +126,10 @@ async def run_up(
 
         api = api_server(settings, db, client, follower)
         serving["the HTTP API"] = await api.serve_until_listening()
-        worker = start_worker(settings, client, db, stack, follower, capture_url=capture.url)
+        worker = start_worker(settings, client, db, stack, follower, capture_url=capture_url)
         serving["the worker"] = asyncio.create_task(worker.run(), name="careflow-worker")
         webhooks = start_webhook_delivery(
-            settings, db, stack, follower, capture_url=f"{capture.url}/webhooks"
+            settings, db, stack, follower, capture_url=f"{capture_url}/webhooks"
         )
         serving["webhook delivery"] = asyncio.create_task(webhooks.run(), name="careflow-webhooks")
         sweeper = start_event_sweep(settings, db, client)

@@ -132,12 +132,10 @@ async def fan_out(
             )
         )
         events = [event for event in events if event.id in claimed]
-        # The customers' external ids, for every payload, in one query.
-        customers = await _external_ids(session, {event.customer_id for event in events})
+        # What the payloads refer to, for the whole batch in a few queries.
+        referenced = await _read_references(session, events)
         for event in events:
-            made = await _deliveries_for(
-                session, event, webhooks, staff, capture=capture, customers=customers
-            )
+            made = _deliveries_for(event, webhooks, staff, referenced, capture=capture)
             for endpoint, kind, body in made:
                 session.add(
                     WebhookDelivery(
@@ -157,14 +155,13 @@ async def fan_out(
     return written
 
 
-async def _deliveries_for(
-    session: AsyncSession,
+def _deliveries_for(
     event: OutboundEvent,
     webhooks: WebhooksConfig,
     staff: StaffAlertsConfig,
+    referenced: References,
     *,
     capture: bool,
-    customers: dict[int, str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(endpoint, kind, body) of each delivery the event makes under today's files."""
     endpoints = {
@@ -179,12 +176,12 @@ async def _deliveries_for(
     deliveries: list[tuple[str, str, str]] = []
     data: dict[str, Any] | None = None
     if names:
-        data = await event_data(session, event, customers)
+        data = event_data(event, referenced)
         body = _json({"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": data})
         deliveries += [(name, WEBHOOK, body) for name in names]
     team = str(event.data.get("team") or "")
     if event.type == TASK_CREATED and team in staff.teams:
-        data = data or await event_data(session, event, customers)
+        data = data or event_data(event, referenced)
         text = alert_text(data)
         for index, robot in enumerate(staff.teams[team].robots):
             if robot.url == CAPTURE and not capture:
@@ -193,6 +190,70 @@ async def _deliveries_for(
                 (staff.robot_name(team, index), robot.kind, robot_body(robot.kind, text))
             )
     return deliveries
+
+
+@dataclass(frozen=True)
+class References:
+    """The rows a batch of events' payloads are made from, as the store has them now
+    (an event row holds references, not copies: an erased customer's payload is made
+    after the erasure)."""
+
+    customers: dict[int, str]  # external id by primary key
+    messages: dict[str, OutreachLedger]  # by idempotency key
+    tasks: dict[str, Task]  # by idempotency key
+    journeys: dict[str, JourneyRecord]  # by workflow id
+
+
+async def _read_references(session: AsyncSession, events: Sequence[OutboundEvent]) -> References:
+    """Everything `events` refer to, in one query per kind of row: a burst's fan-out
+    costs a few statements, not one per event (docs/benchmarks.md, issue 21 item 2,
+    tenth round)."""
+
+    def keys(types: tuple[str, ...], field: str) -> set[str]:
+        return {
+            str(event.data[field])
+            for event in events
+            if event.type in types and event.data.get(field) is not None
+        }
+
+    message_keys = keys((MESSAGE_SENT, MESSAGE_FAILED), "message_key")
+    task_keys = keys((TASK_CREATED,), "task_key")
+    workflow_ids = keys((JOURNEY_STARTED, JOURNEY_ENDED), "workflow_id")
+    messages = (
+        {
+            row.idempotency_key: row
+            for row in await session.scalars(
+                select(OutreachLedger).where(OutreachLedger.idempotency_key.in_(message_keys))
+            )
+        }
+        if message_keys
+        else {}
+    )
+    tasks = (
+        {
+            row.idempotency_key: row
+            for row in await session.scalars(
+                select(Task).where(Task.idempotency_key.in_(task_keys))
+            )
+        }
+        if task_keys
+        else {}
+    )
+    journeys = (
+        {
+            row.workflow_id: row
+            for row in await session.scalars(
+                select(JourneyRecord).where(JourneyRecord.workflow_id.in_(workflow_ids))
+            )
+        }
+        if workflow_ids
+        else {}
+    )
+    # A message's own customer stands in for an event recorded without one.
+    customer_pks = {event.customer_id for event in events} | {
+        row.customer_id for row in messages.values()
+    }
+    return References(await _external_ids(session, customer_pks), messages, tasks, journeys)
 
 
 async def _external_ids(session: AsyncSession, pks: set[int | None]) -> dict[int, str]:
@@ -206,33 +267,17 @@ async def _external_ids(session: AsyncSession, pks: set[int | None]) -> dict[int
     return {pk: external_id for pk, external_id in rows}
 
 
-async def event_data(
-    session: AsyncSession, event: OutboundEvent, customers: dict[int, str] | None = None
-) -> dict[str, Any]:
-    """The payload's `data`, read from the store now (the event row holds references).
-
-    `customers`: external ids by primary key already read (`_external_ids`); a
-    customer not in it is looked up.
-    """
-    customer_id = None
-    if event.customer_id is not None:
-        customer_id = (customers or {}).get(event.customer_id)
-        if customer_id is None:
-            customer_id = await session.scalar(
-                select(Customer.external_id).where(Customer.id == event.customer_id)
-            )
+def event_data(event: OutboundEvent, referenced: References) -> dict[str, Any]:
+    """The payload's `data`, from the rows the event refers to."""
+    customer_id = (
+        referenced.customers.get(event.customer_id) if event.customer_id is not None else None
+    )
     data: dict[str, Any] = {"customer_id": customer_id}
     if event.type in (MESSAGE_SENT, MESSAGE_FAILED):
-        row = await session.scalar(
-            select(OutreachLedger).where(
-                OutreachLedger.idempotency_key == event.data.get("message_key")
-            )
-        )
+        row = referenced.messages.get(str(event.data.get("message_key")))
         if row is not None:
             if customer_id is None and row.customer_id is not None:
-                customer_id = await session.scalar(
-                    select(Customer.external_id).where(Customer.id == row.customer_id)
-                )
+                customer_id = referenced.customers.get(row.customer_id)
             data.update(
                 customer_id=customer_id,
                 workflow_id=row.workflow_id,
@@ -245,9 +290,7 @@ async def event_data(
                 message_id=row.message_id,
             )
     elif event.type == TASK_CREATED:
-        task = await session.scalar(
-            select(Task).where(Task.idempotency_key == event.data.get("task_key"))
-        )
+        task = referenced.tasks.get(str(event.data.get("task_key")))
         data["team"] = event.data.get("team")
         if task is not None:
             data.update(
@@ -258,9 +301,7 @@ async def event_data(
                 due_at=task.due_at.isoformat() if task.due_at else None,
             )
     elif event.type in (JOURNEY_STARTED, JOURNEY_ENDED):
-        journey = await session.scalar(
-            select(JourneyRecord).where(JourneyRecord.workflow_id == event.data.get("workflow_id"))
-        )
+        journey = referenced.journeys.get(str(event.data.get("workflow_id")))
         if journey is not None:
             data.update(
                 workflow_id=journey.workflow_id,
