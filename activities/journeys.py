@@ -180,13 +180,21 @@ class JourneyActivities:
         config = self._config()
         settings = config.complaint
         async with self.db.session() as session:
-            customer = await _known_customer(session, request.customer_id)
-            complaint = await session.scalar(
-                select(Complaint).where(
-                    Complaint.external_id == request.subject,
-                    Complaint.customer_id == customer.id,
+            # The customer and their complaint in one query (another's is not theirs).
+            found = (
+                await session.execute(
+                    select(Customer, Complaint)
+                    .outerjoin(
+                        Complaint,
+                        (Complaint.external_id == request.subject)
+                        & (Complaint.customer_id == Customer.id),
+                    )
+                    .where(Customer.external_id == request.customer_id)
                 )
-            )
+            ).first()
+        if found is None:
+            raise _unknown_customer(request.customer_id)
+        customer, complaint = found
         opened_at = complaint.opened_at if complaint is not None else request.now
         severity = complaint.severity if complaint is not None else "medium"
         target = settings.target(customer.tier or "", severity)
@@ -326,8 +334,12 @@ class JourneyActivities:
 async def _known_customer(session: AsyncSession, external_id: str) -> Customer:
     customer = await find_customer(session, external_id)
     if customer is None:
-        raise ApplicationError(f"customer {external_id} is not in the store", non_retryable=True)
+        raise _unknown_customer(external_id)
     return customer
+
+
+def _unknown_customer(external_id: str) -> ApplicationError:
+    return ApplicationError(f"customer {external_id} is not in the store", non_retryable=True)
 
 
 async def _spend_last_365d(session: AsyncSession, customer: Customer, now: datetime) -> float:

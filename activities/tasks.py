@@ -93,17 +93,18 @@ class TaskActivities:
         """Create the task once; a repeat returns the existing one."""
         key = idempotency_key(request.workflow_id, request.step_id)
         try:
+            # Inserted first: a repeat (rare: a retry after a lost answer) fails on the
+            # key's unique index and rolls back whole, then reads the task it made.
             async with self.db.session() as session:
-                existing = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
-                if existing is not None:
-                    return OpenTaskResult(task_id=existing, created=False)
-                customer = await find_customer(session, request.customer_id)
+                customer, complaint_pk = await _customer_and_complaint(
+                    session, request.customer_id, request.complaint_id
+                )
                 task = Task(
                     idempotency_key=key,
                     kind=request.kind,
                     assignee=await self._address(session, request.role, customer, work=True),
                     customer_id=customer.id if customer else None,
-                    complaint_id=await _complaint_pk(session, request.complaint_id),
+                    complaint_id=complaint_pk,
                     workflow_id=request.workflow_id,
                     title=request.title,
                     due_at=request.due_at,
@@ -122,7 +123,7 @@ class TaskActivities:
                     at=task.created_at,
                 )
         except IntegrityError:
-            # A concurrent attempt created it first.
+            # An earlier or concurrent attempt created it.
             async with self.db.session() as session:
                 found = await session.scalar(select(Task.id).where(Task.idempotency_key == key))
             assert found is not None
@@ -347,6 +348,25 @@ async def _complaint_pk(session: AsyncSession, complaint_id: str) -> int | None:
     if not complaint_id:
         return None
     return await session.scalar(select(Complaint.id).where(Complaint.external_id == complaint_id))
+
+
+async def _customer_and_complaint(
+    session: AsyncSession, customer_id: str, complaint_id: str
+) -> tuple[Customer | None, int | None]:
+    """The task's customer and its complaint's key, in one query when both are there."""
+    if not complaint_id:
+        return await find_customer(session, customer_id), None
+    complaint_pk = (
+        select(Complaint.id).where(Complaint.external_id == complaint_id).scalar_subquery()
+    )
+    found = (
+        await session.execute(
+            select(Customer, complaint_pk).where(Customer.external_id == customer_id)
+        )
+    ).first()
+    if found is None:  # no such customer (erased, or never imported): the complaint alone
+        return None, await _complaint_pk(session, complaint_id)
+    return found[0], found[1]
 
 
 async def _contact_changes(session: AsyncSession, customer: Customer) -> list[dict[str, str]]:
