@@ -247,15 +247,21 @@ async def store_event(
         raise EventDataError(error) from error
     now = now or datetime.now(UTC)
     event_id = event.event_id or f"auto-{uuid.uuid4()}"
+    # The first attempt inserts without looking for the id first: a new event (nearly
+    # every one) costs no read, and a repeat fails on the id's unique index, rolls
+    # back whole, and the second attempt, which looks first, tells a duplicate from
+    # a conflict. So does a refusal of the first attempt's effect (an answer already
+    # given, a business id that is another's): the event may be that answer's repeat.
     for attempt in range(2):
         stored_data = data.model_dump(mode="json", exclude_unset=True)
         try:
             async with db.session() as session:
-                stored = await _stored_as(session, event_id, event, stored_data)
-                if stored is not None:
-                    return RecordedEvent(
-                        event_id, True, stored.received_at, stored.handled_at is not None
-                    )
+                if attempt:
+                    stored = await _stored_as(session, event_id, event, stored_data)
+                    if stored is not None:
+                        return RecordedEvent(
+                            event_id, True, stored.received_at, stored.handled_at is not None
+                        )
                 customer, changed_fields = await _apply(session, event, event_id, data, now)
                 if changed_fields:
                     stored_data["changed_fields"] = changed_fields
@@ -269,12 +275,12 @@ async def store_event(
                     handled_at=None if pending else now,
                 )
                 session.add(row)
-        except IntegrityError:
+        except (IntegrityError, apply.BusinessIdConflict, apply.AlreadyAnswered):
             if attempt:
                 raise
-            # A concurrent request committed the same event_id, order, complaint or
-            # survey answer first: once more, now that its rows are visible, tells a
-            # duplicate from a conflict.
+            # The same event_id stored already, or a concurrent request that committed
+            # the same event_id, order, complaint or survey answer first: once more,
+            # now that its rows are visible, tells a duplicate from a conflict.
             continue
         count_event(event.type, EVENT_TYPES)
         return RecordedEvent(event_id, False, now, not pending, row, customer.id)
