@@ -342,11 +342,9 @@ class DispatchActivities:
         customer_pk: int | None = None,
     ) -> None:
         try:
+            # Inserted without a look first: a journey recorded already (a retry)
+            # fails on the workflow id's unique index and rolls back whole.
             async with self.db.session() as session:
-                if await session.scalar(
-                    select(JourneyRecord.id).where(JourneyRecord.workflow_id == workflow_id)
-                ):
-                    return
                 if customer_pk is None:
                     customer_pk = await customer_key(session, request.customer_id)
                 session.add(
@@ -375,7 +373,7 @@ class DispatchActivities:
                         at=at,
                     )
         except IntegrityError:
-            return  # recorded by a concurrent attempt
+            return  # recorded by an earlier or concurrent attempt
 
     async def _signal(self, customer_id: str, journey: str, signal: str, subject: str) -> list[str]:
         records = await running_journeys(
