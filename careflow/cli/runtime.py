@@ -8,7 +8,6 @@ change (`careflow db upgrade` does).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -41,9 +40,17 @@ def observed_settings(service_name: str) -> Settings:
 
 
 def run_service(service: Coroutine[Any, Any, None]) -> None:
-    """Run a service; a setup mistake is one line on stderr and exit code 2."""
+    """Run a service (on uvloop where installed, careflow/runtime/event_loop.py); a
+    setup mistake is one line on stderr and exit code 2."""
+    from careflow.runtime.event_loop import EventLoopChoiceError, chosen_loop, run_on
+
     try:
-        asyncio.run(service)
+        loop = chosen_loop()
+    except EventLoopChoiceError as error:
+        service.close()  # never started
+        exit_with(error)
+    try:
+        run_on(loop, service)
     except (TemporalConnectionError, SchemaBehindError) as error:
         exit_with(error)
 

@@ -1,0 +1,49 @@
+"""The event loop a service process runs on: uvloop's where it is installed.
+
+careflow's services are I/O loops: HTTP requests in, SMTP and webhook exchanges out,
+and a SQLite connection thread and Temporal's core handing results back to the loop
+several dozen times per event. asyncio's own loop pays a write to and a read from a
+self-pipe for each of those hand-backs, and Python code for every socket's reads and
+writes; uvloop (libuv) does both in C and coalesces the wake-ups. Measured on the
+end-to-end path, it took a few milliseconds of a `careflow up` process's CPU per
+complaint on either event path (docs/benchmarks.md, issue 21 item 2, tenth round).
+
+`CAREFLOW_EVENT_LOOP=asyncio` keeps asyncio's loop (to rule the loop out when
+chasing a fault); on platforms without uvloop (Windows) asyncio's is the only one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from typing import Any, Literal
+
+EventLoopName = Literal["uvloop", "asyncio"]
+
+
+class EventLoopChoiceError(ValueError):
+    """`CAREFLOW_EVENT_LOOP` names no loop careflow knows."""
+
+
+def chosen_loop() -> EventLoopName:
+    """uvloop, unless it is missing or `CAREFLOW_EVENT_LOOP` says asyncio."""
+    wanted = os.environ.get("CAREFLOW_EVENT_LOOP", "uvloop").strip().lower()
+    if wanted not in ("uvloop", "asyncio"):
+        raise EventLoopChoiceError(f"CAREFLOW_EVENT_LOOP must be uvloop or asyncio, not {wanted!r}")
+    if wanted == "uvloop":
+        try:
+            import uvloop  # noqa: F401  (only whether it imports)
+        except ImportError:
+            return "asyncio"
+    return "asyncio" if wanted == "asyncio" else "uvloop"
+
+
+def run_on(loop: EventLoopName, main: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run(main)`, on the named loop."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
