@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,7 +105,6 @@ async def fan_out(
     Without `capture` (a worker outside `careflow up`), endpoints and robots written
     `url: capture` get nothing: there is no capture endpoint to take them.
     """
-    written = 0
     async with db.session() as session:
         events = list(
             await session.scalars(
@@ -134,25 +133,28 @@ async def fan_out(
         events = [event for event in events if event.id in claimed]
         # What the payloads refer to, for the whole batch in a few queries.
         referenced = await _read_references(session, events)
-        for event in events:
-            made = _deliveries_for(event, webhooks, staff, referenced, capture=capture)
-            for endpoint, kind, body in made:
-                session.add(
-                    WebhookDelivery(
-                        delivery_id=delivery_id(event.event_key, endpoint),
-                        endpoint=endpoint,
-                        kind=kind,
-                        event_id=event.id,
-                        event_type=event.type,
-                        body=body,
-                        status=PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
-                written += 1
-    return written
+        deliveries = [
+            {
+                "delivery_id": delivery_id(event.event_key, endpoint),
+                "endpoint": endpoint,
+                "kind": kind,
+                "event_id": event.id,
+                "event_type": event.type,
+                "body": body,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in events
+            for endpoint, kind, body in _deliveries_for(
+                event, webhooks, staff, referenced, capture=capture
+            )
+        ]
+        if deliveries:
+            # One statement for the batch (executemany), not one ORM insert per row.
+            await session.execute(insert(WebhookDelivery), deliveries)
+    return len(deliveries)
 
 
 def _deliveries_for(
