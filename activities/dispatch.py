@@ -25,6 +25,7 @@ from careflow.contracts.journeys import ENDS_BY_MEMO, STAGGER_MEMO, JourneyInput
 from careflow.facts import customer_key
 from careflow.holdout import HOLDOUT_STATUS, HoldoutConfig
 from careflow.intake.apply import find_customer
+from careflow.intake.handled import HandledMark
 from careflow.journey_config import JOURNEYS_FILE_NAME, load_journey_config
 from careflow.journey_keys import JourneyIds, journey_ids
 from careflow.journey_spec import Journey
@@ -104,18 +105,27 @@ class DispatchActivities:
         return await self.dispatch(request)
 
     async def dispatch(
-        self, request: DispatchInput, *, customer_pk: int | None = None
+        self,
+        request: DispatchInput,
+        *,
+        customer_pk: int | None = None,
+        mark: HandledMark | None = None,
     ) -> DispatchResult:
         """The work of `dispatch_intents`, also used by the daily scan for each customer
         and by the direct event path, which passes the customer's key (`customer_pk`)
-        it already has, so the journeys are looked up and recorded without it."""
+        it already has, so the journeys are looked up and recorded without it, and the
+        event's handled `mark`, written with the journey record of the last intent if
+        that intent records one (careflow/intake/handled.py)."""
         result = DispatchResult()
         # The trigger's time on the workflow's clock: its date is the journey's period.
         at = request.at or activity_now()
         on = at.date()
-        for intent in request.intents:
+        last = len(request.intents) - 1
+        for index, intent in enumerate(request.intents):
             if intent.action == "start_workflow" and intent.workflow:
-                await self._start_journey(request, intent, on, at, result, customer_pk)
+                await self._start_journey(
+                    request, intent, on, at, result, customer_pk, mark if index == last else None
+                )
             elif intent.action == "signal_workflow" and intent.workflow and intent.signal:
                 result.signalled += await self._signal(
                     request.customer_id, intent.workflow, intent.signal, request.subject
@@ -188,9 +198,11 @@ class DispatchActivities:
         at: datetime,
         result: DispatchResult,
         customer_pk: int | None = None,
+        mark: HandledMark | None = None,
     ) -> None:
         """Start the journey `intent` asks for if the start policy lets it, or record
-        the customer as held out; what stood in the way goes to `result.existing`."""
+        the customer as held out; what stood in the way goes to `result.existing`.
+        `mark` goes in the journey's record, if one is written."""
         journey, subject, ids = self._journey_of(request, intent, on)
         workflow_id = ids.current
         spans = await self._journeys_of_kind(
@@ -229,7 +241,15 @@ class DispatchActivities:
             # Picked by the rule, deliberately left alone: the comparison group.
             result.held_out.append(workflow_id)
             await self._record_journey(
-                workflow_id, journey.name, request, intent, subject, at, HOLDOUT_STATUS, customer_pk
+                workflow_id,
+                journey.name,
+                request,
+                intent,
+                subject,
+                at,
+                HOLDOUT_STATUS,
+                customer_pk,
+                mark,
             )
         else:
             started = await self._start(journey.workflow, workflow_id, request, intent, subject, at)
@@ -237,7 +257,14 @@ class DispatchActivities:
                 count_journey_started(journey.name)
             (result.started if started else result.existing).append(workflow_id)
             await self._record_journey(
-                workflow_id, journey.name, request, intent, subject, at, customer_pk=customer_pk
+                workflow_id,
+                journey.name,
+                request,
+                intent,
+                subject,
+                at,
+                customer_pk=customer_pk,
+                mark=mark,
             )
 
     async def _journeys_of_kind(
@@ -340,6 +367,7 @@ class DispatchActivities:
         at: datetime,
         status: str = "running",
         customer_pk: int | None = None,
+        mark: HandledMark | None = None,
     ) -> None:
         try:
             # Inserted without a look first: a journey recorded already (a retry)
@@ -372,8 +400,12 @@ class DispatchActivities:
                         customer_pk=customer_pk,
                         at=at,
                     )
+                if mark is not None:
+                    await mark.write_in(session)
         except IntegrityError:
-            return  # recorded by an earlier or concurrent attempt
+            return  # recorded by an earlier or concurrent attempt (the mark rolled back)
+        if mark is not None:
+            mark.committed()
 
     async def _signal(self, customer_id: str, journey: str, signal: str, subject: str) -> list[str]:
         records = await running_journeys(

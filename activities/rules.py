@@ -15,6 +15,7 @@ from careflow.contracts.events import EvaluateEventInput, EvaluateEventResult
 from careflow.facts import compute_facts, customer_key
 from careflow.facts.config import FactsConfig
 from careflow.intake.event_facts import event_facts
+from careflow.intake.handled import HandledMark
 from careflow.observability.metrics import count_rule_firings
 from careflow.rules import LiveRuleBook
 from careflow.rules.intents import Evaluation
@@ -54,9 +55,12 @@ class RuleActivities:
         stored: Event | None = None,
         *,
         customer_pk: int | None = None,
+        mark_if_nothing_fires: HandledMark | None = None,
     ) -> EvaluateEventResult:
         """The work of `evaluate_event`; `stored` is the event's row as its caller has
-        just committed it (the direct event path), which saves reading it back, and
+        just committed it (the direct event path), which saves reading it back;
+        `mark_if_nothing_fires` its handled mark, written with the decisions when no
+        intent comes of them (nothing left to do for the event); and
         `customer_pk` its customer's key from that transaction, which saves looking
         it up (both only used when `stored` is the requested event).
 
@@ -133,6 +137,11 @@ class RuleActivities:
                         decided_at=decided_at,
                     )
                 )
+            mark = None if evaluation.intents else mark_if_nothing_fires
+            if mark is not None:
+                await mark.write_in(session)
+        if mark is not None:
+            mark.committed()
         count_rule_firings(outcome.rule_id for outcome in evaluation.outcomes if outcome.fired)
         activity.logger.info(
             "event %s for customer %s: %d intents",

@@ -30,6 +30,7 @@ from datetime import datetime
 from careflow.activities.dispatch import DispatchActivities
 from careflow.activities.rules import RuleActivities
 from careflow.contracts.events import DispatchInput, DispatchResult, EvaluateEventInput
+from careflow.intake.handled import HandledMark
 from careflow.store import Event
 
 
@@ -47,6 +48,7 @@ class DirectEvaluation:
         *,
         stored: Event | None = None,
         customer_pk: int | None = None,
+        mark: HandledMark | None = None,
     ) -> DispatchResult:
         """What `CustomerEventWorkflow` does for the event, as of `at` (its `received_at`).
 
@@ -54,10 +56,15 @@ class DirectEvaluation:
         it back; `customer_pk`: its customer's key, from the same transaction, so
         neither the evaluation nor the journey record looks it up again. Raises
         whatever evaluating or dispatching raises; the event stays unmarked then, for
-        a retry of its delivery or the sweep to hand to its workflow.
+        a retry of its delivery or the sweep to hand to its workflow. `mark`: the
+        event's handled mark, written with its last write where there is one
+        (careflow/intake/handled.py).
         """
         evaluation = await self.rules.evaluate(
-            EvaluateEventInput(event_id=event_id, at=at), stored=stored, customer_pk=customer_pk
+            EvaluateEventInput(event_id=event_id, at=at),
+            stored=stored,
+            customer_pk=customer_pk,
+            mark_if_nothing_fires=mark,
         )
         if not evaluation.intents:
             return DispatchResult(not_acted_reason=evaluation.not_acted_reason or "no rule fired")
@@ -69,4 +76,5 @@ class DirectEvaluation:
                 at=at,
             ),
             customer_pk=customer_pk,
+            mark=mark,
         )

@@ -30,7 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -41,6 +41,7 @@ from careflow.contracts.events import DispatchResult, EvaluateEventInput
 from careflow.custom_events import EventDeclarations, load_event_declarations
 from careflow.intake import apply
 from careflow.intake.direct import DirectEvaluation
+from careflow.intake.handled import HandledMark, mark_handled
 from careflow.intake.records import (
     ComplaintFields,
     ComplaintRef,
@@ -376,23 +377,6 @@ async def start_event_workflow(
     return workflow_id
 
 
-async def mark_handled(db: Database, event_id: str, at: datetime | None = None) -> None:
-    """Mark the event's rules as run (or handed to its workflow): the sweep skips it."""
-    # A Core statement built once, on a connection: once per event on the direct
-    # path, where an ORM session and its bulk-update bookkeeping cost more than it.
-    async with db.engine.begin() as connection:
-        await connection.execute(
-            _MARK_HANDLED, {"marked_id": event_id, "marked_at": at or datetime.now(UTC)}
-        )
-
-
-_MARK_HANDLED = (
-    update(Event)
-    .where(Event.event_id == bindparam("marked_id"), Event.handled_at.is_(None))
-    .values(handled_at=bindparam("marked_at"))
-)
-
-
 async def hand_to_workflow(
     db: Database, client: Client, task_queue: str, event_id: str, received_at: datetime
 ) -> str:
@@ -436,9 +420,14 @@ async def accept_event(
     if duplicate:
         workflow_id = await hand_to_workflow(db, client, task_queue, event_id, recorded.received_at)
         return AcceptedEvent(event_id, duplicate, workflow_id)
+    mark = HandledMark(event_id)
     try:
         dispatched = await direct.handle(
-            event_id, recorded.received_at, stored=recorded.row, customer_pk=recorded.customer_pk
+            event_id,
+            recorded.received_at,
+            stored=recorded.row,
+            customer_pk=recorded.customer_pk,
+            mark=mark,
         )
     except ApplicationError:
         # A permanent failure (a rule's assignee that cannot be resolved, say): its
@@ -448,7 +437,8 @@ async def accept_event(
     # Anything else (the store or Temporal away) propagates: the caller is answered
     # 503 as before and its retry, a duplicate, hands the event to its workflow; if no
     # retry comes, the sweep does.
-    await mark_handled(db, event_id, now)
+    if not mark.written:  # no write of the event's carried the mark
+        await mark_handled(db, event_id, now)
     return AcceptedEvent(event_id, duplicate, None, dispatched)
 
 

@@ -75,7 +75,9 @@ class Database:
             # Kept open as PostgreSQL's are: with SQLAlchemy's default 5, a burst of
             # requests opened and closed overflow connections all along (a thread,
             # the file and its pragmas each time; 26 opens per 200 events measured).
-            engine_options["pool_size"] = 10
+            # (An in-memory database is one connection, SQLAlchemy's StaticPool.)
+            if make_url(url).database not in (None, "", ":memory:"):
+                engine_options["pool_size"] = 10
         else:
             engine_options["pool_size"] = 10
             if schema:

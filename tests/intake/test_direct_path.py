@@ -106,6 +106,8 @@ async def test_direct_path_starts_the_journey_once_and_no_workflow_for_the_event
             second = await accept_event(db, client, queue, again, direct=direct)
             assert second.dispatched is not None
             assert (second.dispatched.started, second.dispatched.existing) == ([], [journey])
+            # Marked on its own: no write of its carried the mark (nothing was recorded).
+            assert await handled_at(db, f"a-{run}") is not None
 
             # An event on which no rule fires starts no workflow at all.
             consent = {"topic": "care", "granted": True}
