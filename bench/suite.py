@@ -122,7 +122,8 @@ def send(sizes: Sizes) -> list[Figure]:
             figures.sqlite_per_second,
             figures.baseline_per_second,
             "higher",
-            target_ratio=0.5,
+            # Issue 21: PostgreSQL at 0.5x "without SQLite falling below 0.65x".
+            target_ratio=0.65,
         ),
         # What a durable ledger row per message costs at the least: no target.
         Figure(
