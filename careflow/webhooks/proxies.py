@@ -1,7 +1,7 @@
 """Which HTTP proxy a delivery goes through: `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`.
 
 aiohttp's `trust_env` reads the environment and `~/.netrc` again on every request,
-in a thread of the default executor: about a millisecond of a worker's CPU per
+in a thread of the default executor: over half a millisecond of a worker's CPU per
 complaint went to it (three deliveries each; docs/benchmarks.md, issue 21 item 2,
 tenth round). The environment does not change under a running process, so it is
 read when the dispatcher is made, and each host's answer is kept.
