@@ -237,35 +237,20 @@ class DispatchActivities:
             # The rule's own recent journey (a repeated trigger finds the same id),
             # or one journey of a kind per customer and subject, whichever rule asks.
             result.existing.append(decision.workflow_id)
-        elif decision.outcome is StartOutcome.HELD_OUT:
+            return
+        if decision.outcome is StartOutcome.HELD_OUT:
             # Picked by the rule, deliberately left alone: the comparison group.
             result.held_out.append(workflow_id)
-            await self._record_journey(
-                workflow_id,
-                journey.name,
-                request,
-                intent,
-                subject,
-                at,
-                HOLDOUT_STATUS,
-                customer_pk,
-                mark,
-            )
+            status = HOLDOUT_STATUS
         else:
             started = await self._start(journey.workflow, workflow_id, request, intent, subject, at)
             if started:
                 count_journey_started(journey.name)
             (result.started if started else result.existing).append(workflow_id)
-            await self._record_journey(
-                workflow_id,
-                journey.name,
-                request,
-                intent,
-                subject,
-                at,
-                customer_pk=customer_pk,
-                mark=mark,
-            )
+            status = "running"
+        await self._record_journey(
+            workflow_id, journey.name, request, intent, subject, at, status, customer_pk, mark
+        )
 
     async def _journeys_of_kind(
         self, customer_id: str, journey: str, subject: str, customer_pk: int | None = None

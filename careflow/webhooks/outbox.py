@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from careflow.store import (
     Customer,
@@ -221,41 +222,28 @@ async def _read_references(session: AsyncSession, events: Sequence[OutboundEvent
     message_keys = keys((MESSAGE_SENT, MESSAGE_FAILED), "message_key")
     task_keys = keys((TASK_CREATED,), "task_key")
     workflow_ids = keys((JOURNEY_STARTED, JOURNEY_ENDED), "workflow_id")
-    messages = (
-        {
-            row.idempotency_key: row
-            for row in await session.scalars(
-                select(OutreachLedger).where(OutreachLedger.idempotency_key.in_(message_keys))
-            )
-        }
-        if message_keys
-        else {}
+    messages: dict[str, OutreachLedger] = await _rows_by(
+        session, OutreachLedger.idempotency_key, message_keys
     )
-    tasks = (
-        {
-            row.idempotency_key: row
-            for row in await session.scalars(
-                select(Task).where(Task.idempotency_key.in_(task_keys))
-            )
-        }
-        if task_keys
-        else {}
-    )
-    journeys = (
-        {
-            row.workflow_id: row
-            for row in await session.scalars(
-                select(JourneyRecord).where(JourneyRecord.workflow_id.in_(workflow_ids))
-            )
-        }
-        if workflow_ids
-        else {}
+    tasks: dict[str, Task] = await _rows_by(session, Task.idempotency_key, task_keys)
+    journeys: dict[str, JourneyRecord] = await _rows_by(
+        session, JourneyRecord.workflow_id, workflow_ids
     )
     # A message's own customer stands in for an event recorded without one.
     customer_pks = {event.customer_id for event in events} | {
         row.customer_id for row in messages.values()
     }
     return References(await _external_ids(session, customer_pks), messages, tasks, journeys)
+
+
+async def _rows_by(
+    session: AsyncSession, column: InstrumentedAttribute[str], keys: set[str]
+) -> dict[str, Any]:
+    """The rows of `column`'s table whose `column` is one of `keys`, by that value."""
+    if not keys:
+        return {}
+    rows = await session.scalars(select(column.class_).where(column.in_(keys)))
+    return {getattr(row, column.key): row for row in rows}
 
 
 async def _external_ids(session: AsyncSession, pks: set[int | None]) -> dict[int, str]:
