@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +124,7 @@ class WebhookDispatcher:
                     else:
                         problem = problem or task.exception()
                 await finish_attempts(self.db, finished, now=now)
+                _log_delivered(finished)
         finally:
             # The store failed mid-round: what is still posting is left claimed too.
             for task in pending:
@@ -163,7 +165,7 @@ class WebhookDispatcher:
                 secret=target.secret,
             )
         if error is None:
-            log.info("delivered %s to %s", due.delivery_id, due.endpoint)
+            log.debug("delivered %s to %s", due.delivery_id, due.endpoint)
         else:
             log.warning(
                 "delivery %s to %s failed (attempt %s): %s",
@@ -215,3 +217,11 @@ class WebhookDispatcher:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _log_delivered(finished: list[Attempt]) -> None:
+    """One line per endpoint for a group of recorded deliveries, not one per delivery
+    (each is at DEBUG, with its id; a failure is a WARNING of its own)."""
+    counts = Counter(attempt.due.endpoint for attempt in finished if attempt.error is None)
+    for endpoint, count in sorted(counts.items()):
+        log.info("delivered %d to %s", count, endpoint)

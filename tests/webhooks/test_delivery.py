@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,8 +127,9 @@ async def customer_with_team_task(db: Database, now: datetime) -> Customer:
 
 
 async def test_events_reach_subscribers_signed_and_robots_in_their_formats(
-    db: Database, rules_dir: Path, receivers: Receivers
+    db: Database, rules_dir: Path, receivers: Receivers, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="careflow.webhooks.dispatcher")
     now = datetime.now(UTC)
     who = await customer_with_team_task(db, now)
     async with db.session() as session:
@@ -143,6 +145,19 @@ async def test_events_reach_subscribers_signed_and_robots_in_their_formats(
     finally:
         await dispatcher.close()
 
+    # The log counts deliveries per endpoint (a line per group recorded together),
+    # rather than a line per delivery.
+    counted: dict[str, int] = {}
+    for record in caplog.records:
+        if record.levelno == logging.INFO and record.getMessage().startswith("delivered "):
+            _, count, _, endpoint = record.getMessage().split(" ")
+            counted[endpoint] = counted.get(endpoint, 0) + int(count)
+    assert counted == {
+        "crm": 2,
+        "staff-service-1-wecom": 1,
+        "staff-service-2-dingtalk": 1,
+        "staff-service-3-slack": 1,
+    }
     hooks = receivers.on("/hook")
     assert len(hooks) == 2
     verifier = Webhook(SECRET)
