@@ -158,6 +158,16 @@ class Settings(BaseSettings):
         description="Whether the author of a release may activate it themselves.",
     )
 
+    @field_validator("capture_url")
+    @classmethod
+    def _capture_url_is_http(cls, value: str | None) -> str | None:
+        # Checked at start: a typo would otherwise surface only as failed deliveries.
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("expected an http(s) URL, e.g. http://127.0.0.1:8026")
+        return value
+
     @field_validator("team_timezone")
     @classmethod
     def _known_team_zone(cls, value: str | None) -> str | None:

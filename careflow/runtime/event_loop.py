@@ -31,12 +31,13 @@ def chosen_loop() -> EventLoopName:
     wanted = os.environ.get("CAREFLOW_EVENT_LOOP", "uvloop").strip().lower()
     if wanted not in ("uvloop", "asyncio"):
         raise EventLoopChoiceError(f"CAREFLOW_EVENT_LOOP must be uvloop or asyncio, not {wanted!r}")
-    if wanted == "uvloop":
-        try:
-            import uvloop  # noqa: F401  (only whether it imports)
-        except ImportError:
-            return "asyncio"
-    return "asyncio" if wanted == "asyncio" else "uvloop"
+    if wanted == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401  (only whether it imports)
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def run_on(loop: EventLoopName, main: Coroutine[Any, Any, None]) -> None:

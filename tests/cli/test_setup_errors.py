@@ -50,3 +50,19 @@ def test_init_refuses_a_file_where_the_project_would_go(tmp_path: Path) -> None:
     assert "would overwrite" in result.output
     assert "nothing was written" in result.output
     assert target.read_text() == "the team's notes"
+
+
+async def test_a_capture_url_that_is_not_http_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "CAREFLOW_HOME": str(tmp_path / "var"),
+        "CAREFLOW_CAPTURE_URL": "127.0.0.1:8026",
+    }
+    said = one_line_error(await run(env, "up"))
+    assert said == (
+        "careflow: CAREFLOW_CAPTURE_URL: Value error, expected an http(s) URL,"
+        " e.g. http://127.0.0.1:8026 (got '127.0.0.1:8026')"
+    )
+    assert not (tmp_path / "var").exists()
