@@ -7,6 +7,9 @@ short statement cost more CPU than SQLite's work (a complaint on the direct even
 path runs about forty statements; docs/benchmarks.md). Here:
 - the cursor is made in the same hand-off as its first execute;
 - a statement that returns no rows (INSERT, UPDATE) is closed in that hand-off too;
+- a statement that returns rows has its first `iter_chunk_size` rows fetched in that
+  hand-off, and is closed there too when those are all of them (most reads are a
+  handful of rows, and SQLAlchemy fetches a result's rows right after running it);
 - fetching all rows closes the cursor in the same hand-off;
 - commit and rollback with no transaction open, which Python's sqlite3 module
   skips anyway ("if there is no open transaction, this method is a no-op"), are
@@ -18,6 +21,7 @@ What runs, in which order, and in which thread SQLite runs it are unchanged.
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -60,6 +64,8 @@ class _Cursor(aiosqlite.Cursor):
         self._conn = conn
         self._open: sqlite3.Cursor | None = None
         self._last: sqlite3.Cursor | None = None
+        # Rows fetched with the statement, not yet handed to the caller.
+        self._fetched: deque[sqlite3.Row] = deque()
 
     @property
     def _cursor(self) -> sqlite3.Cursor:  # type: ignore[override]
@@ -71,10 +77,8 @@ class _Cursor(aiosqlite.Cursor):
         return self._last
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
-        run = partial(
-            _run, self._conn, self._open, "execute", sql, [] if parameters is None else parameters
-        )
-        await self._ran(run)
+        parameters = [] if parameters is None else parameters
+        await self._ran(partial(_run, self._conn, self._open, "execute", sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
@@ -85,22 +89,48 @@ class _Cursor(aiosqlite.Cursor):
         """`call` in the connection's thread (aiosqlite's queue)."""
         return await self._execute(call)  # type: ignore[no-untyped-call]
 
-    async def _ran(self, run: Callable[[], tuple[sqlite3.Cursor, bool]]) -> None:
-        cursor, still_open = await self._hand_off(run)
+    async def _ran(self, run: Callable[[], _Ran]) -> None:
+        cursor, still_open, rows = await self._hand_off(run)
         self._last = cursor
         self._open = cursor if still_open else None
+        self._fetched = deque(rows)
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        if self._fetched:
+            return self._fetched.popleft()
+        if self._open is None:
+            return None  # no rows, or all of them handed out
+        row: sqlite3.Row | None = await self._hand_off(self._open.fetchone)
+        return row
+
+    async def fetchmany(self, size: int | None = None) -> Iterable[sqlite3.Row]:
+        wanted = max(1, self.arraysize if size is None else size)
+        if self._fetched:
+            # Fewer than asked for is allowed; an empty list only ever means no more.
+            return [self._fetched.popleft() for _ in range(min(wanted, len(self._fetched)))]
+        if self._open is None:
+            return []
+        rows: list[sqlite3.Row] = await self._hand_off(partial(self._open.fetchmany, wanted))
+        return rows
 
     async def fetchall(self) -> Iterable[sqlite3.Row]:
-        if self._open is None:
-            return []  # a statement without rows, or rows already all fetched
-        rows: list[sqlite3.Row] = await self._hand_off(partial(_fetch_all_and_close, self._open))
-        self._open = None  # closed by the fetch
+        rows = list(self._fetched)
+        self._fetched.clear()
+        if self._open is not None:
+            rows.extend(await self._hand_off(partial(_fetch_all_and_close, self._open)))
+            self._open = None  # closed by the fetch
         return rows
 
     async def close(self) -> None:
+        self._fetched.clear()
         if self._open is not None:
             await self._hand_off(self._open.close)
             self._open = None
+
+
+# What `_run` hands back: the statement's cursor, whether it stays open (rows left to
+# fetch), and the rows fetched with the statement.
+_Ran = tuple[sqlite3.Cursor, bool, list[sqlite3.Row]]
 
 
 def _run(
@@ -109,22 +139,30 @@ def _run(
     method: str,
     sql: str,
     parameters: Any,
-) -> tuple[sqlite3.Cursor, bool]:
-    """In the connection's thread: the statement on `cursor` (a new one if None);
-    the cursor, and whether it stays open (it has rows to fetch)."""
+) -> _Ran:
+    """In the connection's thread: the statement on `cursor` (a new one if None), and
+    its first `iter_chunk_size` rows; the cursor is closed once it has no more."""
     made = cursor is None
     if cursor is None:
         cursor = connection._conn.cursor()
     try:
         getattr(cursor, method)(sql, parameters)
+        if cursor.description is None:
+            cursor.close()
+            return cursor, False, []
+        # A fetch that fails raises here, as the statement's error: SQLAlchemy's
+        # adapter fetches a result in the call that runs it, so its caller sees the
+        # same error either way; a scratch store's retry runs the statement again.
+        chunk = connection._iter_chunk_size
+        rows = cursor.fetchmany(chunk)
     except BaseException:
         if made:
             cursor.close()
         raise
-    if cursor.description is None:
+    if len(rows) < chunk:
         cursor.close()
-        return cursor, False
-    return cursor, True
+        return cursor, False, rows
+    return cursor, True, rows
 
 
 def _fetch_all_and_close(cursor: sqlite3.Cursor) -> list[Any]:

@@ -130,5 +130,50 @@ async def test_each_statement_crosses_to_the_connections_thread_once(
     crossings.clear()
     async with sqlite_db.session() as session:
         assert (await session.execute(select(Customer.external_id))).all() == [("c1",)]
-    # A read: run, then fetch and close; no commit or rollback with nothing to end.
-    assert len(crossings) == 2
+    # A read of a few rows: run, fetched and closed at once; no commit or rollback
+    # with nothing to end.
+    assert len(crossings) == 1
+
+
+async def test_a_result_longer_than_a_chunk_arrives_whole_in_two_crossings(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_db.session() as session:
+        await session.execute(insert(Customer), [_customer(n) for n in range(200)])
+    crossings: list[object] = []
+    hand_off = FewerHopsConnection._execute
+
+    async def counted(self: FewerHopsConnection, fn: object, *args: object) -> object:
+        crossings.append(fn)
+        return await hand_off(self, fn, *args)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(FewerHopsConnection, "_execute", counted)
+    async with sqlite_db.engine.connect() as connection:
+        every = (await connection.execute(select(Customer.external_id).order_by(Customer.id))).all()
+        exactly_a_chunk = (
+            await connection.execute(select(Customer.external_id).order_by(Customer.id).limit(64))
+        ).all()
+    assert [row[0] for row in every] == [f"c{n}" for n in range(200)]
+    assert [row[0] for row in exactly_a_chunk] == [f"c{n}" for n in range(64)]
+    # Each: the statement with its first 64 rows, then the rest (none for the second,
+    # which could not know it had no more).
+    assert len(crossings) == 4
+
+
+async def test_rows_fetched_one_at_a_time_or_in_batches_come_in_order_once(
+    sqlite_db: Database,
+) -> None:
+    async with sqlite_db.session() as session:
+        await session.execute(insert(Customer), [_customer(n) for n in range(100)])
+    query = select(Customer.external_id).order_by(Customer.id)
+    async with sqlite_db.engine.connect() as connection:
+        for size in (3, 100):
+            result = await connection.stream(query.where(Customer.id <= size))
+            first = await result.fetchone()
+            rest = await result.fetchmany(2)
+            others = await result.all()
+            assert first is not None
+            names = [first[0], *(row[0] for row in rest), *(row[0] for row in others)]
+            assert names == [f"c{n}" for n in range(size)]
+            assert await result.fetchone() is None
+            await result.close()
