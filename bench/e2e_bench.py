@@ -61,7 +61,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,9 @@ from tests.smtp_sink import SmtpSink, _Collector, free_port
 WARM_UP = 10
 # Fire one event: its number picks the customer and the complaint.
 Fire = Callable[[int], Coroutine[Any, Any, None]]
+# Entered around a side's measured phases, given the pids whose CPU time is counted
+# (bench/tools/inside_event_path.py looks inside the careflow process meanwhile).
+Watch = Callable[[Mapping[str, Sequence[int]]], AbstractAsyncContextManager[None]]
 
 
 class _StampingCollector(_Collector):
@@ -362,20 +366,35 @@ async def run_side(
     rate: float | None,
     *,
     with_fixed_rate: bool = True,
+    watch: Watch | None = None,
 ) -> LoadFigures:
     """Warm up, then the burst, then the fixed-rate phase, on customers from `first` on.
 
     `processes` (name -> pids) are the server and the workers whose CPU time is
     counted over both measured phases. `rate` None: `SUSTAINED_SHARE` of this side's
     own burst throughput. `with_fixed_rate` False: the burst alone (no latencies, CPU over
-    the burst and its trailing work).
+    the burst and its trailing work). `watch` is entered around the measured phases.
     """
     warm = range(first, first + WARM_UP)
     await asyncio.gather(*(fire(number) for number in warm))
     await sink.arrival_times([customer_email(n) for n in warm], within_seconds=120)
+    async with watch(processes) if watch is not None else nullcontext():
+        return await _measured_phases(fire, sink, warm.stop, load, processes, rate, with_fixed_rate)
+
+
+async def _measured_phases(
+    fire: Fire,
+    sink: TimedSink,
+    first: int,
+    load: Load,
+    processes: dict[str, list[int]],
+    rate: float | None,
+    with_fixed_rate: bool,
+) -> LoadFigures:
+    """`run_side` after its warm-up: the burst, then the fixed rate, from `first` on."""
     cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
 
-    burst_numbers = range(warm.stop, warm.stop + load.burst)
+    burst_numbers = range(first, first + load.burst)
     began = await burst(fire, burst_numbers, load.concurrency)
     arrived = await sink.arrival_times(
         [customer_email(n) for n in burst_numbers], 120 + load.burst / 2
@@ -435,6 +454,8 @@ async def measure_careflow(
     first: int = 0,
     rate: float | None = None,
     with_fixed_rate: bool = True,
+    env: Mapping[str, str] | None = None,
+    watch: Watch | None = None,
 ) -> LoadFigures:
     """careflow up on a fresh dev server, events posted over HTTP.
 
@@ -442,7 +463,8 @@ async def measure_careflow(
     one; with several `workers`, each is a whole `careflow up` process and the
     events are posted to their APIs in turn. `event_path` is its
     `CAREFLOW_EVENT_PATH`; customers are numbered from `first`; `rate` and
-    `with_fixed_rate` as `run_side`.
+    `with_fixed_rate` and `watch` as `run_side`; `env` is added to each careflow
+    process's environment.
     """
     temporal = EmbeddedTemporal(folder / "temporal", free_port(), free_port())
     await temporal.start()
@@ -462,6 +484,7 @@ async def measure_careflow(
         process.env["CAREFLOW_EVENT_PATH"] = event_path
         # The webhooks' receiving end is not careflow's: out of the measured processes.
         process.env["CAREFLOW_CAPTURE_URL"] = capture.url
+        process.env.update(env or {})
     try:
         await capture.start()
         await asyncio.gather(*(process.start() for process in processes))
@@ -499,6 +522,7 @@ async def measure_careflow(
                 pids,
                 rate if rate is not None else load.rate,
                 with_fixed_rate=with_fixed_rate,
+                watch=watch,
             )
     finally:
         for process in processes:
