@@ -11,6 +11,8 @@ simulation only needs a client and the server's clock, which it moves itself
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,13 @@ from pathlib import Path
 from google.protobuf.empty_pb2 import Empty
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from careflow.local_ports import free_loopback_port
 from careflow.runtime.binaries import temporal_test_server_path
@@ -28,6 +37,45 @@ from careflow.temporal_connection import DEFAULT_NAMESPACE, TemporalConnection, 
 START_SECONDS = 60.0
 # A port another process took between the probe and the server's bind: tries in all.
 START_ATTEMPTS = 3
+# Where the SDK core's own log lines go for a test server's clients and workers.
+CORE_LOGGER = "careflow.simulate.sdk_core"
+# What the core says of every worker on the test server, which predates that capability.
+_SERVERS_AGE = "activity_failure_include_heartbeat"
+
+
+class _NotAboutTheServersAge(logging.Filter):
+    """Drops the core's warning that the test server lacks a newer server's capability.
+
+    The capability keeps an activity's last heartbeat details across a failed attempt;
+    without it, a campaign page that fails in a simulation is sent again from its first
+    member, and the ledger's keys make each send once all the same. An operator can do
+    nothing about it, and the simulation chose that server.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _SERVERS_AGE not in record.getMessage()
+
+
+@functools.cache
+def test_server_runtime() -> Runtime:
+    """The SDK runtime of this process's test-server clients (and so their workers).
+
+    Not the SDK's default, which writes the core's log lines to standard output, in
+    its own format and colours: into a simulation's report when that is piped to a
+    file. Here they go through Python logging (CORE_LOGGER), warnings and errors only,
+    without the one about the server's age.
+    """
+    logger = logging.getLogger(CORE_LOGGER)
+    logger.addFilter(_NotAboutTheServersAge())
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logger),
+            ),
+            metrics=None,
+        )
+    )
 
 
 class TimeSkippingServerError(RuntimeError):
@@ -98,7 +146,10 @@ async def _connect(process: subprocess.Popen[bytes], port: int, log_path: Path) 
     )
     try:
         client = await connect_temporal(
-            local, patience=START_SECONDS, still_starting=still_starting
+            local,
+            patience=START_SECONDS,
+            still_starting=still_starting,
+            runtime=test_server_runtime(),
         )
     except _ExitedEarly:
         raise
