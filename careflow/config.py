@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         pattern=r"^\S*:\d{1,5}$",
         description="host:port where a worker serves its Prometheus metrics; unset: none.",
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="The event loop of careflow up, worker and api: `uvloop` (where "
+        "installed, else asyncio's) or `asyncio`, Python's own (to rule the loop out "
+        "when chasing a fault); careflow/runtime/event_loop.py.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="`json`: one JSON object a line; `text`: readable lines."
     )
@@ -178,16 +184,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown IANA time zone {value!r}, e.g. Asia/Shanghai") from None
         return value
 
-    # `CAREFLOW_LOG_LEVEL=info` and `CAREFLOW_LOG_FORMAT=JSON` mean what they say.
+    # `CAREFLOW_LOG_LEVEL=info`, `CAREFLOW_LOG_FORMAT=JSON` and `CAREFLOW_EVENT_LOOP=
+    # Asyncio` mean what they say.
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_capitals(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "event_loop", mode="before")
     @classmethod
-    def _format_in_lower_case(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+    def _choice_in_lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -39,18 +39,13 @@ def observed_settings(service_name: str) -> Settings:
     return settings
 
 
-def run_service(service: Coroutine[Any, Any, None]) -> None:
-    """Run a service (on uvloop where installed, careflow/runtime/event_loop.py); a
+def run_service(service: Coroutine[Any, Any, None], settings: Settings) -> None:
+    """Run a service on the loop `settings` name (careflow/runtime/event_loop.py); a
     setup mistake is one line on stderr and exit code 2."""
-    from careflow.runtime.event_loop import EventLoopChoiceError, chosen_loop, run_on
+    from careflow.runtime.event_loop import chosen_loop, run_on
 
     try:
-        loop = chosen_loop()
-    except EventLoopChoiceError as error:
-        service.close()  # never started
-        exit_with(error)
-    try:
-        run_on(loop, service)
+        run_on(chosen_loop(settings.event_loop), service)
     except (TemporalConnectionError, SchemaBehindError) as error:
         exit_with(error)
 
@@ -82,7 +77,8 @@ def up(
             after_start=load_demo if demo else None,
             console=console,
             demo=demo,
-        )
+        ),
+        settings,
     )
 
 
@@ -91,7 +87,8 @@ def worker() -> None:
     """Run workflows and activities on the task queue (no HTTP API); SIGTERM stops gracefully."""
     from careflow.runtime.worker_service import run_worker_process
 
-    run_service(run_worker_process(observed_settings("careflow-worker")))
+    settings = observed_settings("careflow-worker")
+    run_service(run_worker_process(settings), settings)
 
 
 @app.command()
@@ -99,4 +96,5 @@ def api() -> None:
     """Serve the HTTP API and console on CAREFLOW_HTTP (no worker); SIGTERM stops gracefully."""
     from careflow.runtime.api_service import run_api_process
 
-    run_service(run_api_process(observed_settings("careflow-api")))
+    settings = observed_settings("careflow-api")
+    run_service(run_api_process(settings), settings)

@@ -8,29 +8,23 @@ writes; uvloop (libuv) does both in C and coalesces the wake-ups. Measured on th
 end-to-end path, it took a few milliseconds of a `careflow up` process's CPU per
 complaint on either event path (docs/benchmarks.md, issue 21 item 2, tenth round).
 
-`CAREFLOW_EVENT_LOOP=asyncio` keeps asyncio's loop (to rule the loop out when
-chasing a fault); on platforms without uvloop (Windows) asyncio's is the only one.
+`CAREFLOW_EVENT_LOOP=asyncio` (a setting, careflow/config.py) keeps asyncio's loop
+(to rule the loop out when chasing a fault); on platforms without uvloop (Windows)
+asyncio's is the only one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine
 from typing import Any, Literal
 
 EventLoopName = Literal["uvloop", "asyncio"]
 
 
-class EventLoopChoiceError(ValueError):
-    """`CAREFLOW_EVENT_LOOP` names no loop careflow knows."""
-
-
-def chosen_loop() -> EventLoopName:
-    """uvloop, unless it is missing or `CAREFLOW_EVENT_LOOP` says asyncio."""
-    wanted = os.environ.get("CAREFLOW_EVENT_LOOP", "uvloop").strip().lower()
-    if wanted not in ("uvloop", "asyncio"):
-        raise EventLoopChoiceError(f"CAREFLOW_EVENT_LOOP must be uvloop or asyncio, not {wanted!r}")
+def chosen_loop(wanted: EventLoopName) -> EventLoopName:
+    """The loop wanted (the `event_loop` setting), unless it is uvloop and uvloop is
+    not installed: asyncio's then."""
     if wanted == "asyncio":
         return "asyncio"
     try:
