@@ -379,50 +379,39 @@ async def run_side(
     await asyncio.gather(*(fire(number) for number in warm))
     await sink.arrival_times([customer_email(n) for n in warm], within_seconds=120)
     async with watch(processes) if watch is not None else nullcontext():
-        return await _measured_phases(fire, sink, warm.stop, load, processes, rate, with_fixed_rate)
+        cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
 
+        burst_numbers = range(warm.stop, warm.stop + load.burst)
+        began = await burst(fire, burst_numbers, load.concurrency)
+        arrived = await sink.arrival_times(
+            [customer_email(n) for n in burst_numbers], 120 + load.burst / 2
+        )
+        sustained = load.burst / (max(arrived) - began)
 
-async def _measured_phases(
-    fire: Fire,
-    sink: TimedSink,
-    first: int,
-    load: Load,
-    processes: dict[str, list[int]],
-    rate: float | None,
-    with_fixed_rate: bool,
-) -> LoadFigures:
-    """`run_side` after its warm-up: the burst, then the fixed rate, from `first` on."""
-    cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in processes.items()}
+        # The burst's events go on after their acknowledgements (tasks, webhook deliveries):
+        # the fixed-rate phase starts once that work is done, so its latencies are those of
+        # the rate, not of a backlog (which a faster burst leaves more of).
+        await quiesce([pid for pids in processes.values() for pid in pids])
 
-    burst_numbers = range(first, first + load.burst)
-    began = await burst(fire, burst_numbers, load.concurrency)
-    arrived = await sink.arrival_times(
-        [customer_email(n) for n in burst_numbers], 120 + load.burst / 2
-    )
-    sustained = load.burst / (max(arrived) - began)
+        def cpu_per_event(measured: int) -> dict[str, float]:
+            return {
+                name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / measured
+                for name, pids in processes.items()
+            }
 
-    # The burst's events go on after their acknowledgements (tasks, webhook deliveries):
-    # the fixed-rate phase starts once that work is done, so its latencies are those of
-    # the rate, not of a backlog (which a faster burst leaves more of).
-    await quiesce([pid for pids in processes.values() for pid in pids])
+        if not with_fixed_rate:
+            return LoadFigures([], 0.0, 0.0, sustained, cpu_per_event(load.burst))
+        rate = rate if rate is not None else round(sustained * SUSTAINED_SHARE, 1)
+        steady = range(burst_numbers.stop, burst_numbers.stop + round(rate * load.seconds))
+        sent, achieved = await fixed_rate(fire, steady, rate)
+        arrived = await sink.arrival_times(
+            [customer_email(n) for n in steady], 120 + len(steady) / 2
+        )
+        latencies = [done - start for start, done in zip(sent, arrived, strict=True)]
 
-    def cpu_per_event(measured: int) -> dict[str, float]:
-        return {
-            name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) / measured
-            for name, pids in processes.items()
-        }
-
-    if not with_fixed_rate:
-        return LoadFigures([], 0.0, 0.0, sustained, cpu_per_event(load.burst))
-    rate = rate if rate is not None else round(sustained * SUSTAINED_SHARE, 1)
-    steady = range(burst_numbers.stop, burst_numbers.stop + round(rate * load.seconds))
-    sent, achieved = await fixed_rate(fire, steady, rate)
-    arrived = await sink.arrival_times([customer_email(n) for n in steady], 120 + len(steady) / 2)
-    latencies = [done - start for start, done in zip(sent, arrived, strict=True)]
-
-    return LoadFigures(
-        latencies, rate, achieved, sustained, cpu_per_event(len(steady) + load.burst)
-    )
+        return LoadFigures(
+            latencies, rate, achieved, sustained, cpu_per_event(len(steady) + load.burst)
+        )
 
 
 async def quiesce(pids: Sequence[int], within_seconds: float = 120) -> None:
