@@ -75,9 +75,17 @@ def resident_kb(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far, from /proc (Linux)."""
-    # The command name (field 2) may contain spaces; the fields after it do not.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_ticks(Path(f"/proc/{pid}/stat"))[1] / os.sysconf("SC_CLK_TCK")
+
+
+def stat_ticks(stat: Path) -> tuple[str, int]:
+    """The name and the user + system clock ticks so far of a process or thread, from
+    its /proc `stat` file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`)."""
+    text = stat.read_text()
+    # The name (field 2) is in parentheses and may contain spaces; the fields after do not.
+    name, _, rest = text[text.index("(") + 1 :].rpartition(")")
+    fields = rest.split()
+    return name, int(fields[11]) + int(fields[12])
 
 
 class CareflowProcess:

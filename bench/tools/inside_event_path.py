@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bench.careflow_process import stat_ticks
 from bench.e2e_bench import Load, TimedSink, measure_careflow
 
 COUNTING = Path(__file__).parent / "counting"
@@ -56,12 +57,9 @@ def thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
     ticks: dict[int, tuple[str, int]] = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
-            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+            ticks[int(task)] = stat_ticks(Path(f"/proc/{pid}/task/{task}/stat"))
         except OSError:
             continue  # the thread ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks[int(task)] = (name, int(fields[11]) + int(fields[12]))
     return ticks
 
 
