@@ -1,6 +1,13 @@
 """Python's cyclic garbage collector, set for a long run over a large, long-lived heap.
 
-Why: a simulated partition keeps a large heap alive for its whole run (modules,
+Two kinds of run use it: a simulated partition (careflow/simulate/run.py) and a
+service process once it has started (`careflow up`, `worker`, `api`:
+careflow/runtime/service.py), whose modules, compiled statements, templates and
+cached workflows live as long as the process. In `careflow up` on the end-to-end
+path the collector took 1.4 ms of a complaint's 40 ms of CPU, most of it in full
+collections walking that start-up heap (docs/benchmarks.md, issue 21, twelfth round).
+
+Why, for a simulation: a simulated partition keeps a large heap alive for its whole run (modules,
 SQLAlchemy's compiled statements, the partition's history, Temporal's cached
 journeys), and with CPython's defaults (a young collection every 700 net
 allocations, a full one after every hundred, each full one visiting every tracked

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 
 from careflow.config import KEY_FILE_NAME, Settings
+from careflow.gc_tuning import long_run_collection
 from careflow.observability import start_metrics_server, tracing_interceptors
 from careflow.outreach.mailer import Delivery, OutboxDelivery, SmtpDelivery
 from careflow.releases.follower import ReleaseFollower, start_follower
@@ -150,11 +151,14 @@ async def run_until_stopped(
     """Run `serving` until `stop` is set or one of them ends; then `shutdown()`.
 
     A part that ended with an error (the API's port taken, the worker failing) stops
-    the others and is raised afterwards, so the process exits non-zero.
+    the others and is raised afterwards, so the process exits non-zero. While they
+    run, what the process built to start is left out of garbage collections
+    (careflow/gc_tuning.py).
     """
     tasks = {asyncio.ensure_future(work): name for name, work in serving.items()}
     stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    with long_run_collection():
+        done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
     await shutdown()
     results = await asyncio.gather(*tasks, return_exceptions=True)
