@@ -35,7 +35,8 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
-from bench.send_bench import CONCURRENT_SENDS, CountingSink
+from bench.counting_sink import CountingSink
+from bench.send_bench import CONCURRENT_SENDS
 from careflow.activities.registry import build_journey_activities, build_outreach
 from careflow.campaigns.client import LaunchOutcome, launch_campaign
 from careflow.config import Settings

@@ -9,16 +9,20 @@ bench/e2e_bench.py does (fresh dev server, SQLite store, SMTP sink and capture
 endpoint outside the measured process), after the same warm-up, and reports per event:
 - counts, from counters inside the careflow process (bench/tools/counting/): SQL
   statements by kind and text, hand-offs to the store's threads (aiosqlite's, the
-  send ledger's), configuration-file checks (an `os.stat` each) by caller, and log
-  records. Counts do not move with the machine's speed, so they compare two commits
-  where CPU time cannot on a noisy machine;
+  send ledger's), configuration-file checks (an `os.stat` each) by caller, log
+  records, and the garbage collector's runs and microseconds by generation. Counts
+  do not move with the machine's speed, so they compare two commits where CPU time
+  cannot on a noisy machine;
 - CPU time of the careflow process by thread (main, aiosqlite, pool, the SDK's
   Rust threads...) and of the Temporal server, from /proc;
 - with `--py-spy FILE` (py-spy installed: `pip install py-spy`), a sampled profile
   of the careflow process in py-spy's raw format, and the functions with most
-  samples, not counting samples of threads waiting for work (a queue's `get`, the
-  selector): py-spy's `--nonblocking` mode, which does not pause the process (pausing
-  it stalls SQLite locks into 503s), cannot tell those waits from work.
+  samples. Only samples of a thread holding the interpreter lock are kept (py-spy's
+  `--gil`): a thread waiting for the lock would otherwise count as running, which
+  puts the store's thread at a third of the samples when it uses a twentieth of the
+  CPU. Samples of threads waiting for work (a queue's `get`, the selector) are left
+  out of the list too: py-spy's `--nonblocking` mode, which does not pause the
+  process (pausing it stalls SQLite locks into 503s), cannot tell those waits apart.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class Inside:
         if self.py_spy is not None:
             spy = await asyncio.create_subprocess_exec(
                 *("py-spy", "record", "--pid", str(pid), "--format", "raw", "--nonblocking"),
-                *("--rate", "100", "--output", str(self.py_spy)),
+                *("--rate", "250", "--gil", "--output", str(self.py_spy)),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -113,6 +117,8 @@ def profile_lines(raw: Path, top: int = 25) -> list[str]:
     own: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # a line py-spy cut short while the process ran on (--nonblocking)
         leaf = re.sub(r"\(/\S*?/(site-packages|python3\.\d+)/", "(", stack.split(";")[-1])
         leaf = leaf.replace(f"({Path.cwd()}/", "(")
         if leaf.strip() and not any(leaf.startswith(wait) for wait in WAITING):
@@ -133,6 +139,8 @@ def report(counts: Mapping[str, int], cpu: Mapping[str, float], events: int) -> 
             kinds["configuration-file checks (os.stat)"] += count
         elif key.startswith("log "):
             kinds["log records"] += count
+        elif key.startswith("gc "):
+            kinds[key] += count
     lines += [f"  {count / events:6.1f}  {kind}" for kind, count in sorted(kinds.items())]
     lines.append("in detail:")
     lines += [

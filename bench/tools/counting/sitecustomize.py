@@ -10,6 +10,7 @@ each counter wraps a call and passes it on.
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 _counts: collections.Counter[str] = collections.Counter()
@@ -47,6 +49,23 @@ def _wrap(owner: Any, name: str, key: Any) -> None:
 
 def _statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
     _counts["sql " + re.sub(r"\s+", " ", statement)[:110]] += 1
+
+
+class _CollectionClock:
+    """Time spent in the cyclic garbage collector, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        generation = info["generation"]
+        _counts[f"gc collections: generation {generation}"] += 1
+        # Microseconds, so the counts stay integers like every other counter.
+        elapsed_us = round((time.perf_counter() - self.started) * 1_000_000)
+        _counts[f"gc microseconds: generation {generation}"] += elapsed_us
 
 
 def _name_threads() -> None:
@@ -86,6 +105,9 @@ def _start() -> None:
     _wrap(ledger._WorkerThread, "run", lambda *a, **k: "hand-off to the ledger's thread")
     event.listen(Engine, "before_cursor_execute", _statement)
     _undo.append(lambda: event.remove(Engine, "before_cursor_execute", _statement))
+    clock = _CollectionClock()
+    gc.callbacks.append(clock)
+    _undo.append(lambda: gc.callbacks.remove(clock))
     _name_threads()
 
 
