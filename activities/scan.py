@@ -89,7 +89,9 @@ class ScanActivities:
         """Evaluate one page of customers as of `request.at` and start what the rules ask."""
         if self.sync_release is not None:
             await self.sync_release()
-        async with self.db.session() as session:
+        # The page's orders are summed in a session of their own, side by side with
+        # the other reads (careflow/facts/compute.py): nothing here is uncommitted.
+        async with self.db.session() as session, self.db.side_session() as orders_session:
             rows = (
                 await session.execute(
                     select(Customer.id, Customer.external_id)
@@ -113,6 +115,7 @@ class ScanActivities:
                 request.at,
                 config=config,
                 derived=rulebook.derived,
+                orders_session=orders_session,
             )
         snapshots = [(pk, external, facts[pk]) for pk, external in rows if pk in facts]
         evaluations = [

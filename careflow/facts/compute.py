@@ -7,6 +7,7 @@ unknown for the customer (rules test for that with `missing`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ async def compute_facts(
     config: FactsConfig | None = None,
     derived: DerivedFacts = NO_DERIVED_FACTS,
     only: Collection[str] | None = None,
+    orders_session: AsyncSession | None = None,
 ) -> dict[int, Facts]:
     """Facts as of `at` for each existing customer among `customer_ids`, by id.
 
@@ -59,6 +61,13 @@ async def compute_facts(
     whose membership each snapshot carries (`in_segment:` in rules). `only` names the
     built-in facts wanted (all when None): the others are left out of the snapshots,
     and a table none of the wanted facts comes from is not read.
+
+    `orders_session`, a second session on the same store (`Database.side_session`),
+    reads the orders' summaries, the heaviest query, while `session` reads the rest:
+    the two run side by side, each connection in a thread (SQLite) or a server
+    process (PostgreSQL) of its own. For callers whose `session` holds nothing
+    uncommitted that facts depend on (the daily scan's pages): the second session
+    sees only what is committed. Without it, everything is read in `session`.
     """
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: facts are computed as of an aware time")
@@ -66,7 +75,7 @@ async def compute_facts(
     facts: dict[int, Facts] = {}
     for start in range(0, len(customer_ids), MAX_IDS_PER_QUERY):
         page = customer_ids[start : start + MAX_IDS_PER_QUERY]
-        facts.update(await _compute_page(session, page, at, config, only))
+        facts.update(await _compute_page(session, page, at, config, only, orders_session))
         windowed = await windowed_facts(session, page, at, derived)
         for customer_id, values in windowed.items():
             if customer_id in facts:
@@ -124,16 +133,36 @@ async def _compute_page(
     at: datetime,
     config: FactsConfig,
     only: Collection[str] | None,
+    orders_session: AsyncSession | None,
 ) -> dict[int, Facts]:
     def wanted(table_facts: frozenset[str]) -> bool:
         return only is None or not table_facts.isdisjoint(only)
 
-    profiles = await customer_profiles(session, customer_ids, at)
-    purchases = await purchase_summaries(session, customer_ids, at) if wanted(_FROM_ORDERS) else {}
-    complaints = (
-        await open_complaints(session, customer_ids, at) if wanted(_FROM_COMPLAINTS) else {}
+    purchases: dict[int, PurchaseSummary] = {}
+    # Started first, so that its query is under way while the others run.
+    purchases_read = (
+        asyncio.ensure_future(purchase_summaries(orders_session, customer_ids, at))
+        if orders_session is not None and wanted(_FROM_ORDERS)
+        else None
     )
-    csat = await last_csat_scores(session, customer_ids, at) if wanted(_FROM_SURVEYS) else {}
+    try:
+        profiles = await customer_profiles(session, customer_ids, at)
+        if purchases_read is None and wanted(_FROM_ORDERS):
+            purchases = await purchase_summaries(session, customer_ids, at)
+        complaints = (
+            await open_complaints(session, customer_ids, at) if wanted(_FROM_COMPLAINTS) else {}
+        )
+        csat = await last_csat_scores(session, customer_ids, at) if wanted(_FROM_SURVEYS) else {}
+    except BaseException:
+        # The caller gets this error as it is; the orders' read is not left running.
+        if purchases_read is not None:
+            purchases_read.cancel()
+            await asyncio.wait([purchases_read])
+            if not purchases_read.cancelled():
+                purchases_read.exception()  # retrieved: its own failure is not logged twice
+        raise
+    if purchases_read is not None:
+        purchases = await purchases_read
     assembler = _Assembler(at, config)
     snapshots = {
         profile.id: assembler.facts(

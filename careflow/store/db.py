@@ -51,6 +51,10 @@ class SchemaState:
         return self.current != self.head and self.known
 
 
+# What SQLAlchemy's SQLite URLs name an in-memory database by.
+_IN_MEMORY = (None, "", ":memory:")
+
+
 class Database:
     """One engine and session factory; every part of careflow shares one per process."""
 
@@ -76,7 +80,7 @@ class Database:
             # requests opened and closed overflow connections all along (a thread,
             # the file and its pragmas each time; 26 opens per 200 events measured).
             # (An in-memory database is one connection, SQLAlchemy's StaticPool.)
-            if make_url(url).database not in (None, "", ":memory:"):
+            if make_url(url).database not in _IN_MEMORY:
                 engine_options["pool_size"] = 10
         else:
             engine_options["pool_size"] = 10
@@ -101,6 +105,24 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def side_session(self) -> AsyncIterator[AsyncSession | None]:
+        """Another session, whose statements run at the same time as a first one's; None
+        where they cannot (a scratch store runs every statement in the event loop's
+        thread; an in-memory database is one connection).
+
+        Each file SQLite connection has a thread of its own (aiosqlite) and each
+        PostgreSQL connection a server process, so a long read in one session need not
+        wait for the other's statements, and the Python work between them overlaps it.
+        It reads what is committed, in its own transaction: for reads that do not
+        depend on what the first session has written (the daily scan's facts).
+        """
+        if self.scratch or (self.is_sqlite and make_url(self.url).database in _IN_MEMORY):
+            yield None
+            return
+        async with self.session() as session:
             yield session
 
     def unpinged_engine(self) -> AsyncEngine:
