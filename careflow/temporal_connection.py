@@ -33,6 +33,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from careflow.config import Settings
+from careflow.temporal_runtime import default_runtime
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +285,9 @@ async def connect_temporal(
     A server that cannot be reached yet is tried again for `patience` seconds
     (`still_starting` may raise to give up early, e.g. when a child server died);
     a configuration mistake (certificate, key, API key, namespace) fails at once.
-    `runtime` and `interceptors` are for metrics and tracing.
+    `runtime` and `interceptors` are for metrics and tracing; without `runtime`, the
+    process's (careflow/temporal_runtime.py: never the SDK's own default, which
+    prints the core's log lines on standard output).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
@@ -297,7 +300,7 @@ async def connect_temporal(
                 api_key=connection.api_key,
                 tls=connection.tls,
                 rpc_metadata=dict(connection.rpc_metadata),
-                runtime=runtime,
+                runtime=runtime or default_runtime(),
                 interceptors=interceptors,
             )
             await _check_namespace(client, connection)

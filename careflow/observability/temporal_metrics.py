@@ -23,7 +23,6 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from temporalio.runtime import (
-    LogForwardingConfig,
     LoggingConfig,
     PrometheusConfig,
     Runtime,
@@ -32,6 +31,7 @@ from temporalio.runtime import (
 )
 
 from careflow.local_ports import free_loopback_port
+from careflow.temporal_runtime import CORE_LOGGER, core_logging, set_default_runtime
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,10 @@ def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
             return _installed
         # The SDK's exporter cannot report the port it got for port 0.
         address = f"127.0.0.1:{free_loopback_port()}"
-        logging_config = LoggingConfig(
-            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+        logging_config = (
+            core_logging(logging.getLogger(CORE_LOGGER))
             if forward_core_logs
-            else None,
+            else LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"))
         )
         runtime = Runtime(
             telemetry=TelemetryConfig(
@@ -97,7 +96,7 @@ def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
                 ),
             )
         )
-        Runtime.set_default(runtime, error_if_already_set=False)
+        set_default_runtime(runtime)
         REGISTRY.register(SdkMetricsCollector(f"http://{address}/metrics"))
         _installed = runtime
         return runtime

@@ -21,17 +21,15 @@ from google.protobuf.empty_pb2 import Empty
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
 from temporalio.runtime import (
-    LogForwardingConfig,
-    LoggingConfig,
     Runtime,
     TelemetryConfig,
-    TelemetryFilter,
 )
 
 from careflow.local_ports import free_loopback_port
 from careflow.runtime.binaries import temporal_test_server_path
 from careflow.runtime.processes import start_child, stop_child
 from careflow.temporal_connection import DEFAULT_NAMESPACE, TemporalConnection, connect_temporal
+from careflow.temporal_runtime import core_logging
 
 # How long a test server may take to accept clients (it starts in about a second).
 START_SECONDS = 60.0
@@ -67,15 +65,7 @@ def test_server_runtime() -> Runtime:
     """
     logger = logging.getLogger(CORE_LOGGER)
     logger.addFilter(_NotAboutTheServersAge())
-    return Runtime(
-        telemetry=TelemetryConfig(
-            logging=LoggingConfig(
-                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                forwarding=LogForwardingConfig(logger=logger),
-            ),
-            metrics=None,
-        )
-    )
+    return Runtime(telemetry=TelemetryConfig(logging=core_logging(logger), metrics=None))
 
 
 class TimeSkippingServerError(RuntimeError):
