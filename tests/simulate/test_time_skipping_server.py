@@ -4,14 +4,10 @@ it is gone once stopped, or once it could not start."""
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio import activity, workflow
-from temporalio.worker import Worker
 
 from careflow.simulate import time_skipping
 from careflow.simulate.time_skipping import (
@@ -19,6 +15,7 @@ from careflow.simulate.time_skipping import (
     TimeSkippingServer,
     TimeSkippingServerError,
 )
+from tests.core_log_worker import run_one_workflow
 
 
 async def test_the_clock_moves_by_the_skip_and_the_server_stops(tmp_path: Path) -> None:
@@ -51,31 +48,6 @@ async def test_a_server_that_cannot_start_names_its_log(
     assert log.read_text(encoding="utf-8").count("cannot bind") == START_ATTEMPTS
 
 
-@activity.defn
-async def _nothing() -> None:
-    return None
-
-
-@workflow.defn(sandboxed=False)
-class _CallsNothing:
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.execute_activity(_nothing, start_to_close_timeout=timedelta(minutes=1))
-
-
-async def one_workflow_on_a_test_server(log: str) -> None:
-    """A worker on a fresh test server runs one workflow (in a process of its own:
-    the SDK core writes its warnings straight to that process's standard error)."""
-    server = await TimeSkippingServer.start(Path(log))
-    try:
-        async with Worker(
-            server.client, task_queue="quiet", workflows=[_CallsNothing], activities=[_nothing]
-        ):
-            await server.client.execute_workflow(_CallsNothing.run, id="quiet", task_queue="quiet")
-    finally:
-        await server.stop()
-
-
 def test_a_worker_on_the_test_server_prints_nothing_about_the_servers_age(
     tmp_path: Path,
 ) -> None:
@@ -83,19 +55,7 @@ def test_a_worker_on_the_test_server_prints_nothing_about_the_servers_age(
     # starts, and the core said so on standard output (its own log format, colours
     # and all), once per partition of every `careflow simulate`: into a report piped
     # to a file, and about nothing an operator can act on.
-    script = (
-        "import asyncio, sys\n"
-        "from tests.simulate.test_time_skipping_server import one_workflow_on_a_test_server\n"
-        "asyncio.run(one_workflow_on_a_test_server(sys.argv[1]))\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "test-server.log")],
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ran = run_one_workflow(tmp_path / "test-server.log", as_commands_connect=False)
     assert ran.returncode == 0, ran.stderr
     # Nor anything at all on standard output, where a report may be going.
     assert ran.stdout == ""
