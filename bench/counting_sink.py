@@ -3,7 +3,8 @@
     python -m bench.counting_sink   # prints its port, then answers "take" on stdin with a count
 
 `CountingSink` runs in the calling process (aiosmtpd's thread), as the campaign
-bench uses it. `SinkProcess` runs the same sink as a child process: the send bench
+bench uses it; `SinkThread` is that, with `SinkProcess`'s asynchronous interface.
+`SinkProcess` runs the same sink as a child process: the send bench
 measures careflow's send step and a bare aiosmtplib loop against it, and a sink in
 the measuring process parses every message in a thread that holds the interpreter
 lock much of the time. Every call the measured code makes that lets go of the lock
@@ -71,6 +72,26 @@ def serve_until_stdin_closes() -> None:
             print(sink.take_count(), flush=True)
     finally:
         sink.stop()
+
+
+class SinkThread:
+    """A CountingSink in this process's thread, used as a `SinkProcess` is: the send
+    bench's `--sink thread`, how it measured before the twelfth round of issue 21."""
+
+    def __init__(self) -> None:
+        self._sink = CountingSink()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._sink.start()
+        self.port = self._sink.port
+
+    async def take_count(self) -> int:
+        """Messages the sink accepted since the last call."""
+        return self._sink.take_count()
+
+    async def stop(self) -> None:
+        self._sink.stop()
 
 
 class SinkProcess:

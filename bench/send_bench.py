@@ -36,12 +36,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
 
 import aiosmtplib
 from temporalio.testing import ActivityEnvironment
 
-from bench.counting_sink import CountingSink, SinkProcess
+from bench.counting_sink import SinkProcess, SinkThread
 from bench.scale_bench import fresh_postgres_database
 from careflow.activities.outreach import OutreachActivities
 from careflow.config import SmtpTarget
@@ -241,37 +240,12 @@ async def careflow_send_step(port: int, messages: int, database_url: str) -> flo
     return messages / elapsed
 
 
-class _Sink(Protocol):
-    port: int
-
-    async def take_count(self) -> int: ...
-
-
-class _SinkInThisProcess:
-    """CountingSink in this process's thread, for `--sink thread`: how the bench
-    measured before the twelfth round of issue 21, kept to show the difference."""
-
-    def __init__(self) -> None:
-        self._sink = CountingSink()
-        self.port = 0
-
-    async def start(self) -> None:
-        self._sink.start()
-        self.port = self._sink.port
-
-    async def take_count(self) -> int:
-        return self._sink.take_count()
-
-    async def stop(self) -> None:
-        self._sink.stop()
-
-
 async def measure(
     messages: int, *, postgres: bool = True, sink_thread: bool = False
 ) -> SendFigures:
     """Every side against one sink (a process of its own unless `sink_thread`),
     baseline before and after careflow."""
-    sink = _SinkInThisProcess() if sink_thread else SinkProcess()
+    sink = SinkThread() if sink_thread else SinkProcess()
     await sink.start()
     try:
         return await _measure_sides(sink, messages, postgres=postgres)
@@ -279,7 +253,9 @@ async def measure(
         await sink.stop()
 
 
-async def _measure_sides(sink: _Sink, messages: int, *, postgres: bool) -> SendFigures:
+async def _measure_sides(
+    sink: SinkThread | SinkProcess, messages: int, *, postgres: bool
+) -> SendFigures:
     async def phase(run: Awaitable[float]) -> Side:
         started = time.process_time()
         per_second = await run

@@ -22,13 +22,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
-from temporalio.runtime import (
-    LoggingConfig,
-    PrometheusConfig,
-    Runtime,
-    TelemetryConfig,
-    TelemetryFilter,
-)
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from careflow.local_ports import free_loopback_port
 from careflow.temporal_runtime import CORE_LOGGER, core_logging, set_default_runtime
@@ -65,13 +59,13 @@ class SdkMetricsCollector(Collector):
         yield from families
 
 
-def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
+def install_temporal_runtime() -> Runtime:
     """Make this process's default Temporal runtime export the SDK's metrics.
 
     Idempotent; call it before creating any Temporal client (clients created
-    earlier stay on the runtime they had and their metrics are not shown). With
-    `forward_core_logs`, the SDK core's own warnings go through Python logging, so
-    they take careflow's log format (JSON or text) instead of the core's.
+    earlier stay on the runtime they had and their metrics are not shown). The SDK
+    core's own warnings go through Python logging, as in every careflow process
+    (careflow/temporal_runtime.py), so they take careflow's log format (JSON or text).
     """
     global _installed
     with _install_lock:
@@ -79,14 +73,9 @@ def install_temporal_runtime(*, forward_core_logs: bool = True) -> Runtime:
             return _installed
         # The SDK's exporter cannot report the port it got for port 0.
         address = f"127.0.0.1:{free_loopback_port()}"
-        logging_config = (
-            core_logging(logging.getLogger(CORE_LOGGER))
-            if forward_core_logs
-            else LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"))
-        )
         runtime = Runtime(
             telemetry=TelemetryConfig(
-                logging=logging_config,
+                logging=core_logging(logging.getLogger(CORE_LOGGER)),
                 metrics=PrometheusConfig(
                     bind_address=address,
                     # `_total` on counters and seconds for durations: the names

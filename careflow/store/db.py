@@ -61,6 +61,8 @@ class Database:
     def __init__(self, url: str, *, schema: str | None = None, scratch: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # An in-memory database lives in one connection (SQLAlchemy's StaticPool).
+        self.in_memory = self.is_sqlite and make_url(url).database in _IN_MEMORY
         # A throwaway SQLite store (a simulation's): statements run in the event loop's
         # thread (careflow/store/inline_sqlite.py) and nothing waits for the disk.
         self.scratch = scratch
@@ -80,7 +82,7 @@ class Database:
             # requests opened and closed overflow connections all along (a thread,
             # the file and its pragmas each time; 26 opens per 200 events measured).
             # (An in-memory database is one connection, SQLAlchemy's StaticPool.)
-            if make_url(url).database not in _IN_MEMORY:
+            if not self.in_memory:
                 engine_options["pool_size"] = 10
         else:
             engine_options["pool_size"] = 10
@@ -119,7 +121,7 @@ class Database:
         It reads what is committed, in its own transaction: for reads that do not
         depend on what the first session has written (the daily scan's facts).
         """
-        if self.scratch or (self.is_sqlite and make_url(self.url).database in _IN_MEMORY):
+        if self.scratch or self.in_memory:
             yield None
             return
         async with self.session() as session:
